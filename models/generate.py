@@ -1,0 +1,739 @@
+#!/usr/bin/env python3
+"""Write keqv's test fixtures with Keras itself.
+
+    python models/generate.py            # everything (deletes and regenerates models/k3, models/tfk,
+                                         # models/inputs, models/fixtures.json)
+    python models/generate.py --writer k3|tfk --entries FILE   # one writer (run by the line above)
+
+Two writers, each in its own subprocess (Keras 3 and tf-keras do not share a process cleanly):
+  k3  = Keras 3 (KERAS_BACKEND=jax)  -> models/k3/
+  tfk = tf-keras 2.x (import tf_keras) -> models/tfk/
+Weights never come from Keras's random init: they are drawn with numpy from a fixed seed per model
+and set with set_weights, so a model's k3 and tfk files (and its "twins") hold identical weights.
+Inputs (models/inputs/) are written once by the parent and shared by both writers. Expected outputs
+are Keras's own model.predict(x), float32.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+BATCH = 8
+
+# ---------------------------------------------------------------------------------------------
+# Seeds and inputs (shared by both writers; numpy only)
+# ---------------------------------------------------------------------------------------------
+
+# weight seed per model; twins share the seed of the model they copy
+WEIGHT_SEED = {
+    "a_seq_mlp": 1001, "a_func_mlp": 1001, "a_seq_mlp_perturbed": 1001,
+    "b_seq_custom": 1002,
+    "c_func_skip": 1003, "c_func_skip_reimpl": 1003, "c_seq_skip_dropped": 1003,
+    "d_chain_func": 1004, "d_chain_seq": 1004,
+    "e_zoo": 1005, "e_layout": 1006, "e_acts": 1007, "e_act_layers": 1008,
+    "e_nested": 1009, "e_nested_func": 1010, "e_shared": 1011, "e_bignames": 1012,
+    "f_lambda": 1013, "f_lambda_named": 1013, "g_gelu_exact": 1014,
+}
+
+# input spec per model: {input name or None (single input): (shape without batch, scale)}
+# twins get the same input (same seed), so their expected outputs are directly comparable
+INPUT_SPEC = {
+    "a_seq_mlp": (2001, {None: ((784,), 1.0)}),
+    "a_func_mlp": (2001, {None: ((784,), 1.0)}),
+    "a_seq_mlp_perturbed": (2001, {None: ((784,), 1.0)}),
+    "b_seq_custom": (2002, {None: ((100,), 1.0)}),
+    "c_func_skip": (2003, {None: ((100,), 1.0)}),
+    "c_func_skip_reimpl": (2003, {None: ((100,), 1.0)}),
+    "c_seq_skip_dropped": (2003, {None: ((100,), 1.0)}),
+    "d_chain_func": (2004, {None: ((32,), 1.0)}),
+    "d_chain_seq": (2004, {None: ((32,), 1.0)}),
+    "e_zoo": (2005, {"in_seq": ((6, 4), 1.0), "in_vec": ((24,), 1.0)}),
+    "e_layout": (2006, {None: ((3, 4, 5), 1.0)}),
+    "e_acts": (2007, {None: ((16,), 3.0)}),
+    "e_act_layers": (2008, {None: ((12,), 3.0)}),
+    "e_nested": (2009, {None: ((20,), 1.0)}),
+    "e_nested_func": (2010, {None: ((20,), 1.0)}),
+    "e_shared": (2011, {"a": ((8,), 1.0), "b": ((8,), 1.0)}),
+    "e_bignames": (2012, {None: ((4,), 1.0)}),
+    "f_lambda": (2013, {None: ((8,), 1.0)}),
+    "f_lambda_named": (2013, {None: ((8,), 1.0)}),
+    "g_gelu_exact": (2014, {None: ((16,), 3.0)}),
+}
+
+# pairs whose outputs the parent compares (same input, same weights)
+TWINS = [
+    ("a_seq_mlp", "a_func_mlp", "equivalent"),
+    ("a_seq_mlp", "a_seq_mlp_perturbed", "kernel[3,5] += 1e-3"),
+    ("c_func_skip", "c_func_skip_reimpl", "equivalent"),
+    ("c_func_skip", "c_seq_skip_dropped", "NOT equivalent (skip dropped)"),
+    ("d_chain_func", "d_chain_seq", "equivalent"),
+]
+
+ACTIVATIONS = ["relu", "sigmoid", "tanh", "softmax", "gelu", "elu", "selu", "softplus",
+               "softsign", "swish", "leaky_relu", "relu6", "hard_sigmoid", "exponential",
+               "linear", "mish", "log_softmax", "silu"]
+
+BIGNAMES_LAYERS = 300
+BIGNAME_LEN = 242
+
+
+def input_path(model):
+    single = None in INPUT_SPEC[model][1]
+    return "models/inputs/%s.%s" % (model, "npy" if single else "npz")
+
+
+def write_inputs():
+    os.makedirs(os.path.join(HERE, "inputs"), exist_ok=True)
+    for model, (seed, spec) in INPUT_SPEC.items():
+        rng = np.random.default_rng(seed)
+        arrays = {}
+        for name, (shape, scale) in spec.items():
+            arrays[name] = (rng.standard_normal((BATCH,) + shape) * scale).astype(np.float32)
+        path = os.path.join(ROOT, input_path(model))
+        if None in arrays:
+            np.save(path, arrays[None])
+        else:
+            np.savez(path, **arrays)
+
+
+def load_input(model):
+    path = os.path.join(ROOT, input_path(model))
+    if path.endswith(".npy"):
+        return np.load(path)
+    with np.load(path) as z:
+        return {k: z[k] for k in z.files}
+
+
+# ---------------------------------------------------------------------------------------------
+# Weights from numpy
+# ---------------------------------------------------------------------------------------------
+
+def draw(rng, role, shape):
+    if role == "kernel":
+        fan_in = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
+        return rng.standard_normal(shape) / np.sqrt(fan_in)
+    if role == "bias":
+        return rng.standard_normal(shape) * 0.1
+    if role == "gamma":
+        return 1.0 + rng.standard_normal(shape) * 0.2
+    if role == "beta":
+        return rng.standard_normal(shape) * 0.1
+    if role == "moving_mean":
+        return rng.standard_normal(shape) * 0.3
+    if role == "moving_variance":
+        return rng.uniform(0.5, 2.0, shape)
+    if role == "alpha":  # PReLU
+        return rng.uniform(0.05, 0.5, shape)
+    return rng.standard_normal(shape) * 0.1
+
+
+def var_role(v):
+    # k3: "kernel"; tf-keras: "dense/kernel:0"
+    return v.name.split("/")[-1].split(":")[0]
+
+
+def fill_layer(rng, layer):
+    ws = layer.get_weights()
+    if not ws:
+        return
+    new = []
+    for v, w in zip(layer.weights, ws):
+        if not np.issubdtype(w.dtype, np.floating):
+            new.append(w)
+            continue
+        new.append(draw(rng, var_role(v), w.shape).astype(np.float32))
+    layer.set_weights(new)
+
+
+def fill(K, model, seed, order=None):
+    """Set every weight from np.random.default_rng(seed).
+
+    Layers are visited in `order` (layer names) if given, else in Sequential order, else (Functional)
+    sorted by name; nested models are visited recursively by the same rule. Twins pass their own
+    layer names in the same canonical order, so they get identical weights layer by layer."""
+    rng = np.random.default_rng(seed)
+
+    def visit(m, names):
+        if names is None:
+            if isinstance(m, K.Sequential):
+                layers = list(m.layers)
+            else:
+                layers = sorted(m.layers, key=lambda l: l.name)
+        else:
+            by_name = {l.name: l for l in m.layers}
+            layers = [by_name[n] for n in names]
+        for layer in layers:
+            if isinstance(layer, K.Model):
+                visit(layer, None)
+            else:
+                fill_layer(rng, layer)
+
+    visit(model, order)
+
+
+# ---------------------------------------------------------------------------------------------
+# Model definitions (one code path for both writers; K is keras or tf_keras)
+# ---------------------------------------------------------------------------------------------
+
+def times_two_plus_one(x):
+    return x * 2.0 + 1.0
+
+
+class Spec:
+    def __init__(self, name, build, order=None, formats=("keras", "h5"), chain=True,
+                 custom=None, runnable=True, notes="", post=None, weights_files=False):
+        self.name = name
+        self.build = build          # () -> model (called after clear_session)
+        self.order = order          # canonical layer order for fill()
+        self.formats = formats
+        self.chain = chain
+        self.custom = custom or {}
+        self.runnable = runnable
+        self.notes = notes
+        self.post = post            # (model) -> None, after fill (perturbation)
+        self.weights_files = weights_files
+
+
+def model_specs(K, writer):
+    L = K.layers
+    k3 = writer == "k3"
+
+    if k3:
+        @K.saving.register_keras_serializable(package="mypkg")
+        class FeatureNormalization(L.Layer):
+            def call(self, x):
+                return K.ops.normalize(x, axis=-1, order=2)
+    else:
+        import tensorflow as tf
+
+        @K.saving.register_keras_serializable(package="mypkg")
+        class FeatureNormalization(L.Layer):
+            def call(self, x):
+                return tf.math.l2_normalize(x, axis=-1)
+
+    specs = []
+
+    # --- a: MLP, its functional twin, a perturbed copy -----------------------------------------
+    def a_seq():
+        return K.Sequential([K.Input((784,)), L.Dense(64, activation="relu"),
+                             L.Dense(10, activation="softmax")])
+
+    def a_func():
+        x = K.Input((784,), name="pixels")
+        h = L.Dense(64, activation="relu", name="hidden")(x)
+        y = L.Dense(10, activation="softmax", name="probs")(h)
+        return K.Model(x, y, name="a_func_mlp")
+
+    def perturb(m):
+        k, b = m.layers[0].get_weights()
+        k[3, 5] += np.float32(1e-3)
+        m.layers[0].set_weights([k, b])
+
+    specs += [
+        Spec("a_seq_mlp", a_seq, weights_files=True,
+             notes="Sequential MLP 784-64-10, default layer names"),
+        Spec("a_func_mlp", a_func, order=["hidden", "probs"],
+             notes="functional twin of a_seq_mlp (identical weights)"),
+        Spec("a_seq_mlp_perturbed", a_seq, formats=("keras",) if k3 else ("h5",), post=perturb,
+             notes="a_seq_mlp with first Dense kernel[3,5] += 1e-3"),
+    ]
+
+    # --- b: registered custom layer --------------------------------------------------------------
+    def b_seq():
+        return K.Sequential([K.Input((100,)), FeatureNormalization(),
+                             L.Dense(128, activation="relu"), L.Dense(10, activation="softmax")])
+
+    specs.append(Spec("b_seq_custom", b_seq, custom={"FeatureNormalization": "l2_normalize"},
+                      notes="custom layer mypkg>FeatureNormalization = L2-normalise last axis "
+                            + ("(keras.ops.normalize)" if k3 else "(tf.math.l2_normalize)")))
+
+    # --- c: skip connection, a re-implementation, a wrong linearisation ------------------------
+    def c_skip():
+        x = K.Input((100,), name="input")
+        a = L.Dense(64, activation="relu", name="dense_x")(x)
+        b = L.Dense(64, activation="relu", name="dense_y")(a)
+        s = L.Add(name="add")([a, b])
+        y = L.Dense(10, activation="softmax", name="out")(s)
+        return K.Model(x, y, name="func_skip")
+
+    def c_reimpl():
+        x = K.Input((100,), name="features")
+        a = L.Dense(64, activation="relu", name="h1")(x)
+        b = L.Dense(64, activation="relu", name="h2")(a)
+        s = L.Add(name="sum")([b, a])
+        y = L.Dense(10, activation="softmax", name="logits")(s)
+        return K.Model(x, y, name="func_skip_reimpl")
+
+    def c_dropped():
+        return K.Sequential([K.Input((100,)), L.Dense(64, activation="relu"),
+                             L.Dense(64, activation="relu"), L.Dense(10, activation="softmax")])
+
+    specs += [
+        Spec("c_func_skip", c_skip, order=["dense_x", "dense_y", "out"], chain=False,
+             weights_files=True, notes="Dense-Dense-Add skip connection"),
+        Spec("c_func_skip_reimpl", c_reimpl, order=["h1", "h2", "logits"], chain=False,
+             notes="c_func_skip with Add operands swapped and other names: equivalent"),
+        Spec("c_seq_skip_dropped", c_dropped, notes="c_func_skip linearised wrongly (skip "
+             "dropped), same weights: NOT equivalent"),
+    ]
+
+    # --- d: functional chain and its Sequential twin ---------------------------------------------
+    def d_layers():
+        return [L.Dense(64, name="d1"), L.Activation("tanh", name="act"),
+                L.UnitNormalization(name="unorm"), L.Dense(10, name="d2")]
+
+    def d_func():
+        x = K.Input((32,), name="x")
+        h = x
+        for layer in d_layers():
+            h = layer(h)
+        return K.Model(x, h, name="d_chain_func")
+
+    def d_seq():
+        return K.Sequential([K.Input((32,), name="x")] + d_layers(), name="d_chain_seq")
+
+    specs += [
+        Spec("d_chain_func", d_func, order=["d1", "d2"], notes="functional chain"),
+        Spec("d_chain_seq", d_seq, order=["d1", "d2"], notes="Sequential twin of d_chain_func"),
+    ]
+
+    # --- e_zoo: two inputs, two outputs, merge layers -------------------------------------------
+    def e_zoo():
+        a = K.Input((6, 4), name="in_seq")
+        b = K.Input((24,), name="in_vec")
+        s = L.Flatten(name="flat")(a)
+        s = L.Dense(24, name="d_pre")(s)
+        s = L.BatchNormalization(name="bn")(s)
+        s = L.LayerNormalization(name="ln")(s)
+        v = L.Dropout(0.5, name="drop")(b)
+        v = L.Dense(24, name="d_b")(v)
+        mul = L.Multiply(name="mul")([s, v])
+        sub = L.Subtract(name="sub")([s, v])
+        avg = L.Average(name="avg")([s, v])
+        mx = L.Maximum(name="max")([s, v])
+        mn = L.Minimum(name="min")([s, v])
+        add = L.Add(name="add")([s, v, mul])
+        cat = L.Concatenate(name="cat")([mul, sub, avg, mx, mn, add])
+        out = L.Dense(5, name="out")(cat)
+        resh = L.Reshape((4, 6), name="resh")(add)
+        return K.Model([a, b], [out, resh], name="e_zoo")
+
+    specs.append(Spec("e_zoo", e_zoo, chain=False,
+                      notes="2 inputs (in_seq, in_vec), 2 outputs (out, resh); Flatten, BN, LN, "
+                            "Dropout, Multiply, Subtract, Average, Maximum, Minimum, Add(3 inputs), "
+                            "Concatenate, Reshape"))
+
+    # --- e_layout: layout-sensitive layers ------------------------------------------------------
+    def e_layout():
+        x = K.Input((3, 4, 5), name="x")
+        p = L.Permute((2, 1, 3), name="perm")(x)                      # (4, 3, 5)
+        r = L.Reshape((4, 15), name="resh")(p)                        # (4, 15)
+        d = L.Dense(8, name="d3")(r)                                  # (4, 8) Dense on 3-D
+        d = L.BatchNormalization(axis=1, name="bn_ax1")(d)           # over the 4-axis
+        d = L.LayerNormalization(axis=[1, 2], name="ln_12")(d)
+        r2 = L.Reshape((4, 15), name="resh2")(x)
+        e = L.Dense(8, name="d3b")(r2)
+        e = L.LayerNormalization(center=False, scale=False, name="ln_plain")(e)
+        c1 = L.Concatenate(axis=1, name="cat_ax1")([d, e])           # (8, 8)
+        c2 = L.Concatenate(axis=-1, name="cat_last")([d, e])         # (4, 16)
+        if k3:
+            c2 = L.LayerNormalization(rms_scaling=True, name="ln_rms")(c2)
+        f1 = L.Flatten(name="flat1")(c1)
+        f2 = L.Flatten(name="flat2")(c2)
+        c = L.Concatenate(axis=1, name="cat_flat")([f1, f2])         # (128,)
+        y = L.Dense(5, name="out")(c)
+        return K.Model(x, y, name="e_layout")
+
+    specs.append(Spec(
+        "e_layout", e_layout, chain=False,
+        notes="Permute, Reshape, Dense on 3-D, BN(axis=1) on 3-D, LN(axis=[1,2]), "
+              "LN(center=False, scale=False), Concatenate axis 1 (3-D), -1 (3-D), 1 (2-D)"
+              + ("; LN(rms_scaling=True) 'ln_rms' after cat_last" if k3 else
+                 "; NO ln_rms layer (tf-keras has no rms_scaling): outputs differ from k3")))
+
+    # --- e_acts: every activation string ---------------------------------------------------------
+    dropped = []
+
+    def e_acts():
+        x = K.Input((16,), name="x")
+        h = L.Dense(16, name="pre")(x)
+        branches = []
+        for a in ACTIVATIONS:
+            try:
+                layer = L.Activation(a, name="act_" + a)
+            except Exception:  # string unknown to this writer
+                if a not in dropped:
+                    dropped.append(a)
+                continue
+            branches.append(layer(h))
+        y = L.Concatenate(name="cat")(branches)
+        return K.Model(x, y, name="e_acts")
+
+    acts_notes = ("18 Activation strings, concatenated in order %s (16 columns each); input x3; "
+                  "hard_sigmoid differs k3 (x/6+0.5) vs tfk (0.2x+0.5); swish stored as %s"
+                  % (",".join(ACTIVATIONS), "silu" if k3 else "swish"))
+    specs.append(Spec("e_acts", e_acts, chain=False, notes=acts_notes))
+
+    # --- e_act_layers: activation layers + noise layers ------------------------------------------
+    def e_act_layers():
+        leaky = L.LeakyReLU(negative_slope=0.3) if k3 else L.LeakyReLU(alpha=0.3)
+        return K.Sequential([
+            K.Input((12,)),
+            L.GaussianNoise(0.1),
+            L.ReLU(max_value=6.0, negative_slope=0.1, threshold=0.5),
+            L.Dense(12), leaky, L.GaussianDropout(0.1),
+            L.Dense(12), L.ELU(alpha=0.7), L.AlphaDropout(0.1),
+            L.Dense(12), L.PReLU(),
+            L.Dense(12), L.Softmax(axis=-1)])
+
+    specs.append(Spec("e_act_layers", e_act_layers,
+                      notes="ReLU(6, 0.1, 0.5), LeakyReLU(0.3), ELU(0.7), PReLU, Softmax; "
+                            "GaussianNoise/GaussianDropout/AlphaDropout (identity at inference); "
+                            "input x3"))
+
+    # --- e_nested: nested Sequential, nested Functional ------------------------------------------
+    def e_nested():
+        inner = K.Sequential([K.Input((20,)), L.Dense(16, activation="relu", name="inner_d1"),
+                              L.Dense(16, name="inner_d2")], name="inner")
+        x = K.Input((20,), name="x")
+        y = L.Dense(4, name="head")(inner(x))
+        return K.Model(x, y, name="e_nested")
+
+    def e_nested_func():
+        i = K.Input((20,), name="inner_in")
+        h = L.Dense(16, activation="relu", name="if_d1")(i)
+        h = L.Dense(20, name="if_d2")(h)
+        h = L.Add(name="if_add")([i, h])
+        inner = K.Model(i, h, name="inner_func")
+        x = K.Input((20,), name="x")
+        y = L.Dense(4, name="head")(inner(x))
+        return K.Model(x, y, name="e_nested_func")
+
+    specs += [
+        Spec("e_nested", e_nested, notes="Sequential 'inner' (inner_d1, inner_d2) nested in a "
+             "Functional model; a chain once flattened"),
+        Spec("e_nested_func", e_nested_func, chain=False,
+             notes="Functional 'inner_func' (own Input 'inner_in', residual Add) nested in a "
+                   "Functional model"),
+    ]
+
+    # --- e_shared: one layer applied twice -----------------------------------------------------
+    def e_shared():
+        a = K.Input((8,), name="a")
+        b = K.Input((8,), name="b")
+        shared = L.Dense(8, name="shared")
+        s = L.Add(name="add")([shared(a), shared(b)])
+        y = L.Dense(3, name="out")(s)
+        return K.Model([a, b], y, name="e_shared")
+
+    specs.append(Spec("e_shared", e_shared, chain=False,
+                      notes="Dense 'shared' applied to inputs a and b (2 inbound nodes)"))
+
+    # --- e_bignames: > 64 KiB of layer names -> split layer_names0/1 in .h5 --------------------
+    def bigname(i):
+        head = "layer_%03d_" % i
+        return head + "n" * (BIGNAME_LEN - len(head))
+
+    def e_bignames():
+        layers = [K.Input((4,))]
+        layers += [L.Dense(4, activation="tanh", name=bigname(i)) for i in range(BIGNAMES_LAYERS)]
+        return K.Sequential(layers, name="e_bignames")
+
+    # Only .h5: the split attribute is an .h5 matter, and the .keras copies would add 2.4 MB.
+    specs.append(Spec("e_bignames", e_bignames, formats=("h5",),
+                      notes="%d Dense(4, tanh) layers with %d-char names (.h5: layer_names split "
+                            "into layer_names0/1)" % (BIGNAMES_LAYERS, BIGNAME_LEN)))
+
+    # --- f: Lambda (not runnable without Python) -------------------------------------------------
+    def f_lambda():
+        return K.Sequential([K.Input((8,)), L.Lambda(lambda x: x * 2.0 + 1.0), L.Dense(3)])
+
+    def f_lambda_named():
+        return K.Sequential([K.Input((8,)), L.Lambda(times_two_plus_one), L.Dense(3)])
+
+    specs += [
+        Spec("f_lambda", f_lambda, runnable=False, notes="Lambda(lambda x: x*2+1): bytecode"),
+        Spec("f_lambda_named", f_lambda_named, runnable=False,
+             notes="Lambda(times_two_plus_one), a module-level function: "
+                   + ("stored by name only" if k3 else "tf-keras stores its bytecode")),
+    ]
+
+    # --- g: gelu -------------------------------------------------------------------------------
+    def g_gelu_exact():
+        return K.Sequential([K.Input((16,)), L.Dense(16), L.Activation("gelu")])
+
+    specs.append(Spec("g_gelu_exact", g_gelu_exact,
+                      notes="Activation('gelu') = exact erf form; input x3"))
+    return specs, dropped
+
+
+# ---------------------------------------------------------------------------------------------
+# Writer (runs in a subprocess)
+# ---------------------------------------------------------------------------------------------
+
+def output_names(model):
+    names = getattr(model, "output_names", None)
+    if names:
+        return list(names)
+    return [t._keras_history[0].name for t in model.outputs]
+
+
+def as_outputs(model, y):
+    if isinstance(y, dict):
+        return {k: np.asarray(v, np.float32) for k, v in y.items()}
+    if isinstance(y, (list, tuple)):
+        names = output_names(model)
+        assert len(names) == len(y)
+        return {n: np.asarray(v, np.float32) for n, v in zip(names, y)}
+    return {None: np.asarray(y, np.float32)}
+
+
+def save_outputs(path_base, outs):
+    if None in outs:
+        np.save(path_base + ".npy", outs[None])
+        return path_base + ".npy"
+    np.savez(path_base + ".npz", **outs)
+    return path_base + ".npz"
+
+
+def max_diff(a, b):
+    return max(float(np.max(np.abs(a[k] - b[k]))) for k in a)
+
+
+def max_scaled_diff(a, b):
+    """max |a - b| / (1 + |b|): absolute for small values, relative for large ones."""
+    return max(float(np.max(np.abs(a[k] - b[k]) / (1.0 + np.abs(b[k])))) for k in a)
+
+
+def run_writer(writer, entries_path):
+    sys.setrecursionlimit(20000)
+    if writer == "k3":
+        import keras as K
+        load_kw = {"safe_mode": False}
+    else:
+        import tf_keras as K
+        load_kw = {"safe_mode": False}
+    K.utils.disable_interactive_logging()
+    outdir = os.path.join(HERE, writer)
+    os.makedirs(outdir, exist_ok=True)
+    rel = lambda p: os.path.relpath(p, ROOT)
+    entries = []
+    problems = []
+
+    # model_specs registers the custom class; the builders are reused after clear_session
+    specs, dropped = model_specs(K, writer)
+    for spec in specs:
+        K.backend.clear_session()
+        K.utils.set_random_seed(7)
+        model = spec.build()
+        fill(K, model, WEIGHT_SEED[spec.name], spec.order)
+        if spec.post:
+            spec.post(model)
+        x = load_input(spec.name)
+        y = as_outputs(model, model.predict(x, verbose=0))
+        for k, v in y.items():
+            assert np.all(np.isfinite(v)), (spec.name, k)
+        expected = rel(save_outputs(os.path.join(outdir, spec.name + ".expected"), y))
+        notes = spec.notes
+        if spec.name == "e_acts" and dropped:
+            notes += "; dropped (rejected by this writer): " + ",".join(dropped)
+        base = dict(model=spec.name, writer=writer, input=input_path(spec.name),
+                    expected=expected, weights=None, custom=spec.custom,
+                    runnable=spec.runnable, chain=spec.chain, notes=notes)
+        for fmt in spec.formats:
+            path = os.path.join(outdir, "%s.%s" % (spec.name, fmt))
+            model.save(path)
+            # reload with the same Keras and check it reproduces the prediction
+            try:
+                again = K.models.load_model(path, custom_objects={
+                    "times_two_plus_one": times_two_plus_one}, **load_kw)
+                d = max_diff(y, as_outputs(again, again.predict(x, verbose=0)))
+                if d > 0:
+                    problems.append("%s reload diff %.3g" % (rel(path), d))
+            except Exception as e:  # report, keep the file, say so in the manifest
+                msg = str(e).splitlines()[0][:200]
+                problems.append("%s does not reload in %s: %s" % (rel(path), writer, msg))
+                entries.append(dict(base, path=rel(path), format=fmt, notes=base["notes"] +
+                                    "; NOTE: %s itself fails to reload this file: %s"
+                                    % (writer, msg)))
+                continue
+            entries.append(dict(base, path=rel(path), format=fmt))
+
+        if spec.weights_files:
+            entries += weights_files(K, writer, spec, model, x, y, base, outdir, rel, problems)
+        print("[%s] %-20s outputs %s" % (writer, spec.name,
+                                         {k: v.shape for k, v in y.items()}), flush=True)
+
+    with open(entries_path, "w") as f:
+        json.dump({"entries": entries, "problems": problems, "versions": versions(writer)}, f)
+
+
+def weights_files(K, writer, spec, model, x, y, base, outdir, rel, problems):
+    """Weights-only files + an architecture-only copy with Keras's own (seeded) random init."""
+    if writer == "k3":
+        wfiles = [spec.name + ".weights.h5"]
+        fresh = spec.name + "_freshinit.keras"
+    else:
+        wfiles = [spec.name + "_legacyweights.h5", spec.name + ".weights.h5"]
+        fresh = spec.name + "_freshinit.h5"
+    for w in wfiles:
+        model.save_weights(os.path.join(outdir, w))
+    K.backend.clear_session()
+    K.utils.set_random_seed(12345)
+    fresh_model = spec.build()  # same names as the trained one (clear_session resets counters)
+    fresh_path = os.path.join(outdir, fresh)
+    fresh_model.save(fresh_path)
+    d_fresh = max_diff(y, as_outputs(fresh_model, fresh_model.predict(x, verbose=0)))
+    if d_fresh < 1e-3:
+        problems.append("%s: fresh init is too close to the trained weights" % fresh)
+    out = []
+    for w in wfiles:
+        m = K.models.load_model(fresh_path)
+        m.load_weights(os.path.join(outdir, w))
+        d = max_diff(y, as_outputs(m, m.predict(x, verbose=0)))
+        if d > 0:
+            problems.append("%s + %s diff %.3g" % (fresh, w, d))
+        out.append(dict(base, path=rel(fresh_path), format=fresh.rsplit(".", 1)[1],
+                        weights=rel(os.path.join(outdir, w)),
+                        notes="architecture only (Keras default init, seeded) + weights file %s; "
+                              "expected = the trained model's" % w))
+    return out
+
+
+def versions(writer):
+    import h5py
+    v = {"python": sys.version.split()[0], "numpy": np.__version__, "h5py": h5py.__version__,
+         "hdf5": h5py.version.hdf5_version}
+    if writer == "k3":
+        import jax
+        import keras
+        v.update(keras=keras.__version__, jax=jax.__version__, backend=keras.backend.backend())
+    else:
+        import tensorflow as tf
+        import tf_keras
+        v.update(tf_keras=tf_keras.__version__, tensorflow=tf.__version__)
+    return v
+
+
+# ---------------------------------------------------------------------------------------------
+# Parent: inputs, both writers, manifest, cross-checks
+# ---------------------------------------------------------------------------------------------
+
+def spawn(writer, entries_path):
+    env = dict(os.environ)
+    if writer == "k3":
+        env.update(KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
+    else:
+        env.update(TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="-1")
+    cmd = [sys.executable, os.path.abspath(__file__), "--writer", writer, "--entries", entries_path]
+    for attempt in range(3):
+        rc = subprocess.call(cmd, env=env, cwd=ROOT)
+        if rc == 0:
+            return
+        if rc < 0 and attempt < 2:  # killed by a signal (TF import has crashed with SIGBUS here)
+            print("writer %s died with signal %d; retrying" % (writer, -rc), flush=True)
+            continue
+        sys.exit("writer %s failed (rc %d)" % (writer, rc))
+
+
+def load_expected(path):
+    full = os.path.join(ROOT, path)
+    if full.endswith(".npy"):
+        return {None: np.load(full)}
+    with np.load(full) as z:
+        return {k: z[k] for k in z.files}
+
+
+def main_parent():
+    for d in ("k3", "tfk", "inputs"):
+        shutil.rmtree(os.path.join(HERE, d), ignore_errors=True)
+    manifest = os.path.join(HERE, "fixtures.json")
+    if os.path.exists(manifest):
+        os.remove(manifest)
+    write_inputs()
+
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for writer in ("k3", "tfk"):
+            p = os.path.join(tmp, writer + ".json")
+            spawn(writer, p)
+            with open(p) as f:
+                results[writer] = json.load(f)
+
+    entries = results["k3"]["entries"] + results["tfk"]["entries"]
+    keys = ["model", "writer", "path", "format", "input", "expected", "weights", "custom",
+            "runnable", "chain", "notes"]
+    entries = [{k: e[k] for k in keys} for e in entries]
+    with open(manifest, "w") as f:
+        json.dump(entries, f, indent=1)
+        f.write("\n")
+    with open(os.path.join(HERE, "versions.json"), "w") as f:
+        json.dump({w: results[w]["versions"] for w in results}, f, indent=1)
+        f.write("\n")
+
+    print("\nk3 vs tfk expected outputs: max |diff|, max |diff|/(1+|tfk|):")
+    expected = {}
+    for e in entries:
+        if e["weights"] is None:
+            expected[(e["model"], e["writer"])] = e["expected"]
+    models = sorted({m for m, _ in expected})
+    for m in models:
+        if (m, "k3") not in expected or (m, "tfk") not in expected:
+            print("  %-22s only one writer" % m)
+            continue
+        a, b = load_expected(expected[(m, "k3")]), load_expected(expected[(m, "tfk")])
+        if {k: v.shape for k, v in a.items()} != {k: v.shape for k, v in b.items()}:
+            print("  %-22s not comparable (shapes %s vs %s)" % (
+                m, {k: v.shape for k, v in a.items()}, {k: v.shape for k, v in b.items()}))
+            continue
+        extra = ""
+        if m == "e_acts":
+            i = ACTIVATIONS.index("hard_sigmoid")
+            keep = np.ones(a[None].shape[1], bool)
+            keep[i * 16:(i + 1) * 16] = False
+            ak, bk = {None: a[None][:, keep]}, {None: b[None][:, keep]}
+            extra = "  (without hard_sigmoid: %.3g, %.3g)" % (max_diff(ak, bk),
+                                                            max_scaled_diff(ak, bk))
+        elif m == "e_layout":
+            extra = "  (different architectures: tfk has no ln_rms)"
+        print("  %-22s %-9.3g %-9.3g%s" % (m, max_diff(a, b), max_scaled_diff(a, b), extra))
+
+    print("\ntwins (same input, same weights), max |diff|:")
+    for w in ("k3", "tfk"):
+        for a, b, what in TWINS:
+            if (a, w) in expected and (b, w) in expected:
+                d = max_diff(load_expected(expected[(a, w)]), load_expected(expected[(b, w)]))
+                print("  %-4s %-13s vs %-20s %.3g   %s" % (w, a, b, d, what))
+
+    problems = results["k3"]["problems"] + results["tfk"]["problems"]
+    print("\nproblems:" if problems else "\nno problems (every file reloads and reproduces its "
+          "prediction exactly; weights files + freshinit reproduce the trained prediction)")
+    for p in problems:
+        print("  " + p)
+    total = 0
+    for dirpath, _, files in os.walk(HERE):
+        total += sum(os.path.getsize(os.path.join(dirpath, f)) for f in files)
+    print("\n%d manifest entries; models/ is %.2f MB" % (len(entries), total / 1e6))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--writer", choices=["k3", "tfk"])
+    ap.add_argument("--entries")
+    args = ap.parse_args()
+    if args.writer:
+        run_writer(args.writer, args.entries)
+    else:
+        main_parent()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+//! Command-line definitions, and their conversion into validated library settings.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::error::{Error, Result};
+use crate::exec::gpu::Backend;
+use crate::exec::DeviceChoice;
+use crate::graph::build::BuildOptions;
+use crate::inputs::{Distribution, RandomInputs};
+use crate::keras::custom::CustomMap;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "keqv",
+    version,
+    about = "Prove or disprove that a converted Keras model computes the same function as its original"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Show a model's format, inputs, outputs and layers, and whether it is a plain chain.
+    Inspect {
+        #[command(flatten)]
+        model: ModelArgs,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
+    /// Run a model and write its outputs (.npy for one output, .npz keyed by output name).
+    Run {
+        #[command(flatten)]
+        model: ModelArgs,
+        #[command(flatten)]
+        inputs: InputArgs,
+        #[command(flatten)]
+        device: DeviceArgs,
+        /// Where to write the outputs; without it, a summary of each output is printed.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// List the GPU adapters wgpu can see.
+    Adapters {
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+/// A model file and what the user adds to it.
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// The model: a .keras archive or a legacy .h5 file.
+    pub model: PathBuf,
+    /// Load the weights from this file instead (.weights.h5, or a legacy weights-only .h5).
+    #[arg(long, value_name = "FILE")]
+    pub weights: Option<PathBuf>,
+    /// Map a custom layer (class, package>Class or layer name) to a built-in op: NAME=BUILTIN.
+    #[arg(long, value_name = "NAME=BUILTIN")]
+    pub custom: Vec<String>,
+    /// Read custom mappings from a file (NAME=BUILTIN lines, or a JSON object).
+    #[arg(long, value_name = "FILE")]
+    pub custom_file: Vec<PathBuf>,
+    /// The per-sample shape of an input whose dimensions the model leaves open: NAME=D1,D2,…
+    #[arg(long, value_name = "NAME=D1,D2")]
+    pub input_shape: Vec<String>,
+}
+
+impl ModelArgs {
+    pub fn build_options(&self) -> Result<BuildOptions> {
+        let mut custom = CustomMap::default();
+        for path in &self.custom_file {
+            custom.add_file(path)?;
+        }
+        for flag in &self.custom {
+            custom.add_flag(flag)?;
+        }
+        Ok(BuildOptions {
+            custom,
+            input_shapes: parse_input_shapes(&self.input_shape)?,
+        })
+    }
+}
+
+fn parse_input_shapes(flags: &[String]) -> Result<HashMap<String, Vec<usize>>> {
+    flags
+        .iter()
+        .map(|flag| {
+            let bad = || Error::Usage(format!("--input-shape '{flag}' is not NAME=D1,D2,… (for example --input-shape tokens=128,64)"));
+            let (name, dims) = flag.split_once('=').ok_or_else(bad)?;
+            let dims = dims
+                .split(',')
+                .map(|d| d.trim().parse::<usize>().ok().filter(|&d| d > 0))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(bad)?;
+            Ok((name.trim().to_string(), dims))
+        })
+        .collect()
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct InputArgs {
+    /// Inputs: a .npy for a single-input model, or a .npz keyed by input name.
+    #[arg(long, value_name = "FILE")]
+    pub inputs: Option<PathBuf>,
+    /// Seed of the random inputs used when --inputs is not given.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Batch size of the random inputs.
+    #[arg(long, default_value_t = 8)]
+    pub batch: usize,
+    /// Distribution of the random inputs: normal, or uniform:LOW,HIGH.
+    #[arg(long, default_value = "normal", value_name = "normal|uniform:LOW,HIGH")]
+    pub distribution: String,
+}
+
+impl InputArgs {
+    pub fn random(&self) -> Result<RandomInputs> {
+        if self.batch == 0 {
+            return Err(Error::Usage("--batch must be at least 1".into()));
+        }
+        Ok(RandomInputs {
+            seed: self.seed,
+            batch: self.batch,
+            distribution: parse_distribution(&self.distribution)?,
+        })
+    }
+}
+
+fn parse_distribution(text: &str) -> Result<Distribution> {
+    if text == "normal" {
+        return Ok(Distribution::Normal);
+    }
+    let bad = || {
+        Error::Usage(format!(
+            "--distribution '{text}' is not 'normal' or 'uniform:LOW,HIGH'"
+        ))
+    };
+    let range = text.strip_prefix("uniform:").ok_or_else(bad)?;
+    let (low, high) = range.split_once(',').ok_or_else(bad)?;
+    let low: f32 = low.trim().parse().map_err(|_| bad())?;
+    let high: f32 = high.trim().parse().map_err(|_| bad())?;
+    if low >= high || !low.is_finite() || !high.is_finite() {
+        return Err(bad());
+    }
+    Ok(Distribution::Uniform { low, high })
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DeviceArgs {
+    /// Where to run: auto (a hardware GPU if there is one, else the CPU), cpu, cpu64 (float64
+    /// reference), gpu (any adapter, software included), vulkan, metal, dx12, gl.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// Use the GPU adapter whose name contains this text.
+    #[arg(long, value_name = "NAME")]
+    pub adapter: Option<String>,
+}
+
+impl DeviceArgs {
+    pub fn choice(&self) -> Result<DeviceChoice> {
+        let gpu = |backend| DeviceChoice::Gpu {
+            backend,
+            adapter: self.adapter.clone(),
+        };
+        let choice = match self.device.as_str() {
+            "auto" if self.adapter.is_some() => gpu(None),
+            "auto" => DeviceChoice::Auto,
+            "cpu" => DeviceChoice::Cpu,
+            "cpu64" => DeviceChoice::CpuF64,
+            "gpu" => gpu(None),
+            "vulkan" => gpu(Some(Backend::Vulkan)),
+            "metal" => gpu(Some(Backend::Metal)),
+            "dx12" => gpu(Some(Backend::Dx12)),
+            "gl" => gpu(Some(Backend::Gl)),
+            other => return Err(Error::Usage(format!(
+                "--device '{other}' is not one of auto, cpu, cpu64, gpu, vulkan, metal, dx12, gl"
+            ))),
+        };
+        if self.adapter.is_some() && matches!(choice, DeviceChoice::Cpu | DeviceChoice::CpuF64) {
+            return Err(Error::Usage(
+                "--adapter picks a GPU adapter; it cannot be used with --device cpu".into(),
+            ));
+        }
+        Ok(choice)
+    }
+}

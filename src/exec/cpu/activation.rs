@@ -1,0 +1,97 @@
+//! Activations on the CPU, in the precision of the run, with the formulas Keras uses.
+
+use ndarray::{ArrayD, Axis};
+
+use super::Real;
+use crate::graph::Activation;
+
+/// Applies `act` to `x`; softmax and log-softmax run over the last axis.
+pub fn apply<T: Real>(act: &Activation, x: &mut ArrayD<T>) {
+    match act {
+        Activation::Linear => {}
+        Activation::Softmax => softmax_last_axis(x, false),
+        Activation::LogSoftmax => softmax_last_axis(x, true),
+        elementwise => x.mapv_inplace(|v| scalar(elementwise, v)),
+    }
+}
+
+/// One element of an elementwise activation.
+pub fn scalar<T: Real>(act: &Activation, x: T) -> T {
+    let zero = T::zero();
+    let one = T::one();
+    let half = T::from_f32(0.5);
+    match *act {
+        Activation::Linear => x,
+        Activation::Relu {
+            negative_slope,
+            max_value,
+            threshold,
+        } => {
+            let threshold = T::from_f32(threshold);
+            let mut pos = if x > threshold { x } else { zero };
+            if let Some(max) = max_value {
+                pos = pos.max(zero).min(T::from_f32(max));
+            }
+            pos - T::from_f32(negative_slope) * (threshold - x).max(zero)
+        }
+        Activation::Sigmoid => sigmoid(x),
+        Activation::Tanh => x.tanh(),
+        Activation::Elu { alpha } => elu(x, T::from_f32(alpha)),
+        Activation::Selu => {
+            T::from_f64(1.050_700_987_355_480_5) * elu(x, T::from_f64(1.673_263_242_354_377_3))
+        }
+        Activation::Softplus => softplus(x),
+        Activation::Softsign => x / (one + x.abs()),
+        Activation::Silu => x * sigmoid(x),
+        Activation::Gelu => half * x * (one + (x / T::from_f64(std::f64::consts::SQRT_2)).erf()),
+        Activation::GeluTanh => {
+            let c = T::from_f64((2.0 / std::f64::consts::PI).sqrt());
+            half * x * (one + (c * (x + T::from_f32(0.044715) * x * x * x)).tanh())
+        }
+        Activation::HardSigmoid { slope } => hard_sigmoid(x, T::from_f32(slope)),
+        Activation::HardSilu => x * hard_sigmoid(x, T::from_f64(1.0 / 6.0)),
+        Activation::Exponential => x.exp(),
+        Activation::Mish => x * softplus(x).tanh(),
+        Activation::Softmax | Activation::LogSoftmax => {
+            unreachable!("softmax is not elementwise; apply() handles it")
+        }
+    }
+}
+
+fn sigmoid<T: Real>(x: T) -> T {
+    T::one() / (T::one() + (-x).exp())
+}
+
+fn elu<T: Real>(x: T, alpha: T) -> T {
+    if x > T::zero() {
+        x
+    } else {
+        alpha * x.exp_m1()
+    }
+}
+
+/// log(1 + e^x) without overflow for large x.
+fn softplus<T: Real>(x: T) -> T {
+    x.max(T::zero()) + (-x.abs()).exp().ln_1p()
+}
+
+fn hard_sigmoid<T: Real>(x: T, slope: T) -> T {
+    (slope * x + T::from_f32(0.5)).max(T::zero()).min(T::one())
+}
+
+/// Numerically stable softmax along the last axis, in place.
+fn softmax_last_axis<T: Real>(x: &mut ArrayD<T>, log: bool) {
+    let last = Axis(x.ndim() - 1);
+    for mut lane in x.lanes_mut(last) {
+        let max = lane.fold(T::neg_infinity(), |m, &v| m.max(v));
+        if log {
+            let sum = lane.fold(T::zero(), |s, &v| s + (v - max).exp());
+            let log_sum = sum.ln();
+            lane.mapv_inplace(|v| v - max - log_sum);
+        } else {
+            lane.mapv_inplace(|v| (v - max).exp());
+            let sum = lane.sum();
+            lane.mapv_inplace(|v| v / sum);
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! The CPU executor: ndarray, f32 for normal runs and f64 for reference runs. Dense layers go
+//! through ndarray's multithreaded `dot`.
+
+mod activation;
+mod ops;
+
+use std::sync::Arc;
+
+use ndarray::{ArrayD, LinalgScalar, ScalarOperand};
+use num_traits::Float;
+
+pub use activation::scalar as activation_scalar;
+
+use crate::error::{Error, Result};
+use crate::exec::{Executor, Keep, Trace};
+use crate::graph::{Graph, Node};
+use crate::tensor::Tensor;
+
+/// The float types the CPU executor computes in.
+pub trait Real:
+    Float + LinalgScalar + ScalarOperand + std::ops::AddAssign + Send + Sync + std::fmt::Debug + 'static
+{
+    fn from_f32(v: f32) -> Self;
+    fn from_f64(v: f64) -> Self;
+    fn to_f32(self) -> f32;
+    fn erf(self) -> Self;
+}
+
+impl Real for f32 {
+    fn from_f32(v: f32) -> Self {
+        v
+    }
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+    fn to_f32(self) -> f32 {
+        self
+    }
+    fn erf(self) -> Self {
+        libm::erff(self)
+    }
+}
+
+impl Real for f64 {
+    fn from_f32(v: f32) -> Self {
+        v as f64
+    }
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+    fn to_f32(self) -> f32 {
+        self as f32
+    }
+    fn erf(self) -> Self {
+        libm::erf(self)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precision {
+    F32,
+    F64,
+}
+
+pub struct CpuExecutor {
+    graph: Arc<Graph>,
+    precision: Precision,
+    /// The weights converted once to f64, for f64 runs.
+    weights_f64: Vec<Vec<ArrayD<f64>>>,
+}
+
+impl CpuExecutor {
+    pub fn new(graph: Arc<Graph>, precision: Precision) -> Self {
+        let weights_f64 = match precision {
+            Precision::F32 => Vec::new(),
+            Precision::F64 => graph
+                .nodes
+                .iter()
+                .map(|n| n.weights.iter().map(|w| w.value.mapv(f64::from)).collect())
+                .collect(),
+        };
+        CpuExecutor {
+            graph,
+            precision,
+            weights_f64,
+        }
+    }
+
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+}
+
+impl Executor for CpuExecutor {
+    fn device(&self) -> String {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        match self.precision {
+            Precision::F32 => format!("cpu (f32, {threads} threads)"),
+            Precision::F64 => format!("cpu (f64 reference, {threads} threads)"),
+        }
+    }
+
+    fn run(&mut self, inputs: &[Tensor], keep: Keep) -> Result<Trace> {
+        check_inputs(&self.graph, inputs)?;
+        match self.precision {
+            Precision::F32 => run_graph::<f32>(&self.graph, inputs.to_vec(), keep, |i| {
+                self.graph.nodes[i]
+                    .weights
+                    .iter()
+                    .map(|w| &*w.value)
+                    .collect()
+            }),
+            Precision::F64 => {
+                let inputs = inputs.iter().map(|x| x.mapv(f64::from)).collect();
+                run_graph::<f64>(&self.graph, inputs, keep, |i| {
+                    self.weights_f64[i].iter().collect()
+                })
+            }
+        }
+    }
+}
+
+/// Computes a single node from given input values (f32): per-layer comparison uses it to feed
+/// one model's values into the other model's layer.
+pub fn eval_node(node: &Node, inputs: &[&Tensor]) -> Tensor {
+    let weights: Vec<&Tensor> = node.weights.iter().map(|w| &*w.value).collect();
+    ops::eval(node, inputs, &weights)
+}
+
+fn check_inputs(graph: &Graph, inputs: &[Tensor]) -> Result<()> {
+    if inputs.len() != graph.inputs.len() {
+        return Err(Error::Input(format!(
+            "model '{}' takes {} input(s), {} given",
+            graph.name,
+            graph.inputs.len(),
+            inputs.len()
+        )));
+    }
+    let batch = inputs
+        .first()
+        .map(|x| x.shape().first().copied().unwrap_or(0));
+    for (x, id) in inputs.iter().zip(&graph.inputs) {
+        let node = graph.node(*id);
+        if x.ndim() == 0 || x.shape()[1..] != node.shape[..] || Some(x.shape()[0]) != batch {
+            return Err(Error::Input(format!(
+                "input '{}' has shape {:?}, the model expects (batch, {})",
+                node.name,
+                x.shape(),
+                node.shape
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Walks the nodes in order; with `Keep::Outputs`, frees each value after its last consumer.
+fn run_graph<'w, T: Real>(
+    graph: &Graph,
+    inputs: Vec<ArrayD<T>>,
+    keep: Keep,
+    weights_of: impl Fn(usize) -> Vec<&'w ArrayD<T>>,
+) -> Result<Trace> {
+    let last_use = last_uses(graph);
+    let mut values: Vec<Option<ArrayD<T>>> = vec![None; graph.nodes.len()];
+    for (id, x) in graph.inputs.iter().zip(inputs) {
+        values[id.0] = Some(x);
+    }
+    for (i, node) in graph.nodes.iter().enumerate() {
+        if values[i].is_none() {
+            let args: Vec<&ArrayD<T>> = node
+                .inputs
+                .iter()
+                .map(|id| values[id.0].as_ref().expect("inputs computed before use"))
+                .collect();
+            let y = ops::eval(node, &args, &weights_of(i));
+            values[i] = Some(y);
+        }
+        if keep == Keep::Outputs {
+            for input in &node.inputs {
+                if last_use[input.0] == i && !graph.outputs.contains(input) {
+                    values[input.0] = None;
+                }
+            }
+        }
+    }
+    let values = values
+        .into_iter()
+        .map(|v| v.map(|t| t.mapv(Real::to_f32)))
+        .collect();
+    Ok(Trace {
+        values,
+        outputs: graph.outputs.clone(),
+    })
+}
+
+/// For each node, the index of the last node that reads it (itself when none does).
+fn last_uses(graph: &Graph) -> Vec<usize> {
+    let mut last: Vec<usize> = (0..graph.nodes.len()).collect();
+    for (i, node) in graph.nodes.iter().enumerate() {
+        for input in &node.inputs {
+            last[input.0] = last[input.0].max(i);
+        }
+    }
+    last
+}

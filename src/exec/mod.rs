@@ -1,0 +1,88 @@
+//! Executors run a graph on a batch of inputs and return the outputs, and on request the
+//! value of every node (the trace that per-layer comparison needs).
+
+pub mod cpu;
+pub mod gpu;
+
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::graph::{Graph, NodeId};
+use crate::tensor::Tensor;
+
+/// Which node values a run keeps besides the outputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keep {
+    Outputs,
+    All,
+}
+
+/// The result of one run: `values[id]` is the node's output when it was kept.
+#[derive(Clone, Debug, Default)]
+pub struct Trace {
+    pub values: Vec<Option<Tensor>>,
+    pub outputs: Vec<NodeId>,
+}
+
+impl Trace {
+    pub fn get(&self, id: NodeId) -> Option<&Tensor> {
+        self.values.get(id.0).and_then(|v| v.as_ref())
+    }
+
+    /// The model's outputs in order.
+    pub fn outputs(&self) -> Vec<&Tensor> {
+        self.outputs
+            .iter()
+            .map(|id| self.get(*id).expect("outputs are always kept"))
+            .collect()
+    }
+
+    pub fn into_outputs(mut self) -> Vec<Tensor> {
+        let ids = self.outputs.clone();
+        ids.iter()
+            .map(|id| self.values[id.0].take().expect("outputs are always kept"))
+            .collect()
+    }
+}
+
+/// A prepared model on one device: weights are in place, so runs only move inputs and outputs.
+pub trait Executor {
+    /// What ran the model, for reports ("cpu (f32, 2 threads)", "llvmpipe (Vulkan, software)").
+    fn device(&self) -> String;
+
+    /// Runs one batch. `inputs` follow `graph.inputs` and carry the batch as axis 0.
+    fn run(&mut self, inputs: &[Tensor], keep: Keep) -> Result<Trace>;
+}
+
+/// Where to run, as the user asked for it on the command line.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum DeviceChoice {
+    /// A hardware GPU when there is one, else the CPU executor.
+    #[default]
+    Auto,
+    Cpu,
+    /// The CPU executor in float64, for reference runs.
+    CpuF64,
+    /// Any GPU adapter (software adapters included), optionally of one backend and/or whose
+    /// name contains `adapter`.
+    Gpu {
+        backend: Option<gpu::Backend>,
+        adapter: Option<String>,
+    },
+}
+
+/// Prepares `graph` on the chosen device.
+pub fn prepare(choice: &DeviceChoice, graph: Arc<Graph>) -> Result<Box<dyn Executor>> {
+    match choice {
+        DeviceChoice::Cpu => Ok(Box::new(cpu::CpuExecutor::new(graph, cpu::Precision::F32))),
+        DeviceChoice::CpuF64 => Ok(Box::new(cpu::CpuExecutor::new(graph, cpu::Precision::F64))),
+        DeviceChoice::Gpu { backend, adapter } => {
+            let ctx = gpu::GpuContext::open(*backend, adapter.as_deref())?;
+            Ok(Box::new(gpu::GpuExecutor::new(Arc::new(ctx), graph)?))
+        }
+        DeviceChoice::Auto => match gpu::GpuContext::open_hardware()? {
+            Some(ctx) => Ok(Box::new(gpu::GpuExecutor::new(Arc::new(ctx), graph)?)),
+            None => Ok(Box::new(cpu::CpuExecutor::new(graph, cpu::Precision::F32))),
+        },
+    }
+}

@@ -1,0 +1,108 @@
+//! The model as a graph of operations: what every executor runs and every report refers to.
+//!
+//! Nodes are stored in a topological order (every input of a node comes before it), fixed
+//! when the graph is built, so executors simply walk `nodes` front to back.
+
+pub mod build;
+pub mod layers;
+pub mod linear;
+pub mod op;
+pub mod shape;
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+pub use op::{Activation, MergeKind, Op};
+
+use crate::tensor::Tensor;
+
+/// Index of a node in `Graph::nodes`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct NodeId(pub usize);
+
+/// A named weight tensor; shared layers share the `Arc`.
+#[derive(Clone, Debug)]
+pub struct Weight {
+    /// Keras's name for the variable (`kernel`, `bias`, `gamma`, …).
+    pub name: String,
+    pub value: Arc<Tensor>,
+}
+
+/// One application of a layer.
+#[derive(Clone, Debug)]
+pub struct Node {
+    /// Unique within the graph: the layer path (`inner/dense`), plus `#k` for the k-th call of
+    /// a shared layer after the first.
+    pub name: String,
+    /// The Keras layer's own name (without nesting prefix or call suffix).
+    pub layer: String,
+    /// The Keras class (`Dense`, `mypkg>FeatureNormalization`, …).
+    pub class: String,
+    pub op: Op,
+    pub inputs: Vec<NodeId>,
+    pub weights: Vec<Weight>,
+    /// Output shape of one sample (the batch dimension is left out).
+    pub shape: Vec<usize>,
+}
+
+impl Node {
+    pub fn weight(&self, i: usize) -> &Tensor {
+        &self.weights[i].value
+    }
+}
+
+/// A model ready to run.
+#[derive(Clone, Debug, Default)]
+pub struct Graph {
+    pub name: String,
+    pub nodes: Vec<Node>,
+    pub inputs: Vec<NodeId>,
+    pub outputs: Vec<NodeId>,
+}
+
+impl Graph {
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id.0]
+    }
+
+    pub fn find(&self, name: &str) -> Option<NodeId> {
+        self.nodes.iter().position(|n| n.name == name).map(NodeId)
+    }
+
+    /// For each node, the nodes that consume its output (in node order, repeats kept).
+    pub fn consumers(&self) -> Vec<Vec<NodeId>> {
+        let mut out = vec![Vec::new(); self.nodes.len()];
+        for (i, node) in self.nodes.iter().enumerate() {
+            for input in &node.inputs {
+                out[input.0].push(NodeId(i));
+            }
+        }
+        out
+    }
+
+    /// Number of scalar weights, counting a shared layer once.
+    pub fn parameter_count(&self) -> usize {
+        let mut seen = std::collections::HashSet::new();
+        self.nodes
+            .iter()
+            .flat_map(|n| &n.weights)
+            .filter(|w| seen.insert(Arc::as_ptr(&w.value)))
+            .map(|w| w.value.len())
+            .sum()
+    }
+
+    /// Multiply–adds per sample, the figure benchmarks turn into GFLOP/s (dense layers only).
+    pub fn macs_per_sample(&self) -> u64 {
+        self.nodes
+            .iter()
+            .filter(|n| matches!(n.op, Op::Dense { .. }))
+            .map(|n| n.weights[0].value.len() as u64 * rows_per_sample(&n.shape) as u64)
+            .sum()
+    }
+}
+
+/// How many rows a Dense layer multiplies per sample (all axes but the last).
+fn rows_per_sample(shape: &[usize]) -> usize {
+    shape[..shape.len().saturating_sub(1)].iter().product()
+}

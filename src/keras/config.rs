@@ -1,0 +1,326 @@
+//! Model config JSON, both dialects, turned into [`ModelConfig`].
+//!
+//! Differences handled here (keras-formats.md §5.3, §7): tf-keras writes inbound nodes as
+//! `[[["layer", node, tensor, {}], …]]`, Keras 3 as `{"args": […], "kwargs": {}}` with
+//! `__keras_tensor__` objects; Keras 3 collapses a single model input/output to a flat triple;
+//! tf-keras numbers the calls of a nested model built on its own Input from 1; legacy `.h5`
+//! files put `package>Name` in `class_name` where `.keras` files use `registered_name`.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::{Dialect, LayerConfig, ModelConfig, TensorRef};
+use crate::error::{Error, Result};
+
+/// Parses the root `{"class_name": …, "config": …}` object.
+pub fn parse_model(root: &Value, dialect: Dialect, path: &Path) -> Result<ModelConfig> {
+    Parser { path, dialect }.model(root)
+}
+
+/// Guesses the dialect from the JSON itself, for files that carry no `keras_version`.
+pub fn sniff_dialect(root: &Value) -> Dialect {
+    let text = root.to_string();
+    if text.contains("\"batch_input_shape\"") || text.contains("\"inbound_nodes\":[[") {
+        Dialect::TfKeras2
+    } else {
+        Dialect::Keras3
+    }
+}
+
+/// Parses config JSON text, with a one-line error naming the file and the position.
+pub fn parse_json(text: &str, path: &Path, what: &str) -> Result<Value> {
+    serde_json::from_str(text)
+        .map_err(|e| Error::format(path, format!("{what} is not valid JSON: {e}")))
+}
+
+struct Parser<'a> {
+    path: &'a Path,
+    dialect: Dialect,
+}
+
+impl Parser<'_> {
+    fn bad(&self, detail: impl Into<String>) -> Error {
+        Error::format(self.path, detail)
+    }
+
+    fn model(&self, root: &Value) -> Result<ModelConfig> {
+        let class_name = str_field(root, "class_name")
+            .ok_or_else(|| self.bad("model config has no \"class_name\""))?
+            .to_string();
+        let config = root
+            .get("config")
+            .filter(|c| c.is_object())
+            .ok_or_else(|| {
+                self.bad(format!(
+                    "model config of class '{class_name}' has no \"config\" object"
+                ))
+            })?;
+        let name = str_field(config, "name").unwrap_or("model").to_string();
+        let entries = config.get("layers").and_then(Value::as_array).ok_or_else(|| {
+            self.bad(format!(
+                "model '{name}' ({class_name}) has no \"layers\" list; only Sequential and Functional models can be read"
+            ))
+        })?;
+        let layers = entries
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| self.layer(entry, i, &name))
+            .collect::<Result<Vec<_>>>()?;
+        let model = ModelConfig {
+            name,
+            class_name,
+            layers,
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+        };
+        if model.is_sequential() {
+            self.sequential(model, config)
+        } else {
+            self.functional(model, config)
+        }
+    }
+
+    fn layer(&self, entry: &Value, index: usize, model: &str) -> Result<LayerConfig> {
+        let raw_class = str_field(entry, "class_name").ok_or_else(|| {
+            self.bad(format!(
+                "layer {index} of model '{model}' has no \"class_name\""
+            ))
+        })?;
+        let config = entry.get("config").cloned().unwrap_or(Value::Null);
+        if !config.is_object() {
+            return Err(self.bad(format!(
+                "layer {index} ({raw_class}) of model '{model}' has no \"config\" object"
+            )));
+        }
+        let name = str_field(entry, "name")
+            .or_else(|| str_field(&config, "name"))
+            .ok_or_else(|| {
+                self.bad(format!(
+                    "layer {index} ({raw_class}) of model '{model}' has no name"
+                ))
+            })?
+            .to_string();
+        // Legacy .h5 writes `package>Name` as the class; .keras keeps them apart.
+        let (class_name, registered_name) = match raw_class.split_once('>') {
+            Some((_, class)) => (class.to_string(), Some(raw_class.to_string())),
+            None => (
+                raw_class.to_string(),
+                str_field(entry, "registered_name")
+                    .filter(|r| r.contains('>'))
+                    .map(str::to_string),
+            ),
+        };
+        let nested = if is_model_class(&class_name, &config) {
+            Some(Box::new(self.model(entry)?))
+        } else {
+            None
+        };
+        let calls = match entry.get("inbound_nodes") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(nodes) => self.inbound_nodes(nodes, &name)?,
+        };
+        Ok(LayerConfig {
+            name,
+            class_name,
+            registered_name,
+            config,
+            calls,
+            nested,
+            weights: Vec::new(),
+            raw: entry.clone(),
+        })
+    }
+
+    /// Sequential models: ensure an InputLayer leads, then chain the layers.
+    fn sequential(&self, mut model: ModelConfig, config: &Value) -> Result<ModelConfig> {
+        if model.layers.is_empty() {
+            return Err(self.bad(format!("Sequential model '{}' has no layers", model.name)));
+        }
+        if model.layers[0].class_name != "InputLayer" {
+            let input = self.implied_input(&model, config)?;
+            model.layers.insert(0, input);
+        }
+        for i in 1..model.layers.len() {
+            let prev = TensorRef {
+                layer: model.layers[i - 1].name.clone(),
+                node: 0,
+                tensor: 0,
+            };
+            model.layers[i].calls = vec![vec![prev]];
+        }
+        model.inputs = vec![tensor_ref(&model.layers[0].name)];
+        model.outputs = vec![tensor_ref(&model.layers.last().expect("non-empty").name)];
+        Ok(model)
+    }
+
+    /// A Sequential model saved without an InputLayer: its input shape is on the first layer
+    /// (`batch_input_shape`) or on the model (`build_input_shape`).
+    fn implied_input(&self, model: &ModelConfig, config: &Value) -> Result<LayerConfig> {
+        let first = &model.layers[0];
+        let shape = ["batch_input_shape", "batch_shape"]
+            .iter()
+            .find_map(|k| first.config.get(*k))
+            .or_else(|| config.get("build_input_shape"))
+            .filter(|s| s.is_array())
+            .ok_or_else(|| {
+                self.bad(format!(
+                    "Sequential model '{}' has no input shape (no InputLayer, no batch_input_shape, no build_input_shape); rebuild it with keras.Input(shape=...)",
+                    model.name
+                ))
+            })?;
+        let name = format!("{}_input", first.name);
+        let config = serde_json::json!({"name": name, "batch_shape": shape});
+        Ok(LayerConfig {
+            name,
+            class_name: "InputLayer".into(),
+            registered_name: None,
+            config,
+            calls: Vec::new(),
+            nested: None,
+            weights: Vec::new(),
+            raw: Value::Null,
+        })
+    }
+
+    fn functional(&self, mut model: ModelConfig, config: &Value) -> Result<ModelConfig> {
+        model.inputs = self.refs(config.get("input_layers"), "input_layers", &model.name)?;
+        model.outputs = self.refs(config.get("output_layers"), "output_layers", &model.name)?;
+        if self.dialect == Dialect::TfKeras2 {
+            renumber_nested_calls(&mut model);
+        }
+        Ok(model)
+    }
+
+    /// `input_layers` / `output_layers`: a list of triples, or (Keras 3, one tensor) one triple.
+    fn refs(&self, value: Option<&Value>, what: &str, model: &str) -> Result<Vec<TensorRef>> {
+        let list = value.and_then(Value::as_array).ok_or_else(|| {
+            self.bad(format!("functional model '{model}' has no \"{what}\" list"))
+        })?;
+        if list.first().is_some_and(Value::is_string) {
+            return Ok(vec![self.triple(&Value::Array(list.clone()), model)?]);
+        }
+        list.iter().map(|t| self.triple(t, model)).collect()
+    }
+
+    /// `["layer", node, tensor]` (tf-keras adds a kwargs dict as a fourth element).
+    fn triple(&self, value: &Value, context: &str) -> Result<TensorRef> {
+        let parts = value.as_array().filter(|p| p.len() >= 3);
+        let parsed = parts.and_then(|p| {
+            Some(TensorRef {
+                layer: p[0].as_str()?.to_string(),
+                node: usize::try_from(p[1].as_u64()?).ok()?,
+                tensor: usize::try_from(p[2].as_u64()?).ok()?,
+            })
+        });
+        parsed.ok_or_else(|| {
+            self.bad(format!(
+                "in '{context}': {value} is not a [layer, node_index, tensor_index] reference"
+            ))
+        })
+    }
+
+    fn inbound_nodes(&self, nodes: &Value, layer: &str) -> Result<Vec<Vec<TensorRef>>> {
+        let nodes = nodes
+            .as_array()
+            .ok_or_else(|| self.bad(format!("layer '{layer}': \"inbound_nodes\" is not a list")))?;
+        nodes.iter().map(|node| self.call(node, layer)).collect()
+    }
+
+    /// One inbound node: Keras 3 `{"args", "kwargs"}` or tf-keras `[[name, node, tensor, {}], …]`.
+    fn call(&self, node: &Value, layer: &str) -> Result<Vec<TensorRef>> {
+        match node {
+            Value::Object(obj) => {
+                let mut refs = Vec::new();
+                self.collect_tensors(obj.get("args").unwrap_or(&Value::Null), layer, &mut refs)?;
+                let mut in_kwargs = Vec::new();
+                self.collect_tensors(
+                    obj.get("kwargs").unwrap_or(&Value::Null),
+                    layer,
+                    &mut in_kwargs,
+                )?;
+                if !in_kwargs.is_empty() {
+                    return Err(self.bad(format!(
+                        "layer '{layer}' is called with tensors as keyword arguments, which keqv does not support"
+                    )));
+                }
+                Ok(refs)
+            }
+            Value::Array(items) => items.iter().map(|t| self.triple(t, layer)).collect(),
+            other => Err(self.bad(format!(
+                "layer '{layer}': inbound node {other} is not understood"
+            ))),
+        }
+    }
+
+    fn collect_tensors(&self, value: &Value, layer: &str, out: &mut Vec<TensorRef>) -> Result<()> {
+        match value {
+            Value::Array(items) => items
+                .iter()
+                .try_for_each(|v| self.collect_tensors(v, layer, out)),
+            Value::Object(obj)
+                if obj.get("class_name").and_then(Value::as_str) == Some("__keras_tensor__") =>
+            {
+                let history = obj
+                    .get("config")
+                    .and_then(|c| c.get("keras_history"))
+                    .ok_or_else(|| {
+                        self.bad(format!(
+                            "layer '{layer}': a __keras_tensor__ argument has no keras_history"
+                        ))
+                    })?;
+                out.push(self.triple(history, layer)?);
+                Ok(())
+            }
+            Value::Object(obj) => obj
+                .values()
+                .try_for_each(|v| self.collect_tensors(v, layer, out)),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// tf-keras does not serialise the first call of a nested model that was built on its own
+/// Input (that call links the model's inputs to its outputs), yet keeps numbering from 1 in
+/// every reference to it. Shift those references back so they index `calls`.
+fn renumber_nested_calls(model: &mut ModelConfig) {
+    let shifted: Vec<String> = model
+        .layers
+        .iter()
+        .filter(|l| {
+            l.nested.as_ref().is_some_and(|m| {
+                !m.is_sequential()
+                    || m.layers
+                        .first()
+                        .is_some_and(|f| f.class_name == "InputLayer" && f.raw.is_object())
+            })
+        })
+        .map(|l| l.name.clone())
+        .collect();
+    let fix = |r: &mut TensorRef| {
+        if shifted.contains(&r.layer) && r.node > 0 {
+            r.node -= 1;
+        }
+    };
+    for layer in &mut model.layers {
+        layer.calls.iter_mut().flatten().for_each(fix);
+    }
+    model.outputs.iter_mut().for_each(fix);
+}
+
+fn is_model_class(class_name: &str, config: &Value) -> bool {
+    matches!(class_name, "Sequential" | "Functional" | "Model")
+        && config.get("layers").is_some_and(Value::is_array)
+}
+
+fn str_field<'v>(value: &'v Value, key: &str) -> Option<&'v str> {
+    value.get(key).and_then(Value::as_str)
+}
+
+fn tensor_ref(layer: &str) -> TensorRef {
+    TensorRef {
+        layer: layer.to_string(),
+        node: 0,
+        tensor: 0,
+    }
+}

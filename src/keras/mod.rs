@@ -1,0 +1,174 @@
+//! Reading Keras model files: the legacy `.h5`, the `.keras` archive, and weights-only files,
+//! in both the tf-keras 2.x and the Keras 3 dialects (see keras-formats.md for what is on disk).
+//!
+//! The result is a [`KerasModel`]: the model's layers with their configs as Keras wrote them,
+//! their calls (inbound nodes) in one dialect-free form, and their weights.
+
+pub mod archive;
+pub mod config;
+pub mod custom;
+pub mod weights;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+
+/// How the model was stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// `model.save('x.keras')`: a zip with config.json and model.weights.h5.
+    Keras,
+    /// `model.save('x.h5')`: one HDF5 file with `model_config` and `model_weights`.
+    H5,
+}
+
+/// Which Keras wrote the JSON. The file extension does not tell: Keras 3 writes `.h5` too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Dialect {
+    #[serde(rename = "tf-keras 2")]
+    TfKeras2,
+    #[serde(rename = "keras 3")]
+    Keras3,
+}
+
+impl std::fmt::Display for Dialect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Dialect::TfKeras2 => "tf-keras 2",
+            Dialect::Keras3 => "keras 3",
+        })
+    }
+}
+
+/// A reference to one output tensor of one call of a layer: Keras's `keras_history`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct TensorRef {
+    pub layer: String,
+    pub node: usize,
+    pub tensor: usize,
+}
+
+/// A model (the root, or one nested inside another as a layer).
+#[derive(Clone, Debug)]
+pub struct ModelConfig {
+    pub name: String,
+    /// `Sequential`, `Functional` or `Model`.
+    pub class_name: String,
+    pub layers: Vec<LayerConfig>,
+    pub inputs: Vec<TensorRef>,
+    pub outputs: Vec<TensorRef>,
+}
+
+impl ModelConfig {
+    pub fn is_sequential(&self) -> bool {
+        self.class_name == "Sequential"
+    }
+
+    pub fn layer(&self, name: &str) -> Option<&LayerConfig> {
+        self.layers.iter().find(|l| l.name == name)
+    }
+}
+
+/// One layer entry of a model config.
+#[derive(Clone, Debug)]
+pub struct LayerConfig {
+    pub name: String,
+    /// The Python class name (`Dense`, `FeatureNormalization`).
+    pub class_name: String,
+    /// `package>Name` for classes registered with `register_keras_serializable`.
+    pub registered_name: Option<String>,
+    /// The layer's `config` object, exactly as written.
+    pub config: Value,
+    /// One entry per call of the layer (a shared layer has several), each listing the tensors
+    /// it was called on. Sequential models get synthesized chain calls.
+    pub calls: Vec<Vec<TensorRef>>,
+    /// Set when the layer is itself a model.
+    pub nested: Option<Box<ModelConfig>>,
+    /// The layer's variables in Keras's order, once weights are loaded.
+    pub weights: Vec<NamedTensor>,
+    /// The whole layer entry, exactly as written (for `convert`).
+    pub raw: Value,
+}
+
+impl LayerConfig {
+    /// The name to show and to match custom mappings against: registered if there is one.
+    pub fn display_class(&self) -> &str {
+        self.registered_name.as_deref().unwrap_or(&self.class_name)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct NamedTensor {
+    pub name: String,
+    pub value: Tensor,
+}
+
+/// A model file, read.
+#[derive(Clone, Debug)]
+pub struct KerasModel {
+    pub path: PathBuf,
+    pub format: Format,
+    pub dialect: Dialect,
+    pub keras_version: Option<String>,
+    pub backend: Option<String>,
+    pub model: ModelConfig,
+    /// The root config JSON exactly as written.
+    pub raw_config: Value,
+    /// Things the user should know that did not stop the load (upcast weights, …).
+    pub warnings: Vec<String>,
+}
+
+impl KerasModel {
+    /// Reads a model file (`.keras` or legacy `.h5`, told apart by content, not extension).
+    /// With `weights`, the model's variables are then replaced by that file's.
+    pub fn load(path: &Path, weights: Option<&Path>) -> Result<KerasModel> {
+        let mut model = match sniff(path)? {
+            Format::Keras => archive::read(path)?,
+            Format::H5 => weights::read_legacy_model(path)?,
+        };
+        if let Some(weights_path) = weights {
+            weights::load_weights_file(&mut model, weights_path)?;
+        }
+        Ok(model)
+    }
+}
+
+const HDF5_SIGNATURE: &[u8] = b"\x89HDF\r\n\x1a\n";
+
+/// Tells a `.keras` zip from an HDF5 file by their first bytes.
+pub fn sniff(path: &Path) -> Result<Format> {
+    use std::io::Read;
+    let mut head = [0u8; 8];
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let n = file.read(&mut head).map_err(|e| Error::io(path, e))?;
+    if n == 0 {
+        return Err(Error::format(
+            path,
+            "the file is empty; expected a Keras .keras or .h5 model",
+        ));
+    }
+    if head[..n].starts_with(b"PK") {
+        Ok(Format::Keras)
+    } else if n == 8 && head == HDF5_SIGNATURE {
+        Ok(Format::H5)
+    } else {
+        Err(Error::format(
+            path,
+            "not a Keras model: neither a .keras (zip) archive nor an HDF5 file",
+        ))
+    }
+}
+
+/// The dialect named by a `keras_version` string, when there is one.
+pub fn dialect_of_version(version: &str) -> Option<Dialect> {
+    match version.split('.').next()?.trim() {
+        "2" => Some(Dialect::TfKeras2),
+        "3" => Some(Dialect::Keras3),
+        _ => None,
+    }
+}

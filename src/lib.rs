@@ -1,0 +1,18 @@
+//! keqv: prove or disprove that a converted Keras model computes the same function as its
+//! original.
+//!
+//! Data flow: `keras` reads a file into a [`keras::KerasModel`]; `graph::build` turns it into a
+//! [`graph::Graph`]; an [`exec::Executor`] runs it; `compare` measures two runs; `report`
+//! renders the verdict.
+
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod exec;
+pub mod graph;
+pub mod inputs;
+pub mod keras;
+pub mod npy;
+pub mod tensor;
+
+pub use error::{Error, Result};

@@ -1,0 +1,39 @@
+//! The `keqv` binary: parse the command line, run the command, map the result to an exit code
+//! (0 success or equivalent, 1 a negative answer, 2 an error).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use keqv::cli::{Cli, Command};
+use keqv::commands::{self, Outcome};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match &cli.command {
+        Command::Inspect { model, format } => commands::inspect::inspect(model, *format),
+        Command::Run {
+            model,
+            inputs,
+            device,
+            output,
+        } => commands::run::run(model, inputs, device, output.as_deref()),
+        Command::Adapters { .. } => Err(keqv::Error::Device(
+            "adapter listing is not available yet".into(),
+        )),
+    };
+    match result {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Negative) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("keqv: error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! NumPy `.npy` and `.npz` files: the inputs users give and the outputs keqv writes.
+//!
+//! Reads little- and big-endian float16/32/64 (converted to f32) in C or Fortran order;
+//! anything else is refused with a message naming the dtype. Every size in a header is checked
+//! against the bytes actually present before anything is allocated.
+
+use std::io::{Read, Seek, Write};
+use std::path::Path;
+
+use ndarray::IxDyn;
+
+use crate::error::{Error, Result};
+use crate::tensor::{checked_len, Tensor};
+
+const MAGIC: &[u8] = b"\x93NUMPY";
+
+/// Parses one `.npy` image. `what` names it in errors (a path, or `file.npz:member`).
+pub fn parse_npy(bytes: &[u8], what: &str) -> std::result::Result<Tensor, String> {
+    let bad = |detail: String| format!("{what}: not a valid .npy array: {detail}");
+    if bytes.len() < 10 || &bytes[..6] != MAGIC {
+        return Err(bad("missing the \\x93NUMPY signature".into()));
+    }
+    let (header_len, start): (usize, usize) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
+        v => return Err(bad(format!("unsupported format version {v}"))),
+    };
+    let end = start
+        .checked_add(header_len)
+        .filter(|&e| e <= bytes.len())
+        .ok_or_else(|| bad("header longer than the file".into()))?;
+    let header =
+        std::str::from_utf8(&bytes[start..end]).map_err(|_| bad("header is not text".into()))?;
+    let header = Header::parse(header).map_err(bad)?;
+    let count = checked_len(&header.shape).ok_or_else(|| bad("shape overflows".into()))?;
+    let data = &bytes[end..];
+    let needed = count
+        .checked_mul(header.dtype.size())
+        .ok_or_else(|| bad("shape overflows".into()))?;
+    if data.len() < needed {
+        return Err(bad(format!(
+            "shape {:?} needs {needed} bytes of data, the file has {}",
+            header.shape,
+            data.len()
+        )));
+    }
+    let values = header.dtype.decode(&data[..needed]);
+    let array = if header.fortran_order {
+        let reversed: Vec<usize> = header.shape.iter().rev().copied().collect();
+        Tensor::from_shape_vec(IxDyn(&reversed), values)
+            .map_err(|e| bad(e.to_string()))?
+            .reversed_axes()
+            .as_standard_layout()
+            .into_owned()
+    } else {
+        Tensor::from_shape_vec(IxDyn(&header.shape), values).map_err(|e| bad(e.to_string()))?
+    };
+    Ok(array)
+}
+
+/// Serialises a tensor as a version 1.0 little-endian float32 `.npy` image.
+pub fn to_npy(tensor: &Tensor) -> Vec<u8> {
+    let shape: Vec<String> = tensor.shape().iter().map(|d| d.to_string()).collect();
+    let shape = match shape.len() {
+        1 => format!("({},)", shape[0]),
+        _ => format!("({})", shape.join(", ")),
+    };
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
+    // Pad so the data starts on a 64-byte boundary, as NumPy does.
+    let unpadded = MAGIC.len() + 4 + header.len() + 1;
+    header.push_str(&" ".repeat((64 - unpadded % 64) % 64));
+    header.push('\n');
+    let mut out = Vec::with_capacity(10 + header.len() + tensor.len() * 4);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&[1, 0]);
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    for v in tensor.as_standard_layout().iter() {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out
+}
+
+/// Reads a `.npy` file.
+pub fn read_npy(path: &Path) -> Result<Tensor> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    parse_npy(&bytes, &path.display().to_string()).map_err(Error::Input)
+}
+
+/// Reads every array of a `.npz` file, keyed by name (the member name without `.npy`), in
+/// archive order.
+pub fn read_npz(path: &Path) -> Result<Vec<(String, Tensor)>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let mut archive = zip::ZipArchive::new(file).map_err(|e| {
+        Error::Input(format!(
+            "{}: not a valid .npz (zip) file: {e}",
+            path.display()
+        ))
+    })?;
+    let mut arrays = Vec::new();
+    for i in 0..archive.len() {
+        let mut member = archive
+            .by_index(i)
+            .map_err(|e| Error::Input(format!("{}: unreadable member {i}: {e}", path.display())))?;
+        let name = member
+            .name()
+            .map_err(|e| {
+                Error::Input(format!(
+                    "{}: member {i} has an unreadable name: {e}",
+                    path.display()
+                ))
+            })?
+            .to_string();
+        let Some(key) = name.strip_suffix(".npy") else {
+            continue;
+        };
+        let what = format!("{}:{name}", path.display());
+        let bytes = read_member(&mut member, file_len, &what).map_err(Error::Input)?;
+        arrays.push((
+            key.to_string(),
+            parse_npy(&bytes, &what).map_err(Error::Input)?,
+        ));
+    }
+    Ok(arrays)
+}
+
+/// Reads one zip member, refusing declared sizes that a file of `file_len` bytes could not hold
+/// at any sane compression ratio (a zip bomb).
+pub fn read_member<R: Read>(
+    member: &mut zip::read::ZipFile<'_, R>,
+    file_len: u64,
+    what: &str,
+) -> std::result::Result<Vec<u8>, String> {
+    const MAX_RATIO: u64 = 1000;
+    let size = member.size();
+    if size > file_len.saturating_mul(MAX_RATIO) {
+        return Err(format!(
+            "{what}: declares {size} bytes uncompressed in a {file_len}-byte archive; refusing (corrupt or a zip bomb)"
+        ));
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    member
+        .take(size)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{what}: cannot read: {e}"))?;
+    if bytes.len() as u64 != size {
+        return Err(format!(
+            "{what}: truncated: {} of {size} bytes present",
+            bytes.len()
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Writes tensors as a `.npz` (stored, uncompressed, as `np.savez` does).
+pub fn write_npz(path: &Path, arrays: &[(String, &Tensor)]) -> Result<()> {
+    let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    write_npz_to(file, arrays).map_err(|e| Error::io(path, e))
+}
+
+fn write_npz_to<W: Write + Seek>(
+    out: W,
+    arrays: &[(String, &Tensor)],
+) -> zip::result::ZipResult<()> {
+    let mut zip = zip::ZipWriter::new(out);
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .large_file(true);
+    for (name, tensor) in arrays {
+        zip.start_file(format!("{name}.npy"), options)?;
+        zip.write_all(&to_npy(tensor))?;
+    }
+    zip.finish()?;
+    Ok(())
+}
+
+pub fn write_npy(path: &Path, tensor: &Tensor) -> Result<()> {
+    std::fs::write(path, to_npy(tensor)).map_err(|e| Error::io(path, e))
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Dtype {
+    F16 { big: bool },
+    F32 { big: bool },
+    F64 { big: bool },
+}
+
+impl Dtype {
+    fn parse(descr: &str) -> std::result::Result<Self, String> {
+        let big = descr.starts_with('>');
+        match descr.trim_start_matches(['<', '>', '=', '|']) {
+            "f2" => Ok(Dtype::F16 { big }),
+            "f4" => Ok(Dtype::F32 { big }),
+            "f8" => Ok(Dtype::F64 { big }),
+            other => Err(format!(
+                "dtype '{descr}' is not a float ({other}); save the array as float32 (x.astype('float32'))"
+            )),
+        }
+    }
+
+    fn size(self) -> usize {
+        match self {
+            Dtype::F16 { .. } => 2,
+            Dtype::F32 { .. } => 4,
+            Dtype::F64 { .. } => 8,
+        }
+    }
+
+    fn decode(self, data: &[u8]) -> Vec<f32> {
+        match self {
+            Dtype::F16 { big } => data
+                .chunks_exact(2)
+                .map(|c| {
+                    let b = [c[0], c[1]];
+                    let bits = if big {
+                        u16::from_be_bytes(b)
+                    } else {
+                        u16::from_le_bytes(b)
+                    };
+                    half::f16::from_bits(bits).to_f32()
+                })
+                .collect(),
+            Dtype::F32 { big } => data
+                .chunks_exact(4)
+                .map(|c| {
+                    let b = [c[0], c[1], c[2], c[3]];
+                    if big {
+                        f32::from_be_bytes(b)
+                    } else {
+                        f32::from_le_bytes(b)
+                    }
+                })
+                .collect(),
+            Dtype::F64 { big } => data
+                .chunks_exact(8)
+                .map(|c| {
+                    let b: [u8; 8] = c.try_into().expect("chunks of 8");
+                    (if big {
+                        f64::from_be_bytes(b)
+                    } else {
+                        f64::from_le_bytes(b)
+                    }) as f32
+                })
+                .collect(),
+        }
+    }
+}
+
+struct Header {
+    dtype: Dtype,
+    fortran_order: bool,
+    shape: Vec<usize>,
+}
+
+impl Header {
+    /// Parses the Python dict literal NumPy writes, e.g.
+    /// `{'descr': '<f4', 'fortran_order': False, 'shape': (8, 784), }`.
+    fn parse(text: &str) -> std::result::Result<Self, String> {
+        let descr = Self::field(text, "descr")?;
+        let descr = descr.trim().trim_matches(['\'', '"']);
+        let fortran = Self::field(text, "fortran_order")?;
+        let fortran_order = match fortran.trim() {
+            "True" => true,
+            "False" => false,
+            other => return Err(format!("fortran_order is '{other}'")),
+        };
+        let shape_text = Self::field(text, "shape")?;
+        let inner = shape_text
+            .trim()
+            .strip_prefix('(')
+            .and_then(|s| s.strip_suffix(')'))
+            .ok_or_else(|| format!("shape '{shape_text}' is not a tuple"))?;
+        let shape = inner
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<usize>()
+                    .map_err(|_| format!("shape entry '{s}' is not a size"))
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok(Header {
+            dtype: Dtype::parse(descr)?,
+            fortran_order,
+            shape,
+        })
+    }
+
+    /// The text of one value in the dict: up to the next top-level comma (tuples kept whole).
+    fn field<'a>(text: &'a str, key: &str) -> std::result::Result<&'a str, String> {
+        let pattern_single = format!("'{key}':");
+        let pattern_double = format!("\"{key}\":");
+        let at = text
+            .find(&pattern_single)
+            .map(|i| i + pattern_single.len())
+            .or_else(|| text.find(&pattern_double).map(|i| i + pattern_double.len()))
+            .ok_or_else(|| format!("header has no '{key}'"))?;
+        let rest = &text[at..];
+        let mut depth = 0i32;
+        for (i, c) in rest.char_indices() {
+            match c {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                ',' | '}' if depth == 0 => return Ok(&rest[..i]),
+                _ => {}
+            }
+        }
+        Err(format!("header value of '{key}' is not terminated"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_npy() {
+        let t = Tensor::from_shape_fn(IxDyn(&[2, 3, 5]), |i| {
+            (i[0] * 100 + i[1] * 10 + i[2]) as f32 - 7.5
+        });
+        let back = parse_npy(&to_npy(&t), "t").unwrap();
+        assert_eq!(back, t);
+        let bytes = to_npy(&t);
+        let header_end = 10 + u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+        assert_eq!(header_end % 64, 0, "data is 64-byte aligned like NumPy's");
+    }
+
+    #[test]
+    fn reads_fortran_order_and_f64() {
+        let mut bytes = Vec::new();
+        let header = "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 3), }\n";
+        bytes.extend_from_slice(MAGIC);
+        bytes.extend_from_slice(&[1, 0]);
+        bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        bytes.extend_from_slice(header.as_bytes());
+        // Column-major [[0, 1, 2], [3, 4, 5]].
+        for v in [0.0f64, 3.0, 1.0, 4.0, 2.0, 5.0] {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+        let t = parse_npy(&bytes, "t").unwrap();
+        assert_eq!(t.as_slice().unwrap(), &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+    }
+
+    #[test]
+    fn refuses_short_data_and_integer_dtypes() {
+        let t = Tensor::zeros(IxDyn(&[4, 4]));
+        let bytes = to_npy(&t);
+        let err = parse_npy(&bytes[..bytes.len() - 1], "x.npy").unwrap_err();
+        assert!(
+            err.contains("needs 64 bytes of data, the file has 63"),
+            "{err}"
+        );
+        let ints = String::from_utf8_lossy(&bytes).replace("<f4", "<i4");
+        let err = parse_npy(ints.as_bytes(), "x.npy").unwrap_err();
+        assert!(err.contains("dtype '<i4' is not a float"), "{err}");
+    }
+}

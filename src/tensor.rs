@@ -1,0 +1,19 @@
+//! The tensor type shared by every stage: a dynamic-rank, row-major f32 array.
+
+pub use ndarray::ArrayD;
+
+/// A float32 tensor; axis 0 is the batch wherever a tensor flows through a model.
+pub type Tensor = ArrayD<f32>;
+
+/// Formats a shape as Keras prints it, with the batch dimension as `None`.
+pub fn describe_sample_shape(sample: &[usize]) -> String {
+    let dims: Vec<String> = std::iter::once("None".to_string())
+        .chain(sample.iter().map(|d| d.to_string()))
+        .collect();
+    format!("({})", dims.join(", "))
+}
+
+/// Number of elements in a shape, or None on overflow.
+pub fn checked_len(shape: &[usize]) -> Option<usize> {
+    shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
+}

@@ -1,0 +1,51 @@
+//! Every runnable fixture, in every format and both dialects, reproduces Keras's own saved
+//! predictions on the CPU executor: |a − b| ≤ 1e-5 + 1e-5·|b| element by element.
+
+mod common;
+
+use std::sync::Arc;
+
+use keqv::exec::cpu::{CpuExecutor, Precision};
+use keqv::exec::{Executor, Keep};
+
+#[test]
+fn cpu_reproduces_keras_on_every_fixture() {
+    let mut failures = Vec::new();
+    let mut worst = (0f32, String::new());
+    for fixture in common::fixtures().into_iter().filter(|f| f.runnable) {
+        let id = fixture.id();
+        let graph = match fixture.graph() {
+            Ok(g) => g,
+            Err(e) => {
+                failures.push(format!("{id}: {e}"));
+                continue;
+            }
+        };
+        let inputs = fixture.inputs(&graph);
+        let expected = fixture.expected(&graph);
+        let mut exec = CpuExecutor::new(Arc::new(graph), Precision::F32);
+        let outputs = exec.run(&inputs, Keep::Outputs).unwrap().into_outputs();
+        for (i, (got, want)) in outputs.iter().zip(&expected).enumerate() {
+            let (max, ok) = common::within(got, want, 1e-5, 1e-5);
+            eprintln!("{id} output {i}: max |a-b| = {max:.3e}");
+            if max > worst.0 {
+                worst = (max, format!("{id} output {i}"));
+            }
+            if !ok {
+                failures.push(format!(
+                    "{id} output {i}: max |a-b| = {max:.3e} exceeds 1e-5 + 1e-5·|b|"
+                ));
+            }
+        }
+    }
+    eprintln!(
+        "largest error over all fixtures: {:.3e} ({})",
+        worst.0, worst.1
+    );
+    assert!(
+        failures.is_empty(),
+        "{} fixture(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
