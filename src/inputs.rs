@@ -45,13 +45,24 @@ const MAX_GENERATED: usize = 1 << 31;
 /// One tensor per graph input; input `i` uses its own stream so adding inputs does not shift
 /// the values of the others.
 pub fn generate(graph: &Graph, spec: &RandomInputs) -> Result<Vec<Tensor>> {
+    generate_range(graph, spec, 0, spec.batch)
+}
+
+/// Samples `start .. start + count` of the batch `generate` would make: every element is a
+/// function of (seed, input, position), so a batch streamed in chunks equals the whole batch.
+pub fn generate_range(
+    graph: &Graph,
+    spec: &RandomInputs,
+    start: usize,
+    count: usize,
+) -> Result<Vec<Tensor>> {
     graph
         .inputs
         .iter()
         .enumerate()
         .map(|(i, id)| {
             let node = graph.node(*id);
-            let shape: Vec<usize> = std::iter::once(spec.batch)
+            let shape: Vec<usize> = std::iter::once(count)
                 .chain(node.shape.iter().copied())
                 .collect();
             let len = checked_len(&shape)
@@ -62,35 +73,37 @@ pub fn generate(graph: &Graph, spec: &RandomInputs) -> Result<Vec<Tensor>> {
                         node.name
                     ))
                 })?;
-            let mut rng =
-                SplitMix64::new(spec.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-            let values = (0..len).map(|_| rng.sample(spec.distribution)).collect();
+            let per_sample: usize = node.shape.iter().product();
+            let stream = Stream::new(spec.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let first = (start * per_sample) as u64;
+            let values = (0..len as u64)
+                .map(|k| stream.sample(first + k, spec.distribution))
+                .collect();
             Ok(Tensor::from_shape_vec(IxDyn(&shape), values).expect("length matches shape"))
         })
         .collect()
 }
 
 /// Reads inputs for `graph`: a `.npy` for a single-input model, or a `.npz` whose arrays are
-/// matched to inputs by name, else by position.
+/// matched to inputs by name (or, for NumPy's unnamed `arr_0, arr_1, …`, by position). An
+/// `.npz` is told from a `.npy` by its content, whatever its extension.
 pub fn load(path: &Path, graph: &Graph) -> Result<Vec<Tensor>> {
     let names: Vec<&str> = graph
         .inputs
         .iter()
         .map(|id| graph.node(*id).layer.as_str())
         .collect();
-    let is_npz = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("npz"));
-    let tensors = if is_npz {
+    let tensors = if is_zip(path)? {
         let arrays = npy::read_npz(path)?;
         match_by_name(arrays, &names, path)?
     } else {
         if names.len() != 1 {
             return Err(Error::Input(format!(
-                "{}: the model has {} inputs ({}); give an .npz with one array per input name",
+                "{}: the model has {} inputs ({}); give an .npz with one array per input name (numpy.savez(FILE, {}))",
                 path.display(),
                 names.len(),
-                names.join(", ")
+                names.join(", "),
+                names.iter().map(|n| format!("{n}=…")).collect::<Vec<_>>().join(", ")
             )));
         }
         vec![npy::read_npy(path)?]
@@ -99,33 +112,56 @@ pub fn load(path: &Path, graph: &Graph) -> Result<Vec<Tensor>> {
     Ok(tensors)
 }
 
+/// Whether the file starts like a zip archive (an `.npz`).
+fn is_zip(path: &Path) -> Result<bool> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| crate::keras::read_error(path, e))?;
+    let mut head = Vec::with_capacity(2);
+    file.take(2)
+        .read_to_end(&mut head)
+        .map_err(|e| crate::keras::read_error(path, e))?;
+    Ok(head == b"PK")
+}
+
 fn match_by_name(
     arrays: Vec<(String, Tensor)>,
     names: &[&str],
     path: &Path,
 ) -> Result<Vec<Tensor>> {
-    if names.iter().all(|n| arrays.iter().any(|(k, _)| k == n)) {
-        return Ok(names
+    let find = |key: &str| {
+        arrays
             .iter()
-            .map(|n| {
-                arrays
-                    .iter()
-                    .find(|(k, _)| k == n)
-                    .expect("checked")
-                    .1
-                    .clone()
-            })
+            .find(|(k, _)| k == key)
+            .map(|(_, t)| t.clone())
+    };
+    if let Some(found) = names.iter().map(|n| find(n)).collect::<Option<Vec<_>>>() {
+        return Ok(found);
+    }
+    // `numpy.savez(file, x, y)` names the arrays arr_0, arr_1, … in argument order.
+    let positional = arrays.len() == names.len()
+        && (0..names.len()).all(|i| arrays.iter().any(|(k, _)| *k == format!("arr_{i}")));
+    if positional {
+        return Ok((0..names.len())
+            .map(|i| find(&format!("arr_{i}")).expect("checked"))
             .collect());
     }
-    if arrays.len() == names.len() {
-        return Ok(arrays.into_iter().map(|(_, t)| t).collect());
-    }
     let keys: Vec<&str> = arrays.iter().map(|(k, _)| k.as_str()).collect();
+    let missing: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| !keys.contains(n))
+        .collect();
     Err(Error::Input(format!(
-        "{}: has arrays [{}] but the model's inputs are [{}]; name the arrays after the inputs",
+        "{}: has no array named {} (it has [{}]; the model's inputs are [{}]); name the arrays after the inputs: numpy.savez(FILE, {})",
         path.display(),
+        missing
+            .iter()
+            .map(|n| format!("'{n}'"))
+            .collect::<Vec<_>>()
+            .join(", "),
         keys.join(", "),
-        names.join(", ")
+        names.join(", "),
+        names.iter().map(|n| format!("{n}=…")).collect::<Vec<_>>().join(", ")
     )))
 }
 
@@ -135,67 +171,83 @@ fn check_shapes(tensors: &[Tensor], graph: &Graph, path: &Path) -> Result<()> {
         let node = graph.node(*id);
         let fits = t.ndim() == node.shape.len() + 1 && t.shape()[1..] == node.shape[..];
         if !fits {
+            let want: Vec<String> = node.shape.iter().map(|d| d.to_string()).collect();
             return Err(Error::Input(format!(
-                "{}: input '{}' has shape {:?}; the model expects (batch, {})",
+                "{}: input '{}' has shape {:?}; the model expects (batch, {}): give an array of shape (N, {})",
                 path.display(),
                 node.layer,
                 t.shape(),
-                node.shape
-                    .iter()
-                    .map(|d| d.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                want.join(", "),
+                want.join(", ")
             )));
         }
         if t.shape().first().copied() != batch {
+            let sizes: Vec<String> = tensors
+                .iter()
+                .zip(&graph.inputs)
+                .map(|(t, id)| {
+                    let n = t.shape().first().map_or("none".into(), |b| b.to_string());
+                    format!("'{}' {n}", graph.node(*id).layer)
+                })
+                .collect();
             return Err(Error::Input(format!(
-                "{}: the inputs have different batch sizes",
-                path.display()
+                "{}: the inputs have different batch sizes ({}); give every input the same number of samples",
+                path.display(),
+                sizes.join(", ")
             )));
         }
+    }
+    if batch == Some(0) {
+        return Err(Error::Input(format!(
+            "{}: the inputs hold 0 samples (batch size 0); give at least one sample",
+            path.display()
+        )));
     }
     Ok(())
 }
 
-struct SplitMix64 {
-    state: u64,
-    spare: Option<f32>,
+/// SplitMix64 as a random-access stream: draw `n` is `mix(seed + (n + 1)·γ)`.
+#[derive(Clone, Copy)]
+struct Stream {
+    seed: u64,
 }
 
-impl SplitMix64 {
+impl Stream {
+    const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
+
     fn new(seed: u64) -> Self {
-        SplitMix64 {
-            state: seed,
-            spare: None,
-        }
+        Stream { seed }
     }
 
-    fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
+    fn draw(&self, n: u64) -> u64 {
+        let mut z = self
+            .seed
+            .wrapping_add(n.wrapping_add(1).wrapping_mul(Self::GAMMA));
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
 
     /// Uniform on [0, 1) with 53 random bits.
-    fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    fn unit(&self, n: u64) -> f64 {
+        (self.draw(n) >> 11) as f64 / (1u64 << 53) as f64
     }
 
-    fn sample(&mut self, distribution: Distribution) -> f32 {
+    /// Element `k`: normal values come in Box–Muller pairs (cos for even k, sin for odd k).
+    fn sample(&self, k: u64, distribution: Distribution) -> f32 {
         match distribution {
-            Distribution::Uniform { low, high } => low + (high - low) * self.unit() as f32,
+            Distribution::Uniform { low, high } => low + (high - low) * self.unit(k) as f32,
             Distribution::Normal => {
-                if let Some(v) = self.spare.take() {
-                    return v;
-                }
-                let u1 = 1.0 - self.unit(); // (0, 1]: ln never sees 0
-                let u2 = self.unit();
+                let pair = k & !1;
+                let u1 = 1.0 - self.unit(pair); // (0, 1]: ln never sees 0
+                let u2 = self.unit(pair + 1);
                 let r = (-2.0 * u1.ln()).sqrt();
                 let theta = std::f64::consts::TAU * u2;
-                self.spare = Some((r * theta.sin()) as f32);
-                (r * theta.cos()) as f32
+                (if k.is_multiple_of(2) {
+                    r * theta.cos()
+                } else {
+                    r * theta.sin()
+                }) as f32
             }
         }
     }
@@ -207,27 +259,29 @@ mod tests {
 
     #[test]
     fn normal_samples_have_unit_variance_and_are_reproducible() {
-        let mut a = SplitMix64::new(7);
+        let stream = Stream::new(7);
         let xs: Vec<f32> = (0..100_000)
-            .map(|_| a.sample(Distribution::Normal))
+            .map(|k| stream.sample(k, Distribution::Normal))
             .collect();
         let mean = xs.iter().sum::<f32>() / xs.len() as f32;
         let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f32>() / xs.len() as f32;
         assert!(mean.abs() < 0.02, "mean {mean}");
         assert!((var - 1.0).abs() < 0.02, "variance {var}");
-        let mut b = SplitMix64::new(7);
-        assert_eq!(b.sample(Distribution::Normal), xs[0]);
+        assert_eq!(
+            Stream::new(7).sample(12_345, Distribution::Normal),
+            xs[12_345]
+        );
     }
 
     #[test]
     fn uniform_samples_stay_in_range() {
-        let mut r = SplitMix64::new(1);
+        let stream = Stream::new(1);
         let d = Distribution::Uniform {
             low: -2.0,
             high: 3.0,
         };
         assert!((0..10_000)
-            .map(|_| r.sample(d))
+            .map(|k| stream.sample(k, d))
             .all(|v| (-2.0..3.0).contains(&v)));
     }
 }

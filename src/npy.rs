@@ -16,7 +16,13 @@ const MAGIC: &[u8] = b"\x93NUMPY";
 
 /// Parses one `.npy` image. `what` names it in errors (a path, or `file.npz:member`).
 pub fn parse_npy(bytes: &[u8], what: &str) -> std::result::Result<Tensor, String> {
-    let bad = |detail: String| format!("{what}: not a valid .npy array: {detail}");
+    let bad = |detail: String| {
+        if detail.contains("; ") {
+            format!("{what}: not a valid .npy array: {detail}")
+        } else {
+            format!("{what}: not a valid .npy array: {detail}; write it with numpy.save(FILE, x.astype('float32'))")
+        }
+    };
     if bytes.len() < 10 || &bytes[..6] != MAGIC {
         return Err(bad("missing the \\x93NUMPY signature".into()));
     }
@@ -35,11 +41,17 @@ pub fn parse_npy(bytes: &[u8], what: &str) -> std::result::Result<Tensor, String
     let header =
         std::str::from_utf8(&bytes[start..end]).map_err(|_| bad("header is not text".into()))?;
     let header = Header::parse(header).map_err(bad)?;
-    let count = checked_len(&header.shape).ok_or_else(|| bad("shape overflows".into()))?;
+    let overflows = || {
+        bad(format!(
+            "shape {:?} is too large for any file",
+            header.shape
+        ))
+    };
+    let count = checked_len(&header.shape).ok_or_else(overflows)?;
     let data = &bytes[end..];
     let needed = count
         .checked_mul(header.dtype.size())
-        .ok_or_else(|| bad("shape overflows".into()))?;
+        .ok_or_else(overflows)?;
     if data.len() < needed {
         return Err(bad(format!(
             "shape {:?} needs {needed} bytes of data, the file has {}",
@@ -86,31 +98,37 @@ pub fn to_npy(tensor: &Tensor) -> Vec<u8> {
 
 /// Reads a `.npy` file.
 pub fn read_npy(path: &Path) -> Result<Tensor> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = std::fs::read(path).map_err(|e| crate::keras::read_error(path, e))?;
     parse_npy(&bytes, &path.display().to_string()).map_err(Error::Input)
 }
 
 /// Reads every array of a `.npz` file, keyed by name (the member name without `.npy`), in
 /// archive order.
 pub fn read_npz(path: &Path) -> Result<Vec<(String, Tensor)>> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let file = std::fs::File::open(path).map_err(|e| crate::keras::read_error(path, e))?;
+    let file_len = file
+        .metadata()
+        .map_err(|e| crate::keras::read_error(path, e))?
+        .len();
     let mut archive = zip::ZipArchive::new(file).map_err(|e| {
         Error::Input(format!(
-            "{}: not a valid .npz (zip) file: {e}",
+            "{}: not a valid .npz (zip) file ({e}); write it with numpy.savez",
             path.display()
         ))
     })?;
     let mut arrays = Vec::new();
     for i in 0..archive.len() {
-        let mut member = archive
-            .by_index(i)
-            .map_err(|e| Error::Input(format!("{}: unreadable member {i}: {e}", path.display())))?;
+        let mut member = archive.by_index(i).map_err(|e| {
+            Error::Input(format!(
+                "{}: unreadable member {i} ({e}); write the file again with numpy.savez",
+                path.display()
+            ))
+        })?;
         let name = member
             .name()
             .map_err(|e| {
                 Error::Input(format!(
-                    "{}: member {i} has an unreadable name: {e}",
+                    "{}: member {i} has an unreadable name ({e}); write the file again with numpy.savez",
                     path.display()
                 ))
             })?
@@ -119,7 +137,8 @@ pub fn read_npz(path: &Path) -> Result<Vec<(String, Tensor)>> {
             continue;
         };
         let what = format!("{}:{name}", path.display());
-        let bytes = read_member(&mut member, file_len, &what).map_err(Error::Input)?;
+        let bytes = read_member(&mut member, file_len, &what)
+            .map_err(|e| Error::Input(format!("{e}; write the file again with numpy.savez")))?;
         arrays.push((
             key.to_string(),
             parse_npy(&bytes, &what).map_err(Error::Input)?,
@@ -129,27 +148,34 @@ pub fn read_npz(path: &Path) -> Result<Vec<(String, Tensor)>> {
 }
 
 /// Reads one zip member, refusing declared sizes that a file of `file_len` bytes could not hold
-/// at any sane compression ratio (a zip bomb).
+/// at any sane compression ratio (a zip bomb). `what` names the member in messages.
 pub fn read_member<R: Read>(
     member: &mut zip::read::ZipFile<'_, R>,
     file_len: u64,
     what: &str,
 ) -> std::result::Result<Vec<u8>, String> {
     const MAX_RATIO: u64 = 1000;
+    /// Memory reserved up front; the rest grows only as bytes really arrive.
+    const MAX_RESERVE: u64 = 64 << 20;
     let size = member.size();
-    if size > file_len.saturating_mul(MAX_RATIO) {
+    let limit = if member.compression() == zip::CompressionMethod::Stored {
+        file_len
+    } else {
+        file_len.saturating_mul(MAX_RATIO)
+    };
+    if size > limit {
         return Err(format!(
-            "{what}: declares {size} bytes uncompressed in a {file_len}-byte archive; refusing (corrupt or a zip bomb)"
+            "{what} declares {size} bytes uncompressed in a {file_len}-byte archive; refusing it (corrupt, or a zip bomb)"
         ));
     }
-    let mut bytes = Vec::with_capacity(size as usize);
+    let mut bytes = Vec::with_capacity(size.min(MAX_RESERVE) as usize);
     member
         .take(size)
         .read_to_end(&mut bytes)
-        .map_err(|e| format!("{what}: cannot read: {e}"))?;
+        .map_err(|e| format!("{what} cannot be read ({e})"))?;
     if bytes.len() as u64 != size {
         return Err(format!(
-            "{what}: truncated: {} of {size} bytes present",
+            "{what} is truncated: {} of its {size} bytes are present",
             bytes.len()
         ));
     }
@@ -158,8 +184,8 @@ pub fn read_member<R: Read>(
 
 /// Writes tensors as a `.npz` (stored, uncompressed, as `np.savez` does).
 pub fn write_npz(path: &Path, arrays: &[(String, &Tensor)]) -> Result<()> {
-    let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    write_npz_to(file, arrays).map_err(|e| Error::io(path, e))
+    let file = std::fs::File::create(path).map_err(|e| write_error(path, e))?;
+    write_npz_to(file, arrays).map_err(|e| write_error(path, e))
 }
 
 fn write_npz_to<W: Write + Seek>(
@@ -179,7 +205,14 @@ fn write_npz_to<W: Write + Seek>(
 }
 
 pub fn write_npy(path: &Path, tensor: &Tensor) -> Result<()> {
-    std::fs::write(path, to_npy(tensor)).map_err(|e| Error::io(path, e))
+    std::fs::write(path, to_npy(tensor)).map_err(|e| write_error(path, e))
+}
+
+fn write_error(path: &Path, err: impl std::fmt::Display) -> Error {
+    Error::io(
+        path,
+        format!("cannot write it ({err}); check that the folder exists and is writable"),
+    )
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -354,8 +387,11 @@ mod tests {
             err.contains("needs 64 bytes of data, the file has 63"),
             "{err}"
         );
-        let ints = String::from_utf8_lossy(&bytes).replace("<f4", "<i4");
-        let err = parse_npy(ints.as_bytes(), "x.npy").unwrap_err();
+        // Same length, so the header length stays right; the magic bytes are not UTF-8.
+        let mut ints = bytes.clone();
+        let at = ints.windows(3).position(|w| w == b"<f4").unwrap();
+        ints[at..at + 3].copy_from_slice(b"<i4");
+        let err = parse_npy(&ints, "x.npy").unwrap_err();
         assert!(err.contains("dtype '<i4' is not a float"), "{err}");
     }
 }

@@ -1,7 +1,8 @@
 //! [`KerasModel`] → [`Graph`]: resolves every layer call to a node, inlines nested models,
 //! infers shapes, checks weights, and orders nodes so that inputs come first.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -25,6 +26,34 @@ pub struct BuildOptions {
 
 /// Largest tensor (in elements per sample) or weight a model may declare.
 const MAX_ELEMENTS: usize = 1 << 32;
+
+/// What to do about a config that breaks Keras's own rules.
+const MALFORMED: &str = "the model config is malformed: re-save the model with Keras";
+
+/// What to do when the weights do not fit the config.
+const WEIGHTS_MISMATCH: &str =
+    "the weights do not match the model config: re-save the model, or pass the weights saved from this model with --weights";
+
+/// `bytes` in binary units, for messages about memory.
+fn human_bytes(bytes: f64) -> String {
+    const UNITS: [&str; 7] = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut value = bytes;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{value} bytes")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// The memory a float32 tensor of `shape` takes, computed without overflow.
+fn float32_bytes(shape: &[usize]) -> f64 {
+    shape.iter().map(|&d| d as f64).product::<f64>() * 4.0
+}
 
 pub fn build(model: &KerasModel, options: &BuildOptions) -> Result<Graph> {
     let mut builder = Builder {
@@ -68,133 +97,183 @@ impl Builder<'_> {
         bound: Option<&[NodeId]>,
     ) -> Result<Vec<NodeId>> {
         self.check_unique_names(cfg)?;
+        if cfg.outputs.is_empty() {
+            return Err(self.malformed(format!("model '{}' has no outputs", cfg.name)));
+        }
+        if cfg.inputs.is_empty() {
+            return Err(self.malformed(format!("model '{}' has no inputs", cfg.name)));
+        }
+        if let Some(ids) = bound {
+            if ids.len() != cfg.inputs.len() {
+                return Err(self.malformed(format!(
+                    "nested model '{}' is called with {} tensor(s) but has {} input(s)",
+                    cfg.name,
+                    ids.len(),
+                    cfg.inputs.len()
+                )));
+            }
+        }
         let mut done: CallOutputs = HashMap::new();
         for (i, input) in cfg.inputs.iter().enumerate() {
             let layer = cfg
                 .layer(&input.layer)
-                .filter(|l| l.class_name == "InputLayer")
+                .filter(|l| l.class_name == "InputLayer" && input.node == 0 && input.tensor == 0)
                 .ok_or_else(|| {
-                    Error::format(
-                        self.path,
-                        format!(
-                            "model '{}' lists input '{}', which is not an InputLayer of the model",
-                            cfg.name, input.layer
-                        ),
-                    )
+                    self.malformed(format!(
+                        "model '{}' lists input {}, which is not an InputLayer of the model",
+                        cfg.name,
+                        describe(input)
+                    ))
                 })?;
             let id = match bound {
-                Some(ids) => *ids.get(i).ok_or_else(|| {
-                    Error::format(
-                        self.path,
-                        format!(
-                            "nested model '{}' is called with {} tensors but has {} inputs",
-                            cfg.name,
-                            ids.len(),
-                            cfg.inputs.len()
-                        ),
-                    )
-                })?,
+                Some(ids) => ids[i],
                 None => self.input_node(layer, prefix)?,
             };
             done.insert((layer.name.clone(), 0), vec![id]);
         }
-        let mut pending: Vec<(&LayerConfig, usize)> = cfg
+        // Every call of every layer, ordered by Kahn's algorithm, taking the earliest ready call
+        // in config order: Keras writes layers in topological order, so that order is kept.
+        let calls: Vec<(&LayerConfig, usize)> = cfg
             .layers
             .iter()
             .filter(|l| l.class_name != "InputLayer")
             .flat_map(|l| (0..l.calls.len()).map(move |c| (l, c)))
             .collect();
-        // Repeated passes in config order: Keras writes layers in topological order, so one
-        // pass is the normal case; a pass without progress means a cycle or a bad reference.
-        while !pending.is_empty() {
-            let before = pending.len();
-            let mut waiting = Vec::new();
-            for (layer, call) in pending {
-                let refs = &layer.calls[call];
-                match refs
-                    .iter()
-                    .map(|r| resolve(&done, r))
-                    .collect::<Option<Vec<_>>>()
-                {
-                    Some(inputs) => {
-                        let outputs = self.call(layer, call, &inputs, prefix)?;
-                        done.insert((layer.name.clone(), call), outputs);
+        let index: HashMap<(&str, usize), usize> = calls
+            .iter()
+            .enumerate()
+            .map(|(i, (l, c))| ((l.name.as_str(), *c), i))
+            .collect();
+        let mut waiting_on = vec![0usize; calls.len()];
+        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); calls.len()];
+        for (i, (layer, call)) in calls.iter().enumerate() {
+            for r in &layer.calls[*call] {
+                if done.contains_key(&(r.layer.clone(), r.node)) {
+                    continue;
+                }
+                match index.get(&(r.layer.as_str(), r.node)) {
+                    Some(&producer) => {
+                        waiting_on[i] += 1;
+                        dependents[producer].push(i);
                     }
-                    None => waiting.push((layer, call)),
+                    None => return Err(self.bad_reference(cfg, layer, r)),
                 }
             }
-            if waiting.len() == before {
-                return Err(self.unresolvable(cfg, &waiting, &done));
+        }
+        let mut ready: BinaryHeap<Reverse<usize>> = (0..calls.len())
+            .filter(|&i| waiting_on[i] == 0)
+            .map(Reverse)
+            .collect();
+        let mut built = 0;
+        while let Some(Reverse(i)) = ready.pop() {
+            let (layer, call) = calls[i];
+            let inputs = layer.calls[call]
+                .iter()
+                .map(|r| resolve(&done, r).ok_or_else(|| self.bad_tensor(layer, r, &done)))
+                .collect::<Result<Vec<_>>>()?;
+            let outputs = self.call(layer, call, &inputs, prefix)?;
+            done.insert((layer.name.clone(), call), outputs);
+            built += 1;
+            for &j in &dependents[i] {
+                waiting_on[j] -= 1;
+                if waiting_on[j] == 0 {
+                    ready.push(Reverse(j));
+                }
             }
-            pending = waiting;
+        }
+        if built < calls.len() {
+            let stuck: Vec<&str> = (0..calls.len())
+                .filter(|&i| waiting_on[i] > 0)
+                .map(|i| calls[i].0.name.as_str())
+                .collect();
+            let more = stuck.len().saturating_sub(8);
+            return Err(self.malformed(format!(
+                "the layers {}{} form a cycle: each waits for another's output",
+                stuck[..stuck.len().min(8)].join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            )));
         }
         cfg.outputs
             .iter()
             .map(|r| {
                 resolve(&done, r).ok_or_else(|| {
-                    Error::format(
-                        self.path,
-                        format!(
-                            "model '{}' output {} refers to a tensor no layer produces",
-                            cfg.name,
-                            describe(r)
-                        ),
-                    )
+                    self.malformed(format!(
+                        "model '{}' output {} refers to a tensor no layer produces",
+                        cfg.name,
+                        describe(r)
+                    ))
                 })
             })
             .collect()
     }
 
+    /// A format error about the config, with what to do about it.
+    fn malformed(&self, detail: String) -> Error {
+        Error::format(self.path, format!("{detail}; {MALFORMED}"))
+    }
+
     fn check_unique_names(&self, cfg: &ModelConfig) -> Result<()> {
         let mut seen = std::collections::HashSet::new();
         match cfg.layers.iter().find(|l| !seen.insert(l.name.as_str())) {
-            Some(dup) => Err(Error::format(
-                self.path,
-                format!("model '{}' has two layers named '{}'", cfg.name, dup.name),
-            )),
+            Some(dup) => Err(self.malformed(format!(
+                "model '{}' has two layers named '{}'",
+                cfg.name, dup.name
+            ))),
             None => Ok(()),
         }
     }
 
-    /// Explains why some calls can never run: a missing layer, call or tensor, or a cycle.
-    fn unresolvable(
-        &self,
-        cfg: &ModelConfig,
-        waiting: &[(&LayerConfig, usize)],
-        done: &CallOutputs,
-    ) -> Error {
-        for (layer, call) in waiting {
-            for r in &layer.calls[*call] {
-                let detail = match cfg.layer(&r.layer) {
-                    None => format!(
-                        "takes input from layer '{}', which is not in the model",
-                        r.layer
-                    ),
-                    Some(src) if src.class_name != "InputLayer" && r.node >= src.calls.len() => {
-                        format!(
-                        "takes input from call {} of layer '{}', which is called only {} time(s)",
-                        r.node, r.layer, src.calls.len()
+    /// A call that takes a tensor from a layer, or a call of it, that does not exist.
+    fn bad_reference(&self, cfg: &ModelConfig, layer: &LayerConfig, r: &TensorRef) -> Error {
+        let detail = match cfg.layer(&r.layer) {
+            None => format!(
+                "takes input from layer '{}', which is not in the model",
+                r.layer
+            ),
+            Some(src) if src.class_name == "InputLayer" => {
+                if cfg.inputs.iter().any(|i| i.layer == r.layer) {
+                    format!(
+                        "takes input from call {} of InputLayer '{}', which has only call 0",
+                        r.node, r.layer
                     )
-                    }
-                    Some(_) => match done.get(&(r.layer.clone(), r.node)) {
-                        Some(outs) if r.tensor >= outs.len() => format!(
-                            "takes output {} of layer '{}', which has {} output(s)",
-                            r.tensor,
-                            r.layer,
-                            outs.len()
-                        ),
-                        _ => continue,
-                    },
-                };
-                return Error::layer(self.path, &layer.name, layer.display_class(), detail);
+                } else {
+                    format!(
+                        "takes input from InputLayer '{}', which is not one of the model's inputs",
+                        r.layer
+                    )
+                }
             }
-        }
-        let names: Vec<&str> = waiting.iter().map(|(l, _)| l.name.as_str()).collect();
-        Error::format(
+            Some(src) => format!(
+                "takes input from call {} of layer '{}', which is called only {} time(s)",
+                r.node,
+                r.layer,
+                src.calls.len()
+            ),
+        };
+        Error::layer(
             self.path,
+            &layer.name,
+            layer.display_class(),
+            format!("{detail}; {MALFORMED}"),
+        )
+    }
+
+    /// A call that takes an output index its producer does not have.
+    fn bad_tensor(&self, layer: &LayerConfig, r: &TensorRef, done: &CallOutputs) -> Error {
+        let outputs = done
+            .get(&(r.layer.clone(), r.node))
+            .map_or(0, |outs| outs.len());
+        Error::layer(
+            self.path,
+            &layer.name,
+            layer.display_class(),
             format!(
-                "the layers {} form a cycle: each waits for another's output",
-                names.join(", ")
+                "takes output {} of layer '{}', which has {outputs} output(s); {MALFORMED}",
+                r.tensor, r.layer
             ),
         )
     }
@@ -215,7 +294,14 @@ impl Builder<'_> {
     /// One sample's shape from `batch_shape` / `batch_input_shape` / `shape`, open dimensions
     /// filled from `--input-shape`.
     fn input_shape(&self, layer: &LayerConfig) -> Result<Vec<usize>> {
-        let bad = |detail: String| Error::layer(self.path, &layer.name, "InputLayer", detail);
+        let bad = |detail: String| {
+            let detail = if detail.contains("; ") {
+                detail
+            } else {
+                format!("{detail}; {MALFORMED}")
+            };
+            Error::layer(self.path, &layer.name, "InputLayer", detail)
+        };
         let (dims, skip) = if let Some(s) = layer
             .config
             .get("batch_shape")
@@ -274,7 +360,15 @@ impl Builder<'_> {
         };
         if shape.contains(&0) {
             return Err(bad(format!(
-                "input shape {shape:?} has a zero-sized dimension"
+                "input shape {} has a zero-sized dimension; {MALFORMED}",
+                describe_dims(&shape.iter().map(|&d| Some(d)).collect::<Vec<_>>())
+            )));
+        }
+        if checked_len(&shape).is_none_or(|n| n > MAX_ELEMENTS) {
+            return Err(bad(format!(
+                "input shape {} would need {} per sample; refusing to allocate it: {MALFORMED}",
+                describe_dims(&shape.iter().map(|&d| Some(d)).collect::<Vec<_>>()),
+                human_bytes(float32_bytes(&shape))
             )));
         }
         Ok(shape)
@@ -300,7 +394,7 @@ impl Builder<'_> {
         let bad =
             |detail: String| Error::layer(self.path, &layer.name, layer.display_class(), detail);
         if inputs.is_empty() {
-            return Err(bad("is called on no tensor".into()));
+            return Err(bad(format!("is called on no tensor; {MALFORMED}")));
         }
         let input_shapes: Vec<&[usize]> = inputs
             .iter()
@@ -310,21 +404,28 @@ impl Builder<'_> {
         let single_input = !matches!(op, Op::Merge(_) | Op::Concatenate { .. });
         if single_input && inputs.len() != 1 {
             return Err(bad(format!(
-                "takes one tensor but is called on {}",
+                "takes one tensor but is called on {}; {MALFORMED}",
                 inputs.len()
             )));
         }
         let shape = match fixed_shape {
             Some(shape) => shape,
-            None => infer(&op, &input_shapes).map_err(bad)?,
+            None => infer(&op, &input_shapes).map_err(|e| bad(format!("{e}; {MALFORMED}")))?,
         };
-        if checked_len(&shape).is_none_or(|n| n > MAX_ELEMENTS) {
+        if shape.contains(&0) {
             return Err(bad(format!(
-                "output shape {shape:?} is absurdly large ({} elements per sample); refusing to allocate it",
-                shape.iter().map(|&d| d as f64).product::<f64>()
+                "output shape {} has a zero-sized dimension; {MALFORMED}",
+                describe_dims(&shape.iter().map(|&d| Some(d)).collect::<Vec<_>>())
             )));
         }
         let weights = self.weights(layer, &op, input_shapes[0])?;
+        if checked_len(&shape).is_none_or(|n| n > MAX_ELEMENTS) {
+            return Err(bad(format!(
+                "output shape {} would need {} per sample; refusing to allocate it: {MALFORMED}",
+                describe_dims(&shape.iter().map(|&d| Some(d)).collect::<Vec<_>>()),
+                human_bytes(float32_bytes(&shape))
+            )));
+        }
         let id = self.push(Node {
             name: format!("{prefix}{}{suffix}", layer.name),
             layer: layer.name.clone(),
@@ -346,10 +447,17 @@ impl Builder<'_> {
             .custom
             .lookup(layer)
             .unwrap_or(&layer.class_name);
-        match translate(class, &layer.config, input, self.dialect).map_err(bad)? {
+        let translated = translate(class, &layer.config, input, self.dialect).map_err(|e| {
+            if e.contains("; ") {
+                bad(e)
+            } else {
+                bad(format!("{e}; {MALFORMED}"))
+            }
+        })?;
+        match translated {
             Translation::Op(op, shape) => Ok((op, shape)),
             Translation::Unknown if class != layer.class_name => Err(bad(format!(
-                "is mapped to '{class}', which is not a built-in; built-ins are {}, every activation name, and {}",
+                "is mapped to '{class}', which is not a built-in; fix the --custom mapping: built-ins are {}, every activation name, and {}",
                 EXTRA_BUILTINS.join(", "),
                 LAYER_CLASSES.join(", ")
             ))),
@@ -371,16 +479,16 @@ impl Builder<'_> {
         let expected: Vec<(&str, Vec<usize>)> = match op {
             Op::PRelu => vec![(
                 "alpha",
-                prelu_alpha_shape(&layer.config, input).map_err(bad)?,
+                prelu_alpha_shape(&layer.config, input)
+                    .map_err(|e| bad(format!("{e}; {MALFORMED}")))?,
             )],
             _ => expected_weights(op, input),
         };
         for (name, shape) in &expected {
             if checked_len(shape).is_none_or(|n| n > MAX_ELEMENTS) {
-                let bytes = shape.iter().map(|&d| d as f64).product::<f64>() * 4.0;
                 return Err(bad(format!(
-                    "weight '{name}' would have shape {shape:?} ({:.3e} bytes); refusing to allocate it",
-                    bytes
+                    "weight '{name}' would have shape {shape:?}, which needs {} of memory; refusing to allocate it: {MALFORMED}",
+                    human_bytes(float32_bytes(shape))
                 )));
             }
         }
@@ -388,12 +496,12 @@ impl Builder<'_> {
             let names: Vec<&str> = expected.iter().map(|(n, _)| *n).collect();
             let detail = if layer.weights.is_empty() {
                 format!(
-                    "the file has no weights for this layer; it needs {}",
+                    "the file has no weights for this layer, which needs {}; {WEIGHTS_MISMATCH}",
                     names.join(", ")
                 )
             } else {
                 format!(
-                    "the file has {} weight(s) for this layer, the config needs {} ({})",
+                    "the file has {} weight(s) for this layer, the config needs {} ({}); {WEIGHTS_MISMATCH}",
                     layer.weights.len(),
                     expected.len(),
                     names.join(", ")
@@ -408,7 +516,7 @@ impl Builder<'_> {
             .map(|(w, (name, shape))| {
                 if w.value.shape() != shape.as_slice() {
                     return Err(bad(format!(
-                        "weight '{name}' has shape {:?} in the file, the config needs {:?}",
+                        "weight '{name}' has shape {:?} in the file, the config needs {:?}; {WEIGHTS_MISMATCH}",
                         w.value.shape(),
                         shape
                     )));

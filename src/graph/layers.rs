@@ -99,10 +99,9 @@ pub fn translate(
         | "ActivityRegularization"
         | "identity" => Op::Identity,
         "Flatten" => {
-            return Ok(Translation::Op(
-                Op::Reshape,
-                Some(vec![input.iter().product()]),
-            ))
+            let size = crate::tensor::checked_len(input)
+                .ok_or_else(|| format!("Flatten of a {input:?} sample overflows"))?;
+            return Ok(Translation::Op(Op::Reshape, Some(vec![size])));
         }
         "Reshape" => {
             let target = config
@@ -193,14 +192,16 @@ fn activation_field(config: &Value, dialect: Dialect) -> Result<Activation, Stri
             Some(Value::String(s)) => s.clone(),
             _ => {
                 return Err(format!(
-                    "activation {} is not a built-in activation",
+                    "activation {} is not a built-in activation; keqv runs Keras's built-in activations only: rebuild the layer with one of them",
                     Value::Object(o.clone())
                 ))
             }
         },
         Some(other) => return Err(format!("activation {other} is not understood")),
     };
-    parse_activation(&name, dialect).ok_or_else(|| format!("activation '{name}' is not supported"))
+    parse_activation(&name, dialect).ok_or_else(|| {
+        format!("activation '{name}' is not one keqv knows; keqv runs Keras's built-in activations only (relu, gelu, softmax, …): rebuild the layer with one of them")
+    })
 }
 
 /// A Keras activation name, with the meaning of the Keras that wrote the file.

@@ -114,12 +114,17 @@ fn check_axes(axes: &[usize], rank: usize) -> Result<(), String> {
 
 /// Resolves a Keras Reshape target (per sample, one entry may be −1) against the input size.
 pub fn reshape(input: &[usize], target: &[i64]) -> Result<Vec<usize>, String> {
-    let total: usize = input.iter().product();
-    let known: i64 = target.iter().filter(|&&d| d != -1).product();
+    let total = crate::tensor::checked_len(input)
+        .ok_or_else(|| format!("Reshape input {input:?} overflows"))?;
+    let known = target
+        .iter()
+        .filter(|&&d| d != -1)
+        .try_fold(1i64, |acc, &d| acc.checked_mul(d));
     let unknown = target.iter().filter(|&&d| d == -1).count();
-    if target.iter().any(|&d| d < -1 || d == 0) || unknown > 1 || known <= 0 {
-        return Err(format!("Reshape target {target:?} is not valid"));
-    }
+    let known = match known {
+        Some(k) if k > 0 && unknown <= 1 && !target.iter().any(|&d| d < -1 || d == 0) => k,
+        _ => return Err(format!("Reshape target {target:?} is not valid")),
+    };
     let resolved: Vec<usize> = target
         .iter()
         .map(|&d| {
@@ -130,7 +135,7 @@ pub fn reshape(input: &[usize], target: &[i64]) -> Result<Vec<usize>, String> {
             }
         })
         .collect();
-    if resolved.iter().product::<usize>() != total {
+    if crate::tensor::checked_len(&resolved) != Some(total) {
         return Err(format!(
             "cannot reshape {} values per sample (shape {input:?}) into {target:?}",
             total

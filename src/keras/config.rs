@@ -30,8 +30,14 @@ pub fn sniff_dialect(root: &Value) -> Dialect {
 
 /// Parses config JSON text, with a one-line error naming the file and the position.
 pub fn parse_json(text: &str, path: &Path, what: &str) -> Result<Value> {
-    serde_json::from_str(text)
-        .map_err(|e| Error::format(path, format!("{what} is not valid JSON: {e}")))
+    serde_json::from_str(text).map_err(|e| {
+        Error::format(
+            path,
+            format!(
+                "{what} is not valid JSON ({e}); the file is corrupt: re-save the model with Keras"
+            ),
+        )
+    })
 }
 
 struct Parser<'a> {
@@ -40,8 +46,29 @@ struct Parser<'a> {
 }
 
 impl Parser<'_> {
+    /// The config breaks Keras's own format.
     fn bad(&self, detail: impl Into<String>) -> Error {
+        Error::format(
+            self.path,
+            format!(
+                "{}; the model config is malformed: re-save the model with Keras",
+                detail.into()
+            ),
+        )
+    }
+
+    /// The config is valid Keras but asks for something keqv does not do; `detail` says what
+    /// to do.
+    fn unsupported(&self, detail: impl Into<String>) -> Error {
         Error::format(self.path, detail)
+    }
+
+    /// A name from the config, refused when it could garble a one-line message.
+    fn name<'v>(&self, name: &'v str, what: &str) -> Result<&'v str> {
+        if name.is_empty() || name.chars().any(char::is_control) {
+            return Err(self.bad(format!("{what} has the name {name:?}")));
+        }
+        Ok(name)
     }
 
     fn model(&self, root: &Value) -> Result<ModelConfig> {
@@ -56,17 +83,35 @@ impl Parser<'_> {
                     "model config of class '{class_name}' has no \"config\" object"
                 ))
             })?;
-        let name = str_field(config, "name").unwrap_or("model").to_string();
-        let entries = config.get("layers").and_then(Value::as_array).ok_or_else(|| {
-            self.bad(format!(
-                "model '{name}' ({class_name}) has no \"layers\" list; only Sequential and Functional models can be read"
-            ))
-        })?;
+        let name = self
+            .name(str_field(config, "name").unwrap_or("model"), "a model")?
+            .to_string();
+        let entries = match config.get("layers") {
+            Some(Value::Array(entries)) => entries,
+            Some(other) => {
+                return Err(self.bad(format!(
+                    "\"layers\" of model '{name}' ({class_name}) is {}, not a list",
+                    json_kind(other)
+                )))
+            }
+            None => {
+                return Err(self.unsupported(format!(
+                    "model '{name}' ({class_name}) has no \"layers\" list; only Sequential and Functional models can be read: rebuild it as one of those and re-save it"
+                )))
+            }
+        };
         let layers = entries
             .iter()
             .enumerate()
             .map(|(i, entry)| self.layer(entry, i, &name))
             .collect::<Result<Vec<_>>>()?;
+        let mut seen = std::collections::HashSet::new();
+        if let Some(dup) = layers.iter().find(|l| !seen.insert(l.name.as_str())) {
+            return Err(self.bad(format!(
+                "model '{name}' has two layers named '{}'; layer names must be unique",
+                dup.name
+            )));
+        }
         let model = ModelConfig {
             name,
             class_name,
@@ -93,13 +138,22 @@ impl Parser<'_> {
                 "layer {index} ({raw_class}) of model '{model}' has no \"config\" object"
             )));
         }
+        let raw_class = self.name(
+            raw_class,
+            &format!("the class of layer {index} of model '{model}'"),
+        )?;
         let name = str_field(entry, "name")
             .or_else(|| str_field(&config, "name"))
             .ok_or_else(|| {
                 self.bad(format!(
                     "layer {index} ({raw_class}) of model '{model}' has no name"
                 ))
-            })?
+            })?;
+        let name = self
+            .name(
+                name,
+                &format!("layer {index} ({raw_class}) of model '{model}'"),
+            )?
             .to_string();
         // Legacy .h5 writes `package>Name` as the class; .keras keeps them apart.
         let (class_name, registered_name) = match raw_class.split_once('>') {
@@ -164,8 +218,8 @@ impl Parser<'_> {
             .or_else(|| config.get("build_input_shape"))
             .filter(|s| s.is_array())
             .ok_or_else(|| {
-                self.bad(format!(
-                    "Sequential model '{}' has no input shape (no InputLayer, no batch_input_shape, no build_input_shape); rebuild it with keras.Input(shape=...)",
+                self.unsupported(format!(
+                    "Sequential model '{}' has no input shape (no InputLayer, no batch_input_shape, no build_input_shape); rebuild it with keras.Input(shape=...) and re-save it",
                     model.name
                 ))
             })?;
@@ -198,9 +252,11 @@ impl Parser<'_> {
             self.bad(format!("functional model '{model}' has no \"{what}\" list"))
         })?;
         if list.first().is_some_and(Value::is_string) {
-            return Ok(vec![self.triple(&Value::Array(list.clone()), model)?]);
+            let context = format!("\"{what}\" of model '{model}'");
+            return Ok(vec![self.triple(&Value::Array(list.clone()), &context)?]);
         }
-        list.iter().map(|t| self.triple(t, model)).collect()
+        let context = format!("\"{what}\" of model '{model}'");
+        list.iter().map(|t| self.triple(t, &context)).collect()
     }
 
     /// `["layer", node, tensor]` (tf-keras adds a kwargs dict as a fourth element).
@@ -215,7 +271,7 @@ impl Parser<'_> {
         });
         parsed.ok_or_else(|| {
             self.bad(format!(
-                "in '{context}': {value} is not a [layer, node_index, tensor_index] reference"
+                "{context}: {value} is not a [layer, node_index, tensor_index] reference"
             ))
         })
     }
@@ -240,13 +296,16 @@ impl Parser<'_> {
                     &mut in_kwargs,
                 )?;
                 if !in_kwargs.is_empty() {
-                    return Err(self.bad(format!(
-                        "layer '{layer}' is called with tensors as keyword arguments, which keqv does not support"
+                    return Err(self.unsupported(format!(
+                        "layer '{layer}' is called with tensors as keyword arguments, which keqv does not support; rebuild the model passing tensors positionally"
                     )));
                 }
                 Ok(refs)
             }
-            Value::Array(items) => items.iter().map(|t| self.triple(t, layer)).collect(),
+            Value::Array(items) => items
+                .iter()
+                .map(|t| self.triple(t, &format!("layer '{layer}'")))
+                .collect(),
             other => Err(self.bad(format!(
                 "layer '{layer}': inbound node {other} is not understood"
             ))),
@@ -269,7 +328,7 @@ impl Parser<'_> {
                             "layer '{layer}': a __keras_tensor__ argument has no keras_history"
                         ))
                     })?;
-                out.push(self.triple(history, layer)?);
+                out.push(self.triple(history, &format!("layer '{layer}'"))?);
                 Ok(())
             }
             Value::Object(obj) => obj
@@ -311,6 +370,18 @@ fn renumber_nested_calls(model: &mut ModelConfig) {
 fn is_model_class(class_name: &str, config: &Value) -> bool {
     matches!(class_name, "Sequential" | "Functional" | "Model")
         && config.get("layers").is_some_and(Value::is_array)
+}
+
+/// "a string", "an object", … for messages about JSON of the wrong type.
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
 }
 
 fn str_field<'v>(value: &'v Value, key: &str) -> Option<&'v str> {

@@ -32,15 +32,21 @@ impl CustomMap {
 
     /// Reads mappings from a file: a JSON object `{"Name": "builtin"}` or `Name=builtin` lines.
     pub fn add_file(&mut self, path: &Path) -> Result<()> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = std::fs::read_to_string(path).map_err(|e| super::read_error(path, e))?;
         if text.trim_start().starts_with('{') {
             let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text)
                 .map_err(|e| {
-                    Error::format(path, format!("custom mapping file is not valid JSON: {e}"))
+                    Error::format(
+                        path,
+                        format!("custom mapping file is not valid JSON ({e}); write a JSON object {{\"Name\": \"builtin\"}} or NAME=BUILTIN lines"),
+                    )
                 })?;
             for (name, builtin) in map {
                 let builtin = builtin.as_str().ok_or_else(|| {
-                    Error::format(path, format!("mapping for '{name}' is not a string"))
+                    Error::format(
+                        path,
+                        format!("mapping for '{name}' is not a string; write it as \"{name}\": \"builtin\""),
+                    )
                 })?;
                 self.entries.push((name, builtin.to_string()));
             }
@@ -52,7 +58,10 @@ impl CustomMap {
                 self.add_flag(line).map_err(|_| {
                     Error::format(
                         path,
-                        format!("line {}: '{line}' is not NAME=BUILTIN", n + 1),
+                        format!(
+                            "line {}: '{line}' is not NAME=BUILTIN; write one mapping per line, for example FeatureNormalization=l2_normalize",
+                            n + 1
+                        ),
                     )
                 })?;
             }

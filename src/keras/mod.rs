@@ -7,6 +7,7 @@
 pub mod archive;
 pub mod config;
 pub mod custom;
+mod guard;
 pub mod weights;
 
 use std::path::{Path, PathBuf};
@@ -132,34 +133,55 @@ impl KerasModel {
             Format::H5 => weights::read_legacy_model(path)?,
         };
         if let Some(weights_path) = weights {
-            weights::load_weights_file(&mut model, weights_path)?;
+            match sniff(weights_path)? {
+                Format::Keras => archive::read_weights_into(&mut model, weights_path)?,
+                Format::H5 => weights::load_weights_file(&mut model, weights_path)?,
+            }
         }
         Ok(model)
     }
 }
 
-const HDF5_SIGNATURE: &[u8] = b"\x89HDF\r\n\x1a\n";
+pub(crate) const HDF5_SIGNATURE: &[u8] = b"\x89HDF\r\n\x1a\n";
+
+/// A file that cannot be opened or read at all (missing, a folder, no permission).
+pub(crate) fn read_error(path: &Path, err: impl std::fmt::Display) -> Error {
+    Error::io(
+        path,
+        format!("cannot read it ({err}); check the path and the file's permissions"),
+    )
+}
 
 /// Tells a `.keras` zip from an HDF5 file by their first bytes.
 pub fn sniff(path: &Path) -> Result<Format> {
     use std::io::Read;
-    let mut head = [0u8; 8];
-    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let n = file.read(&mut head).map_err(|e| Error::io(path, e))?;
-    if n == 0 {
+    let file = std::fs::File::open(path).map_err(|e| read_error(path, e))?;
+    let mut head = Vec::with_capacity(8);
+    file.take(8)
+        .read_to_end(&mut head)
+        .map_err(|e| read_error(path, e))?;
+    if head.is_empty() {
         return Err(Error::format(
             path,
-            "the file is empty; expected a Keras .keras or .h5 model",
+            "the file is empty (0 bytes); expected a Keras .keras or .h5 file: check the path, or save the model again",
         ));
     }
-    if head[..n].starts_with(b"PK") {
+    if head.starts_with(b"PK") {
         Ok(Format::Keras)
-    } else if n == 8 && head == HDF5_SIGNATURE {
+    } else if head == HDF5_SIGNATURE {
         Ok(Format::H5)
+    } else if HDF5_SIGNATURE.starts_with(&head) {
+        Err(Error::format(
+            path,
+            format!(
+                "the HDF5 file is truncated: it has only {} bytes; copy or download it again",
+                head.len()
+            ),
+        ))
     } else {
         Err(Error::format(
             path,
-            "not a Keras model: neither a .keras (zip) archive nor an HDF5 file",
+            "not a Keras model: neither a .keras (zip) archive nor an HDF5 file; give a file written by Keras's model.save()",
         ))
     }
 }

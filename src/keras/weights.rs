@@ -14,23 +14,27 @@ use hdf5::types::{FixedAscii, TypeDescriptor, VarLenAscii, VarLenUnicode};
 use hdf5::{Group, Location};
 
 use super::config::{parse_json, parse_model, sniff_dialect};
-use super::{dialect_of_version, Format, KerasModel, LayerConfig, ModelConfig, NamedTensor};
+use super::guard::{self, CrashGuard};
+use super::{
+    dialect_of_version, Format, KerasModel, LayerConfig, ModelConfig, NamedTensor, HDF5_SIGNATURE,
+};
 use crate::error::{Error, Result};
 use crate::tensor::{checked_len, Tensor};
 
 /// Reads a legacy `model.save('x.h5')` file: config and weights.
 pub fn read_legacy_model(path: &Path) -> Result<KerasModel> {
+    let _guard = CrashGuard::new(path);
     let file = open(path)?;
-    let config_text = read_string(&file, "model_config")?.ok_or_else(|| {
+    let config_text = read_string(&file, "model_config", path)?.ok_or_else(|| {
         let hint = if has_any_attr(&file, "layer_names") || file.link_exists("layers") {
-            "this is a weights-only file: pass it with --weights next to a model that has the config"
+            "this is a weights-only file: pass it with --weights next to a model that has the config (for example keqv run MODEL.keras --weights FILE)"
         } else {
-            "it is not a Keras model saved with model.save()"
+            "it is not a Keras model saved with model.save(): re-save the model with model.save('x.keras')"
         };
         Error::format(path, format!("HDF5 file has no 'model_config' attribute; {hint}"))
     })?;
-    let keras_version = read_string(&file, "keras_version")?;
-    let backend = read_string(&file, "backend")?;
+    let keras_version = read_string(&file, "keras_version", path)?;
+    let backend = read_string(&file, "backend", path)?;
     let raw_config = parse_json(&config_text, path, "model_config")?;
     let dialect = keras_version
         .as_deref()
@@ -49,56 +53,69 @@ pub fn read_legacy_model(path: &Path) -> Result<KerasModel> {
     let group = file.group("model_weights").map_err(|_| {
         Error::format(
             path,
-            "HDF5 model file has no 'model_weights' group; it holds no weights",
+            "HDF5 model file has no 'model_weights' group, so it holds no weights; re-save the model with model.save() or pass its weights with --weights",
         )
     })?;
     let mut reader = Reader::new(path, path)?;
     let layers = reader.legacy_layers(&group)?;
     assign_legacy(&mut model.model, layers, path)?;
-    model.warnings.extend(reader.warnings);
+    model.warnings.extend(reader.into_warnings());
     Ok(model)
 }
 
 /// Replaces the model's weights with those of a weights file in either layout.
 pub fn load_weights_file(model: &mut KerasModel, path: &Path) -> Result<()> {
-    let file = open(path)?;
-    let mut reader = Reader::new(path, path)?;
+    load_weights_file_as(model, path, path)
+}
+
+/// [`load_weights_file`] for a file at `actual` that messages call `shown` (an archive member).
+pub fn load_weights_file_as(model: &mut KerasModel, actual: &Path, shown: &Path) -> Result<()> {
+    let _guard = CrashGuard::new(shown);
+    let file = open_as(actual, shown)?;
+    let path = shown;
+    let mut reader = Reader::new(path, actual)?;
     clear_weights(&mut model.model);
     if file.link_exists("layers") {
         let layers = file
             .group("layers")
-            .map_err(|e| Error::format(path, e.to_string()))?;
+            .map_err(|e| Error::format(path, first_line(&e.to_string()).to_string()))?;
         reader.v3_model(&mut model.model, &layers)?;
     } else {
         let group = if file.link_exists("model_weights") {
             file.group("model_weights")
-                .map_err(|e| Error::format(path, e.to_string()))?
+                .map_err(|e| Error::format(path, first_line(&e.to_string()).to_string()))?
         } else {
             file.as_group()
-                .map_err(|e| Error::format(path, e.to_string()))?
+                .map_err(|e| Error::format(path, first_line(&e.to_string()).to_string()))?
         };
         if !has_any_attr(&group, "layer_names") {
             return Err(Error::format(
                 path,
-                "not a Keras weights file: no 'layers' group and no 'layer_names' attribute",
+                "not a Keras weights file: it has no 'layers' group and no 'layer_names' attribute; give a file written by save_weights() or model.save()",
             ));
         }
         let layers = reader.legacy_layers(&group)?;
         assign_legacy(&mut model.model, layers, path)?;
     }
-    model.warnings.extend(reader.warnings);
+    model.warnings.extend(reader.into_warnings());
     Ok(())
 }
 
 /// Reads the Keras 3 layout (`model.weights.h5` inside a `.keras`) onto the model.
 pub fn read_v3_weights(model: &mut KerasModel, h5_path: &Path, shown_path: &Path) -> Result<()> {
+    let _guard = CrashGuard::new(shown_path);
     let file = open_as(h5_path, shown_path)?;
     let layers = file
         .group("layers")
-        .map_err(|_| Error::format(shown_path, "model.weights.h5 has no 'layers' group"))?;
+        .map_err(|_| {
+            Error::format(
+                shown_path,
+                "model.weights.h5 has no 'layers' group, so it holds no weights; re-save the model with model.save('x.keras')",
+            )
+        })?;
     let mut reader = Reader::new(shown_path, h5_path)?;
     reader.v3_model(&mut model.model, &layers)?;
-    model.warnings.extend(reader.warnings);
+    model.warnings.extend(reader.into_warnings());
     Ok(())
 }
 
@@ -107,15 +124,98 @@ fn open(path: &Path) -> Result<hdf5::File> {
 }
 
 fn open_as(path: &Path, shown: &Path) -> Result<hdf5::File> {
+    check_hdf5_header(path, shown)?;
     hdf5::File::open(path).map_err(|e| {
+        let text = e.to_string();
+        let detail = if text.contains("unable to lock file") {
+            "the file is locked by another process, which may still be writing it; wait until it is closed (or set HDF5_USE_FILE_LOCKING=FALSE)".to_string()
+        } else {
+            format!(
+                "the HDF5 library cannot open it ({}); the file is corrupt: copy it again or re-save the model",
+                first_line(&text)
+            )
+        };
+        Error::format(shown, detail)
+    })
+}
+
+/// Checks the HDF5 signature and, from the superblock, that the file is as long as it says, so
+/// that truncated files get a plain message instead of the HDF5 library's.
+fn check_hdf5_header(path: &Path, shown: &Path) -> Result<()> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| super::read_error(shown, e))?;
+    let len = file
+        .metadata()
+        .map_err(|e| super::read_error(shown, e))?
+        .len();
+    let mut head = Vec::with_capacity(64);
+    file.take(64)
+        .read_to_end(&mut head)
+        .map_err(|e| super::read_error(shown, e))?;
+    if head.is_empty() {
+        return Err(Error::format(
+            shown,
+            "the file is empty (0 bytes); expected an HDF5 file written by Keras: check the path",
+        ));
+    }
+    if !head.starts_with(HDF5_SIGNATURE) {
+        let hint = if head.starts_with(b"PK") {
+            "it is a zip archive (a .keras model?); give a .h5 file here"
+        } else {
+            "give a file written by Keras (model.save or save_weights)"
+        };
+        return Err(Error::format(
+            shown,
+            format!("not an HDF5 file (no HDF5 signature); {hint}"),
+        ));
+    }
+    let truncated = |needed: u64| {
         Error::format(
             shown,
             format!(
-                "cannot open as HDF5 (truncated or corrupt?): {}",
-                first_line(&e.to_string())
+                "the HDF5 file is truncated: it has {len} of its {needed} bytes; copy or download it again"
             ),
         )
-    })
+    };
+    match superblock_end(&head) {
+        Some(end) if end > len => Err(truncated(end)),
+        Some(_) => Ok(()),
+        None if (head.len() as u64) < 64 && len < 64 => Err(Error::format(
+            shown,
+            format!(
+                "the HDF5 file is truncated: it has only {len} bytes, less than its header; copy or download it again"
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The end of the file according to its superblock (base address + end-of-file address), for
+/// superblock versions 0 to 3; None when the header is too short or not understood.
+fn superblock_end(head: &[u8]) -> Option<u64> {
+    let version = *head.get(8)?;
+    let (offset_size, base_at) = match version {
+        0 => (*head.get(13)? as usize, 24),
+        1 => (*head.get(13)? as usize, 28),
+        2 | 3 => (*head.get(9)? as usize, 12),
+        _ => return None,
+    };
+    let read = |at: usize| -> Option<u64> {
+        let bytes = head.get(at..at + offset_size)?;
+        Some(
+            bytes
+                .iter()
+                .rev()
+                .fold(0u64, |acc, &b| (acc << 8) | u64::from(b)),
+        )
+    };
+    if !matches!(offset_size, 2 | 4 | 8) {
+        return None;
+    }
+    let base = read(base_at)?;
+    // v0/v1: base, free-space, end-of-file; v2/v3: base, superblock extension, end-of-file.
+    let eof = read(base_at + 2 * offset_size)?;
+    base.checked_add(eof)
 }
 
 fn first_line(s: &str) -> &str {
@@ -135,7 +235,10 @@ fn clear_weights(model: &mut ModelConfig) {
 struct Reader<'a> {
     path: &'a Path,
     file_len: u64,
-    warnings: Vec<String>,
+    /// (bits, "layer 'x' weight 'y'") of weights converted to float32.
+    converted: Vec<(usize, String)>,
+    /// Weights holding NaN or infinite values.
+    non_finite: Vec<String>,
 }
 
 impl<'a> Reader<'a> {
@@ -143,12 +246,13 @@ impl<'a> Reader<'a> {
     /// an archive member, or the same file).
     fn new(path: &'a Path, actual: &Path) -> Result<Self> {
         let file_len = std::fs::metadata(actual)
-            .map_err(|e| Error::io(path, e))?
+            .map_err(|e| super::read_error(path, e))?
             .len();
         Ok(Reader {
             path,
             file_len,
-            warnings: Vec::new(),
+            converted: Vec::new(),
+            non_finite: Vec::new(),
         })
     }
 
@@ -158,10 +262,11 @@ impl<'a> Reader<'a> {
         names
             .into_iter()
             .map(|layer| {
+                guard::progress(0);
                 let g = group.group(&layer).map_err(|_| {
                     Error::format(
                         self.path,
-                        format!("layer_names lists '{layer}' but there is no group '{layer}'"),
+                        format!("layer_names lists '{layer}' but there is no group '{layer}'; the file is incomplete: re-save the model"),
                     )
                 })?;
                 let weight_names = read_string_list(&g, "weight_names", self.path)?;
@@ -184,7 +289,9 @@ impl<'a> Reader<'a> {
     fn v3_model(&mut self, model: &mut ModelConfig, layers_group: &Group) -> Result<()> {
         let skip_input = model.is_sequential();
         let mut counters: HashMap<String, usize> = HashMap::new();
+        let mut used: Vec<String> = Vec::new();
         for layer in &mut model.layers {
+            guard::progress(0);
             if skip_input && layer.class_name == "InputLayer" {
                 continue;
             }
@@ -196,6 +303,7 @@ impl<'a> Reader<'a> {
                 format!("{base}_{k}")
             };
             *k += 1;
+            used.push(group_name.clone());
             if !layers_group.link_exists(&group_name) {
                 if let Some(nested) = &layer.nested {
                     if has_weighted_layers(nested) {
@@ -217,7 +325,46 @@ impl<'a> Reader<'a> {
                 None => layer.weights = self.v3_vars(&group, &group_name, &layer.name)?,
             }
         }
-        Ok(())
+        self.check_all_used(model, layers_group, &used)
+    }
+
+    /// Weights in groups that no layer of the model maps to mean the file was saved from another
+    /// model (different layers, or layers in another order); refuse rather than guess.
+    fn check_all_used(
+        &self,
+        model: &ModelConfig,
+        layers_group: &Group,
+        used: &[String],
+    ) -> Result<()> {
+        let members = layers_group
+            .member_names()
+            .map_err(|e| Error::format(self.path, first_line(&e.to_string()).to_string()))?;
+        let unused: Vec<String> = members
+            .into_iter()
+            .filter(|m| !used.contains(m))
+            .filter(|m| {
+                layers_group
+                    .group(m)
+                    .is_ok_and(|g| group_has_weights(&g, 0))
+            })
+            .collect();
+        if unused.is_empty() {
+            return Ok(());
+        }
+        let prefix = layers_group.name().trim_start_matches('/').to_string();
+        let shown: Vec<String> = unused
+            .iter()
+            .take(5)
+            .map(|m| format!("'{prefix}/{m}'"))
+            .collect();
+        Err(Error::format(
+            self.path,
+            format!(
+                "the weights file has weights in {} that no layer of model '{}' maps to; it was saved from a different model: pass the weights saved from this model",
+                shown.join(", "),
+                model.name
+            ),
+        ))
     }
 
     fn missing_group(&self, group: &str, layer: &LayerConfig) -> Error {
@@ -225,7 +372,7 @@ impl<'a> Reader<'a> {
             self.path,
             &layer.name,
             layer.display_class(),
-            format!("the weights file has no group 'layers/{group}' for this layer"),
+            format!("the weights file has no group 'layers/{group}' for this layer; it was saved from a different model: pass the weights saved from this model"),
         )
     }
 
@@ -235,12 +382,12 @@ impl<'a> Reader<'a> {
         let Ok(vars) = group.group("vars") else {
             return Ok(());
         };
-        match read_string(&vars, "name")? {
+        match read_string(&vars, "name", self.path)? {
             Some(name) if name != layer.name && layer.nested.is_none() => Err(Error::layer(
                 self.path,
                 &layer.name,
                 layer.display_class(),
-                format!("weights group 'layers/{group_name}' belongs to a layer named '{name}': the weights file is for a different model"),
+                format!("weights group 'layers/{group_name}' belongs to a layer named '{name}': the weights file was saved from a different model; pass the weights saved from this model"),
             )),
             _ => Ok(()),
         }
@@ -264,7 +411,7 @@ impl<'a> Reader<'a> {
         if indices.iter().enumerate().any(|(i, &v)| i != v) {
             return Err(Error::format(
                 self.path,
-                format!("layers/{group_name}/vars has members {names:?}; expected 0, 1, …"),
+                format!("layers/{group_name}/vars has members {names:?}, expected 0, 1, …; the file is corrupt: re-save the model"),
             ));
         }
         indices
@@ -285,45 +432,123 @@ impl<'a> Reader<'a> {
         let ds = group.dataset(name).map_err(|_| {
             Error::format(
                 self.path,
-                format!("layer '{layer}': weight dataset '{name}' is missing"),
+                format!(
+                    "layer '{layer}': weight dataset '{}/{name}' is missing; the file is incomplete: re-save the model",
+                    group.name().trim_start_matches('/')
+                ),
             )
         })?;
-        let dtype = ds.dtype().and_then(|t| t.to_descriptor()).map_err(|e| {
-            Error::format(self.path, format!("layer '{layer}': weight '{name}': {e}"))
+        let dtype = ds.dtype().map_err(|e| {
+            Error::format(
+                self.path,
+                format!(
+                    "layer '{layer}': weight '{name}': cannot read its type ({}); the file is corrupt: re-save the model",
+                    first_line(&e.to_string())
+                ),
+            )
         })?;
-        let size = match dtype {
-            TypeDescriptor::Float(size) => size as usize,
-            other => {
+        // float16 has no type descriptor in this build of the HDF5 bindings; HDF5 converts it.
+        let size = match dtype.to_descriptor() {
+            Ok(TypeDescriptor::Float(size)) => size as usize,
+            Err(_) if dtype.size() == 2 && dtype.conv_to::<f32>().is_some() && !dtype.is::<u16>() && !dtype.is::<i16>() => 2,
+            Ok(other) => {
                 return Err(Error::format(
                     self.path,
-                    format!("layer '{layer}': weight '{name}' has type {other}; only float weights can be used"),
+                    format!("layer '{layer}': weight '{name}' has type {other}; only float weights (float16, float32, float64) can be used: convert the weights to float32 and re-save"),
+                ))
+            }
+            Err(e) => {
+                return Err(Error::format(
+                    self.path,
+                    format!("layer '{layer}': weight '{name}' has an unsupported type ({}); only float16, float32 and float64 weights can be used", first_line(&e.to_string())),
                 ))
             }
         };
-        if size != 4 {
-            self.warnings.push(format!(
-                "layer '{layer}': weight '{name}' is float{} and was converted to float32",
-                size * 8
-            ));
-        }
         let shape = ds.shape();
         let bytes = checked_len(&shape).and_then(|n| n.checked_mul(size));
         if bytes.is_none_or(|b| b as u64 > self.file_len) {
             return Err(Error::format(
                 self.path,
-                format!("layer '{layer}': weight '{name}' claims shape {shape:?}, larger than the file itself"),
+                format!("layer '{layer}': weight '{name}' claims shape {shape:?}, larger than the file itself; the file is corrupt: re-save the model"),
             ));
         }
-        ds.read_dyn::<f32>().map_err(|e| {
+        guard::progress(bytes.unwrap_or(0) as u64);
+        let value = ds.read_dyn::<f32>().map_err(|e| {
             Error::format(
                 self.path,
                 format!(
-                    "layer '{layer}': cannot read weight '{name}': {}",
+                    "layer '{layer}': cannot read weight '{name}' ({}); the file is corrupt: re-save the model",
                     first_line(&e.to_string())
                 ),
             )
-        })
+        })?;
+        let what = format!("layer '{layer}' weight '{name}'");
+        if size != 4 {
+            self.converted.push((size * 8, what.clone()));
+        }
+        let nan = value.iter().filter(|v| v.is_nan()).count();
+        let inf = value.iter().filter(|v| v.is_infinite()).count();
+        if nan + inf > 0 {
+            self.non_finite
+                .push(format!("{what} ({nan} NaN, {inf} infinite)"));
+        }
+        Ok(value)
     }
+
+    /// What the user should know about the weights read: conversions and non-finite values.
+    fn into_warnings(self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        let list = |items: &[&String]| {
+            let shown: Vec<&str> = items.iter().take(3).map(|s| s.as_str()).collect();
+            let more = items.len().saturating_sub(shown.len());
+            if more > 0 {
+                format!("{} and {more} more", shown.join(", "))
+            } else {
+                shown.join(", ")
+            }
+        };
+        for bits in [16, 64] {
+            let items: Vec<&String> = self
+                .converted
+                .iter()
+                .filter(|(b, _)| *b == bits)
+                .map(|(_, w)| w)
+                .collect();
+            if !items.is_empty() {
+                warnings.push(format!(
+                    "{} weight(s) are stored as float{bits} and were converted to float32: {}",
+                    items.len(),
+                    list(&items)
+                ));
+            }
+        }
+        if !self.non_finite.is_empty() {
+            let items: Vec<&String> = self.non_finite.iter().collect();
+            warnings.push(format!(
+                "{} weight(s) hold NaN or infinite values, so outputs will likely be NaN: {}",
+                items.len(),
+                list(&items)
+            ));
+        }
+        warnings
+    }
+}
+
+/// Does this group (a layer's, in the Keras 3 layout) hold any variable, itself or nested?
+fn group_has_weights(group: &Group, depth: usize) -> bool {
+    if depth > 32 {
+        return true;
+    }
+    let vars = group
+        .group("vars")
+        .is_ok_and(|v| v.member_names().is_ok_and(|m| !m.is_empty()));
+    vars || group.group("layers").is_ok_and(|layers| {
+        layers.member_names().unwrap_or_default().iter().any(|m| {
+            layers
+                .group(m)
+                .is_ok_and(|g| group_has_weights(&g, depth + 1))
+        })
+    })
 }
 
 /// Does this (nested) model have any layer that could carry weights?
@@ -346,7 +571,7 @@ fn assign_legacy(
             let known: Vec<&str> = model.layers.iter().map(|l| l.name.as_str()).collect();
             return Err(Error::format(
                 path,
-                format!("the weights file has weights for layer '{name}', which the model does not have (its layers: {})", known.join(", ")),
+                format!("the weights file has weights for layer '{name}', which the model does not have (its layers: {}); the weights were saved from a different model: pass the weights saved from this model", known.join(", ")),
             ));
         };
         match &mut layer.nested {
@@ -435,13 +660,18 @@ fn has_any_attr(loc: &Location, name: &str) -> bool {
 }
 
 /// A scalar string attribute (variable-length ASCII or UTF-8, or fixed-length).
-fn read_string(loc: &Location, name: &str) -> Result<Option<String>> {
+fn read_string(loc: &Location, name: &str, path: &Path) -> Result<Option<String>> {
     let Ok(attr) = loc.attr(name) else {
         return Ok(None);
     };
-    let list = string_values(&attr).map_err(|e| Error::Format {
-        path: loc.filename().into(),
-        detail: format!("attribute '{name}': {e}"),
+    let list = string_values(&attr).map_err(|e| {
+        Error::format(
+            path,
+            format!(
+                "attribute '{name}' of '{}': {e}; the file is corrupt: re-save the model",
+                loc.name()
+            ),
+        )
     })?;
     Ok(list.into_iter().next())
 }
@@ -449,8 +679,15 @@ fn read_string(loc: &Location, name: &str) -> Result<Option<String>> {
 /// A list-of-strings attribute, joining Keras's split `name0, name1, …` form; an empty float
 /// array (Keras's empty list) reads as no strings.
 fn read_string_list(loc: &Location, name: &str, path: &Path) -> Result<Vec<String>> {
-    let bad =
-        |e: String| Error::format(path, format!("attribute '{name}' of '{}': {e}", loc.name()));
+    let bad = |e: String| {
+        Error::format(
+            path,
+            format!(
+                "attribute '{name}' of '{}': {e}; the file is corrupt: re-save the model",
+                loc.name()
+            ),
+        )
+    };
     if let Ok(attr) = loc.attr(name) {
         return string_values(&attr).map_err(bad);
     }
@@ -464,7 +701,10 @@ fn read_string_list(loc: &Location, name: &str, path: &Path) -> Result<Vec<Strin
     if all.is_empty() && !has_any_attr(loc, name) {
         return Err(Error::format(
             path,
-            format!("'{}' has no '{name}' attribute", loc.name()),
+            format!(
+                "'{}' has no '{name}' attribute; the file is incomplete: re-save the model",
+                loc.name()
+            ),
         ));
     }
     Ok(all)
@@ -477,30 +717,33 @@ fn string_values(attr: &hdf5::Attribute) -> std::result::Result<Vec<String>, Str
     let dtype = attr
         .dtype()
         .and_then(|t| t.to_descriptor())
-        .map_err(|e| e.to_string())?;
-    let err = |e: hdf5::Error| e.to_string();
+        .map_err(|e| first_line(&e.to_string()).to_string())?;
+    let err = |e: hdf5::Error| first_line(&e.to_string()).to_string();
+    // The bindings' `as_str` trusts the bytes to be UTF-8; a corrupt file need not be.
+    let text = |bytes: &[u8]| {
+        String::from_utf8(bytes.to_vec()).map_err(|_| "holds a string that is not text".to_string())
+    };
     match dtype {
-        TypeDescriptor::VarLenAscii => Ok(attr
+        TypeDescriptor::VarLenAscii => attr
             .read_raw::<VarLenAscii>()
             .map_err(err)?
             .iter()
-            .map(|s| s.to_string())
-            .collect()),
-        TypeDescriptor::VarLenUnicode => Ok(attr
+            .map(|s| text(s.as_bytes()))
+            .collect(),
+        TypeDescriptor::VarLenUnicode => attr
             .read_raw::<VarLenUnicode>()
             .map_err(err)?
             .iter()
-            .map(|s| s.to_string())
-            .collect()),
+            .map(|s| text(s.as_bytes()))
+            .collect(),
         TypeDescriptor::FixedAscii(n) | TypeDescriptor::FixedUnicode(n)
             if n <= MAX_FIXED_STRING =>
         {
-            Ok(attr
-                .read_raw::<FixedAscii<MAX_FIXED_STRING>>()
+            attr.read_raw::<FixedAscii<MAX_FIXED_STRING>>()
                 .map_err(err)?
                 .iter()
-                .map(|s| s.to_string())
-                .collect())
+                .map(|s| text(s.as_bytes()))
+                .collect()
         }
         TypeDescriptor::Float(_) if attr.size() == 0 => Ok(Vec::new()),
         other => Err(format!("expected strings, found {other}")),

@@ -1,0 +1,1283 @@
+//! Every kind of bad input ends with exit code 2 and one line on stderr that says what is wrong,
+//! where, and what to do: never a panic, a hang, a huge allocation or a wrong answer.
+//!
+//! Each broken file is made here, from the real fixtures in models/: truncated copies, HDF5
+//! attributes and datasets rewritten with the hdf5 crate, `.keras` archives rebuilt with the zip
+//! crate, `.npy` headers rewritten as text.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+use std::time::Duration;
+
+use assert_cmd::Command;
+use hdf5::types::{VarLenAscii, VarLenUnicode};
+use ndarray::{ArrayD, IxDyn};
+use serde_json::{json, Value};
+
+// ---------------------------------------------------------------------------------------------
+// Running keqv
+
+fn models() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models")
+}
+
+fn fixture(rel: &str) -> PathBuf {
+    models().join(rel)
+}
+
+struct Output {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// HDF5 opens files without close-on-exec and locks them: a keqv started while this process
+/// has a file open for writing inherits that lock and holds it for its whole life. So no keqv
+/// starts while a test edits an HDF5 file.
+static HDF5_EDIT: RwLock<()> = RwLock::new(());
+
+fn keqv<S: Into<OsString> + Clone>(args: &[S]) -> Output {
+    keqv_env(args, &[])
+}
+
+fn keqv_env<S: Into<OsString> + Clone>(args: &[S], env: &[(&str, &str)]) -> Output {
+    let args: Vec<OsString> = args.iter().cloned().map(Into::into).collect();
+    let _no_edits = HDF5_EDIT.read().unwrap_or_else(|e| e.into_inner());
+    let out = Command::cargo_bin("keqv")
+        .unwrap()
+        .envs(env.iter().copied())
+        .args(&args)
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    Output {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs keqv expecting exit code 2 and exactly one `keqv: error: …` line on stderr; returns it.
+fn error_line<S: Into<OsString> + Clone + std::fmt::Debug>(args: &[S]) -> String {
+    let out = keqv(args);
+    assert_eq!(
+        out.code,
+        Some(2),
+        "keqv {args:?}: expected exit code 2\nstdout: {}\nstderr: {}",
+        out.stdout,
+        out.stderr
+    );
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "keqv {args:?}: expected one line on stderr, got:\n{}",
+        out.stderr
+    );
+    let line = lines[0];
+    assert!(line.starts_with("keqv: error: "), "{line}");
+    for noise in ["HDF5-DIAG", "panicked", "RUST_BACKTRACE", "#000"] {
+        assert!(!line.contains(noise), "{line}");
+    }
+    line.to_string()
+}
+
+/// `keqv inspect` and `keqv run --device cpu` both refuse `model` (plus `extra` arguments) with
+/// the same line, which names `file`, and says what to do after a `; `. Returns the line.
+fn refused_with(model: &Path, extra: &[&str], file: &Path) -> String {
+    let mut inspect: Vec<OsString> = vec!["inspect".into(), model.into()];
+    inspect.extend(extra.iter().map(OsString::from));
+    let mut run: Vec<OsString> = vec!["run".into(), "--device".into(), "cpu".into(), model.into()];
+    run.extend(extra.iter().map(OsString::from));
+    let line = error_line(&inspect);
+    assert_eq!(line, error_line(&run), "inspect and run disagree");
+    let prefix = format!("keqv: error: {}", file.display());
+    assert!(line.starts_with(&prefix), "{line}\ndoes not name {prefix}");
+    assert!(
+        line[prefix.len()..].contains("; "),
+        "{line}\nsays what is wrong but not what to do"
+    );
+    line
+}
+
+fn refused(model: &Path) -> String {
+    refused_with(model, &[], model)
+}
+
+fn assert_mentions(line: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(line.contains(part), "{line}\ndoes not mention {part:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Making broken files
+
+struct Scratch(tempfile::TempDir);
+
+impl Scratch {
+    fn new() -> Self {
+        Scratch(tempfile::tempdir().unwrap())
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.path().join(name)
+    }
+
+    fn copy(&self, rel: &str, name: &str) -> PathBuf {
+        let to = self.path(name);
+        std::fs::copy(fixture(rel), &to).unwrap();
+        to
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let to = self.path(name);
+        std::fs::write(&to, bytes).unwrap();
+        to
+    }
+
+    /// The first `len` bytes of a fixture.
+    fn truncated(&self, rel: &str, len: usize, name: &str) -> PathBuf {
+        let bytes = std::fs::read(fixture(rel)).unwrap();
+        self.write(name, &bytes[..len])
+    }
+}
+
+/// Opens an HDF5 file for writing, edits it, and closes it.
+fn edit_h5(path: &Path, edit: impl FnOnce(&hdf5::File)) {
+    let _no_keqv = HDF5_EDIT.write().unwrap_or_else(|e| e.into_inner());
+    let file = hdf5::File::open_rw(path).unwrap();
+    edit(&file);
+    file.close().unwrap();
+}
+
+fn read_string_attr(file: &hdf5::File, name: &str) -> String {
+    let attr = file.attr(name).unwrap();
+    match attr.read_scalar::<VarLenAscii>() {
+        Ok(s) => s.as_str().to_string(),
+        Err(_) => attr
+            .read_scalar::<VarLenUnicode>()
+            .unwrap()
+            .as_str()
+            .to_string(),
+    }
+}
+
+fn write_string_attr(file: &hdf5::File, name: &str, text: &str) {
+    if file.attr(name).is_ok() {
+        file.delete_attr(name).unwrap();
+    }
+    let value: VarLenUnicode = text.parse().unwrap();
+    file.new_attr::<VarLenUnicode>()
+        .shape(())
+        .create(name)
+        .unwrap()
+        .write_scalar(&value)
+        .unwrap();
+}
+
+/// Replaces a dataset with `data` (of any HDF5 type).
+fn replace_dataset<T: hdf5::H5Type>(file: &hdf5::File, path: &str, data: &ArrayD<T>) {
+    file.unlink(path).unwrap();
+    file.new_dataset_builder()
+        .with_data(data)
+        .create(path)
+        .unwrap();
+}
+
+fn read_dataset(file: &hdf5::File, path: &str) -> ArrayD<f32> {
+    file.dataset(path).unwrap().read_dyn::<f32>().unwrap()
+}
+
+/// A copy of a legacy `.h5` fixture whose `model_config` JSON is edited by `edit`.
+fn h5_with_config(
+    scratch: &Scratch,
+    rel: &str,
+    name: &str,
+    edit: impl FnOnce(&mut Value),
+) -> PathBuf {
+    h5_with_config_text(scratch, rel, name, |text| {
+        let mut config: Value = serde_json::from_str(text).unwrap();
+        edit(&mut config);
+        config.to_string()
+    })
+}
+
+fn h5_with_config_text(
+    scratch: &Scratch,
+    rel: &str,
+    name: &str,
+    edit: impl FnOnce(&str) -> String,
+) -> PathBuf {
+    let path = scratch.copy(rel, name);
+    edit_h5(&path, |file| {
+        let text = read_string_attr(file, "model_config");
+        write_string_attr(file, "model_config", &edit(&text));
+    });
+    path
+}
+
+type Members = Vec<(String, Vec<u8>)>;
+
+fn zip_members(path: &Path) -> Members {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    (0..zip.len())
+        .map(|i| {
+            let mut member = zip.by_index(i).unwrap();
+            let mut bytes = Vec::new();
+            member.read_to_end(&mut bytes).unwrap();
+            (member.name().unwrap().to_string(), bytes)
+        })
+        .collect()
+}
+
+fn write_zip(path: &Path, members: &Members, method: zip::CompressionMethod) {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let options = zip::write::SimpleFileOptions::default().compression_method(method);
+    for (name, bytes) in members {
+        zip.start_file(name.as_str(), options).unwrap();
+        zip.write_all(bytes).unwrap();
+    }
+    zip.finish().unwrap();
+}
+
+/// A `.keras` fixture rebuilt (stored, as Keras writes it) after `edit` changed its members.
+fn keras_with_members(
+    scratch: &Scratch,
+    rel: &str,
+    name: &str,
+    edit: impl FnOnce(&mut Members),
+) -> PathBuf {
+    let mut members = zip_members(&fixture(rel));
+    edit(&mut members);
+    let path = scratch.path(name);
+    write_zip(&path, &members, zip::CompressionMethod::Stored);
+    path
+}
+
+fn member<'m>(members: &'m mut Members, name: &str) -> &'m mut Vec<u8> {
+    &mut members.iter_mut().find(|(n, _)| n == name).unwrap().1
+}
+
+/// A `.keras` fixture whose config.json is edited by `edit`.
+fn keras_with_config(
+    scratch: &Scratch,
+    rel: &str,
+    name: &str,
+    edit: impl FnOnce(&mut Value),
+) -> PathBuf {
+    keras_with_members(scratch, rel, name, |members| {
+        let bytes = member(members, "config.json");
+        let mut config: Value = serde_json::from_slice(bytes).unwrap();
+        edit(&mut config);
+        *bytes = config.to_string().into_bytes();
+    })
+}
+
+/// A `.keras` fixture whose model.weights.h5 is edited with the hdf5 crate.
+fn keras_with_weights(
+    scratch: &Scratch,
+    rel: &str,
+    name: &str,
+    edit: impl FnOnce(&hdf5::File),
+) -> PathBuf {
+    keras_with_members(scratch, rel, name, |members| {
+        let bytes = member(members, "model.weights.h5");
+        let h5 = scratch.write(&format!("{name}.weights.h5"), bytes);
+        edit_h5(&h5, edit);
+        *bytes = std::fs::read(&h5).unwrap();
+    })
+}
+
+/// The entry of `config.layers` named `name` (by entry name or config name).
+fn layer<'v>(config: &'v mut Value, name: &str) -> &'v mut Value {
+    config["config"]["layers"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|l| {
+            l.get("name").and_then(Value::as_str) == Some(name) || l["config"]["name"] == name
+        })
+        .unwrap_or_else(|| panic!("no layer {name}"))
+}
+
+/// Keras 3: points the first tensor argument of `layer`'s first call at `history`.
+fn set_k3_history(config: &mut Value, name: &str, history: Value) {
+    let args = &mut layer(config, name)["inbound_nodes"][0]["args"];
+    let tensor = if args[0].is_array() {
+        &mut args[0][0]
+    } else {
+        &mut args[0]
+    };
+    tensor["config"]["keras_history"] = history;
+}
+
+fn npy_bytes(header: &str, data: &[u8]) -> Vec<u8> {
+    let mut header = header.to_string();
+    while !(10 + header.len() + 1).is_multiple_of(64) {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(data);
+    out
+}
+
+fn read_npy(path: &Path) -> ArrayD<f32> {
+    keqv::npy::read_npy(path).unwrap()
+}
+
+/// Runs `model` on the CPU on `inputs`, expecting success; returns the single output.
+fn run_ok(scratch: &Scratch, model: &Path, inputs: &Path, extra: &[&str]) -> (ArrayD<f32>, Output) {
+    let out_path = scratch.path("out.npy");
+    let mut args: Vec<OsString> = vec!["run".into(), "--device".into(), "cpu".into(), model.into()];
+    args.extend([
+        "--inputs".into(),
+        inputs.into(),
+        "--output".into(),
+        out_path.clone().into(),
+    ]);
+    args.extend(extra.iter().map(OsString::from));
+    let out = keqv(&args);
+    assert_eq!(
+        out.code,
+        Some(0),
+        "stdout: {}\nstderr: {}",
+        out.stdout,
+        out.stderr
+    );
+    (read_npy(&out_path), out)
+}
+
+fn max_abs_diff(a: &ArrayD<f32>, b: &ArrayD<f32>) -> f32 {
+    assert_eq!(a.shape(), b.shape());
+    a.iter()
+        .zip(b.iter())
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Not a model at all
+
+#[test]
+fn empty_file() {
+    let s = Scratch::new();
+    for name in ["empty.h5", "empty.keras"] {
+        let path = s.write(name, b"");
+        let line = refused(&path);
+        assert_mentions(&line, &["the file is empty (0 bytes)", "check the path"]);
+    }
+}
+
+#[test]
+fn text_file() {
+    let s = Scratch::new();
+    let path = s.write("model.h5", b"this is not a model\n");
+    let line = refused(&path);
+    assert_mentions(
+        &line,
+        &[
+            "neither a .keras (zip) archive nor an HDF5 file",
+            "model.save()",
+        ],
+    );
+}
+
+#[test]
+fn missing_file() {
+    let s = Scratch::new();
+    let path = s.path("nowhere.keras");
+    let line = refused(&path);
+    assert_mentions(&line, &["cannot read it (No such file", "check the path"]);
+}
+
+#[test]
+fn truncated_hdf5() {
+    let s = Scratch::new();
+    let rel = "tfk/a_seq_mlp.h5";
+    let full = std::fs::metadata(fixture(rel)).unwrap().len() as usize;
+    for len in [100, full / 2, full - 1024, full - 1] {
+        let path = s.truncated(rel, len, &format!("cut{len}.h5"));
+        let line = refused(&path);
+        assert_mentions(
+            &line,
+            &[
+                &format!("the HDF5 file is truncated: it has {len} of its {full} bytes"),
+                "copy or download it again",
+            ],
+        );
+    }
+    // Not even a whole signature.
+    let path = s.truncated(rel, 5, "cut5.h5");
+    assert_mentions(&refused(&path), &["truncated: it has only 5 bytes"]);
+}
+
+#[test]
+fn truncated_keras_archive() {
+    let s = Scratch::new();
+    let rel = "k3/a_seq_mlp.keras";
+    let full = std::fs::metadata(fixture(rel)).unwrap().len() as usize;
+    for len in [100, full / 2, full - 1024, full - 10] {
+        let path = s.truncated(rel, len, &format!("cut{len}.keras"));
+        let line = refused(&path);
+        assert_mentions(
+            &line,
+            &["not a valid .keras archive", "truncated or corrupt"],
+        );
+    }
+}
+
+#[test]
+fn truncated_weights_inside_keras_archive() {
+    let s = Scratch::new();
+    let path = keras_with_members(&s, "k3/a_seq_mlp.keras", "cut.keras", |members| {
+        member(members, "model.weights.h5").truncate(1000);
+    });
+    let line = refused(&path);
+    assert_mentions(
+        &line,
+        &["cut.keras/model.weights.h5: the HDF5 file is truncated: it has 1000 of its"],
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// HDF5 structure
+
+/// Damaged HDF5 internals (object headers, B-trees, the global heap holding the config) make
+/// the HDF5 library return errors, crash, or loop forever, depending on the byte and on its
+/// version (1.10.8 loops on some of these). Each must end in one line and exit code 2; a stall
+/// is cut by the watchdog (`KEQV_HDF5_STALL_SECS`, 2 s here). Recipe: 64-byte windows of
+/// tfk/c_func_skip.h5 overwritten with 0x00 or 0xff.
+#[test]
+fn damaged_hdf5_structure() {
+    let s = Scratch::new();
+    let rel = "tfk/c_func_skip.h5";
+    let good = std::fs::read(fixture(rel)).unwrap();
+    let windows = [
+        (128, 0x00),
+        (640, 0x00),
+        (704, 0xff),
+        (1664, 0xff),
+        (1856, 0xff),
+        (2112, 0x00),
+        (2176, 0xff),
+        (2304, 0x00),
+        (4416, 0x00),
+        (4544, 0xff),
+        (4672, 0xff),
+    ];
+    for (start, fill) in windows {
+        let mut bytes = good.clone();
+        bytes[start..start + 64].fill(fill);
+        let path = s.write(&format!("damaged_{start}_{fill}.h5"), &bytes);
+        let out = keqv_env(
+            &[OsString::from("inspect"), path.clone().into()],
+            &[("KEQV_HDF5_STALL_SECS", "2")],
+        );
+        let what = format!("bytes {start}..{} set to {fill:#x}", start + 64);
+        assert_eq!(
+            out.code,
+            Some(2),
+            "{what}: stdout {}\nstderr {}",
+            out.stdout,
+            out.stderr
+        );
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{what}: {}", out.stderr);
+        let prefix = format!("keqv: error: {}: ", path.display());
+        assert!(lines[0].starts_with(&prefix), "{what}: {}", lines[0]);
+        assert!(lines[0].contains("; "), "{what}: {}", lines[0]);
+    }
+}
+
+#[test]
+fn weights_only_file_given_as_model() {
+    for rel in [
+        "k3/a_seq_mlp.weights.h5",
+        "tfk/a_seq_mlp_legacyweights.h5",
+        "tfk/a_seq_mlp.weights.h5",
+    ] {
+        let line = refused(&fixture(rel));
+        assert_mentions(
+            &line,
+            &[
+                "no 'model_config' attribute",
+                "weights-only file",
+                "pass it with --weights",
+            ],
+        );
+    }
+}
+
+#[test]
+fn hdf5_without_model_config_or_layer_names() {
+    let s = Scratch::new();
+    let path = s.copy("tfk/a_seq_mlp.h5", "bare.h5");
+    edit_h5(&path, |f| {
+        f.delete_attr("model_config").unwrap();
+        f.unlink("model_weights").unwrap();
+    });
+    assert_mentions(
+        &refused(&path),
+        &[
+            "no 'model_config' attribute",
+            "not a Keras model saved with model.save()",
+        ],
+    );
+}
+
+#[test]
+fn no_model_weights_group() {
+    let s = Scratch::new();
+    let path = s.copy("tfk/a_seq_mlp.h5", "noweights.h5");
+    edit_h5(&path, |f| f.unlink("model_weights").unwrap());
+    assert_mentions(&refused(&path), &["no 'model_weights' group", "--weights"]);
+}
+
+#[test]
+fn missing_weight_dataset() {
+    let s = Scratch::new();
+    let path = s.copy("tfk/a_seq_mlp.h5", "nobias.h5");
+    edit_h5(&path, |f| {
+        f.unlink("model_weights/dense/dense/bias:0").unwrap()
+    });
+    assert_mentions(
+        &refused(&path),
+        &[
+            "layer 'dense'",
+            "weight dataset 'model_weights/dense/dense/bias:0' is missing",
+            "re-save",
+        ],
+    );
+    // Keras 3 layout: vars/1 gone from the archive's model.weights.h5.
+    let path = keras_with_weights(&s, "k3/a_seq_mlp.keras", "nobias.keras", |f| {
+        f.unlink("layers/dense/vars/1").unwrap()
+    });
+    assert_mentions(
+        &refused(&path),
+        &[
+            "layer 'dense' (Dense)",
+            "has 1 weight(s) for this layer, the config needs 2 (kernel, bias)",
+        ],
+    );
+}
+
+#[test]
+fn weight_with_wrong_shape() {
+    let s = Scratch::new();
+    let path = s.copy("tfk/a_seq_mlp.h5", "shape.h5");
+    edit_h5(&path, |f| {
+        replace_dataset(
+            f,
+            "model_weights/dense/dense/bias:0",
+            &ArrayD::<f32>::zeros(IxDyn(&[65])),
+        )
+    });
+    assert_mentions(
+        &refused(&path),
+        &[
+            "layer 'dense' (Dense)",
+            "weight 'bias' has shape [65] in the file, the config needs [64]",
+            "--weights",
+        ],
+    );
+    let path = keras_with_weights(&s, "k3/a_seq_mlp.keras", "shape.keras", |f| {
+        replace_dataset(
+            f,
+            "layers/dense_1/vars/0",
+            &ArrayD::<f32>::zeros(IxDyn(&[10, 64])),
+        )
+    });
+    assert_mentions(
+        &refused(&path),
+        &[
+            "layer 'dense_1' (Dense)",
+            "weight 'kernel' has shape [10, 64] in the file, the config needs [64, 10]",
+        ],
+    );
+}
+
+#[test]
+fn float16_and_float64_weights_are_upcast_with_a_warning() {
+    let s = Scratch::new();
+    let expected = read_npy(&fixture("tfk/a_seq_mlp.expected.npy"));
+    let inputs = fixture("inputs/a_seq_mlp.npy");
+    for (bits, tolerance) in [(64, 1e-5f32), (16, 2e-2)] {
+        let path = s.copy("tfk/a_seq_mlp.h5", &format!("f{bits}.h5"));
+        edit_h5(&path, |f| {
+            for w in [
+                "model_weights/dense/dense/kernel:0",
+                "model_weights/dense/dense/bias:0",
+            ] {
+                let value = read_dataset(f, w);
+                if bits == 64 {
+                    replace_dataset(f, w, &value.mapv(f64::from));
+                } else {
+                    replace_dataset(f, w, &value.mapv(half::f16::from_f32));
+                }
+            }
+        });
+        let out = keqv(&[OsString::from("inspect"), path.clone().into()]);
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+        assert_mentions(
+            &out.stdout,
+            &[&format!(
+                "warning  2 weight(s) are stored as float{bits} and were converted to float32: layer 'dense' weight 'dense/kernel:0'"
+            )],
+        );
+        let (got, _) = run_ok(&s, &path, &inputs, &[]);
+        let diff = max_abs_diff(&got, &expected);
+        assert!(diff <= tolerance, "float{bits}: max |a-b| = {diff}");
+    }
+}
+
+#[test]
+fn integer_weights_are_refused() {
+    let s = Scratch::new();
+    let path = s.copy("tfk/a_seq_mlp.h5", "int.h5");
+    edit_h5(&path, |f| {
+        let w = "model_weights/dense/dense/kernel:0";
+        let value = read_dataset(f, w);
+        replace_dataset(f, w, &value.mapv(|v| (v * 100.0) as i32));
+    });
+    assert_mentions(
+        &refused(&path),
+        &[
+            "layer 'dense': weight 'dense/kernel:0' has type int32",
+            "only float weights",
+            "convert the weights to float32",
+        ],
+    );
+}
+
+/// NaN and infinite weights are data, not a format error: the model runs, its outputs hold NaN,
+/// and `inspect` warns about them.
+#[test]
+fn nan_and_inf_weights_run_and_give_nan() {
+    let s = Scratch::new();
+    let path = s.copy("tfk/a_seq_mlp.h5", "nan.h5");
+    edit_h5(&path, |f| {
+        let w = "model_weights/dense/dense/kernel:0";
+        let mut value = read_dataset(f, w);
+        value[[0, 0]] = f32::NAN;
+        value[[1, 1]] = f32::INFINITY;
+        replace_dataset(f, w, &value);
+    });
+    let out = keqv(&[OsString::from("inspect"), path.clone().into()]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_mentions(
+        &out.stdout,
+        &["hold NaN or infinite values", "(1 NaN, 1 infinite)"],
+    );
+    let (got, _) = run_ok(&s, &path, &fixture("inputs/a_seq_mlp.npy"), &[]);
+    assert!(
+        got.iter().any(|v| v.is_nan()),
+        "outputs hold no NaN: {got:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Config JSON
+
+#[test]
+fn malformed_json() {
+    let s = Scratch::new();
+    let path = h5_with_config_text(&s, "tfk/a_seq_mlp.h5", "cut.h5", |text| {
+        text[..text.len() / 2].to_string()
+    });
+    assert_mentions(
+        &refused(&path),
+        &[
+            "model_config is not valid JSON (EOF while parsing",
+            "re-save the model",
+        ],
+    );
+    let path = keras_with_members(&s, "k3/a_seq_mlp.keras", "cut.keras", |members| {
+        member(members, "config.json").truncate(100)
+    });
+    assert_mentions(
+        &refused(&path),
+        &[
+            "config.json is not valid JSON (EOF while parsing",
+            "line 1 column 100",
+        ],
+    );
+}
+
+#[test]
+fn json_with_wrong_types() {
+    let s = Scratch::new();
+    let path = h5_with_config(&s, "tfk/a_seq_mlp.h5", "units.h5", |c| {
+        layer(c, "dense")["config"]["units"] = json!("64")
+    });
+    assert_mentions(
+        &refused(&path),
+        &[
+            "layer 'dense' (Dense): 'units' is \"64\", not a non-negative integer",
+            "malformed",
+        ],
+    );
+    let path = keras_with_config(&s, "k3/a_seq_mlp.keras", "units.keras", |c| {
+        layer(c, "dense_1")["config"]["units"] = json!(-3)
+    });
+    assert_mentions(
+        &refused(&path),
+        &["layer 'dense_1' (Dense): 'units' is -3, not a non-negative integer"],
+    );
+    let path = keras_with_config(&s, "k3/a_seq_mlp.keras", "layers.keras", |c| {
+        c["config"]["layers"] = json!({"dense": {}})
+    });
+    assert_mentions(
+        &refused(&path),
+        &[
+            "\"layers\" of model 'sequential' (Sequential) is an object, not a list",
+            "malformed",
+        ],
+    );
+    let path = h5_with_config(&s, "tfk/c_func_skip.h5", "inbound.h5", |c| {
+        layer(c, "add")["inbound_nodes"] = json!("dense_x")
+    });
+    assert_mentions(
+        &refused(&path),
+        &["layer 'add': \"inbound_nodes\" is not a list"],
+    );
+}
+
+#[test]
+fn unknown_layer_class() {
+    let s = Scratch::new();
+    let path = h5_with_config(&s, "tfk/a_seq_mlp.h5", "fancy.h5", |c| {
+        layer(c, "dense")["class_name"] = json!("FancyDense")
+    });
+    assert_mentions(
+        &refused(&path),
+        &[
+            "layer 'dense' (FancyDense): unknown layer class",
+            "--custom FancyDense=BUILTIN",
+        ],
+    );
+    // The registered custom layer of the fixtures, without its mapping.
+    for rel in ["k3/b_seq_custom.keras", "tfk/b_seq_custom.h5"] {
+        let line = refused(&fixture(rel));
+        assert_mentions(
+            &line,
+            &[
+                "(mypkg>FeatureNormalization): unknown layer class",
+                "--custom FeatureNormalization=BUILTIN",
+            ],
+        );
+    }
+}
+
+#[test]
+fn lambda_layers_are_never_run() {
+    for rel in [
+        "k3/f_lambda.keras",
+        "tfk/f_lambda.h5",
+        "k3/f_lambda.h5",
+        "tfk/f_lambda.keras",
+    ] {
+        let line = refused(&fixture(rel));
+        assert_mentions(
+            &line,
+            &[
+                "layer 'lambda' (Lambda)",
+                "Python code, which keqv never runs",
+                "--custom lambda=BUILTIN",
+            ],
+        );
+    }
+}
+
+#[test]
+fn cycle_in_the_graph() {
+    let s = Scratch::new();
+    let path = keras_with_config(&s, "k3/c_func_skip.keras", "cycle.keras", |c| {
+        set_k3_history(c, "dense_x", json!(["add", 0, 0]))
+    });
+    assert_mentions(
+        &refused(&path),
+        &[
+            "the layers dense_x, dense_y, add, out form a cycle",
+            "malformed",
+        ],
+    );
+    let path = h5_with_config(&s, "tfk/c_func_skip.h5", "cycle.h5", |c| {
+        layer(c, "dense_y")["inbound_nodes"] = json!([[["dense_y", 0, 0, {}]]])
+    });
+    assert_mentions(
+        &refused(&path),
+        &["the layers dense_y, add, out form a cycle"],
+    );
+}
+
+#[test]
+fn references_to_missing_layers_nodes_and_tensors() {
+    let s = Scratch::new();
+    let cases = [
+        (
+            json!(["nope", 0, 0]),
+            "takes input from layer 'nope', which is not in the model",
+        ),
+        (
+            json!(["dense_x", 3, 0]),
+            "takes input from call 3 of layer 'dense_x', which is called only 1 time(s)",
+        ),
+        (
+            json!(["dense_x", 0, 2]),
+            "takes output 2 of layer 'dense_x', which has 1 output(s)",
+        ),
+        (
+            json!(["input", 1, 0]),
+            "takes input from call 1 of InputLayer 'input', which has only call 0",
+        ),
+    ];
+    for (i, (history, message)) in cases.into_iter().enumerate() {
+        let mut tfk = history.as_array().unwrap().clone();
+        tfk.push(json!({}));
+        let path = keras_with_config(&s, "k3/c_func_skip.keras", &format!("ref{i}.keras"), |c| {
+            set_k3_history(c, "dense_y", history)
+        });
+        assert_mentions(
+            &refused(&path),
+            &["layer 'dense_y' (Dense): ", message, "malformed"],
+        );
+        let path = h5_with_config(&s, "tfk/c_func_skip.h5", &format!("ref{i}.h5"), |c| {
+            layer(c, "dense_y")["inbound_nodes"] = json!([[tfk]])
+        });
+        assert_mentions(&refused(&path), &["layer 'dense_y' (Dense): ", message]);
+    }
+    let path = keras_with_config(&s, "k3/c_func_skip.keras", "output.keras", |c| {
+        c["config"]["output_layers"] = json!(["gone", 0, 0])
+    });
+    assert_mentions(
+        &refused(&path),
+        &["output ['gone', 0, 0] refers to a tensor no layer produces"],
+    );
+}
+
+#[test]
+fn duplicate_layer_names() {
+    let s = Scratch::new();
+    let path = h5_with_config(&s, "tfk/a_seq_mlp.h5", "dup.h5", |c| {
+        layer(c, "dense_1")["config"]["name"] = json!("dense")
+    });
+    assert_mentions(
+        &refused(&path),
+        &[
+            "model 'sequential' has two layers named 'dense'",
+            "malformed",
+        ],
+    );
+    let path = keras_with_config(&s, "k3/c_func_skip.keras", "dup.keras", |c| {
+        let l = layer(c, "dense_y");
+        l["name"] = json!("dense_x");
+        l["config"]["name"] = json!("dense_x");
+    });
+    assert_mentions(
+        &refused(&path),
+        &["model 'func_skip' has two layers named 'dense_x'"],
+    );
+}
+
+#[test]
+fn zero_sized_dimensions() {
+    let s = Scratch::new();
+    let path = keras_with_config(&s, "k3/a_seq_mlp.keras", "zero_in.keras", |c| {
+        layer(c, "input_layer")["config"]["batch_shape"] = json!([null, 0])
+    });
+    assert_mentions(
+        &refused(&path),
+        &["layer 'input_layer' (InputLayer): input shape (None, 0) has a zero-sized dimension"],
+    );
+    let path = keras_with_config(&s, "k3/a_seq_mlp.keras", "zero_units.keras", |c| {
+        layer(c, "dense_1")["config"]["units"] = json!(0)
+    });
+    assert_mentions(
+        &refused(&path),
+        &["layer 'dense_1' (Dense): output shape (None, 0) has a zero-sized dimension"],
+    );
+}
+
+#[test]
+fn absurd_sizes_are_refused_before_allocating() {
+    let s = Scratch::new();
+    let path = h5_with_config(&s, "tfk/a_seq_mlp.h5", "huge.h5", |c| {
+        layer(c, "dense")["config"]["units"] = json!(1u64 << 40)
+    });
+    assert_mentions(
+        &refused(&path),
+        &[
+            "layer 'dense' (Dense): weight 'kernel' would have shape [784, 1099511627776], which needs 3.1 PiB of memory",
+            "refusing to allocate it",
+        ],
+    );
+    let path = keras_with_config(&s, "k3/a_seq_mlp.keras", "huge_in.keras", |c| {
+        layer(c, "input_layer")["config"]["batch_shape"] =
+            json!([null, 1u64 << 20, 1u64 << 20, 1u64 << 20])
+    });
+    assert_mentions(
+        &refused(&path),
+        &["input shape (None, 1048576, 1048576, 1048576) would need 4.0 EiB per sample"],
+    );
+    let path = keras_with_config(&s, "k3/a_seq_mlp.keras", "overflow.keras", |c| {
+        layer(c, "input_layer")["config"]["batch_shape"] = json!([null, u64::MAX, u64::MAX])
+    });
+    assert_mentions(&refused(&path), &["refusing to allocate it"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// .keras archives
+
+#[test]
+fn keras_archive_missing_members() {
+    let s = Scratch::new();
+    for missing in ["config.json", "model.weights.h5"] {
+        let path = keras_with_members(
+            &s,
+            "k3/a_seq_mlp.keras",
+            &format!("no_{missing}.keras"),
+            |m| m.retain(|(n, _)| n != missing),
+        );
+        assert_mentions(
+            &refused(&path),
+            &[
+                &format!(".keras archive has no {missing}"),
+                "re-save the model",
+            ],
+        );
+    }
+}
+
+#[test]
+fn keras_archive_with_path_traversal() {
+    let s = Scratch::new();
+    let path = keras_with_members(&s, "k3/a_seq_mlp.keras", "evil.keras", |m| {
+        m.push(("../evil".into(), b"gotcha".to_vec()))
+    });
+    assert_mentions(
+        &refused(&path),
+        &[
+            "archive member \"../evil\" has an unsafe path",
+            "refusing the archive",
+        ],
+    );
+}
+
+/// A member that declares far more bytes than the archive holds: refused before any allocation.
+/// Recipe: a stored archive written by the zip crate, then the 32-bit uncompressed size of
+/// model.weights.h5 in its central-directory entry (offset 24 of the `PK\1\2` record) set to 4 GiB.
+#[test]
+fn keras_archive_zip_bomb() {
+    let s = Scratch::new();
+    let path = keras_with_members(&s, "k3/a_seq_mlp.keras", "bomb.keras", |_| {});
+    let mut bytes = std::fs::read(&path).unwrap();
+    let mut patched = 0;
+    let mut at = 0;
+    while let Some(i) = bytes[at..]
+        .windows(4)
+        .position(|w| w == b"PK\x01\x02")
+        .map(|i| i + at)
+    {
+        let name_len = u16::from_le_bytes([bytes[i + 28], bytes[i + 29]]) as usize;
+        if &bytes[i + 46..i + 46 + name_len] == b"model.weights.h5" {
+            bytes[i + 24..i + 28].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+            patched += 1;
+        }
+        at = i + 4;
+    }
+    assert_eq!(patched, 1);
+    std::fs::write(&path, &bytes).unwrap();
+    assert_mentions(
+        &refused(&path),
+        &[
+            "member model.weights.h5 declares 4294967280 bytes in a",
+            "a zip bomb",
+        ],
+    );
+}
+
+#[test]
+fn keras_archive_with_compressed_members() {
+    let s = Scratch::new();
+    let path = s.path("deflated.keras");
+    write_zip(
+        &path,
+        &zip_members(&fixture("k3/a_seq_mlp.keras")),
+        zip::CompressionMethod::Deflated,
+    );
+    assert_mentions(
+        &refused(&path),
+        &["is compressed (Deflated)", "re-zip with `zip -0`"],
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inputs
+
+fn input_error(model: &str, inputs: &Path) -> String {
+    error_line(&[
+        OsString::from("run"),
+        "--device".into(),
+        "cpu".into(),
+        fixture(model).into(),
+        "--inputs".into(),
+        inputs.into(),
+    ])
+}
+
+#[test]
+fn npy_with_corrupt_header() {
+    let s = Scratch::new();
+    let good = std::fs::read(fixture("inputs/a_seq_mlp.npy")).unwrap();
+    // The header is ASCII text padded with spaces: rewrite it in place, same length.
+    let header_end = 10 + u16::from_le_bytes([good[8], good[9]]) as usize;
+    let header = std::str::from_utf8(&good[10..header_end]).unwrap();
+    assert!(header.contains("'shape': (8, 784)"), "{header}");
+    let cases = [
+        (
+            "shape.npy",
+            header.replace("(8, 784)", "(8, 7x4)"),
+            "shape entry '7x4' is not a size",
+        ),
+        (
+            "descr.npy",
+            header.replace("'descr'", "'dexcr'"),
+            "header has no 'descr'",
+        ),
+        (
+            "huge.npy",
+            header.replace("(8, 784), ", "(99999999999, 99999999999), "),
+            "is too large for any file",
+        ),
+        (
+            "order.npy",
+            header.replace("False", "Maybe"),
+            "fortran_order is 'Maybe'",
+        ),
+    ];
+    for (name, edited, message) in cases {
+        let edited = edited.trim_end().to_string() + "\n";
+        let mut bytes = good[..10].to_vec();
+        let padded = format!("{:<width$}", edited.trim_end(), width = header.len() - 1) + "\n";
+        assert_eq!(padded.len(), header.len(), "{edited}");
+        bytes.extend_from_slice(padded.as_bytes());
+        bytes.extend_from_slice(&good[header_end..]);
+        let path = s.write(name, &bytes);
+        let line = input_error("k3/a_seq_mlp.keras", &path);
+        assert_mentions(
+            &line,
+            &[
+                &path.display().to_string(),
+                "not a valid .npy array",
+                message,
+                "numpy.save",
+            ],
+        );
+    }
+    let mut bytes = good.clone();
+    bytes[8] = 0xff;
+    bytes[9] = 0xff;
+    let path = s.write("len.npy", &bytes);
+    assert_mentions(
+        &input_error("k3/a_seq_mlp.keras", &path),
+        &["header longer than the file"],
+    );
+    let path = s.write("short.npy", &good[..2000]);
+    assert_mentions(
+        &input_error("k3/a_seq_mlp.keras", &path),
+        &["shape [8, 784] needs 25088 bytes of data, the file has 1872"],
+    );
+}
+
+#[test]
+fn npy_with_integer_dtype() {
+    let s = Scratch::new();
+    let data: Vec<u8> = (0..8 * 784)
+        .flat_map(|i: i32| (i % 7).to_le_bytes())
+        .collect();
+    let bytes = npy_bytes(
+        "{'descr': '<i4', 'fortran_order': False, 'shape': (8, 784), }",
+        &data,
+    );
+    let path = s.write("int.npy", &bytes);
+    assert_mentions(
+        &input_error("k3/a_seq_mlp.keras", &path),
+        &["dtype '<i4' is not a float", "x.astype('float32')"],
+    );
+}
+
+#[test]
+fn npy_with_the_wrong_shape() {
+    let s = Scratch::new();
+    let x = read_npy(&fixture("inputs/a_seq_mlp.npy"));
+    let path = s.path("narrow.npy");
+    keqv::npy::write_npy(
+        &path,
+        &x.slice(ndarray::s![.., ..100]).to_owned().into_dyn(),
+    )
+    .unwrap();
+    assert_mentions(
+        &input_error("k3/a_seq_mlp.keras", &path),
+        &[
+            "input 'input_layer' has shape [8, 100]; the model expects (batch, 784)",
+            "(N, 784)",
+        ],
+    );
+    let path = s.path("empty_batch.npy");
+    keqv::npy::write_npy(&path, &ArrayD::zeros(IxDyn(&[0, 784]))).unwrap();
+    assert_mentions(
+        &input_error("k3/a_seq_mlp.keras", &path),
+        &["0 samples", "at least one sample"],
+    );
+    // A two-input model given one .npy.
+    assert_mentions(
+        &input_error("k3/e_shared.keras", &fixture("inputs/a_seq_mlp.npy")),
+        &["the model has 2 inputs (a, b); give an .npz"],
+    );
+}
+
+#[test]
+fn npz_with_missing_input_names() {
+    let s = Scratch::new();
+    let arrays = keqv::npy::read_npz(&fixture("inputs/e_shared.npz")).unwrap();
+    let a = &arrays.iter().find(|(k, _)| k == "a").unwrap().1;
+    let b = &arrays.iter().find(|(k, _)| k == "b").unwrap().1;
+    let path = s.path("only_a.npz");
+    keqv::npy::write_npz(&path, &[("a".into(), a)]).unwrap();
+    assert_mentions(
+        &input_error("k3/e_shared.keras", &path),
+        &[
+            "has no array named 'b' (it has [a]; the model's inputs are [a, b])",
+            "numpy.savez(FILE, a=…, b=…)",
+        ],
+    );
+    // Two arrays, one misnamed: refused rather than matched by position.
+    let path = s.path("misnamed.npz");
+    keqv::npy::write_npz(&path, &[("a".into(), a), ("c".into(), b)]).unwrap();
+    assert_mentions(
+        &input_error("k3/e_shared.keras", &path),
+        &["has no array named 'b'"],
+    );
+    // Different batch sizes.
+    let short = b.slice(ndarray::s![..3, ..]).to_owned().into_dyn();
+    let path = s.path("batches.npz");
+    keqv::npy::write_npz(&path, &[("a".into(), a), ("b".into(), &short)]).unwrap();
+    assert_mentions(
+        &input_error("k3/e_shared.keras", &path),
+        &["different batch sizes ('a' 8, 'b' 3)"],
+    );
+}
+
+/// numpy.savez(file, x, y) names arrays arr_0, arr_1: those are matched by position.
+#[test]
+fn npz_with_positional_names_runs() {
+    let s = Scratch::new();
+    let arrays = keqv::npy::read_npz(&fixture("inputs/e_shared.npz")).unwrap();
+    let a = &arrays.iter().find(|(k, _)| k == "a").unwrap().1;
+    let b = &arrays.iter().find(|(k, _)| k == "b").unwrap().1;
+    let path = s.path("positional.npz");
+    keqv::npy::write_npz(&path, &[("arr_1".into(), b), ("arr_0".into(), a)]).unwrap();
+    let (got, _) = run_ok(&s, &fixture("k3/e_shared.keras"), &path, &[]);
+    let want = read_npy(&fixture("k3/e_shared.expected.npy"));
+    assert!(max_abs_diff(&got, &want) < 1e-4);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+#[test]
+fn weights_of_a_different_model() {
+    let cases = [
+        (
+            "k3/a_seq_mlp.keras",
+            "k3/c_func_skip.weights.h5",
+            "weights group 'layers/dense' belongs to a layer named 'dense_x'",
+        ),
+        (
+            "tfk/a_seq_mlp.h5",
+            "tfk/c_func_skip_legacyweights.h5",
+            "has weights for layer 'dense_x', which the model does not have",
+        ),
+        (
+            "tfk/a_seq_mlp.h5",
+            "tfk/c_func_skip.weights.h5",
+            "has weights in 'layers/dense_2' that no layer of model 'sequential' maps to",
+        ),
+        (
+            "k3/c_func_skip.keras",
+            "k3/a_seq_mlp.keras",
+            "weights group 'layers/dense' belongs to a layer named 'dense'",
+        ),
+    ];
+    for (model, weights, message) in cases {
+        let weights = fixture(weights);
+        let line = refused_with(
+            &fixture(model),
+            &["--weights", weights.to_str().unwrap()],
+            &weights,
+        );
+        assert_mentions(&line, &[message, "pass the weights saved from this model"]);
+    }
+}
+
+#[test]
+fn weights_file_that_is_not_hdf5() {
+    let s = Scratch::new();
+    let text = s.write("weights.h5", b"not weights");
+    let line = refused_with(
+        &fixture("k3/a_seq_mlp.keras"),
+        &["--weights", text.to_str().unwrap()],
+        &text,
+    );
+    assert_mentions(&line, &["neither a .keras (zip) archive nor an HDF5 file"]);
+    let cut = s.truncated("k3/a_seq_mlp.weights.h5", 4096, "cut.weights.h5");
+    let line = refused_with(
+        &fixture("k3/a_seq_mlp.keras"),
+        &["--weights", cut.to_str().unwrap()],
+        &cut,
+    );
+    assert_mentions(&line, &["the HDF5 file is truncated: it has 4096 of its"]);
+}
+
+#[test]
+fn malformed_custom_flag() {
+    for flag in [
+        "FeatureNormalization",
+        "=l2_normalize",
+        "FeatureNormalization=",
+    ] {
+        let line = error_line(&[
+            OsString::from("inspect"),
+            fixture("k3/b_seq_custom.keras").into(),
+            "--custom".into(),
+            flag.into(),
+        ]);
+        assert_mentions(
+            &line,
+            &[
+                &format!("--custom '{flag}' is not NAME=BUILTIN"),
+                "--custom FeatureNormalization=l2_normalize",
+            ],
+        );
+    }
+    let line = error_line(&[
+        OsString::from("inspect"),
+        fixture("k3/b_seq_custom.keras").into(),
+        "--custom".into(),
+        "FeatureNormalization=l3_normalize".into(),
+    ]);
+    assert_mentions(
+        &line,
+        &[
+            "is mapped to 'l3_normalize', which is not a built-in",
+            "l2_normalize",
+        ],
+    );
+}
