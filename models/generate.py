@@ -41,6 +41,7 @@ WEIGHT_SEED = {
     "e_zoo": 1005, "e_layout": 1006, "e_acts": 1007, "e_act_layers": 1008,
     "e_nested": 1009, "e_nested_func": 1010, "e_shared": 1011, "e_bignames": 1012,
     "f_lambda": 1013, "f_lambda_named": 1013, "g_gelu_exact": 1014,
+    "h_two_heads": 1015, "h_wide_head": 1016,
 }
 
 # input spec per model: {input name or None (single input): (shape without batch, scale)}
@@ -66,6 +67,8 @@ INPUT_SPEC = {
     "f_lambda": (2013, {None: ((8,), 1.0)}),
     "f_lambda_named": (2013, {None: ((8,), 1.0)}),
     "g_gelu_exact": (2014, {None: ((16,), 3.0)}),
+    "h_two_heads": (2003, {None: ((100,), 1.0)}),
+    "h_wide_head": (2003, {None: ((100,), 1.0)}),
 }
 
 # pairs whose outputs the parent compares (same input, same weights)
@@ -472,6 +475,26 @@ def model_specs(K, writer):
 
     specs.append(Spec("g_gelu_exact", g_gelu_exact,
                       notes="Activation('gelu') = exact erf form; input x3"))
+
+    # --- h: the same input as c_func_skip, other output signatures (verify's findings) -----------
+    def h_two_heads():
+        x = K.Input((100,), name="input")
+        h = L.Dense(64, activation="relu", name="trunk")(x)
+        out = L.Dense(10, activation="softmax", name="out")(h)
+        aux = L.Dense(3, name="aux")(h)
+        return K.Model(x, [out, aux], name="h_two_heads")
+
+    def h_wide_head():
+        x = K.Input((100,), name="input")
+        return K.Model(x, L.Dense(12, name="out")(x), name="h_wide_head")
+
+    if k3:
+        specs += [
+            Spec("h_two_heads", h_two_heads, formats=("keras",), chain=False,
+                 notes="input like c_func_skip, two outputs (10 and 3)"),
+            Spec("h_wide_head", h_wide_head, formats=("keras",),
+                 notes="input like c_func_skip, one output of 12"),
+        ]
     return specs, dropped
 
 

@@ -11,6 +11,7 @@ use crate::exec::DeviceChoice;
 use crate::graph::build::BuildOptions;
 use crate::inputs::{Distribution, RandomInputs};
 use crate::keras::custom::CustomMap;
+use crate::verify::Tolerances;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -44,11 +45,130 @@ pub enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// Run the original and the converted model on the same inputs; exit 0 when equivalent,
+    /// 1 when not.
+    Verify(VerifyArgs),
+    /// Time a model on one or more devices (--device cpu,gpu).
+    Bench {
+        #[command(flatten)]
+        model: ModelArgs,
+        #[command(flatten)]
+        inputs: InputArgs,
+        #[command(flatten)]
+        device: DeviceArgs,
+        /// Timed runs per device.
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+        /// Untimed runs first.
+        #[arg(long, default_value_t = 2)]
+        warmup: usize,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
     /// List the GPU adapters wgpu can see.
     Adapters {
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         format: OutputFormat,
     },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct VerifyArgs {
+    /// The original model (.keras or .h5).
+    pub original: PathBuf,
+    /// The converted model (.keras or .h5).
+    pub converted: PathBuf,
+    /// Weights file for the original model.
+    #[arg(long, value_name = "FILE")]
+    pub original_weights: Option<PathBuf>,
+    /// Weights file for the converted model.
+    #[arg(long, value_name = "FILE")]
+    pub converted_weights: Option<PathBuf>,
+    /// Map a custom layer to a built-in op in both models: NAME=BUILTIN.
+    #[arg(long, value_name = "NAME=BUILTIN")]
+    pub custom: Vec<String>,
+    /// Custom mappings for the original model only.
+    #[arg(long, value_name = "NAME=BUILTIN")]
+    pub original_custom: Vec<String>,
+    /// Custom mappings for the converted model only.
+    #[arg(long, value_name = "NAME=BUILTIN")]
+    pub converted_custom: Vec<String>,
+    /// Read custom mappings (for both models) from a file.
+    #[arg(long, value_name = "FILE")]
+    pub custom_file: Vec<PathBuf>,
+    /// The per-sample shape of an input the models leave open: NAME=D1,D2,…
+    #[arg(long, value_name = "NAME=D1,D2")]
+    pub input_shape: Vec<String>,
+    #[command(flatten)]
+    pub inputs: InputArgs,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    /// Run the converted model on another device (same values as --device).
+    #[arg(long, value_name = "DEVICE")]
+    pub converted_device: Option<String>,
+    /// Absolute tolerance: VALUE for every output, or OUTPUT:VALUE for one (repeatable).
+    #[arg(long, value_name = "[OUTPUT:]VALUE")]
+    pub atol: Vec<String>,
+    /// Relative tolerance: VALUE for every output, or OUTPUT:VALUE for one (repeatable).
+    #[arg(long, value_name = "[OUTPUT:]VALUE")]
+    pub rtol: Vec<String>,
+    /// Compare every layer and name the first one where the models diverge.
+    #[arg(long)]
+    pub per_layer: bool,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    /// Also write a JUnit XML report to this file.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Samples run at once; larger batches stream through in chunks of this size.
+    #[arg(long, default_value_t = 1024)]
+    pub chunk: usize,
+}
+
+impl VerifyArgs {
+    /// The model arguments of one side: shared options plus that side's own.
+    pub fn side(&self, converted: bool) -> ModelArgs {
+        let (model, weights, own) = if converted {
+            (&self.converted, &self.converted_weights, &self.converted_custom)
+        } else {
+            (&self.original, &self.original_weights, &self.original_custom)
+        };
+        ModelArgs {
+            model: model.clone(),
+            weights: weights.clone(),
+            custom: self.custom.iter().chain(own).cloned().collect(),
+            custom_file: self.custom_file.clone(),
+            input_shape: self.input_shape.clone(),
+        }
+    }
+
+    pub fn tolerances(&self) -> Result<Tolerances> {
+        let mut t = Tolerances::default();
+        for (flags, name) in [(&self.atol, "--atol"), (&self.rtol, "--rtol")] {
+            for flag in flags {
+                let (output, value) = match flag.rsplit_once(':') {
+                    Some((o, v)) => (Some(o.to_string()), v),
+                    None => (None, flag.as_str()),
+                };
+                let value: f64 = value
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+                    .ok_or_else(|| Error::Usage(format!("{name} '{flag}' is not [OUTPUT:]VALUE with VALUE ≥ 0")))?;
+                let (default, per_output) = if name == "--atol" {
+                    (&mut t.default.atol, &mut t.atol)
+                } else {
+                    (&mut t.default.rtol, &mut t.rtol)
+                };
+                match output {
+                    Some(o) => per_output.push((o, value)),
+                    None => *default = value,
+                }
+            }
+        }
+        Ok(t)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -6,6 +6,7 @@
 //! renders the verdict.
 
 pub mod cli;
+pub mod compare;
 pub mod commands;
 pub mod error;
 pub mod exec;
@@ -13,6 +14,8 @@ pub mod graph;
 pub mod inputs;
 pub mod keras;
 pub mod npy;
+pub mod report;
 pub mod tensor;
+pub mod verify;
 
 pub use error::{Error, Result};

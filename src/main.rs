@@ -24,6 +24,22 @@ fn main() -> ExitCode {
             device,
             output,
         } => commands::run::run(model, inputs, device, output.as_deref()),
+        Command::Verify(args) => commands::verify::verify(args),
+        Command::Bench {
+            model,
+            inputs,
+            device,
+            runs,
+            warmup,
+            format,
+        } => commands::bench::bench(&commands::bench::BenchArgs {
+            model,
+            inputs,
+            device,
+            runs: *runs,
+            warmup: *warmup,
+            format: *format,
+        }),
         Command::Adapters { .. } => Err(keqv::Error::Device(
             "adapter listing is not available yet".into(),
         )),

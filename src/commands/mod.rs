@@ -1,7 +1,9 @@
 //! One module per subcommand. Each returns the process outcome; main maps it to an exit code.
 
+pub mod bench;
 pub mod inspect;
 pub mod run;
+pub mod verify;
 
 use std::sync::Arc;
 

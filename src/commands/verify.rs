@@ -1,0 +1,74 @@
+//! `keqv verify ORIGINAL CONVERTED`: the verdict, as text, JSON and JUnit, and the exit code.
+
+use std::path::Path;
+
+use super::{load_model, Outcome};
+use crate::cli::{DeviceArgs, InputArgs, ModelArgs, OutputFormat, VerifyArgs};
+use crate::error::{Error, Result};
+use crate::report;
+use crate::verify::{verify as run_verify, InputSource, Side, Tolerances, VerifyOptions};
+
+pub fn verify(args: &VerifyArgs) -> Result<Outcome> {
+    let device_original = args.device.choice()?;
+    let device_converted = match &args.converted_device {
+        Some(d) => DeviceArgs {
+            device: d.clone(),
+            adapter: args.device.adapter.clone(),
+        }
+        .choice()?,
+        None => device_original.clone(),
+    };
+    let options = VerifyOptions {
+        tolerances: args.tolerances()?,
+        inputs: input_source(&args.inputs)?,
+        chunk: args.chunk,
+        per_layer: args.per_layer,
+        device_original,
+        device_converted,
+    };
+    let original = side(&args.side(false))?;
+    let converted = side(&args.side(true))?;
+    let report = run_verify(&original, &converted, &options)?;
+    if let Some(path) = &args.junit {
+        let xml = report::junit(&report, "keqv verify");
+        std::fs::write(path, xml).map_err(|e| Error::io(path, e))?;
+    }
+    match args.format {
+        OutputFormat::Text => print!("{}", report::text(&report, report::Style::for_stdout())),
+        OutputFormat::Json => println!("{}", report::json(&report)),
+    }
+    Ok(if report.equivalent { Outcome::Success } else { Outcome::Negative })
+}
+
+/// Verifies a freshly written conversion against its source with default settings, printing
+/// the verdict: what `keqv convert` does after writing.
+pub fn verify_after_convert(original: &ModelArgs, written: &Path, device: &DeviceArgs) -> Result<Outcome> {
+    let options = VerifyOptions {
+        tolerances: Tolerances::default(),
+        inputs: InputSource::Random(Default::default()),
+        chunk: 1024,
+        per_layer: false,
+        device_original: device.choice()?,
+        device_converted: device.choice()?,
+    };
+    let converted_args = ModelArgs {
+        model: written.to_path_buf(),
+        weights: None,
+        ..original.clone()
+    };
+    let report = run_verify(&side(original)?, &side(&converted_args)?, &options)?;
+    print!("{}", report::text(&report, report::Style::for_stdout()));
+    Ok(if report.equivalent { Outcome::Success } else { Outcome::Negative })
+}
+
+fn side(args: &ModelArgs) -> Result<Side> {
+    let (model, graph) = load_model(args)?;
+    Ok(Side { model, graph })
+}
+
+fn input_source(args: &InputArgs) -> Result<InputSource> {
+    Ok(match &args.inputs {
+        Some(path) => InputSource::File(path.clone()),
+        None => InputSource::Random(args.random()?),
+    })
+}
