@@ -48,6 +48,23 @@ pub enum Command {
     /// Run the original and the converted model on the same inputs; exit 0 when equivalent,
     /// 1 when not.
     Verify(VerifyArgs),
+    /// Write a model whose graph is a chain as a Sequential model (.keras or .h5) and verify
+    /// it; a model that is not a chain is explained, node by node (exit 1).
+    Convert {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Where to write: OUT.keras (Keras archive) or OUT.h5 (legacy HDF5).
+        #[arg(long, short)]
+        output: PathBuf,
+        /// The Keras the written file is for: keras3 (Keras 3) or tf-keras (tf-keras 2.x).
+        #[arg(long, value_enum, default_value_t = crate::convert::TargetDialect::Keras3)]
+        dialect: crate::convert::TargetDialect,
+        /// Do not verify the written model against the original.
+        #[arg(long)]
+        no_verify: bool,
+        #[command(flatten)]
+        device: DeviceArgs,
+    },
     /// Time a model on one or more devices (--device cpu,gpu).
     Bench {
         #[command(flatten)]
@@ -129,9 +146,17 @@ impl VerifyArgs {
     /// The model arguments of one side: shared options plus that side's own.
     pub fn side(&self, converted: bool) -> ModelArgs {
         let (model, weights, own) = if converted {
-            (&self.converted, &self.converted_weights, &self.converted_custom)
+            (
+                &self.converted,
+                &self.converted_weights,
+                &self.converted_custom,
+            )
         } else {
-            (&self.original, &self.original_weights, &self.original_custom)
+            (
+                &self.original,
+                &self.original_weights,
+                &self.original_custom,
+            )
         };
         ModelArgs {
             model: model.clone(),
@@ -155,7 +180,11 @@ impl VerifyArgs {
                     .parse()
                     .ok()
                     .filter(|v: &f64| v.is_finite() && *v >= 0.0)
-                    .ok_or_else(|| Error::Usage(format!("{name} '{flag}' is not [OUTPUT:]VALUE with VALUE ≥ 0")))?;
+                    .ok_or_else(|| {
+                        Error::Usage(format!(
+                            "{name} '{flag}' is not [OUTPUT:]VALUE with VALUE ≥ 0"
+                        ))
+                    })?;
                 let (default, per_output) = if name == "--atol" {
                     (&mut t.default.atol, &mut t.atol)
                 } else {
@@ -303,9 +332,11 @@ impl DeviceArgs {
             "metal" => gpu(Some(Backend::Metal)),
             "dx12" => gpu(Some(Backend::Dx12)),
             "gl" => gpu(Some(Backend::Gl)),
-            other => return Err(Error::Usage(format!(
+            other => {
+                return Err(Error::Usage(format!(
                 "--device '{other}' is not one of auto, cpu, cpu64, gpu, vulkan, metal, dx12, gl"
-            ))),
+            )))
+            }
         };
         if self.adapter.is_some() && matches!(choice, DeviceChoice::Cpu | DeviceChoice::CpuF64) {
             return Err(Error::Usage(

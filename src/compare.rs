@@ -20,7 +20,10 @@ pub struct Tolerance {
 
 impl Default for Tolerance {
     fn default() -> Self {
-        Tolerance { atol: 1e-5, rtol: 1e-5 }
+        Tolerance {
+            atol: 1e-5,
+            rtol: 1e-5,
+        }
     }
 }
 
@@ -158,7 +161,11 @@ impl Accumulator {
             count: self.count,
             max_abs: self.max_abs,
             max_rel: self.max_rel,
-            mean_abs: if self.finite_count == 0 { 0.0 } else { self.sum_abs / self.finite_count as f64 },
+            mean_abs: if self.finite_count == 0 {
+                0.0
+            } else {
+                self.sum_abs / self.finite_count as f64
+            },
             worst_index,
             worst_original,
             worst_converted,
@@ -217,21 +224,38 @@ mod tests {
         let a = t(&[[0.1, 0.2, 0.7], [0.5, 0.25, 0.25]]);
         let m = compare(&a, &a, Tolerance::default());
         assert!(m.passed);
-        assert_eq!((m.max_abs, m.mismatches, m.min_atol_to_pass), (0.0, 0, Some(0.0)));
+        assert_eq!(
+            (m.max_abs, m.mismatches, m.min_atol_to_pass),
+            (0.0, 0, Some(0.0))
+        );
     }
 
     #[test]
     fn measures_the_worst_element_and_the_atol_that_would_pass() {
         let b = t(&[[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]);
         let a = t(&[[0.0, 1.0, 2.0], [3.0, 4.001, 5.0]]);
-        let m = compare(&b, &a, Tolerance { atol: 1e-5, rtol: 1e-5 });
+        let m = compare(
+            &b,
+            &a,
+            Tolerance {
+                atol: 1e-5,
+                rtol: 1e-5,
+            },
+        );
         assert!(!m.passed);
         assert_eq!(m.mismatches, 1);
         assert_eq!(m.worst_index, vec![1, 1]);
         assert!((m.max_abs - 1e-3).abs() < 1e-6);
         let need = m.min_atol_to_pass.unwrap();
         assert!((need - (m.max_abs - 1e-5 * 4.0)).abs() < 1e-9);
-        let retry = compare(&b, &a, Tolerance { atol: need + 1e-12, rtol: 1e-5 });
+        let retry = compare(
+            &b,
+            &a,
+            Tolerance {
+                atol: need + 1e-12,
+                rtol: 1e-5,
+            },
+        );
         assert!(retry.passed, "min_atol_to_pass must really pass");
     }
 
@@ -265,12 +289,19 @@ mod tests {
         for start in (0..10).step_by(4) {
             let end = (start + 4).min(10);
             let s = ndarray::s![start..end, ..];
-            acc.add(&b.slice(s).to_owned().into_dyn(), &a.slice(s).to_owned().into_dyn(), start);
+            acc.add(
+                &b.slice(s).to_owned().into_dyn(),
+                &a.slice(s).to_owned().into_dyn(),
+                start,
+            );
         }
         let parts = acc.finish();
         assert_eq!(parts.worst_index, whole.worst_index);
         assert_eq!(parts.worst_index, vec![5, 2]);
-        assert_eq!((parts.max_abs, parts.mismatches), (whole.max_abs, whole.mismatches));
+        assert_eq!(
+            (parts.max_abs, parts.mismatches),
+            (whole.max_abs, whole.mismatches)
+        );
         assert!((parts.mean_abs - whole.mean_abs).abs() < 1e-12);
     }
 }

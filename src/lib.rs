@@ -6,8 +6,9 @@
 //! renders the verdict.
 
 pub mod cli;
-pub mod compare;
 pub mod commands;
+pub mod compare;
+pub mod convert;
 pub mod error;
 pub mod exec;
 pub mod graph;

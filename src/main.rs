@@ -25,6 +25,13 @@ fn main() -> ExitCode {
             output,
         } => commands::run::run(model, inputs, device, output.as_deref()),
         Command::Verify(args) => commands::verify::verify(args),
+        Command::Convert {
+            model,
+            output,
+            dialect,
+            no_verify,
+            device,
+        } => commands::convert::convert(model, output, *dialect, *no_verify, device),
         Command::Bench {
             model,
             inputs,
@@ -48,8 +55,22 @@ fn main() -> ExitCode {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Negative) => ExitCode::from(1),
         Err(e) => {
-            eprintln!("keqv: error: {e}");
+            eprintln!("keqv: error: {}", one_line(&e.to_string()));
             ExitCode::from(2)
         }
     }
+}
+
+/// Keeps an error on one line even when a path or name in it holds control characters.
+fn one_line(message: &str) -> String {
+    message
+        .chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
 }

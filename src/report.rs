@@ -16,7 +16,8 @@ impl Style {
     pub fn for_stdout() -> Self {
         use std::io::IsTerminal;
         Style {
-            color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            color: std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
         }
     }
 
@@ -75,9 +76,19 @@ pub fn text(report: &VerifyReport, style: Style) -> String {
     }
     match (&report.first_divergence, &report.layers) {
         (Some(d), _) => {
-            let what = if d.own_fails() { "its own error" } else { "the accumulated error" };
-            let m = d.own.as_ref().filter(|_| d.own_fails()).or(d.accumulated.as_ref());
-            let detail = m.map(|m| format!(": max_abs {:.3e} at {:?}", m.max_abs, m.worst_index)).unwrap_or_default();
+            let what = if d.own_fails() {
+                "its own error"
+            } else {
+                "the accumulated error"
+            };
+            let m = d
+                .own
+                .as_ref()
+                .filter(|_| d.own_fails())
+                .or(d.accumulated.as_ref());
+            let detail = m
+                .map(|m| format!(": max_abs {:.3e} at {:?}", m.max_abs, m.worst_index))
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
                 "\n{} {} ({}) ↔ {}, {what} exceeds the tolerance{detail}",
@@ -115,25 +126,53 @@ fn side(s: &SideInfo) -> String {
         None => format!("{} dialect", s.dialect),
     };
     let chain = if s.chain { "a chain" } else { "not a chain" };
-    format!("{}  ({format}, {writer}, {} layers, {chain})", s.path, s.layers)
+    format!(
+        "{}  ({format}, {writer}, {} layers, {chain})",
+        s.path, s.layers
+    )
 }
 
 fn describe_tolerance(t: Tolerance) -> String {
-    format!("|a − b| ≤ {:e} + {:e}·|b| (b: the original)", t.atol, t.rtol)
+    format!(
+        "|a − b| ≤ {:e} + {:e}·|b| (b: the original)",
+        t.atol, t.rtol
+    )
 }
 
 fn outputs_table(report: &VerifyReport, style: Style) -> String {
-    let header = ["output", "shape", "max_abs", "max_rel", "mean_abs", "mismatches", "min_atol", "top-1", "verdict"];
+    let header = [
+        "output",
+        "shape",
+        "max_abs",
+        "max_rel",
+        "mean_abs",
+        "mismatches",
+        "min_atol",
+        "top-1",
+        "verdict",
+    ];
     let rows: Vec<Vec<String>> = report
         .outputs
         .iter()
         .map(|o| {
             let m = &o.metrics;
-            let name = if o.name == o.converted_name { o.name.clone() } else { format!("{} ↔ {}", o.name, o.converted_name) };
-            let shape = o.shape.iter().map(|d| d.map_or("None".into(), |d| d.to_string())).collect::<Vec<_>>().join(", ");
+            let name = if o.name == o.converted_name {
+                o.name.clone()
+            } else {
+                format!("{} ↔ {}", o.name, o.converted_name)
+            };
+            let shape = o
+                .shape
+                .iter()
+                .map(|d| d.map_or("None".into(), |d| d.to_string()))
+                .collect::<Vec<_>>()
+                .join(", ");
             let mut mismatches = format!("{}/{}", m.mismatches, m.count);
             if m.nan_mismatch + m.inf_mismatch > 0 {
-                mismatches.push_str(&format!(" ({} NaN, {} Inf)", m.nan_mismatch, m.inf_mismatch));
+                mismatches.push_str(&format!(
+                    " ({} NaN, {} Inf)",
+                    m.nan_mismatch, m.inf_mismatch
+                ));
             }
             vec![
                 name,
@@ -143,15 +182,22 @@ fn outputs_table(report: &VerifyReport, style: Style) -> String {
                 sci(m.mean_abs),
                 mismatches,
                 m.min_atol_to_pass.map_or("none".into(), sci),
-                m.top1_agreement.map_or("-".into(), |t| format!("{:.1}%", t * 100.0)),
-                if m.passed { "pass".into() } else { "FAIL".into() },
+                m.top1_agreement
+                    .map_or("-".into(), |t| format!("{:.1}%", t * 100.0)),
+                if m.passed {
+                    "pass".into()
+                } else {
+                    "FAIL".into()
+                },
             ]
         })
         .collect();
-    let mut out = columns(&header, &rows, |row, col, cell| match (col, row.map(|r| r[8].as_str())) {
-        (8, Some("pass")) => style.good(cell),
-        (8, Some(_)) => style.bad(cell),
-        _ => cell.to_string(),
+    let mut out = columns(&header, &rows, |row, col, cell| {
+        match (col, row.map(|r| r[8].as_str())) {
+            (8, Some("pass")) => style.good(cell),
+            (8, Some(_)) => style.bad(cell),
+            _ => cell.to_string(),
+        }
     });
     for o in report.outputs.iter().filter(|o| !o.metrics.passed) {
         let m = &o.metrics;
@@ -167,9 +213,21 @@ fn outputs_table(report: &VerifyReport, style: Style) -> String {
 fn structure_lines(report: &VerifyReport) -> String {
     let s = &report.structure;
     let mut out = String::new();
-    let count = |by: &str| s.pairs.iter().filter(|p| format!("{:?}", p.matched_by).to_lowercase() == by).count();
-    let weighted: Vec<_> = s.pairs.iter().filter(|p| p.weights != crate::verify::pairing::WeightState::None).collect();
-    let identical = weighted.iter().filter(|p| p.weights == crate::verify::pairing::WeightState::Identical).count();
+    let count = |by: &str| {
+        s.pairs
+            .iter()
+            .filter(|p| format!("{:?}", p.matched_by).to_lowercase() == by)
+            .count()
+    };
+    let weighted: Vec<_> = s
+        .pairs
+        .iter()
+        .filter(|p| p.weights != crate::verify::pairing::WeightState::None)
+        .collect();
+    let identical = weighted
+        .iter()
+        .filter(|p| p.weights == crate::verify::pairing::WeightState::Identical)
+        .count();
     let _ = writeln!(
         out,
         "layers: {} paired ({} by name, {} by weights, {} by position, {} by inputs); weights bit-identical in {}/{} weighted pairs",
@@ -181,7 +239,11 @@ fn structure_lines(report: &VerifyReport) -> String {
         identical,
         weighted.len()
     );
-    for p in s.pairs.iter().filter(|p| p.weights == crate::verify::pairing::WeightState::Different) {
+    for p in s
+        .pairs
+        .iter()
+        .filter(|p| p.weights == crate::verify::pairing::WeightState::Different)
+    {
         let _ = writeln!(out, "  weights differ: {} ↔ {}", p.original, p.converted);
     }
     if !s.missing.is_empty() {
@@ -194,11 +256,21 @@ fn structure_lines(report: &VerifyReport) -> String {
 }
 
 fn layers_table(layers: &[LayerReport], style: Style) -> String {
-    let header = ["layer (converted ↔ original)", "class", "own max_abs", "accumulated max_abs", ""];
+    let header = [
+        "layer (converted ↔ original)",
+        "class",
+        "own max_abs",
+        "accumulated max_abs",
+        "",
+    ];
     let rows: Vec<Vec<String>> = layers
         .iter()
         .map(|l| {
-            let name = if l.original == l.converted { l.converted.clone() } else { format!("{} ↔ {}", l.converted, l.original) };
+            let name = if l.original == l.converted {
+                l.converted.clone()
+            } else {
+                format!("{} ↔ {}", l.converted, l.original)
+            };
             let cell = |m: &Option<Metrics>| m.as_ref().map_or("-".into(), |m| sci(m.max_abs));
             let flag = if l.own_fails() {
                 "diverges here"
@@ -207,7 +279,13 @@ fn layers_table(layers: &[LayerReport], style: Style) -> String {
             } else {
                 ""
             };
-            vec![name, l.class.clone(), cell(&l.own), cell(&l.accumulated), flag.into()]
+            vec![
+                name,
+                l.class.clone(),
+                cell(&l.own),
+                cell(&l.accumulated),
+                flag.into(),
+            ]
         })
         .collect();
     columns(&header, &rows, |_, col, cell| match (col, cell) {
@@ -218,7 +296,11 @@ fn layers_table(layers: &[LayerReport], style: Style) -> String {
 }
 
 /// Aligned columns, two spaces apart; `paint` may colour a cell after its width is measured.
-fn columns(header: &[&str], rows: &[Vec<String>], paint: impl Fn(Option<&Vec<String>>, usize, &str) -> String) -> String {
+fn columns(
+    header: &[&str],
+    rows: &[Vec<String>],
+    paint: impl Fn(Option<&Vec<String>>, usize, &str) -> String,
+) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -250,7 +332,12 @@ pub fn junit(report: &VerifyReport, suite: &str) -> String {
     let mut failures = 0;
     for o in &report.outputs {
         let m = &o.metrics;
-        let _ = write!(cases, "    <testcase classname=\"{}\" name=\"{}\">", xml(suite), xml(&o.name));
+        let _ = write!(
+            cases,
+            "    <testcase classname=\"{}\" name=\"{}\">",
+            xml(suite),
+            xml(&o.name)
+        );
         if !m.passed {
             failures += 1;
             let msg = format!(
@@ -259,7 +346,11 @@ pub fn junit(report: &VerifyReport, suite: &str) -> String {
                 m.worst_original, m.worst_converted,
                 m.min_atol_to_pass.map_or("none".into(), |a| format!("{a:.3e}"))
             );
-            let _ = write!(cases, "<failure message=\"{}\" type=\"not-equivalent\"/>", xml(&msg));
+            let _ = write!(
+                cases,
+                "<failure message=\"{}\" type=\"not-equivalent\"/>",
+                xml(&msg)
+            );
         }
         cases.push_str("</testcase>\n");
     }

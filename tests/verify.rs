@@ -12,16 +12,30 @@ fn keqv() -> Command {
 
 /// Runs `keqv verify --format json ARGS` and returns (exit code, report).
 fn verify(args: &[&str]) -> (i32, Value) {
-    let out = keqv().arg("verify").args(args).args(["--format", "json", "--device", "cpu"]).output().unwrap();
+    let out = keqv()
+        .arg("verify")
+        .args(args)
+        .args(["--format", "json", "--device", "cpu"])
+        .output()
+        .unwrap();
     let code = out.status.code().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let report = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("exit {code}: not JSON ({e}): {stdout}\nstderr: {}", String::from_utf8_lossy(&out.stderr)));
+    let report = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "exit {code}: not JSON ({e}): {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
     (code, report)
 }
 
 fn max_abs(report: &Value) -> f64 {
-    report["outputs"].as_array().unwrap().iter().map(|o| o["max_abs"].as_f64().unwrap()).fold(0.0, f64::max)
+    report["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["max_abs"].as_f64().unwrap())
+        .fold(0.0, f64::max)
 }
 
 #[test]
@@ -35,7 +49,12 @@ fn sequential_mlp_and_its_functional_rewrite_are_identical() {
     assert_eq!(out["mismatches"], 0);
     // Names differ, so pairing falls back to weights; every weighted pair is bit-identical.
     let pairs = r["structure"]["pairs"].as_array().unwrap();
-    assert!(pairs.iter().any(|p| p["matched_by"] == "weights" && p["weights"] == "identical"), "{pairs:?}");
+    assert!(
+        pairs
+            .iter()
+            .any(|p| p["matched_by"] == "weights" && p["weights"] == "identical"),
+        "{pairs:?}"
+    );
 }
 
 #[test]
@@ -53,38 +72,70 @@ fn custom_layer_model_verifies_with_a_mapping() {
 #[test]
 fn custom_layer_without_a_mapping_is_an_error_naming_the_flag() {
     let out = keqv()
-        .args(["verify", "models/k3/b_seq_custom.keras", "models/k3/b_seq_custom.h5", "--device", "cpu"])
+        .args([
+            "verify",
+            "models/k3/b_seq_custom.keras",
+            "models/k3/b_seq_custom.h5",
+            "--device",
+            "cpu",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--custom FeatureNormalization=") && err.lines().count() == 1, "{err}");
+    assert!(
+        err.contains("--custom FeatureNormalization=") && err.lines().count() == 1,
+        "{err}"
+    );
 }
 
 #[test]
 fn skip_connection_model_against_its_reimplementation_and_a_wrong_linearisation() {
-    let (code, r) = verify(&["models/k3/c_func_skip.keras", "models/tfk/c_func_skip_reimpl.h5"]);
+    let (code, r) = verify(&[
+        "models/k3/c_func_skip.keras",
+        "models/tfk/c_func_skip_reimpl.h5",
+    ]);
     assert_eq!(code, 0, "{r}");
     assert!(max_abs(&r) < 1e-6);
-    let (code, r) = verify(&["models/k3/c_func_skip.keras", "models/k3/c_seq_skip_dropped.keras", "--per-layer"]);
+    let (code, r) = verify(&[
+        "models/k3/c_func_skip.keras",
+        "models/k3/c_seq_skip_dropped.keras",
+        "--per-layer",
+    ]);
     assert_eq!(code, 1, "dropping the skip changes the function");
     assert_eq!(r["equivalent"], false);
     assert!(max_abs(&r) > 1e-2);
-    assert!(r["structure"]["converted"]["chain"] == true && r["structure"]["original"]["chain"] == false);
+    assert!(
+        r["structure"]["converted"]["chain"] == true
+            && r["structure"]["original"]["chain"] == false
+    );
 }
 
 #[test]
 fn perturbed_weight_is_found_and_named_per_layer() {
-    let (code, r) = verify(&["models/k3/a_seq_mlp.keras", "models/tfk/a_seq_mlp_perturbed.h5", "--per-layer"]);
+    let (code, r) = verify(&[
+        "models/k3/a_seq_mlp.keras",
+        "models/tfk/a_seq_mlp_perturbed.h5",
+        "--per-layer",
+    ]);
     assert_eq!(code, 1);
     let first = &r["first_divergence"];
     assert_eq!(first["converted"], "dense", "{first}");
     assert!(first["own"]["passed"] == false);
     let layers = r["layers"].as_array().unwrap();
     let last = layers.iter().find(|l| l["converted"] == "dense_1").unwrap();
-    assert_eq!(last["own"]["passed"], true, "the next layer adds no error of its own");
+    assert_eq!(
+        last["own"]["passed"], true,
+        "the next layer adds no error of its own"
+    );
     assert_eq!(last["accumulated"]["passed"], false, "but inherits it");
-    let pair = r["structure"]["pairs"].as_array().unwrap().iter().find(|p| p["original"] == "dense").unwrap().clone();
+    let pair = r["structure"]["pairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["original"] == "dense")
+        .unwrap()
+        .clone();
     assert_eq!(pair["weights"], "different");
 }
 
@@ -109,12 +160,32 @@ fn a_changed_activation_is_named_as_the_first_divergence() {
 
 #[test]
 fn tf_keras_and_keras3_files_of_the_same_models_agree_within_1e6() {
-    for model in ["a_seq_mlp", "c_func_skip", "d_chain_func", "e_zoo", "e_nested", "e_nested_func", "e_shared", "e_act_layers", "e_bignames"] {
-        let (original, converted) = (format!("models/tfk/{model}.h5"), format!("models/k3/{model}.keras"));
-        let converted = if model == "e_bignames" { converted.replace(".keras", ".h5") } else { converted };
+    for model in [
+        "a_seq_mlp",
+        "c_func_skip",
+        "d_chain_func",
+        "e_zoo",
+        "e_nested",
+        "e_nested_func",
+        "e_shared",
+        "e_act_layers",
+        "e_bignames",
+    ] {
+        let (original, converted) = (
+            format!("models/tfk/{model}.h5"),
+            format!("models/k3/{model}.keras"),
+        );
+        let converted = if model == "e_bignames" {
+            converted.replace(".keras", ".h5")
+        } else {
+            converted
+        };
         let (code, r) = verify(&[&original, &converted, "--atol", "1e-6", "--rtol", "0"]);
         assert_eq!(code, 0, "{model}: {r}");
-        eprintln!("{model}: tf-keras vs Keras 3 max |a-b| = {:.3e}", max_abs(&r));
+        eprintln!(
+            "{model}: tf-keras vs Keras 3 max |a-b| = {:.3e}",
+            max_abs(&r)
+        );
     }
 }
 
@@ -123,34 +194,82 @@ fn hard_sigmoid_across_dialects_is_not_equivalent_and_says_why() {
     let (code, r) = verify(&["models/tfk/e_acts.h5", "models/k3/e_acts.keras"]);
     assert_eq!(code, 1);
     let warnings = r["warnings"].to_string();
-    assert!(warnings.contains("hard_sigmoid means clip(0.2x + 0.5, 0, 1) in tf-keras 2"), "{warnings}");
+    assert!(
+        warnings.contains("hard_sigmoid means clip(0.2x + 0.5, 0, 1) in tf-keras 2"),
+        "{warnings}"
+    );
 }
 
 #[test]
 fn mismatched_signatures_are_explained() {
-    let out = keqv().args(["verify", "models/k3/a_seq_mlp.keras", "models/k3/c_func_skip.keras", "--device", "cpu"]).output().unwrap();
+    let out = keqv()
+        .args([
+            "verify",
+            "models/k3/a_seq_mlp.keras",
+            "models/k3/c_func_skip.keras",
+            "--device",
+            "cpu",
+        ])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("cannot be fed the same inputs") && err.contains("(None, 784)") && err.contains("(None, 100)"), "{err}");
+    assert!(
+        err.contains("cannot be fed the same inputs")
+            && err.contains("(None, 784)")
+            && err.contains("(None, 100)"),
+        "{err}"
+    );
 
     // Same inputs, different outputs: a finding and exit 1, not a crash.
     let (code, r) = verify(&["models/k3/c_func_skip.keras", "models/k3/h_two_heads.keras"]);
     assert_eq!(code, 1, "{r}");
-    assert_eq!(r["findings"][0], "the original has 1 output(s), the converted 2");
+    assert_eq!(
+        r["findings"][0],
+        "the original has 1 output(s), the converted 2"
+    );
     let (code, r) = verify(&["models/k3/c_func_skip.keras", "models/k3/h_wide_head.keras"]);
     assert_eq!(code, 1, "{r}");
     let finding = r["findings"][0].as_str().unwrap();
-    assert!(finding.contains("(None, 10)") && finding.contains("(None, 12)"), "{finding}");
+    assert!(
+        finding.contains("(None, 10)") && finding.contains("(None, 12)"),
+        "{finding}"
+    );
 }
 
 #[test]
 fn json_report_has_the_documented_fields() {
-    let (_, r) = verify(&["models/k3/c_func_skip.keras", "models/tfk/c_func_skip.h5", "--per-layer"]);
-    for key in ["equivalent", "device", "tolerance", "outputs", "structure", "first_divergence"] {
-        assert!(r.get(key).is_some() || key == "first_divergence", "missing {key}");
+    let (_, r) = verify(&[
+        "models/k3/c_func_skip.keras",
+        "models/tfk/c_func_skip.h5",
+        "--per-layer",
+    ]);
+    for key in [
+        "equivalent",
+        "device",
+        "tolerance",
+        "outputs",
+        "structure",
+        "first_divergence",
+    ] {
+        assert!(
+            r.get(key).is_some() || key == "first_divergence",
+            "missing {key}"
+        );
     }
     let out = &r["outputs"][0];
-    for key in ["name", "shape", "max_abs", "max_rel", "mean_abs", "worst_index", "mismatches", "nan_mismatch", "min_atol_to_pass", "top1_agreement"] {
+    for key in [
+        "name",
+        "shape",
+        "max_abs",
+        "max_rel",
+        "mean_abs",
+        "worst_index",
+        "mismatches",
+        "nan_mismatch",
+        "min_atol_to_pass",
+        "top1_agreement",
+    ] {
         assert!(out.get(key).is_some(), "output lacks {key}: {out}");
     }
     assert_eq!(r["tolerance"]["atol"], 1e-5);
@@ -171,30 +290,53 @@ fn per_output_tolerance_and_junit() {
     assert_eq!(code, 0, "a looser tolerance on the one output passes: {r}");
     assert_eq!(r["outputs"][0]["tolerance"]["atol"], 1e-3);
     let xml = std::fs::read_to_string(&junit).unwrap();
-    assert!(xml.contains("<testsuite name=\"keqv verify\" tests=\"1\" failures=\"0\""), "{xml}");
+    assert!(
+        xml.contains("<testsuite name=\"keqv verify\" tests=\"1\" failures=\"0\""),
+        "{xml}"
+    );
 }
 
 #[test]
 fn large_batches_stream_in_chunks_with_exact_metrics() {
-    let args = ["models/k3/a_seq_mlp.keras", "models/k3/a_seq_mlp_perturbed.keras", "--batch", "300"];
+    let args = [
+        "models/k3/a_seq_mlp.keras",
+        "models/k3/a_seq_mlp_perturbed.keras",
+        "--batch",
+        "300",
+    ];
     let (_, whole) = verify(&args);
     let (_, chunked) = verify(&[&args[..], &["--chunk", "7"]].concat());
     for key in ["max_abs", "mismatches", "worst_index", "count"] {
-        assert_eq!(whole["outputs"][0][key], chunked["outputs"][0][key], "{key}");
+        assert_eq!(
+            whole["outputs"][0][key], chunked["outputs"][0][key],
+            "{key}"
+        );
     }
-    let diff = (whole["outputs"][0]["mean_abs"].as_f64().unwrap() - chunked["outputs"][0]["mean_abs"].as_f64().unwrap()).abs();
+    let diff = (whole["outputs"][0]["mean_abs"].as_f64().unwrap()
+        - chunked["outputs"][0]["mean_abs"].as_f64().unwrap())
+    .abs();
     assert!(diff < 1e-12);
 }
 
 #[test]
 fn text_report_is_plain_without_a_terminal() {
     let out = keqv()
-        .args(["verify", "models/k3/a_seq_mlp.keras", "models/k3/a_seq_mlp_perturbed.keras", "--device", "cpu", "--per-layer"])
+        .args([
+            "verify",
+            "models/k3/a_seq_mlp.keras",
+            "models/k3/a_seq_mlp_perturbed.keras",
+            "--device",
+            "cpu",
+            "--per-layer",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("NOT EQUIVALENT"), "{text}");
-    assert!(!text.contains('\x1b'), "no colour codes when stdout is not a terminal");
+    assert!(
+        !text.contains('\x1b'),
+        "no colour codes when stdout is not a terminal"
+    );
     assert!(text.contains("first divergence: dense (Dense)"), "{text}");
 }

@@ -70,7 +70,8 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
         let mut times: Vec<f64> = (0..args.runs)
             .map(|_| {
                 let t = Instant::now();
-                exec.run(&batch_inputs, Keep::Outputs).map(|_| t.elapsed().as_secs_f64())
+                exec.run(&batch_inputs, Keep::Outputs)
+                    .map(|_| t.elapsed().as_secs_f64())
             })
             .collect::<Result<_>>()?;
         times.sort_by(f64::total_cmp);
@@ -95,7 +96,10 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
         peak_memory_mb: peak_memory_mb(),
     };
     match args.format {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report).expect("serializable")),
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("serializable")
+        ),
         OutputFormat::Text => print!("{}", render(&report)),
     }
     Ok(Outcome::Success)
@@ -115,7 +119,14 @@ fn render(r: &BenchReport) -> String {
     for d in &r.devices {
         out.push_str(&format!(
             "  {:<44} {:>6} {:>10.3} {:>10.3} {:>10.3} {:>12.1} {:>8.1} {:>10.1}\n",
-            d.device, d.batch, d.min_ms, d.median_ms, d.max_ms, d.samples_per_s, d.gflops, d.prepare_ms
+            d.device,
+            d.batch,
+            d.min_ms,
+            d.median_ms,
+            d.max_ms,
+            d.samples_per_s,
+            d.gflops,
+            d.prepare_ms
         ));
     }
     if let Some(mb) = r.peak_memory_mb {

@@ -1,6 +1,7 @@
 //! One module per subcommand. Each returns the process outcome; main maps it to an exit code.
 
 pub mod bench;
+pub mod convert;
 pub mod inspect;
 pub mod run;
 pub mod verify;

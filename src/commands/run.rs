@@ -19,7 +19,10 @@ pub fn run(
 ) -> Result<Outcome> {
     let choice = device.choice()?;
     let random = input_args.random()?;
-    let (_, graph) = load_model(model_args)?;
+    let (model, graph) = load_model(model_args)?;
+    for warning in &model.warnings {
+        eprintln!("keqv: warning: {}: {warning}", model.path.display());
+    }
     let inputs = match &input_args.inputs {
         Some(path) => inputs::load(path, &graph)?,
         None => inputs::generate(&graph, &random)?,

@@ -37,12 +37,20 @@ pub fn verify(args: &VerifyArgs) -> Result<Outcome> {
         OutputFormat::Text => print!("{}", report::text(&report, report::Style::for_stdout())),
         OutputFormat::Json => println!("{}", report::json(&report)),
     }
-    Ok(if report.equivalent { Outcome::Success } else { Outcome::Negative })
+    Ok(if report.equivalent {
+        Outcome::Success
+    } else {
+        Outcome::Negative
+    })
 }
 
 /// Verifies a freshly written conversion against its source with default settings, printing
 /// the verdict: what `keqv convert` does after writing.
-pub fn verify_after_convert(original: &ModelArgs, written: &Path, device: &DeviceArgs) -> Result<Outcome> {
+pub fn verify_after_convert(
+    original: &ModelArgs,
+    written: &Path,
+    device: &DeviceArgs,
+) -> Result<Outcome> {
     let options = VerifyOptions {
         tolerances: Tolerances::default(),
         inputs: InputSource::Random(Default::default()),
@@ -58,7 +66,11 @@ pub fn verify_after_convert(original: &ModelArgs, written: &Path, device: &Devic
     };
     let report = run_verify(&side(original)?, &side(&converted_args)?, &options)?;
     print!("{}", report::text(&report, report::Style::for_stdout()));
-    Ok(if report.equivalent { Outcome::Success } else { Outcome::Negative })
+    Ok(if report.equivalent {
+        Outcome::Success
+    } else {
+        Outcome::Negative
+    })
 }
 
 fn side(args: &ModelArgs) -> Result<Side> {

@@ -1,39 +1,108 @@
-//! Whether a graph is a plain chain, and so can be a Sequential model; if not, every node that
+//! Whether a model is a plain chain, and so can be a Sequential model; if not, every node that
 //! prevents it, in plain words.
 //!
 //! A chain has one input and one output, every node takes exactly one tensor, every node's
 //! output feeds exactly one node (the output feeds none), and no layer is applied twice.
-//! Nested models are already inlined in the graph, so nested chains flatten naturally.
+//! Nested models are inlined (their nodes are named `outer/inner`), so nested chains flatten
+//! naturally.
+//!
+//! The analysis runs on a [`Topology`]: nodes, their inputs, and the model's inputs and outputs.
+//! `keqv inspect` makes one from a built [`Graph`]; `keqv convert` makes one straight from the
+//! model config (`crate::convert::plan`), so that models keqv cannot run (Lambda layers,
+//! unmapped custom layers) can still be analysed and converted. Both name nodes the same way,
+//! so both explain a model in the same words.
 
 use std::collections::BTreeMap;
 
 use super::{Graph, Op};
 
+/// The shape of a model's dataflow, without ops or weights.
+#[derive(Clone, Debug, Default)]
+pub struct Topology {
+    pub nodes: Vec<TopoNode>,
+    /// Indices of the model's input nodes.
+    pub inputs: Vec<usize>,
+    /// Indices of the model's output nodes.
+    pub outputs: Vec<usize>,
+}
+
+#[derive(Clone, Debug)]
+pub struct TopoNode {
+    /// The layer path (`inner/dense`), plus `#k` for the k-th call of a shared layer after the
+    /// first: the same names as [`Graph`] nodes.
+    pub name: String,
+    /// Indices of the nodes whose outputs this node takes, in call order.
+    pub inputs: Vec<usize>,
+    /// A model input (an InputLayer of the outermost model).
+    pub is_input: bool,
+}
+
+impl From<&Graph> for Topology {
+    fn from(graph: &Graph) -> Self {
+        Topology {
+            nodes: graph
+                .nodes
+                .iter()
+                .map(|n| TopoNode {
+                    name: n.name.clone(),
+                    inputs: n.inputs.iter().map(|id| id.0).collect(),
+                    is_input: n.op == Op::Input,
+                })
+                .collect(),
+            inputs: graph.inputs.iter().map(|id| id.0).collect(),
+            outputs: graph.outputs.iter().map(|id| id.0).collect(),
+        }
+    }
+}
+
+impl Topology {
+    /// For each node, the nodes that consume its output (in node order, repeats kept).
+    pub fn consumers(&self) -> Vec<Vec<usize>> {
+        let mut out = vec![Vec::new(); self.nodes.len()];
+        for (i, node) in self.nodes.iter().enumerate() {
+            for &input in &node.inputs {
+                out[input].push(i);
+            }
+        }
+        out
+    }
+}
+
 /// The reasons a graph is not a chain; empty when it is one.
 pub fn chain_problems(graph: &Graph) -> Vec<String> {
+    problems(&Topology::from(graph))
+}
+
+pub fn is_chain(graph: &Graph) -> bool {
+    chain_problems(graph).is_empty()
+}
+
+/// The reasons a model is not a chain, one sentence per node that prevents it, in node order;
+/// empty when it is one.
+pub fn problems(topo: &Topology) -> Vec<String> {
     let mut problems = Vec::new();
-    let names = |ids: &[super::NodeId]| {
+    let names = |ids: &[usize]| {
         ids.iter()
-            .map(|id| graph.node(*id).name.clone())
+            .map(|&id| topo.nodes[id].name.as_str())
             .collect::<Vec<_>>()
             .join(", ")
     };
-    if graph.inputs.len() != 1 {
+    if topo.inputs.len() != 1 {
         problems.push(format!(
-            "the model has {} inputs ({})",
-            graph.inputs.len(),
-            names(&graph.inputs)
+            "the model has {} inputs{}",
+            topo.inputs.len(),
+            listed(&names(&topo.inputs))
         ));
     }
-    if graph.outputs.len() != 1 {
+    if topo.outputs.len() != 1 {
         problems.push(format!(
-            "the model has {} outputs ({})",
-            graph.outputs.len(),
-            names(&graph.outputs)
+            "the model has {} outputs{}",
+            topo.outputs.len(),
+            listed(&names(&topo.outputs))
         ));
     }
-    let consumers = graph.consumers();
-    for (i, node) in graph.nodes.iter().enumerate() {
+    let consumers = topo.consumers();
+    for (i, node) in topo.nodes.iter().enumerate() {
         if node.inputs.len() > 1 {
             problems.push(format!(
                 "{} merges {} tensors ({})",
@@ -43,9 +112,9 @@ pub fn chain_problems(graph: &Graph) -> Vec<String> {
             ));
         }
         let feeds = &consumers[i];
-        let is_output = graph.outputs.iter().any(|o| o.0 == i);
+        let is_output = topo.outputs.contains(&i);
         if feeds.len() > 1 {
-            let skip = feeds.iter().any(|c| graph.node(*c).inputs.len() > 1);
+            let skip = is_skip(topo, &consumers, feeds);
             let kind = if skip {
                 "a skip connection"
             } else {
@@ -63,23 +132,149 @@ pub fn chain_problems(graph: &Graph) -> Vec<String> {
                 node.name,
                 names(feeds)
             ));
-        } else if feeds.is_empty() && !is_output && node.op != Op::Input {
+        } else if feeds.is_empty() && !is_output && !node.is_input {
             problems.push(format!("{} feeds no layer and is not an output", node.name));
         }
     }
     let mut calls: BTreeMap<&str, usize> = BTreeMap::new();
-    for node in &graph.nodes {
+    for node in &topo.nodes {
         let layer = node.name.split('#').next().unwrap_or(&node.name);
         *calls.entry(layer).or_default() += 1;
     }
     for (layer, n) in calls {
         if n > 1 {
-            problems.push(format!("{layer} is applied {n} times (a shared layer)"));
+            problems.push(format!("{layer} is applied {} (a shared layer)", times(n)));
         }
     }
     problems
 }
 
-pub fn is_chain(graph: &Graph) -> bool {
-    chain_problems(graph).is_empty()
+/// A skip connection: the node feeds a merge directly and also through another of its
+/// consumers (`x → f(x) → add(x, f(x))`); otherwise its outputs part ways (a branch).
+fn is_skip(topo: &Topology, consumers: &[Vec<usize>], feeds: &[usize]) -> bool {
+    feeds.iter().any(|&merge| {
+        topo.nodes[merge].inputs.len() > 1
+            && feeds
+                .iter()
+                .any(|&other| other != merge && reaches(consumers, other, merge))
+    })
+}
+
+/// Whether `to` depends on `from`'s output.
+fn reaches(consumers: &[Vec<usize>], from: usize, to: usize) -> bool {
+    let mut seen = vec![false; consumers.len()];
+    let mut stack = vec![from];
+    while let Some(n) = stack.pop() {
+        if n == to {
+            return true;
+        }
+        if !std::mem::replace(&mut seen[n], true) {
+            stack.extend(&consumers[n]);
+        }
+    }
+    false
+}
+
+fn listed(names: &str) -> String {
+    if names.is_empty() {
+        String::new()
+    } else {
+        format!(" ({names})")
+    }
+}
+
+fn times(n: usize) -> String {
+    match n {
+        2 => "twice".to_string(),
+        n => format!("{n} times"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(name: &str, inputs: &[usize]) -> TopoNode {
+        TopoNode {
+            name: name.into(),
+            inputs: inputs.to_vec(),
+            is_input: inputs.is_empty(),
+        }
+    }
+
+    #[test]
+    fn a_chain_has_no_problems() {
+        let topo = Topology {
+            nodes: vec![node("x", &[]), node("d1", &[0]), node("d2", &[1])],
+            inputs: vec![0],
+            outputs: vec![2],
+        };
+        assert!(problems(&topo).is_empty());
+    }
+
+    #[test]
+    fn skip_connection_and_merge_are_named() {
+        let topo = Topology {
+            nodes: vec![
+                node("input", &[]),
+                node("dense_x", &[0]),
+                node("dense_y", &[1]),
+                node("add", &[1, 2]),
+                node("out", &[3]),
+            ],
+            inputs: vec![0],
+            outputs: vec![4],
+        };
+        assert_eq!(
+            problems(&topo),
+            [
+                "dense_x feeds 2 layers (dense_y, add): a skip connection",
+                "add merges 2 tensors (dense_x, dense_y)",
+            ]
+        );
+    }
+
+    #[test]
+    fn parallel_paths_are_a_branch() {
+        let topo = Topology {
+            nodes: vec![
+                node("x", &[]),
+                node("a", &[0]),
+                node("b", &[0]),
+                node("cat", &[1, 2]),
+            ],
+            inputs: vec![0],
+            outputs: vec![3],
+        };
+        assert_eq!(
+            problems(&topo),
+            [
+                "x feeds 2 layers (a, b): a branch",
+                "cat merges 2 tensors (a, b)"
+            ]
+        );
+    }
+
+    #[test]
+    fn shared_layers_and_inputs_are_counted() {
+        let topo = Topology {
+            nodes: vec![
+                node("a", &[]),
+                node("b", &[]),
+                node("shared", &[0]),
+                node("shared#1", &[1]),
+                node("add", &[2, 3]),
+            ],
+            inputs: vec![0, 1],
+            outputs: vec![4],
+        };
+        assert_eq!(
+            problems(&topo),
+            [
+                "the model has 2 inputs (a, b)",
+                "add merges 2 tensors (shared, shared#1)",
+                "shared is applied twice (a shared layer)",
+            ]
+        );
+    }
 }

@@ -42,7 +42,12 @@ pub struct Tolerances {
 
 impl Tolerances {
     pub fn for_output(&self, name: &str) -> Tolerance {
-        let pick = |list: &[(String, f64)], default| list.iter().rev().find(|(n, _)| n == name).map_or(default, |(_, v)| *v);
+        let pick = |list: &[(String, f64)], default| {
+            list.iter()
+                .rev()
+                .find(|(n, _)| n == name)
+                .map_or(default, |(_, v)| *v)
+        };
         Tolerance {
             atol: pick(&self.atol, self.default.atol),
             rtol: pick(&self.rtol, self.default.rtol),
@@ -155,7 +160,10 @@ pub fn verify(original: &Side, converted: &Side, options: &VerifyOptions) -> Res
         let out_o = run(exec_o.as_mut(), &inputs_o, "original")?;
         let out_c = run(exec_c.as_mut(), &inputs_c, "converted")?;
         for (acc, (o, c, _)) in accumulators.iter_mut().zip(&outputs) {
-            let (a, b) = (&out_o[position(&og.outputs, *o)], &out_c[position(&cg.outputs, *c)]);
+            let (a, b) = (
+                &out_o[position(&og.outputs, *o)],
+                &out_c[position(&cg.outputs, *c)],
+            );
             acc.add(a, b, start);
         }
         if first_chunk.is_none() {
@@ -167,8 +175,20 @@ pub fn verify(original: &Side, converted: &Side, options: &VerifyOptions) -> Res
     let pairs = pair_nodes(og, cg);
     let structure = describe_structure(original, converted, &pairs);
     let mut warnings = semantic_warnings(original, converted, &structure);
-    warnings.extend(original.model.warnings.iter().map(|w| format!("original: {w}")));
-    warnings.extend(converted.model.warnings.iter().map(|w| format!("converted: {w}")));
+    warnings.extend(
+        original
+            .model
+            .warnings
+            .iter()
+            .map(|w| format!("original: {w}")),
+    );
+    warnings.extend(
+        converted
+            .model
+            .warnings
+            .iter()
+            .map(|w| format!("converted: {w}")),
+    );
 
     let output_reports: Vec<OutputReport> = outputs
         .iter()
@@ -176,7 +196,9 @@ pub fn verify(original: &Side, converted: &Side, options: &VerifyOptions) -> Res
         .map(|((o, c, tol), acc)| OutputReport {
             name: og.node(*o).layer.clone(),
             converted_name: cg.node(*c).layer.clone(),
-            shape: std::iter::once(None).chain(og.node(*o).shape.iter().map(|&d| Some(d))).collect(),
+            shape: std::iter::once(None)
+                .chain(og.node(*o).shape.iter().map(|&d| Some(d)))
+                .collect(),
             tolerance: *tol,
             metrics: acc.finish(),
         })
@@ -240,13 +262,20 @@ fn run(exec: &mut dyn Executor, inputs: &[Tensor], which: &str) -> Result<Vec<Te
 }
 
 fn position(ids: &[NodeId], id: NodeId) -> usize {
-    ids.iter().position(|x| *x == id).expect("output of the graph")
+    ids.iter()
+        .position(|x| *x == id)
+        .expect("output of the graph")
 }
 
 /// For each converted input, the index of the original input that feeds it: by name, else by
 /// position. Different counts or shapes cannot be fed the same data: an error.
 fn match_inputs(og: &Graph, cg: &Graph) -> Result<Vec<usize>> {
-    let names = |g: &Graph| g.inputs.iter().map(|id| g.node(*id).layer.clone()).collect::<Vec<_>>();
+    let names = |g: &Graph| {
+        g.inputs
+            .iter()
+            .map(|id| g.node(*id).layer.clone())
+            .collect::<Vec<_>>()
+    };
     let (no, nc) = (names(og), names(cg));
     if no.len() != nc.len() {
         return Err(Error::Input(format!(
@@ -275,7 +304,11 @@ fn match_inputs(og: &Graph, cg: &Graph) -> Result<Vec<usize>> {
 }
 
 /// Outputs pair by position; a different count or shape is a finding (not equivalent).
-fn match_outputs(og: &Graph, cg: &Graph, tolerances: &Tolerances) -> (Vec<(NodeId, NodeId, Tolerance)>, Vec<String>) {
+fn match_outputs(
+    og: &Graph,
+    cg: &Graph,
+    tolerances: &Tolerances,
+) -> (Vec<(NodeId, NodeId, Tolerance)>, Vec<String>) {
     let mut findings = Vec::new();
     if og.outputs.len() != cg.outputs.len() {
         findings.push(format!(
@@ -328,9 +361,14 @@ impl InputFeed {
                 random: *spec,
                 batch: spec.batch,
                 description: match spec.distribution {
-                    inputs::Distribution::Normal => format!("random normal, seed {}, batch {}", spec.seed, spec.batch),
+                    inputs::Distribution::Normal => {
+                        format!("random normal, seed {}, batch {}", spec.seed, spec.batch)
+                    }
                     inputs::Distribution::Uniform { low, high } => {
-                        format!("random uniform [{low}, {high}), seed {}, batch {}", spec.seed, spec.batch)
+                        format!(
+                            "random uniform [{low}, {high}), seed {}, batch {}",
+                            spec.seed, spec.batch
+                        )
                     }
                 },
             }),
@@ -341,7 +379,10 @@ impl InputFeed {
         match &self.file {
             Some(tensors) => Ok(tensors
                 .iter()
-                .map(|t| t.slice_axis(ndarray::Axis(0), ndarray::Slice::from(start..start + count)).to_owned())
+                .map(|t| {
+                    t.slice_axis(ndarray::Axis(0), ndarray::Slice::from(start..start + count))
+                        .to_owned()
+                })
                 .collect()),
             None => inputs::generate_range(graph, &self.random, start, count),
         }
@@ -382,7 +423,8 @@ fn describe_structure(original: &Side, converted: &Side, pairs: &[pairing::Pair]
                     converted: cn.name.clone(),
                     matched_by: p.matched_by,
                     weights: p.weights,
-                    op_change: (on.op != cn.op).then(|| format!("{} → {}", on.op.name(), cn.op.name())),
+                    op_change: (on.op != cn.op)
+                        .then(|| format!("{} → {}", on.op.name(), cn.op.name())),
                 }
             })
             .collect(),
@@ -414,8 +456,12 @@ fn semantic_warnings(original: &Side, converted: &Side, structure: &Structure) -
     }
     for pair in &structure.pairs {
         if let Some(change) = &pair.op_change {
-            if !change.contains("hard_sigmoid") || original.model.dialect == converted.model.dialect {
-                warnings.push(format!("{} ↔ {}: the op differs ({change})", pair.original, pair.converted));
+            if !change.contains("hard_sigmoid") || original.model.dialect == converted.model.dialect
+            {
+                warnings.push(format!(
+                    "{} ↔ {}: the op differs ({change})",
+                    pair.original, pair.converted
+                ));
             }
         }
     }

@@ -85,7 +85,11 @@ fn layer_report(
         return report;
     };
     if want.shape() != got.shape() {
-        report.note = Some(format!("shapes differ: {:?} vs {:?}", want.shape(), got.shape()));
+        report.note = Some(format!(
+            "shapes differ: {:?} vs {:?}",
+            want.shape(),
+            got.shape()
+        ));
         return report;
     }
     report.accumulated = Some(compare(want, got, tolerance));
@@ -96,14 +100,21 @@ fn layer_report(
         .map(|id| counterpart(*id).and_then(|o| trace_o.get(o)))
         .collect();
     let fits = fed.as_ref().is_some_and(|f| {
-        f.iter().zip(&cn.inputs).all(|(t, id)| t.shape()[1..] == cg.node(*id).shape[..])
+        f.iter()
+            .zip(&cn.inputs)
+            .all(|(t, id)| t.shape()[1..] == cg.node(*id).shape[..])
     });
     match fed.filter(|_| fits) {
         Some(inputs) => {
             report.isolated = true;
             report.own = Some(compare(want, &eval_node(cn, &inputs), tolerance));
         }
-        None => report.note = Some("an input has no counterpart in the original; only the accumulated error is known".into()),
+        None => {
+            report.note = Some(
+                "an input has no counterpart in the original; only the accumulated error is known"
+                    .into(),
+            )
+        }
     }
     report
 }

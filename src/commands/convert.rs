@@ -1,0 +1,87 @@
+//! `keqv convert MODEL -o OUT`: writes a model whose graph is a chain as a Sequential model
+//! (`.keras` or legacy `.h5`, Keras 3 or tf-keras dialect), then verifies the written file
+//! against the original. A model that is not a chain is explained, node by node (exit 1).
+
+use std::path::Path;
+
+use super::verify::verify_after_convert;
+use super::Outcome;
+use crate::cli::{DeviceArgs, ModelArgs};
+use crate::convert::plan::{analyze, Analysis};
+use crate::convert::{input_shapes, write, Target, TargetDialect};
+use crate::error::{Error, Result};
+use crate::graph::build::build;
+use crate::keras::KerasModel;
+
+const UNVERIFIABLE: &str = "keqv cannot run this model, so it cannot verify a conversion of it: \
+    map the layer with --custom, or pass --no-verify to convert it without verifying";
+
+pub fn convert(
+    model_args: &ModelArgs,
+    output: &Path,
+    dialect: TargetDialect,
+    no_verify: bool,
+    device: &DeviceArgs,
+) -> Result<Outcome> {
+    let target = Target::for_path(output, dialect.into())?;
+    refuse_overwriting_source(model_args, output)?;
+    if !no_verify {
+        device.choice()?;
+    }
+    let model = KerasModel::load(&model_args.model, model_args.weights.as_deref())?;
+    let plan = match analyze(&model)? {
+        Analysis::NotChain(problems) => return Ok(not_a_chain(model_args, &problems)),
+        Analysis::Chain(plan) => plan,
+    };
+    // A chain keqv cannot run can still be converted, only not verified.
+    let graph = match build(&model, &model_args.build_options()?) {
+        Ok(graph) => Some(graph),
+        Err(_) if no_verify => None,
+        Err(e) => return Err(Error::Usage(format!("{e}; {UNVERIFIABLE}"))),
+    };
+    let shapes = input_shapes(&plan, graph.as_ref());
+    write(&model, &plan, target, &shapes, output)?;
+    let layers = plan.steps.len();
+    println!(
+        "wrote {}: Sequential '{}' with {} layers after its input ({target})",
+        output.display(),
+        model.model.name,
+        layers
+    );
+    for warning in &model.warnings {
+        println!("warning: {warning}");
+    }
+    if no_verify {
+        println!("not verified (--no-verify)");
+        return Ok(Outcome::Success);
+    }
+    verify_after_convert(model_args, output, device)
+}
+
+fn not_a_chain(model_args: &ModelArgs, problems: &[String]) -> Outcome {
+    println!(
+        "{} cannot be a Sequential model, so nothing was written:",
+        model_args.model.display()
+    );
+    for p in problems {
+        println!("  - {p}");
+    }
+    Outcome::Negative
+}
+
+/// Writing over the model being converted (or its weights) would destroy it.
+fn refuse_overwriting_source(model_args: &ModelArgs, output: &Path) -> Result<()> {
+    let Ok(out) = output.canonicalize() else {
+        return Ok(());
+    };
+    let sources = std::iter::once(&model_args.model).chain(model_args.weights.as_ref());
+    for source in sources {
+        if source.canonicalize().is_ok_and(|s| s == out) {
+            return Err(Error::Usage(format!(
+                "{}: the output is the model being converted; write to another file",
+                output.display()
+            )));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,169 @@
+//! The Sequential model's config JSON, in the shape each Keras writes it (keras-formats.md
+//! §4.2, §5.3):
+//!
+//! | | Keras 3 | tf-keras 2.x |
+//! |---|---|---|
+//! | `.keras` root | `module`, `class_name`, `config`, `registered_name`, `build_config`, `compile_config` | the same without `compile_config` |
+//! | `.h5` root | `class_name`, `config` | `class_name`, `config` |
+//! | Sequential config | `name`, `trainable`, `dtype`, `layers`, `build_input_shape` | `name`, `layers` |
+//! | `.keras` layer | `module`, `class_name`, `config`, `registered_name`, `build_config` | the same |
+//! | `.h5` layer | `class_name` (`package>Name` for registered classes), `config` | the same |
+
+use serde_json::{json, Map, Value};
+
+use super::dialect::translate;
+use super::plan::Plan;
+use super::Target;
+use crate::error::{Error, Result};
+use crate::keras::{Dialect, Format, KerasModel, LayerConfig};
+
+/// The whole root config. `input_shapes[i]` is the input shape of one sample of step `i`,
+/// when known, used for `build_config` where the source has none.
+pub fn sequential(
+    model: &KerasModel,
+    plan: &Plan,
+    target: Target,
+    input_shapes: &[Option<Vec<usize>>],
+) -> Result<Value> {
+    let layer_error = |layer: &LayerConfig, detail: String| {
+        Error::layer(&model.path, &layer.name, layer.display_class(), detail)
+    };
+    let input_config =
+        input_config(model, plan.input, target.dialect).map_err(|e| layer_error(plan.input, e))?;
+    let batch_shape = input_config
+        .get("batch_shape")
+        .or_else(|| input_config.get("batch_input_shape"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    let mut layers = vec![entry(plan.input, input_config, target, None)];
+    for (i, step) in plan.steps.iter().enumerate() {
+        let config = translate(
+            &step.layer.class_name,
+            &step.layer.config,
+            model.dialect,
+            target.dialect,
+        )
+        .map_err(|e| layer_error(step.layer, e))?;
+        let shape = input_shapes.get(i).cloned().flatten().map(|s| {
+            let dims = std::iter::once(Value::Null).chain(s.into_iter().map(Value::from));
+            Value::Array(dims.collect())
+        });
+        layers.push(entry(step.layer, config, target, shape));
+    }
+    let source = model.raw_config.get("config");
+    let mut config = Map::new();
+    config.insert("name".into(), Value::String(model.model.name.clone()));
+    if target.dialect == Dialect::Keras3 {
+        let trainable = source
+            .and_then(|c| c.get("trainable"))
+            .cloned()
+            .unwrap_or(Value::Bool(true));
+        config.insert("trainable".into(), trainable);
+        config.insert("dtype".into(), model_dtype(model));
+    }
+    config.insert("layers".into(), Value::Array(layers));
+    if target.dialect == Dialect::Keras3 {
+        config.insert("build_input_shape".into(), batch_shape.clone());
+    }
+    Ok(match target.format {
+        Format::H5 => json!({"class_name": "Sequential", "config": config}),
+        Format::Keras => {
+            let mut root = json!({
+                "module": "keras",
+                "class_name": "Sequential",
+                "config": config,
+                "registered_name": null,
+                "build_config": {"input_shape": batch_shape},
+            });
+            if target.dialect == Dialect::Keras3 {
+                root["compile_config"] = json!({});
+            }
+            root
+        }
+    })
+}
+
+/// The InputLayer's config in the target dialect. A Sequential model saved without an
+/// InputLayer gets the one Keras would write.
+fn input_config(
+    model: &KerasModel,
+    input: &LayerConfig,
+    to: Dialect,
+) -> std::result::Result<Value, String> {
+    if !input.raw.is_null() {
+        return translate("InputLayer", &input.config, model.dialect, to);
+    }
+    let shape = input
+        .config
+        .get("batch_shape")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let key = match to {
+        Dialect::Keras3 => "batch_shape",
+        Dialect::TfKeras2 => "batch_input_shape",
+    };
+    let mut config = Map::new();
+    config.insert(key.into(), shape);
+    config.insert("dtype".into(), json!("float32"));
+    config.insert("sparse".into(), json!(false));
+    config.insert("ragged".into(), json!(false));
+    config.insert("name".into(), json!(input.name));
+    Ok(Value::Object(config))
+}
+
+/// The Sequential model's own dtype policy (Keras 3 only): kept from a Keras 3 Sequential.
+fn model_dtype(model: &KerasModel) -> Value {
+    let kept = (model.dialect == Dialect::Keras3 && model.model.is_sequential())
+        .then(|| model.raw_config.get("config").and_then(|c| c.get("dtype")))
+        .flatten()
+        .filter(|d| d.is_object());
+    match kept {
+        Some(dtype) => dtype.clone(),
+        None => json!({
+            "module": "keras",
+            "class_name": "DTypePolicy",
+            "config": {"name": "float32"},
+            "registered_name": null
+        }),
+    }
+}
+
+/// One layer entry; `.keras` entries keep the source's `module`, `registered_name` and
+/// `build_config` when it has them (a Functional entry loses only `name` and `inbound_nodes`).
+fn entry(layer: &LayerConfig, config: Value, target: Target, input_shape: Option<Value>) -> Value {
+    let raw = layer.raw.as_object();
+    let kept = |key: &str| raw.and_then(|r| r.get(key)).cloned();
+    match target.format {
+        Format::H5 => {
+            let class = layer
+                .registered_name
+                .clone()
+                .unwrap_or_else(|| layer.class_name.clone());
+            json!({"class_name": class, "config": config})
+        }
+        Format::Keras => {
+            let mut entry = Map::new();
+            let module = kept("module").unwrap_or_else(|| match layer.registered_name {
+                Some(_) => Value::Null,
+                None => json!("keras.layers"),
+            });
+            entry.insert("module".into(), module);
+            entry.insert("class_name".into(), json!(layer.class_name));
+            entry.insert("config".into(), config);
+            let registered =
+                kept("registered_name").unwrap_or_else(|| json!(layer.registered_name));
+            entry.insert("registered_name".into(), registered);
+            if layer.class_name != "InputLayer" {
+                // A `.keras` source says which layers have one; a legacy `.h5` has none.
+                let build = match raw.is_some_and(|r| r.contains_key("module")) {
+                    true => kept("build_config"),
+                    false => input_shape.map(|s| json!({"input_shape": s})),
+                };
+                if let Some(build) = build {
+                    entry.insert("build_config".into(), build);
+                }
+            }
+            Value::Object(entry)
+        }
+    }
+}

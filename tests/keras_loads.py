@@ -1,0 +1,94 @@
+"""Keras itself loads the models `keqv convert` wrote and predicts what the originals predicted.
+
+Run by tests/convert.rs (keras_loads_every_written_file), once per dialect:
+
+    python tests/keras_loads.py MANIFEST.json keras3|tf-keras RESULTS.json
+
+MANIFEST.json lists the written files: {"file", "dialect", "input", "expected", "layers",
+"exact"}, with `expected` Keras's own prediction of the original model on `input` and `layers`
+the layer names the Sequential model must have. Every file of the given dialect is loaded with
+that Keras (Keras 3 with the jax backend, or tf-keras 2.x), checked to be a Sequential model
+with those layers, run on the input, and compared with the expected output: identical when
+`exact` (the original was written by the same Keras), else within 1e-6 (Keras 3 and tf-keras
+round differently). RESULTS.json gets one {"file", "ok", "max_abs", "error"} per file. Exit
+status 0 when the script itself ran.
+"""
+
+import json
+import os
+import sys
+import traceback
+
+
+def main():
+    manifest_path, dialect, results_path = sys.argv[1:4]
+    if dialect == "keras3":
+        os.environ.setdefault("KERAS_BACKEND", "jax")
+        import keras as K
+
+        @K.saving.register_keras_serializable(package="mypkg")
+        class FeatureNormalization(K.layers.Layer):
+            def call(self, x):
+                return K.ops.normalize(x, axis=-1, order=2)
+
+    else:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        import tensorflow as tf
+        import tf_keras as K
+
+        @K.saving.register_keras_serializable(package="mypkg")
+        class FeatureNormalization(K.layers.Layer):
+            def call(self, x):
+                return tf.math.l2_normalize(x, axis=-1)
+
+    import numpy as np
+
+    def times_two_plus_one(x):
+        return x * 2.0 + 1.0
+
+    custom = {
+        "FeatureNormalization": FeatureNormalization,
+        "times_two_plus_one": times_two_plus_one,
+    }
+    with open(manifest_path) as f:
+        entries = [e for e in json.load(f) if e["dialect"] == dialect]
+    results = []
+    for entry in entries:
+        result = {"file": entry["file"], "ok": False, "max_abs": None, "error": None}
+        try:
+            model = K.models.load_model(
+                entry["file"], custom_objects=custom, compile=False, safe_mode=False
+            )
+            kind = type(model).__name__
+            if kind != "Sequential":
+                raise AssertionError(f"loaded as {kind}, not Sequential")
+            names = [layer.name for layer in model.layers]
+            if names != entry["layers"]:
+                raise AssertionError(f"layers {names}, expected {entry['layers']}")
+            x = np.load(entry["input"])
+            want = np.load(entry["expected"])
+            got = np.asarray(model(x, training=False))
+            if got.shape != want.shape:
+                raise AssertionError(f"output shape {got.shape}, expected {want.shape}")
+            same_nan = np.array_equal(np.isnan(got), np.isnan(want))
+            diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
+            max_abs = float(np.nanmax(diff)) if diff.size else 0.0
+            result["max_abs"] = max_abs
+            if not same_nan:
+                raise AssertionError("NaNs in different places")
+            limit = 0.0 if entry["exact"] else 1e-6
+            result["ok"] = max_abs <= limit
+            if not result["ok"]:
+                result["error"] = f"max |a-b| = {max_abs:.3e} > {limit}"
+        except Exception as e:  # noqa: BLE001 - every failure is reported, not raised
+            result["error"] = f"{type(e).__name__}: {e}"
+            traceback.print_exc()
+        results.append(result)
+        status = "ok  " if result["ok"] else "FAIL"
+        print(f"{status} {dialect} {entry['file']} max_abs={result['max_abs']}", flush=True)
+    with open(results_path, "w") as f:
+        json.dump(results, f)
+
+
+if __name__ == "__main__":
+    main()
