@@ -1,52 +1,571 @@
-//! GPU executor: WGSL compute kernels through wgpu. (Placeholder until the runtime lands.)
+//! GPU executor: WGSL compute kernels (shaders/) through wgpu, on any Vulkan, Metal, DX12 or GL
+//! adapter, hardware or software.
+//!
+//! `context` opens the device; `kernels` holds the WGSL sources and the pipeline cache;
+//! `weights` uploads a graph's weights once; `plan` turns the graph into dispatches over buffers
+//! reused by liveness. A run uploads the inputs, records every dispatch of a chunk of the batch
+//! into one submission, and reads back only the values asked for.
 
-use std::sync::Arc;
+mod context;
+pub mod kernels;
+mod plan;
+mod weights;
+
+use std::sync::{Arc, OnceLock};
+
+use ndarray::{ArrayD, Axis, IxDyn};
+
+pub use context::{list_adapters, AdapterSummary, Backend, GpuContext};
+pub use kernels::SoftTile;
+pub use plan::DenseKernel;
 
 use crate::error::{Error, Result};
 use crate::exec::{Executor, Keep, Trace};
-use crate::graph::Graph;
+use crate::graph::{Graph, Op};
 use crate::tensor::Tensor;
+use plan::{Plan, Step};
+use weights::{DenseLayout, Weights};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Vulkan,
-    Metal,
-    Dx12,
-    Gl,
+/// Register block of the software GEMM with subgroups (Vulkan lavapipe): 16 rows x 2 texels
+/// (8 columns) per invocation. Measured on llvmpipe (2 cores) against 4x4 .. 32x2: the A rows
+/// come in two subgroup-shared fetches, so tall blocks pay little for A.
+pub const SOFT_TILE_SUBGROUP: SoftTile = SoftTile {
+    rows: 16,
+    texels: 2,
+};
+/// Register block of the software GEMM without subgroups (GL llvmpipe): 12 rows x 4 texels
+/// (16 columns); every row of A is a fetch of its own here, so the block is wider.
+pub const SOFT_TILE_PLAIN: SoftTile = SoftTile {
+    rows: 12,
+    texels: 4,
+};
+
+impl DenseKernel {
+    /// The dense kernel for an adapter: the tiled shared-memory GEMM on hardware GPUs, the
+    /// texture register-blocked GEMM on software adapters. Env KEQV_GPU_DENSE=tiled|texture|
+    /// texture-plain overrides the choice (for tests and benchmarks).
+    pub fn for_context(ctx: &GpuContext) -> DenseKernel {
+        let texture = |subgroups: bool| DenseKernel::Texture {
+            subgroups,
+            tile: if subgroups {
+                SOFT_TILE_SUBGROUP
+            } else {
+                SOFT_TILE_PLAIN
+            },
+        };
+        match std::env::var("KEQV_GPU_DENSE")
+            .ok()
+            .as_deref()
+            .map(str::trim)
+        {
+            Some("tiled") => DenseKernel::Tiled,
+            Some("texture") => texture(ctx.has_subgroups()),
+            Some("texture-plain") => texture(false),
+            _ if ctx.is_software() => texture(ctx.has_subgroups()),
+            _ => DenseKernel::Tiled,
+        }
+    }
 }
 
-pub struct GpuContext;
-
-impl GpuContext {
-    pub fn open(_backend: Option<Backend>, _adapter: Option<&str>) -> Result<Self> {
-        Err(Error::Device(
-            "the GPU executor is not available in this build".into(),
-        ))
-    }
-
-    pub fn open_hardware() -> Result<Option<Self>> {
-        Ok(None)
-    }
+/// A graph prepared on one GPU: weights uploaded, buffers and pipelines created on first run.
+pub struct GpuExecutor {
+    ctx: Arc<GpuContext>,
+    graph: Arc<Graph>,
+    dense: DenseKernel,
+    weights: Weights,
+    /// Buffers, bind groups and dispatches, sized for `plan.capacity` samples per chunk.
+    plan: Option<Plan>,
+    staging: Option<(wgpu::Buffer, u64)>,
+    /// Upper bound on samples per chunk (tests use it to exercise batch splitting).
+    max_chunk: usize,
+    /// Read contiguous elementwise inputs through uniform windows (on software adapters).
+    windows: bool,
 }
-
-pub struct GpuExecutor;
 
 impl GpuExecutor {
-    pub fn new(_ctx: Arc<GpuContext>, _graph: Arc<Graph>) -> Result<Self> {
-        Err(Error::Device(
-            "the GPU executor is not available in this build".into(),
-        ))
+    pub fn new(ctx: Arc<GpuContext>, graph: Arc<Graph>) -> Result<Self> {
+        let mut dense = DenseKernel::for_context(&ctx);
+        if let DenseKernel::Texture { subgroups, tile } = dense {
+            // A software adapter whose driver rejects the texture kernel still runs: the tiled
+            // kernel only needs storage buffers.
+            let file = if subgroups {
+                kernels::ShaderFile::GemmSoftSubgroup
+            } else {
+                kernels::ShaderFile::GemmSoft
+            };
+            let key = kernels::soft_key(file, kernels::ACT_DYNAMIC, tile);
+            if ctx.kernels.get(&ctx, &key).is_err() {
+                dense = DenseKernel::Tiled;
+            }
+        }
+        Self::with_dense_kernel(ctx, graph, dense)
+    }
+
+    /// Like `new`, with the dense kernel chosen by the caller.
+    pub fn with_dense_kernel(
+        ctx: Arc<GpuContext>,
+        graph: Arc<Graph>,
+        dense: DenseKernel,
+    ) -> Result<Self> {
+        if dense != DenseKernel::Tiled {
+            if let DenseKernel::Texture {
+                subgroups: true, ..
+            } = dense
+            {
+                if !ctx.has_subgroups() {
+                    return Err(Error::Device(format!(
+                        "the adapter '{}' has no subgroups of 8 or more lanes for the subgroup GEMM",
+                        ctx.info().name
+                    )));
+                }
+            }
+        }
+        let ctx_software = ctx.is_software();
+        let layout_of = |i: usize| dense_layout(&ctx, &graph, i, dense);
+        let weights = weights::upload(&ctx, &graph.nodes, layout_of)?;
+        ctx.check_health()?;
+        Ok(GpuExecutor {
+            ctx,
+            graph,
+            dense,
+            weights,
+            plan: None,
+            staging: None,
+            max_chunk: usize::MAX,
+            windows: ctx_software,
+        })
+    }
+
+    /// Whether elementwise kernels read contiguous inputs through 64 KiB uniform-buffer windows
+    /// (default: on software adapters, where storage-buffer loads are slow; tests use both).
+    pub fn with_uniform_windows(mut self, on: bool) -> Self {
+        self.windows = on;
+        self.plan = None;
+        self
+    }
+
+    /// Splits every batch into chunks of at most `n` samples, as if the device were smaller.
+    pub fn with_max_chunk(mut self, n: usize) -> Self {
+        self.max_chunk = n.max(1);
+        self.plan = None;
+        self
+    }
+
+    pub fn context(&self) -> &Arc<GpuContext> {
+        &self.ctx
+    }
+
+    pub fn dense_kernel(&self) -> DenseKernel {
+        self.dense
+    }
+
+    /// Makes sure the buffers hold chunks of min(batch, what the device allows) samples.
+    fn ensure_plan(&mut self, batch: usize) -> Result<()> {
+        if let Some(plan) = &self.plan {
+            if plan.capacity >= batch.min(self.max_chunk) {
+                return Ok(());
+            }
+        }
+        let layout = plan::layout(
+            &self.ctx,
+            &self.graph,
+            &self.weights,
+            self.dense,
+            self.windows,
+        )?;
+        let max = layout.max_capacity(self.ctx.limits()).min(self.max_chunk);
+        if max == 0 {
+            let node = &self.graph.nodes[layout.largest_node()];
+            return Err(Error::Device(format!(
+                "one sample of node '{}' ({:?}) does not fit in the buffers of GPU '{}' (max storage binding {} MiB); use --device cpu",
+                node.name,
+                node.shape,
+                self.ctx.info().name,
+                self.ctx.limits().max_storage_buffer_binding_size >> 20
+            )));
+        }
+        if let Some(plan) = &self.plan {
+            if plan.capacity >= max {
+                return Ok(());
+            }
+        }
+        self.plan = None;
+        self.plan = Some(layout.build(&self.ctx, batch.min(max))?);
+        Ok(())
+    }
+
+    fn run_chunk(
+        &mut self,
+        inputs: &[Tensor],
+        start: usize,
+        b: usize,
+        wanted: &[bool],
+        out: &mut [Vec<f32>],
+    ) -> Result<()> {
+        let ctx = self.ctx.clone();
+        let plan = self.plan.as_ref().expect("plan built before running");
+        let queue = ctx.queue();
+        // Parameters of every dispatch for this chunk size.
+        let stride = plan.uniform_stride as usize;
+        let mut params = vec![0u8; stride * plan.n_params.max(1)];
+        // Per dispatch: its grid, or for a window kernel the vec4 count it covers.
+        let mut grids = Vec::with_capacity(plan.n_params);
+        for step in &plan.steps {
+            if let Step::Dispatch {
+                make,
+                param,
+                windows,
+                ..
+            } = step
+            {
+                let (p, grid) = make(b);
+                params[param * stride..param * stride + std::mem::size_of_val(&p)]
+                    .copy_from_slice(bytemuck::bytes_of(&p));
+                grids.push(if *windows > 0 { [p.u[0], 0, 0] } else { grid });
+            }
+        }
+        queue.write_buffer(&plan.uniform, 0, &params);
+        for (x, id) in inputs.iter().zip(&self.graph.inputs) {
+            let chunk = x.slice_axis(Axis(0), (start..start + b).into());
+            let chunk = chunk.as_standard_layout();
+            let data = chunk.as_slice().expect("standard layout");
+            if !data.is_empty() {
+                queue.write_buffer(
+                    &plan.slots[plan.node_slot[id.0]],
+                    0,
+                    bytemuck::cast_slice(data),
+                );
+            }
+        }
+        // Where each wanted value goes in the staging buffer.
+        let mut offsets = vec![0u64; wanted.len()];
+        let mut total = 0u64;
+        for (i, &w) in wanted.iter().enumerate() {
+            if w {
+                offsets[i] = total;
+                total += (plan.node_len[i] * b) as u64 * 4;
+            }
+        }
+        let staging_size = total.max(16).div_ceil(16) * 16;
+        if self
+            .staging
+            .as_ref()
+            .is_none_or(|(_, size)| *size < staging_size)
+        {
+            self.staging = None;
+            let buffer = ctx.scoped("allocating the read-back buffer", || {
+                ctx.device().create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("read back"),
+                    size: staging_size,
+                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                })
+            })?;
+            self.staging = Some((buffer, staging_size));
+        }
+        let staging = &self.staging.as_ref().expect("staging buffer").0;
+        let mut encoder = ctx
+            .device()
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("keqv run"),
+            });
+        let mut pass: Option<wgpu::ComputePass<'static>> = None;
+        let mut grid = grids.iter();
+        for step in &plan.steps {
+            match step {
+                Step::Dispatch {
+                    pipeline,
+                    bind_group,
+                    windows,
+                    ..
+                } => {
+                    let [x, y, z] = *grid.next().expect("one grid per dispatch");
+                    let p = pass.get_or_insert_with(|| {
+                        encoder
+                            .begin_compute_pass(&wgpu::ComputePassDescriptor {
+                                label: Some("keqv"),
+                                timestamp_writes: None,
+                            })
+                            .forget_lifetime()
+                    });
+                    p.set_pipeline(&pipeline.pipeline);
+                    if *windows == 0 {
+                        p.set_bind_group(0, bind_group, &[]);
+                        p.dispatch_workgroups(x, y, z);
+                        continue;
+                    }
+                    // One dispatch per 64 KiB window of the x vec4s.
+                    let per_window = (kernels::WINDOW_FLOATS / 4) as u32;
+                    for w in 0..x.div_ceil(per_window) {
+                        let mut offsets = vec![w * kernels::WINDOW_BYTES as u32; *windows];
+                        offsets.push(w * plan.window_stride as u32);
+                        p.set_bind_group(0, bind_group, &offsets);
+                        let items = per_window.min(x - w * per_window);
+                        p.dispatch_workgroups(items.div_ceil(kernels::WG), 1, 1);
+                    }
+                }
+                Step::ToTexture {
+                    slot,
+                    texture,
+                    k,
+                    k4,
+                    rows_per_sample,
+                } => {
+                    pass = None;
+                    copy_rows_to_texture(
+                        &mut encoder,
+                        &plan.slots[*slot],
+                        texture,
+                        *k,
+                        *k4,
+                        rows_per_sample * b,
+                        ctx.limits(),
+                    );
+                }
+                Step::Done(i) => {
+                    let bytes = (plan.node_len[*i] * b) as u64 * 4;
+                    if wanted[*i] && bytes > 0 {
+                        pass = None;
+                        encoder.copy_buffer_to_buffer(
+                            &plan.slots[plan.node_slot[*i]],
+                            0,
+                            staging,
+                            offsets[*i],
+                            bytes,
+                        );
+                    }
+                }
+            }
+        }
+        drop(pass);
+        let submission = ctx.scoped("submitting GPU work", || queue.submit([encoder.finish()]))?;
+        ctx.wait(submission, "running the model")?;
+        let data = ctx.read_back(staging, (total / 4) as usize, "reading results back")?;
+        for (i, &w) in wanted.iter().enumerate() {
+            if w {
+                let from = (offsets[i] / 4) as usize;
+                out[i].extend_from_slice(&data[from..from + plan.node_len[i] * b]);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How node `i`'s dense kernel is stored: as textures for the texture GEMM when they fit the
+/// device's texture limits, else as a buffer for `gemm_tiled`.
+fn dense_layout(ctx: &GpuContext, graph: &Graph, i: usize, dense: DenseKernel) -> DenseLayout {
+    let node = &graph.nodes[i];
+    if !matches!(node.op, Op::Dense { .. }) || dense == DenseKernel::Tiled {
+        return DenseLayout::Buffer;
+    }
+    let shape = node.weights[0].value.shape();
+    let (k, n) = (shape[0], shape[1]);
+    let fits = weights::padded_k4(k) < ctx.limits().max_texture_dimension_2d as usize
+        && weights::panel_geometry(k, n, ctx.limits()).is_some();
+    if fits {
+        DenseLayout::Texture
+    } else {
+        DenseLayout::Buffer
+    }
+}
+
+/// Copies `rows` rows of K floats (K a multiple of 64, so rows are 256-byte aligned) into the A
+/// texture: full layers in one copy, the last partial layer in another.
+fn copy_rows_to_texture(
+    encoder: &mut wgpu::CommandEncoder,
+    buffer: &wgpu::Buffer,
+    texture: &wgpu::Texture,
+    k: usize,
+    k4: u32,
+    rows: usize,
+    limits: &wgpu::Limits,
+) {
+    let ha = plan::a_layer_rows(limits);
+    let (full, rest) = (rows / ha, rows % ha);
+    let mut copy = |offset: u64, z: u32, height: usize, layers: usize| {
+        encoder.copy_buffer_to_texture(
+            wgpu::TexelCopyBufferInfo {
+                buffer,
+                layout: wgpu::TexelCopyBufferLayout {
+                    offset,
+                    bytes_per_row: Some(k as u32 * 4),
+                    rows_per_image: Some(height as u32),
+                },
+            },
+            wgpu::TexelCopyTextureInfo {
+                texture,
+                mip_level: 0,
+                origin: wgpu::Origin3d { x: 0, y: 0, z },
+                aspect: wgpu::TextureAspect::All,
+            },
+            wgpu::Extent3d {
+                width: k4,
+                height: height as u32,
+                depth_or_array_layers: layers as u32,
+            },
+        );
+    };
+    if full > 0 {
+        copy(0, 0, ha, full);
+    }
+    if rest > 0 {
+        copy((full * ha * k * 4) as u64, full as u32, rest, 1);
     }
 }
 
 impl Executor for GpuExecutor {
     fn device(&self) -> String {
-        "gpu".into()
+        self.ctx.describe()
     }
 
-    fn run(&mut self, _inputs: &[Tensor], _keep: Keep) -> Result<Trace> {
-        Err(Error::Device(
-            "the GPU executor is not available in this build".into(),
-        ))
+    fn run(&mut self, inputs: &[Tensor], keep: Keep) -> Result<Trace> {
+        check_inputs(&self.graph, inputs)?;
+        let batch = inputs.first().map_or(0, |x| x.shape()[0]);
+        let n = self.graph.nodes.len();
+        let wanted: Vec<bool> = (0..n)
+            .map(|i| keep == Keep::All || self.graph.outputs.iter().any(|o| o.0 == i))
+            .collect();
+        let mut data: Vec<Vec<f32>> = vec![Vec::new(); n];
+        if batch > 0 {
+            self.ensure_plan(batch)?;
+            let plan = self.plan.as_ref().expect("plan");
+            // The read-back buffer is one allocation too: keep it under the device's limit.
+            let per_sample: usize = (0..n)
+                .filter(|&i| wanted[i])
+                .map(|i| plan.node_len[i])
+                .sum::<usize>()
+                * 4;
+            let max_buffer = self.ctx.limits().max_buffer_size as usize;
+            let chunk = plan
+                .capacity
+                .min(max_buffer.checked_div(per_sample).unwrap_or(usize::MAX));
+            if chunk == 0 {
+                return Err(Error::Device(format!(
+                    "one sample's values ({} MiB) exceed GPU '{}''s largest buffer; keep fewer values or use --device cpu",
+                    per_sample >> 20,
+                    self.ctx.info().name
+                )));
+            }
+            let mut start = 0;
+            while start < batch {
+                let b = chunk.min(batch - start);
+                self.run_chunk(inputs, start, b, &wanted, &mut data)?;
+                start += b;
+            }
+        }
+        let mut values: Vec<Option<Tensor>> = vec![None; n];
+        for (i, v) in data.into_iter().enumerate() {
+            if wanted[i] {
+                let shape: Vec<usize> = std::iter::once(batch)
+                    .chain(self.graph.nodes[i].shape.iter().copied())
+                    .collect();
+                let t = ArrayD::from_shape_vec(IxDyn(&shape), v).map_err(|e| {
+                    Error::Device(format!(
+                        "GPU result of '{}' has the wrong size: {e}",
+                        self.graph.nodes[i].name
+                    ))
+                })?;
+                values[i] = Some(t);
+            }
+        }
+        Ok(Trace {
+            values,
+            outputs: self.graph.outputs.clone(),
+        })
     }
+}
+
+fn check_inputs(graph: &Graph, inputs: &[Tensor]) -> Result<()> {
+    if inputs.len() != graph.inputs.len() {
+        return Err(Error::Input(format!(
+            "model '{}' takes {} input(s), {} given",
+            graph.name,
+            graph.inputs.len(),
+            inputs.len()
+        )));
+    }
+    let batch = inputs
+        .first()
+        .map(|x| x.shape().first().copied().unwrap_or(0));
+    for (x, id) in inputs.iter().zip(&graph.inputs) {
+        let node = graph.node(*id);
+        if x.ndim() == 0 || x.shape()[1..] != node.shape[..] || Some(x.shape()[0]) != batch {
+            return Err(Error::Input(format!(
+                "input '{}' has shape {:?}, the model expects (batch, {})",
+                node.name,
+                x.shape(),
+                node.shape
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The GPU adapters tests should run on, one shared context each (so pipelines compile once per
+/// test binary). Rules, shared by every GPU test of the crate:
+/// - env `KEQV_GPU_BACKENDS=vulkan,gl`: an adapter of each listed backend must exist (else this
+///   panics, failing the test) and only those backends are used;
+/// - otherwise every adapter found; when there is none, `KEQV_REQUIRE_GPU=1` makes this panic,
+///   else it prints that the test is skipped and returns an empty list.
+pub fn test_adapters() -> Vec<Arc<GpuContext>> {
+    static CONTEXTS: OnceLock<std::result::Result<Vec<Arc<GpuContext>>, String>> = OnceLock::new();
+    let contexts = CONTEXTS.get_or_init(|| {
+        if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+            // Mesa's Vulkan loader complains on every instance without it.
+            std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir());
+        }
+        open_test_adapters()
+    });
+    match contexts {
+        Ok(list) => {
+            if list.is_empty() {
+                eprintln!(
+                    "no GPU adapter found: skipping (set KEQV_REQUIRE_GPU=1 to make this an error)"
+                );
+            }
+            list.clone()
+        }
+        Err(msg) => panic!("{msg}"),
+    }
+}
+
+fn open_test_adapters() -> std::result::Result<Vec<Arc<GpuContext>>, String> {
+    let required: Option<Vec<Backend>> = match std::env::var("KEQV_GPU_BACKENDS") {
+        Ok(list) if !list.trim().is_empty() => Some(
+            list.split(',')
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| {
+                    s.parse::<Backend>()
+                        .map_err(|e| format!("KEQV_GPU_BACKENDS: {e}"))
+                })
+                .collect::<std::result::Result<_, _>>()?,
+        ),
+        _ => None,
+    };
+    let summaries = list_adapters();
+    let mut out = Vec::new();
+    let backends = required.clone().unwrap_or_else(|| Backend::ALL.to_vec());
+    for backend in backends {
+        let present = summaries.iter().any(|a| a.backend == backend.to_string());
+        if !present {
+            if required.is_some() {
+                return Err(format!(
+                    "KEQV_GPU_BACKENDS asks for {backend}, but no {backend} adapter was found (found: {})",
+                    summaries.iter().map(|a| format!("{} ({})", a.name, a.backend)).collect::<Vec<_>>().join(", ")
+                ));
+            }
+            continue;
+        }
+        for ctx in GpuContext::open_each(backend) {
+            out.push(Arc::new(ctx.map_err(|e| e.to_string())?));
+        }
+    }
+    if out.is_empty() && std::env::var("KEQV_REQUIRE_GPU").is_ok_and(|v| v.trim() == "1") {
+        return Err("KEQV_REQUIRE_GPU=1 but no GPU adapter was found (install mesa-vulkan-drivers for lavapipe)".into());
+    }
+    Ok(out)
 }

@@ -1,0 +1,125 @@
+// Merge layers (Add, Subtract, Multiply, Average, Maximum, Minimum) with Keras broadcasting.
+// Keras folds the inputs left to right, ((x0 op x1) op x2) ..., and Average divides once at the
+// end; the executor runs `merge` for x0 op x1, then `merge_acc` for each further input.
+// Override OP: 0 add (and average), 1 subtract, 2 multiply, 3 maximum, 4 minimum.
+
+override OP: u32 = 0u;
+
+fn combine(a: f32, b: f32) -> f32 {
+    switch OP {
+        case 1u: { return a - b; }
+        case 2u: { return a * b; }
+        case 3u: { return max(a, b); }
+        case 4u: { return min(a, b); }
+        default: { return a + b; }
+    }
+}
+
+// Divides by f.x on the last step of an Average (f.x == 0 otherwise).
+fn finish(v: f32) -> f32 {
+    if (p.f.x != 0.0) {
+        return v / p.f.x;
+    }
+    return v;
+}
+
+// ---- merge: out = a op b ----
+// Bindings: 1 a, 2 b, 3 out. Params: u = (n, rank, a is dense, b is dense); dims = output shape,
+// s0 / s1 = strides of a / b (0 on broadcast axes); a dense operand is indexed by i directly.
+
+@group(0) @binding(1) var<storage, read> mg_a: array<f32>;
+@group(0) @binding(2) var<storage, read> mg_b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> mg_out: array<f32>;
+
+@compute @workgroup_size(WG)
+fn merge(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+) {
+    let i = flat_id(wid, nwg, li);
+    if (i >= p.u.x) {
+        return;
+    }
+    var ia = i;
+    if (p.u.z == 0u) {
+        ia = offset_of(i, p.u.y, p.dims, p.s0);
+    }
+    var ib = i;
+    if (p.u.w == 0u) {
+        ib = offset_of(i, p.u.y, p.dims, p.s1);
+    }
+    mg_out[i] = finish(combine(mg_a[ia], mg_b[ib]));
+}
+
+// ---- merge_acc: out = out op b ----
+// Bindings: 1 b, 2 out. Params as for merge (s1 and u.w describe b).
+
+@group(0) @binding(1) var<storage, read> ma_b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> ma_out: array<f32>;
+
+@compute @workgroup_size(WG)
+fn merge_acc(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+) {
+    let i = flat_id(wid, nwg, li);
+    if (i >= p.u.x) {
+        return;
+    }
+    var ib = i;
+    if (p.u.w == 0u) {
+        ib = offset_of(i, p.u.y, p.dims, p.s1);
+    }
+    ma_out[i] = finish(combine(ma_out[i], ma_b[ib]));
+}
+
+// ---- merge_window: out = a op b for same-shaped a and b, read through uniform windows ----
+// Bindings: 1 a window, 2 b window, 3 out, 4 window. Params: u.x = vec4 count, f.x as for merge.
+
+@group(0) @binding(1) var<uniform> mw_a: array<vec4<f32>, WINDOW>;
+@group(0) @binding(2) var<uniform> mw_b: array<vec4<f32>, WINDOW>;
+@group(0) @binding(3) var<storage, read_write> mw_out: array<vec4<f32>>;
+@group(0) @binding(4) var<uniform> mw_win: Window;
+
+@compute @workgroup_size(WG)
+fn merge_window(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = gid.x;
+    let at = mw_win.base + i;
+    if (i >= WINDOW || at >= p.u.x) {
+        return;
+    }
+    let a = mw_a[i];
+    let b = mw_b[i];
+    mw_out[at] = vec4<f32>(
+        finish(combine(a.x, b.x)),
+        finish(combine(a.y, b.y)),
+        finish(combine(a.z, b.z)),
+        finish(combine(a.w, b.w)),
+    );
+}
+
+// ---- merge_acc_window: out = out op b for same-shaped b, b read through uniform windows ----
+// Bindings: 1 b window, 2 out, 3 window. Params as merge_window.
+
+@group(0) @binding(1) var<uniform> mwa_b: array<vec4<f32>, WINDOW>;
+@group(0) @binding(2) var<storage, read_write> mwa_out: array<vec4<f32>>;
+@group(0) @binding(3) var<uniform> mwa_win: Window;
+
+@compute @workgroup_size(WG)
+fn merge_acc_window(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = gid.x;
+    let at = mwa_win.base + i;
+    if (i >= WINDOW || at >= p.u.x) {
+        return;
+    }
+    let a = mwa_out[at];
+    let b = mwa_b[i];
+    mwa_out[at] = vec4<f32>(
+        finish(combine(a.x, b.x)),
+        finish(combine(a.y, b.y)),
+        finish(combine(a.z, b.z)),
+        finish(combine(a.w, b.w)),
+    );
+}

@@ -1,0 +1,525 @@
+//! The wgpu instance, adapter and device: choosing an adapter, describing it, and the waits and
+//! error checks every GPU call goes through. Nothing here knows about graphs or kernels.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::kernels::Kernels;
+use crate::error::{Error, Result};
+
+/// A graphics API wgpu can drive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Backend {
+    Vulkan,
+    Metal,
+    Dx12,
+    Gl,
+}
+
+impl Backend {
+    pub const ALL: [Backend; 4] = [Backend::Vulkan, Backend::Metal, Backend::Dx12, Backend::Gl];
+
+    fn flags(self) -> wgpu::Backends {
+        match self {
+            Backend::Vulkan => wgpu::Backends::VULKAN,
+            Backend::Metal => wgpu::Backends::METAL,
+            Backend::Dx12 => wgpu::Backends::DX12,
+            Backend::Gl => wgpu::Backends::GL,
+        }
+    }
+
+    fn of(backend: wgpu::Backend) -> Option<Backend> {
+        match backend {
+            wgpu::Backend::Vulkan => Some(Backend::Vulkan),
+            wgpu::Backend::Metal => Some(Backend::Metal),
+            wgpu::Backend::Dx12 => Some(Backend::Dx12),
+            wgpu::Backend::Gl => Some(Backend::Gl),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::Vulkan => "Vulkan",
+            Backend::Metal => "Metal",
+            Backend::Dx12 => "DX12",
+            Backend::Gl => "GL",
+        })
+    }
+}
+
+impl FromStr for Backend {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "vulkan" | "vk" => Ok(Backend::Vulkan),
+            "metal" | "mtl" => Ok(Backend::Metal),
+            "dx12" | "d3d12" => Ok(Backend::Dx12),
+            "gl" | "gles" | "opengl" => Ok(Backend::Gl),
+            other => Err(Error::Usage(format!(
+                "unknown GPU backend '{other}'; use one of vulkan, metal, dx12, gl"
+            ))),
+        }
+    }
+}
+
+/// What `keqv adapters` prints for each adapter wgpu finds.
+#[derive(Clone, Debug, Serialize)]
+pub struct AdapterSummary {
+    pub name: String,
+    pub backend: String,
+    /// "discrete", "integrated", "virtual", "software" or "other".
+    pub device_type: String,
+    /// True for CPU (software) adapters such as llvmpipe, lavapipe, WARP or SwiftShader.
+    pub software: bool,
+    pub driver: String,
+    pub driver_info: String,
+    pub max_storage_buffer_binding_size: u64,
+    pub max_buffer_size: u64,
+    pub max_compute_workgroup_size: [u32; 3],
+    pub max_compute_invocations_per_workgroup: u32,
+    pub max_compute_workgroups_per_dimension: u32,
+    pub max_storage_buffers_per_shader_stage: u32,
+    pub shader_f16: bool,
+    pub subgroups: bool,
+    pub timestamp_queries: bool,
+}
+
+impl AdapterSummary {
+    fn new(info: &wgpu::AdapterInfo, limits: &wgpu::Limits, features: wgpu::Features) -> Self {
+        AdapterSummary {
+            name: info.name.clone(),
+            backend: Backend::of(info.backend)
+                .map_or_else(|| format!("{:?}", info.backend), |b| b.to_string()),
+            device_type: device_type_name(info.device_type).into(),
+            software: info.device_type == wgpu::DeviceType::Cpu,
+            driver: info.driver.clone(),
+            driver_info: info.driver_info.clone(),
+            max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
+            max_buffer_size: limits.max_buffer_size,
+            max_compute_workgroup_size: [
+                limits.max_compute_workgroup_size_x,
+                limits.max_compute_workgroup_size_y,
+                limits.max_compute_workgroup_size_z,
+            ],
+            max_compute_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
+            max_compute_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
+            max_storage_buffers_per_shader_stage: limits.max_storage_buffers_per_shader_stage,
+            shader_f16: features.contains(wgpu::Features::SHADER_F16),
+            subgroups: features.contains(wgpu::Features::SUBGROUP),
+            timestamp_queries: features.contains(wgpu::Features::TIMESTAMP_QUERY),
+        }
+    }
+}
+
+impl fmt::Display for AdapterSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mib = |b: u64| b / (1 << 20);
+        let mut feats: Vec<&str> = Vec::new();
+        if self.shader_f16 {
+            feats.push("f16");
+        }
+        if self.subgroups {
+            feats.push("subgroups");
+        }
+        if self.timestamp_queries {
+            feats.push("timestamps");
+        }
+        let driver = match (self.driver.is_empty(), self.driver_info.is_empty()) {
+            (false, false) => format!("{} {}", self.driver, self.driver_info),
+            (false, true) => self.driver.clone(),
+            (true, false) => self.driver_info.clone(),
+            (true, true) => "unknown driver".into(),
+        };
+        let [x, y, z] = self.max_compute_workgroup_size;
+        write!(
+            f,
+            "{} — {}, {}; {}; storage binding {} MiB, buffer {} MiB, workgroup {} ({}x{}x{}), {} storage buffers/stage; features: {}",
+            self.name,
+            self.backend,
+            self.device_type,
+            driver,
+            mib(self.max_storage_buffer_binding_size),
+            mib(self.max_buffer_size),
+            self.max_compute_invocations_per_workgroup,
+            x,
+            y,
+            z,
+            self.max_storage_buffers_per_shader_stage,
+            if feats.is_empty() { "none".to_string() } else { feats.join(", ") }
+        )
+    }
+}
+
+fn device_type_name(t: wgpu::DeviceType) -> &'static str {
+    match t {
+        wgpu::DeviceType::DiscreteGpu => "discrete",
+        wgpu::DeviceType::IntegratedGpu => "integrated",
+        wgpu::DeviceType::VirtualGpu => "virtual",
+        wgpu::DeviceType::Cpu => "software",
+        wgpu::DeviceType::Other => "other",
+    }
+}
+
+/// Lists every adapter wgpu finds on every backend, without opening a device.
+pub fn list_adapters() -> Vec<AdapterSummary> {
+    enumerate(wgpu::Backends::all())
+        .iter()
+        .map(|a| AdapterSummary::new(&a.get_info(), &a.limits(), a.features()))
+        .collect()
+}
+
+fn instance(backends: wgpu::Backends) -> wgpu::Instance {
+    wgpu::Instance::new(wgpu::InstanceDescriptor {
+        backends,
+        flags: wgpu::InstanceFlags::empty().with_env(),
+        ..wgpu::InstanceDescriptor::new_without_display_handle()
+    })
+}
+
+fn enumerate(backends: wgpu::Backends) -> Vec<wgpu::Adapter> {
+    let instance = instance(backends);
+    let mut adapters = pollster::block_on(instance.enumerate_adapters(backends));
+    adapters.sort_by_key(|a| preference(&a.get_info()));
+    adapters
+}
+
+/// Sort key: hardware before software, native APIs before GL.
+fn preference(info: &wgpu::AdapterInfo) -> (u8, u8) {
+    let kind = match info.device_type {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Other => 3,
+        wgpu::DeviceType::Cpu => 4,
+    };
+    let api = match info.backend {
+        wgpu::Backend::Gl => 1,
+        _ => 0,
+    };
+    (kind, api)
+}
+
+/// How long any wait on the GPU may take before it is reported as an error.
+fn timeout() -> Duration {
+    let secs = std::env::var("KEQV_GPU_TIMEOUT_SECS")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| *s > 0.0)
+        .unwrap_or(60.0);
+    Duration::from_secs_f64(secs)
+}
+
+/// An open device on one adapter, plus its pipeline cache. Shared by every executor on it.
+pub struct GpuContext {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    info: wgpu::AdapterInfo,
+    limits: wgpu::Limits,
+    features: wgpu::Features,
+    timeout: Duration,
+    /// Errors no error scope caught (wgpu would otherwise panic on them).
+    uncaptured: Arc<Mutex<Vec<String>>>,
+    lost: Arc<Mutex<Option<String>>>,
+    pub(crate) kernels: Kernels,
+}
+
+impl fmt::Debug for GpuContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GpuContext")
+            .field("adapter", &self.describe())
+            .finish()
+    }
+}
+
+impl GpuContext {
+    /// Opens the best adapter of `backend` (any backend when None) whose name contains
+    /// `adapter` (case-insensitive, when given). Hardware adapters come before software ones.
+    pub fn open(backend: Option<Backend>, adapter: Option<&str>) -> Result<Self> {
+        let backends = backend.map_or(wgpu::Backends::all(), Backend::flags);
+        let adapters = enumerate(backends);
+        let wanted = adapter.map(str::to_lowercase);
+        let chosen = adapters.iter().find(|a| {
+            wanted
+                .as_ref()
+                .is_none_or(|w| a.get_info().name.to_lowercase().contains(w))
+        });
+        match chosen {
+            Some(a) => Self::from_adapter(a),
+            None => Err(no_adapter(backend, adapter)),
+        }
+    }
+
+    /// Opens a device on every adapter of `backend`, in preference order.
+    pub fn open_each(backend: Backend) -> Vec<Result<Self>> {
+        enumerate(backend.flags())
+            .iter()
+            .map(Self::from_adapter)
+            .collect()
+    }
+
+    /// Opens the best hardware (non-CPU) adapter, or returns None when there is none.
+    pub fn open_hardware() -> Result<Option<Self>> {
+        match enumerate(wgpu::Backends::all())
+            .iter()
+            .find(|a| a.get_info().device_type != wgpu::DeviceType::Cpu)
+        {
+            Some(a) => Self::from_adapter(a).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Opens a device on `adapter` with the adapter's own limits.
+    pub fn from_adapter(adapter: &wgpu::Adapter) -> Result<Self> {
+        let info = adapter.get_info();
+        let features = adapter.features() & wgpu::Features::SUBGROUP;
+        let limits = adapter.limits();
+        let request = adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("keqv"),
+            required_features: features,
+            required_limits: limits.clone(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            ..Default::default()
+        });
+        let (device, queue) = pollster::block_on(request).map_err(|e| {
+            Error::Device(format!(
+                "could not open a device on GPU adapter '{}' ({:?}): {e}; try another adapter or --device cpu",
+                info.name, info.backend
+            ))
+        })?;
+        let uncaptured = Arc::new(Mutex::new(Vec::new()));
+        let sink = uncaptured.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            if let Ok(mut v) = sink.lock() {
+                v.push(one_line(&e.to_string()));
+            }
+        }));
+        let lost = Arc::new(Mutex::new(None));
+        let lost_sink = lost.clone();
+        device.set_device_lost_callback(move |reason, msg| {
+            if let Ok(mut v) = lost_sink.lock() {
+                *v = Some(format!("{reason:?}: {}", one_line(&msg)));
+            }
+        });
+        let kernels = Kernels::new(device.clone());
+        Ok(GpuContext {
+            device,
+            queue,
+            limits: limits.clone(),
+            features,
+            timeout: timeout(),
+            uncaptured,
+            lost,
+            kernels,
+            info,
+        })
+    }
+
+    /// "llvmpipe (LLVM 15.0.6, 256 bits) — Vulkan, software".
+    pub fn describe(&self) -> String {
+        let backend = Backend::of(self.info.backend)
+            .map_or_else(|| format!("{:?}", self.info.backend), |b| b.to_string());
+        format!(
+            "{} — {}, {}",
+            self.info.name,
+            backend,
+            device_type_name(self.info.device_type)
+        )
+    }
+
+    pub fn summary(&self) -> AdapterSummary {
+        AdapterSummary::new(&self.info, &self.limits, self.features)
+    }
+
+    pub fn info(&self) -> &wgpu::AdapterInfo {
+        &self.info
+    }
+
+    pub fn backend(&self) -> Option<Backend> {
+        Backend::of(self.info.backend)
+    }
+
+    /// True for CPU adapters (llvmpipe, lavapipe, WARP, SwiftShader).
+    pub fn is_software(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
+    }
+
+    pub fn device(&self) -> &wgpu::Device {
+        &self.device
+    }
+
+    pub fn queue(&self) -> &wgpu::Queue {
+        &self.queue
+    }
+
+    pub fn limits(&self) -> &wgpu::Limits {
+        &self.limits
+    }
+
+    /// True when the device was opened with subgroup operations and they span at least 8 lanes.
+    pub fn has_subgroups(&self) -> bool {
+        self.features.contains(wgpu::Features::SUBGROUP) && self.info.subgroup_min_size >= 8
+    }
+
+    /// Runs `f` inside out-of-memory and validation error scopes; an error becomes
+    /// `Error::Device` naming `what`.
+    pub(crate) fn scoped<T>(&self, what: &str, f: impl FnOnce() -> T) -> Result<T> {
+        let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let value = f();
+        let validation = pollster::block_on(validation.pop());
+        let oom = pollster::block_on(oom.pop());
+        if let Some(e) = oom {
+            return Err(Error::Device(format!(
+                "the GPU ran out of memory while {what} on '{}' ({}); use a smaller --batch or --device cpu",
+                self.info.name,
+                one_line(&e.to_string())
+            )));
+        }
+        if let Some(e) = validation {
+            return Err(Error::Device(format!(
+                "GPU error while {what} on '{}': {}; this is a keqv bug, please report it (--device cpu works around it)",
+                self.info.name,
+                one_line(&e.to_string())
+            )));
+        }
+        Ok(value)
+    }
+
+    /// Fails if the device was lost or reported an error outside any scope.
+    pub(crate) fn check_health(&self) -> Result<()> {
+        if let Some(msg) = self.lost.lock().ok().and_then(|l| l.clone()) {
+            return Err(Error::Device(format!(
+                "the GPU device '{}' was lost ({msg}); rerun, or use --device cpu",
+                self.info.name
+            )));
+        }
+        let errors: Vec<String> = self
+            .uncaptured
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default();
+        if let Some(first) = errors.first() {
+            return Err(Error::Device(format!(
+                "GPU error on '{}': {first}",
+                self.info.name
+            )));
+        }
+        Ok(())
+    }
+
+    /// Waits (at most the timeout) until `submission` has finished on the GPU.
+    pub(crate) fn wait(&self, submission: wgpu::SubmissionIndex, what: &str) -> Result<()> {
+        let poll = self.device.poll(wgpu::PollType::Wait {
+            submission_index: Some(submission),
+            timeout: Some(self.timeout),
+        });
+        match poll {
+            Ok(_) => self.check_health(),
+            Err(wgpu::PollError::Timeout) => Err(self.timed_out(what)),
+            Err(e) => Err(Error::Device(format!(
+                "waiting for the GPU while {what} failed: {e}"
+            ))),
+        }
+    }
+
+    /// Maps `buffer` (MAP_READ) and returns its first `len` floats, waiting at most the timeout.
+    pub(crate) fn read_back(
+        &self,
+        buffer: &wgpu::Buffer,
+        len: usize,
+        what: &str,
+    ) -> Result<Vec<f32>> {
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        let bytes = (len * 4) as u64;
+        let slice = buffer.slice(0..bytes);
+        let done: Arc<Mutex<Option<std::result::Result<(), wgpu::BufferAsyncError>>>> =
+            Arc::new(Mutex::new(None));
+        let flag = done.clone();
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            if let Ok(mut d) = flag.lock() {
+                *d = Some(r);
+            }
+        });
+        let poll = self.device.poll(wgpu::PollType::Wait {
+            submission_index: None,
+            timeout: Some(self.timeout),
+        });
+        if let Err(e) = poll {
+            return Err(match e {
+                wgpu::PollError::Timeout => self.timed_out(what),
+                e => Error::Device(format!("waiting for the GPU while {what} failed: {e}")),
+            });
+        }
+        let state = done.lock().ok().and_then(|mut d| d.take());
+        match state {
+            Some(Ok(())) => {}
+            Some(Err(e)) => {
+                self.check_health()?;
+                return Err(Error::Device(format!(
+                    "reading results back from '{}' failed while {what}: {e}",
+                    self.info.name
+                )));
+            }
+            None => return Err(self.timed_out(what)),
+        }
+        let data = {
+            let view = slice.get_mapped_range().map_err(|e| {
+                Error::Device(format!("reading results back from the GPU failed: {e}"))
+            })?;
+            bytemuck::cast_slice::<u8, f32>(&view).to_vec()
+        };
+        buffer.unmap();
+        self.check_health()?;
+        Ok(data)
+    }
+
+    fn timed_out(&self, what: &str) -> Error {
+        Error::Device(format!(
+            "the GPU '{}' did not finish within {:.0} s while {what}; raise KEQV_GPU_TIMEOUT_SECS or use --device cpu",
+            self.info.name,
+            self.timeout.as_secs_f64()
+        ))
+    }
+}
+
+fn no_adapter(backend: Option<Backend>, name: Option<&str>) -> Error {
+    let what = match (backend, name) {
+        (Some(b), Some(n)) => format!("no {b} GPU adapter whose name contains '{n}'"),
+        (Some(b), None) => format!("no {b} GPU adapter"),
+        (None, Some(n)) => format!("no GPU adapter whose name contains '{n}'"),
+        (None, None) => "no GPU adapter".to_string(),
+    };
+    let all = list_adapters();
+    let available = if all.is_empty() {
+        "none found (on Linux, install Mesa's lavapipe: apt-get install mesa-vulkan-drivers)"
+            .to_string()
+    } else {
+        all.iter()
+            .map(|a| format!("{} ({})", a.name, a.backend))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Error::Device(format!(
+        "{what}; available: {available}; see `keqv adapters`, or use --device cpu"
+    ))
+}
+
+/// Keeps the first line of a (possibly multi-line) wgpu message.
+pub(crate) fn one_line(msg: &str) -> String {
+    let lines: Vec<&str> = msg
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines.join(" ").chars().take(400).collect()
+}

@@ -1,0 +1,1091 @@
+//! Every GPU kernel against the CPU executor, on seeded random inputs and small hand-built graphs,
+//! on every adapter `keqv::exec::gpu::test_adapters()` finds (lavapipe Vulkan and llvmpipe GL in CI;
+//! `KEQV_REQUIRE_GPU=1` / `KEQV_GPU_BACKENDS` make a missing adapter fail instead of skip).
+//!
+//! Float32 tolerances, per kernel family (`b` is the CPU value):
+//! - elementwise (activations, PReLU, merges, batch norm) and pure data movement (permute,
+//!   concatenate, reshape): |gpu − b| ≤ 2e-6 + 2e-5·|b|. Both sides evaluate the same f32 formula;
+//!   the GPU's exp/log/sqrt may be a few ulp off libm's and a compiler may contract a·b + c into
+//!   an FMA, a relative error of a few 1e-7 that the activations amplify at most ~10x (e.g. the
+//!   ratios in expm1/log1p). Data movement must be exact and is checked with the same bound.
+//! - reductions over n elements (softmax, layer norm, L2 normalisation):
+//!   |gpu − b| ≤ 1e-5·(1 + |b|) — sums in a different order differ by ~sqrt(n)·ε relative to the
+//!   sum, n ≤ 1000 here, so ~2e-6; the normalised outputs are O(1).
+//! - dense: |gpu − b| ≤ L·(4·sqrt(K)·ε·Σ_k |x_k·w_k| + |bias|·ε) + 2e-6 + 2e-5·|b|, ε = 2^-24: a
+//!   K-long dot product summed in another order (register blocks, k-quads) has a rounding error
+//!   that grows like sqrt(K)·ε·Σ|x_k·w_k| for random data (4x margin), and the activation after
+//!   it multiplies the error by at most its Lipschitz constant L on the tested range.
+
+use std::sync::Arc;
+
+use keqv::exec::cpu::{CpuExecutor, Precision};
+use keqv::exec::gpu::{self, DenseKernel, GpuContext, GpuExecutor, SoftTile};
+use keqv::exec::{Executor, Keep};
+use keqv::graph::{shape, Activation, Graph, MergeKind, Node, NodeId, Op, Weight};
+use keqv::tensor::Tensor;
+use ndarray::{ArrayD, IxDyn};
+
+// ---------- seeded random data ----------
+
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    fn next_f32(&mut self) -> f32 {
+        // xorshift64*; uniform in [-1, 1)
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        let v = self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40;
+        (v as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+    fn tensor(&mut self, shape: &[usize], scale: f32) -> Tensor {
+        let n = shape.iter().product();
+        ArrayD::from_shape_vec(
+            IxDyn(shape),
+            (0..n).map(|_| self.next_f32() * scale).collect(),
+        )
+        .unwrap()
+    }
+}
+
+// ---------- graph building ----------
+
+struct Builder {
+    graph: Graph,
+    rng: Rng,
+}
+
+impl Builder {
+    fn new(seed: u64) -> Self {
+        Builder {
+            graph: Graph {
+                name: "test".into(),
+                ..Default::default()
+            },
+            rng: Rng::new(seed),
+        }
+    }
+
+    fn input(&mut self, shape: &[usize]) -> NodeId {
+        let id = self.push(Op::Input, vec![], vec![], shape.to_vec());
+        self.graph.inputs.push(id);
+        id
+    }
+
+    /// Adds a node; its shape comes from the graph's own shape rules.
+    fn op(&mut self, op: Op, inputs: &[NodeId], weights: Vec<Tensor>) -> NodeId {
+        let shapes: Vec<Vec<usize>> = inputs
+            .iter()
+            .map(|i| self.graph.node(*i).shape.clone())
+            .collect();
+        let refs: Vec<&[usize]> = shapes.iter().map(|s| &s[..]).collect();
+        let out = shape::infer(&op, &refs).unwrap_or_else(|e| panic!("bad test graph: {e}"));
+        self.push(op, inputs.to_vec(), weights, out)
+    }
+
+    fn reshape(&mut self, input: NodeId, target: &[usize]) -> NodeId {
+        self.push(Op::Reshape, vec![input], vec![], target.to_vec())
+    }
+
+    fn dense(
+        &mut self,
+        input: NodeId,
+        units: usize,
+        use_bias: bool,
+        activation: Activation,
+    ) -> NodeId {
+        let k = *self.graph.node(input).shape.last().unwrap();
+        let scale = 1.0 / (k as f32).sqrt();
+        let mut w = vec![self.rng.tensor(&[k, units], scale)];
+        if use_bias {
+            w.push(self.rng.tensor(&[units], 0.5));
+        }
+        self.op(
+            Op::Dense {
+                units,
+                use_bias,
+                activation,
+            },
+            &[input],
+            w,
+        )
+    }
+
+    fn push(
+        &mut self,
+        op: Op,
+        inputs: Vec<NodeId>,
+        weights: Vec<Tensor>,
+        shape: Vec<usize>,
+    ) -> NodeId {
+        let id = NodeId(self.graph.nodes.len());
+        let name = format!("n{}_{}", id.0, op.name());
+        self.graph.nodes.push(Node {
+            layer: name.clone(),
+            class: "Test".into(),
+            name,
+            op,
+            inputs,
+            weights: weights
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| Weight {
+                    name: format!("w{i}"),
+                    value: Arc::new(v),
+                })
+                .collect(),
+            shape,
+        });
+        id
+    }
+
+    fn finish(mut self, outputs: &[NodeId]) -> Arc<Graph> {
+        self.graph.outputs = outputs.to_vec();
+        Arc::new(self.graph)
+    }
+}
+
+fn inputs_for(graph: &Graph, batch: usize, seed: u64, scale: f32) -> Vec<Tensor> {
+    let mut rng = Rng::new(seed);
+    graph
+        .inputs
+        .iter()
+        .map(|id| {
+            let shape: Vec<usize> = std::iter::once(batch)
+                .chain(graph.node(*id).shape.iter().copied())
+                .collect();
+            rng.tensor(&shape, scale)
+        })
+        .collect()
+}
+
+// ---------- comparison ----------
+
+/// Element tolerance given the CPU value.
+type Tol = dyn Fn(usize, f32) -> f32;
+
+fn elementwise_tol() -> Box<Tol> {
+    Box::new(|_, b| 2e-6 + 2e-5 * b.abs())
+}
+
+fn reduction_tol() -> Box<Tol> {
+    Box::new(|_, b| 1e-5 * (1.0 + b.abs()))
+}
+
+fn compare(what: &str, adapter: &str, gpu: &Tensor, cpu: &Tensor, tol: &dyn Fn(usize, f32) -> f32) {
+    assert_eq!(gpu.shape(), cpu.shape(), "[{adapter}] {what}: shape");
+    // Worst |diff| / tol, printed so the margin of each tolerance is visible in the test log.
+    let mut worst = 0.0f32;
+    for (i, (&a, &b)) in gpu.iter().zip(cpu.iter()).enumerate() {
+        let ok = if b.is_nan() {
+            a.is_nan()
+        } else if b.is_infinite() {
+            a == b
+        } else {
+            (a - b).abs() <= tol(i, b)
+        };
+        assert!(
+            ok,
+            "[{adapter}] {what}: element {i} differs: gpu {a} vs cpu {b} (|diff| {} > tol {})",
+            (a - b).abs(),
+            tol(i, b)
+        );
+        if b.is_finite() && tol(i, b) > 0.0 {
+            worst = worst.max((a - b).abs() / tol(i, b));
+        }
+    }
+    eprintln!("[{adapter}] {what}: ok, worst |diff|/tol = {worst:.3}");
+}
+
+/// The GPU executors a test runs: every adapter, with its own dense kernel, plus the other
+/// dense kernels where `all_dense` (so the hardware tiled GEMM is tested on software adapters).
+fn executors(graph: &Arc<Graph>, all_dense: bool) -> Vec<(String, GpuExecutor)> {
+    let mut out = Vec::new();
+    for ctx in gpu::test_adapters() {
+        let default = DenseKernel::for_context(&ctx);
+        let mut kinds = vec![default];
+        if all_dense {
+            for k in dense_variants(&ctx) {
+                if !kinds.contains(&k) {
+                    kinds.push(k);
+                }
+            }
+        }
+        for kind in kinds {
+            let name = format!("{} / {kind:?}", ctx.describe());
+            let exec = GpuExecutor::with_dense_kernel(ctx.clone(), graph.clone(), kind)
+                .unwrap_or_else(|e| panic!("[{name}] preparing the graph failed: {e}"));
+            out.push((name, exec));
+        }
+        // Elementwise kernels read through uniform windows on software adapters and straight
+        // from storage buffers on hardware: run the other way too, so both are tested here.
+        if !all_dense {
+            let windows = !ctx.is_software();
+            let name = format!(
+                "{} / {default:?} / uniform windows {windows}",
+                ctx.describe()
+            );
+            let exec = GpuExecutor::with_dense_kernel(ctx.clone(), graph.clone(), default)
+                .unwrap_or_else(|e| panic!("[{name}] preparing the graph failed: {e}"))
+                .with_uniform_windows(windows);
+            out.push((name, exec));
+        }
+    }
+    out
+}
+
+fn dense_variants(ctx: &GpuContext) -> Vec<DenseKernel> {
+    let mut v = vec![
+        DenseKernel::Tiled,
+        DenseKernel::Texture {
+            subgroups: false,
+            tile: gpu::SOFT_TILE_PLAIN,
+        },
+    ];
+    if ctx.has_subgroups() {
+        v.push(DenseKernel::Texture {
+            subgroups: true,
+            tile: gpu::SOFT_TILE_SUBGROUP,
+        });
+    }
+    v
+}
+
+/// Runs `graph` on the CPU and on every GPU executor and compares every output.
+fn check(
+    what: &str,
+    graph: &Arc<Graph>,
+    inputs: &[Tensor],
+    tol: &dyn Fn(usize, f32) -> f32,
+    all_dense: bool,
+) {
+    let cpu = CpuExecutor::new(graph.clone(), Precision::F32)
+        .run(inputs, Keep::Outputs)
+        .unwrap();
+    for (name, mut exec) in executors(graph, all_dense) {
+        let t = std::time::Instant::now();
+        let trace = exec
+            .run(inputs, Keep::Outputs)
+            .unwrap_or_else(|e| panic!("[{name}] {what}: run failed: {e}"));
+        eprintln!(
+            "[{name}] {what}: ran in {:.1} ms",
+            t.elapsed().as_secs_f64() * 1e3
+        );
+        for (g, c) in trace.outputs().iter().zip(cpu.outputs()) {
+            compare(what, &name, g, c, tol);
+        }
+    }
+}
+
+// ---------- dense ----------
+
+/// Tolerance of a dense layer's outputs: the dot-product error bound of the header, per element.
+fn dense_tol(graph: &Graph, node: NodeId, input: &Tensor, lipschitz: f32) -> Box<Tol> {
+    let n = graph.node(node);
+    let kernel = n.weights[0].value.clone();
+    let bias = n.weights.get(1).map(|w| w.value.clone());
+    let (k, units) = (kernel.shape()[0], kernel.shape()[1]);
+    let rows = input.len() / k;
+    let x = input
+        .as_standard_layout()
+        .into_owned()
+        .into_shape_with_order((rows, k))
+        .unwrap();
+    let w = kernel
+        .as_standard_layout()
+        .into_owned()
+        .into_shape_with_order((k, units))
+        .unwrap();
+    let mut bound = vec![0f32; rows * units];
+    let eps = f32::EPSILON / 2.0;
+    for r in 0..rows {
+        for c in 0..units {
+            let s: f64 = (0..k)
+                .map(|i| f64::from((x[[r, i]] * w[[i, c]]).abs()))
+                .sum();
+            let b = bias.as_ref().map_or(0.0, |b| b[[c]].abs());
+            bound[r * units + c] = lipschitz * (4.0 * (k as f32).sqrt() * eps * s as f32 + b * eps);
+        }
+    }
+    Box::new(move |i, b| bound[i % bound.len()] + 2e-6 + 2e-5 * b.abs())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn dense_case(
+    what: &str,
+    batch: usize,
+    in_shape: &[usize],
+    units: usize,
+    use_bias: bool,
+    act: Activation,
+    seed: u64,
+    all_dense: bool,
+) {
+    let mut g = Builder::new(seed);
+    let x = g.input(in_shape);
+    let d = g.dense(x, units, use_bias, act);
+    let graph = g.finish(&[d]);
+    let inputs = inputs_for(&graph, batch, seed + 1, 1.0);
+    let lipschitz = match act {
+        Activation::Exponential => 25.0,
+        Activation::Softmax | Activation::LogSoftmax => 2.0,
+        _ => 2.0,
+    };
+    let tol = dense_tol(&graph, d, &inputs[0], lipschitz);
+    check(what, &graph, &inputs, &*tol, all_dense);
+}
+
+#[test]
+fn dense_odd_sizes() {
+    let sizes = [1, 7, 64, 129];
+    let mut seed = 100;
+    for &m in &sizes {
+        for &k in &sizes {
+            for &n in &sizes {
+                seed += 1;
+                dense_case(
+                    &format!("dense M={m} K={k} N={n}"),
+                    m,
+                    &[k],
+                    n,
+                    seed % 2 == 0,
+                    Activation::Linear,
+                    seed,
+                    true,
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn dense_long_k_and_big_batch() {
+    dense_case(
+        "dense K=4099",
+        3,
+        &[4099],
+        9,
+        true,
+        Activation::Linear,
+        7,
+        true,
+    );
+    dense_case(
+        "dense K=4099 batch 1000",
+        1000,
+        &[4099],
+        5,
+        true,
+        Activation::RELU,
+        8,
+        true,
+    );
+    dense_case(
+        "dense batch 1000",
+        1000,
+        &[33],
+        70,
+        true,
+        Activation::Tanh,
+        9,
+        true,
+    );
+    dense_case(
+        "dense K=256 (copied, not packed)",
+        37,
+        &[256],
+        130,
+        false,
+        Activation::Linear,
+        10,
+        true,
+    );
+    dense_case(
+        "dense on a rank-3 input",
+        5,
+        &[6, 19],
+        23,
+        true,
+        Activation::Linear,
+        11,
+        true,
+    );
+}
+
+#[test]
+fn dense_with_every_activation() {
+    for (j, act) in all_activations().into_iter().enumerate() {
+        dense_case(
+            &format!("dense+{}", act.name()),
+            9,
+            &[21],
+            13,
+            true,
+            act,
+            200 + j as u64,
+            false,
+        );
+    }
+}
+
+#[test]
+fn dense_split_into_chunks() {
+    let mut g = Builder::new(3);
+    let x = g.input(&[40]);
+    let h = g.dense(x, 30, true, Activation::RELU);
+    let y = g.dense(h, 10, true, Activation::Softmax);
+    let graph = g.finish(&[y]);
+    let inputs = inputs_for(&graph, 23, 4, 1.0);
+    let cpu = CpuExecutor::new(graph.clone(), Precision::F32)
+        .run(&inputs, Keep::Outputs)
+        .unwrap();
+    for (name, exec) in executors(&graph, false) {
+        eprintln!("[{name}] batch of 23 in chunks of 5");
+        let mut exec = exec.with_max_chunk(5);
+        let trace = exec.run(&inputs, Keep::Outputs).unwrap();
+        compare(
+            "chunked",
+            &name,
+            trace.outputs()[0],
+            cpu.outputs()[0],
+            &*reduction_tol(),
+        );
+        // A second, smaller batch reuses the plan.
+        let small = inputs_for(&graph, 2, 5, 1.0);
+        let cpu_small = CpuExecutor::new(graph.clone(), Precision::F32)
+            .run(&small, Keep::Outputs)
+            .unwrap();
+        let trace = exec.run(&small, Keep::Outputs).unwrap();
+        compare(
+            "second batch",
+            &name,
+            trace.outputs()[0],
+            cpu_small.outputs()[0],
+            &*reduction_tol(),
+        );
+    }
+}
+
+// ---------- activations ----------
+
+fn all_activations() -> Vec<Activation> {
+    vec![
+        Activation::Linear,
+        Activation::RELU,
+        Activation::Relu {
+            negative_slope: 0.0,
+            max_value: Some(6.0),
+            threshold: 0.0,
+        },
+        Activation::Relu {
+            negative_slope: 0.1,
+            max_value: None,
+            threshold: 0.0,
+        },
+        Activation::Relu {
+            negative_slope: 0.3,
+            max_value: Some(2.5),
+            threshold: 0.5,
+        },
+        Activation::Sigmoid,
+        Activation::Tanh,
+        Activation::Elu { alpha: 1.0 },
+        Activation::Elu { alpha: 0.7 },
+        Activation::Selu,
+        Activation::Softplus,
+        Activation::Softsign,
+        Activation::Silu,
+        Activation::Gelu,
+        Activation::GeluTanh,
+        Activation::HardSigmoid { slope: 0.2 },
+        Activation::HardSigmoid { slope: 1.0 / 6.0 },
+        Activation::HardSilu,
+        Activation::Exponential,
+        Activation::Mish,
+        Activation::Softmax,
+        Activation::LogSoftmax,
+    ]
+}
+
+#[test]
+fn every_activation() {
+    // A range that covers the branches (|x| < 2^-28 for erf, 0.84/1.25/2.86 for erf's pieces,
+    // large |x| for overflow in sigmoid, softplus, tanh) plus random values.
+    let specials = [
+        0.0, -0.0, 1e-9, -1e-9, 0.3, -0.3, 0.9, -0.9, 1.1, -1.1, 2.0, -2.0, 3.5, -3.5, 5.9, -5.9,
+        7.0, -7.0, 20.0, -20.0, 88.0, -100.0, 0.5, 6.0, 6.1, 2.5, 2.51,
+    ];
+    for (j, act) in all_activations().into_iter().enumerate() {
+        let mut g = Builder::new(300 + j as u64);
+        let x = g.input(&[4, 27]);
+        let y = g.op(Op::Activation(act), &[x], vec![]);
+        let graph = g.finish(&[y]);
+        let mut inputs = inputs_for(&graph, 3, 400 + j as u64, 8.0);
+        if act.is_elementwise() {
+            for (v, s) in inputs[0].iter_mut().zip(specials.iter()) {
+                *v = *s;
+            }
+        }
+        let tol = if act.is_elementwise() {
+            elementwise_tol()
+        } else {
+            reduction_tol()
+        };
+        let what = format!("activation {}", act.name());
+        if act == Activation::Exponential {
+            // e^88 is near f32's top: compare relative only.
+            check(
+                &what,
+                &graph,
+                &inputs,
+                &|_, b: f32| 2e-6 + 4e-5 * b.abs(),
+                false,
+            );
+        } else {
+            check(&what, &graph, &inputs, &*tol, false);
+        }
+    }
+}
+
+#[test]
+fn gelu_erf_is_accurate() {
+    // The exact GELU goes through our WGSL erf: compare with the CPU's libm erff over a fine
+    // grid; |erf error| < 1e-7 shows as |gelu error| <= 0.5·|x|·1e-7 + rounding.
+    let n = 4096;
+    let mut g = Builder::new(1);
+    let x = g.input(&[n]);
+    let y = g.op(Op::Activation(Activation::Gelu), &[x], vec![]);
+    let graph = g.finish(&[y]);
+    let xs: Vec<f32> = (0..n)
+        .map(|i| -7.0 + 14.0 * i as f32 / (n - 1) as f32)
+        .collect();
+    let inputs = vec![ArrayD::from_shape_vec(IxDyn(&[1, n]), xs.clone()).unwrap()];
+    check(
+        "gelu on a grid",
+        &graph,
+        &inputs,
+        &|i, b: f32| 0.5 * xs[i].abs() * 1e-7 + 1e-7 + 4e-7 * b.abs(),
+        false,
+    );
+}
+
+#[test]
+fn elementwise_over_many_windows() {
+    // 2 x 40_003 floats: several 16K-float uniform windows and a ragged last one.
+    let mut g = Builder::new(13);
+    let x = g.input(&[40_003]);
+    let y = g.input(&[40_003]);
+    let a = g.op(Op::Activation(Activation::Elu { alpha: 0.5 }), &[x], vec![]);
+    let m = g.op(Op::Merge(MergeKind::Average), &[a, y, x], vec![]);
+    let bn_w = vec![
+        g.rng.tensor(&[40_003], 1.0),
+        g.rng.tensor(&[40_003], 1.0),
+        g.rng.tensor(&[40_003], 1.0),
+        g.rng.tensor(&[40_003], 1.0).mapv(|v| v.abs() + 0.1),
+    ];
+    let bn = g.op(
+        Op::BatchNorm {
+            axes: vec![1],
+            epsilon: 1e-3,
+            center: true,
+            scale: true,
+        },
+        &[m],
+        bn_w,
+    );
+    let graph = g.finish(&[a, m, bn]);
+    let inputs = inputs_for(&graph, 2, 14, 3.0);
+    check(
+        "elementwise over many windows",
+        &graph,
+        &inputs,
+        &*elementwise_tol(),
+        false,
+    );
+}
+
+#[test]
+fn prelu_full_and_shared_axes() {
+    for (what, alpha_shape) in [("prelu", vec![3, 5]), ("prelu shared axis", vec![1, 5])] {
+        let mut g = Builder::new(11);
+        let x = g.input(&[3, 5]);
+        let alpha = g.rng.tensor(&alpha_shape, 0.5);
+        let y = g.op(Op::PRelu, &[x], vec![alpha]);
+        let graph = g.finish(&[y]);
+        let inputs = inputs_for(&graph, 4, 12, 2.0);
+        check(what, &graph, &inputs, &*elementwise_tol(), false);
+    }
+}
+
+// ---------- softmax over other axes ----------
+
+#[test]
+fn softmax_over_other_axes() {
+    for (axes, log) in [
+        (vec![1], false),
+        (vec![1, 2], false),
+        (vec![1], true),
+        (vec![1, 3], true),
+    ] {
+        let mut g = Builder::new(21);
+        let x = g.input(&[4, 3, 5]);
+        let y = g.op(
+            Op::Softmax {
+                axes: axes.clone(),
+                log,
+            },
+            &[x],
+            vec![],
+        );
+        let graph = g.finish(&[y]);
+        let inputs = inputs_for(&graph, 6, 22, 5.0);
+        check(
+            &format!("softmax axes {axes:?} log={log}"),
+            &graph,
+            &inputs,
+            &*reduction_tol(),
+            false,
+        );
+    }
+}
+
+// ---------- merges ----------
+
+#[test]
+fn merges_with_two_and_three_inputs_and_broadcasting() {
+    let kinds = [
+        MergeKind::Add,
+        MergeKind::Subtract,
+        MergeKind::Multiply,
+        MergeKind::Average,
+        MergeKind::Maximum,
+        MergeKind::Minimum,
+    ];
+    for kind in kinds {
+        let shape_sets: Vec<Vec<Vec<usize>>> = if kind == MergeKind::Subtract {
+            vec![
+                vec![vec![4, 5], vec![4, 5]],
+                vec![vec![4, 5], vec![1, 5]],
+                vec![vec![4, 1], vec![4, 5]],
+            ]
+        } else {
+            vec![
+                vec![vec![4, 5], vec![4, 5]],
+                vec![vec![4, 5], vec![4, 5], vec![4, 5]],
+                vec![vec![4, 5], vec![1, 5], vec![4, 1]],
+                vec![vec![1, 5], vec![4, 1]],
+            ]
+        };
+        for shapes in shape_sets {
+            let mut g = Builder::new(31);
+            let ins: Vec<NodeId> = shapes.iter().map(|s| g.input(s)).collect();
+            let y = g.op(Op::Merge(kind), &ins, vec![]);
+            let graph = g.finish(&[y]);
+            let inputs = inputs_for(&graph, 3, 32, 2.0);
+            check(
+                &format!("{kind:?} {shapes:?}"),
+                &graph,
+                &inputs,
+                &*elementwise_tol(),
+                false,
+            );
+        }
+    }
+}
+
+// ---------- layout ----------
+
+#[test]
+fn concatenate_on_each_axis() {
+    for axis in 1..=3 {
+        let mut g = Builder::new(41);
+        let mut a = vec![2, 3, 4];
+        let mut b = vec![2, 3, 4];
+        a[axis - 1] = 1;
+        b[axis - 1] = 5;
+        let x = g.input(&a);
+        let y = g.input(&b);
+        let z = g.input(&[2, 3, 4]);
+        let c = g.op(Op::Concatenate { axis }, &[x, y, z], vec![]);
+        let graph = g.finish(&[c]);
+        let inputs = inputs_for(&graph, 3, 42, 1.0);
+        check(
+            &format!("concatenate axis {axis}"),
+            &graph,
+            &inputs,
+            &|_, _| 0.0,
+            false,
+        );
+    }
+}
+
+#[test]
+fn permute_and_reshape() {
+    let mut g = Builder::new(51);
+    let x = g.input(&[2, 3, 4]);
+    let p = g.op(
+        Op::Permute {
+            dims: vec![3, 1, 2],
+        },
+        &[x],
+        vec![],
+    );
+    let r = g.reshape(p, &[8, 3]);
+    let i = g.op(Op::Identity, &[r], vec![]);
+    let graph = g.finish(&[p, r, i]);
+    let inputs = inputs_for(&graph, 3, 52, 1.0);
+    check(
+        "permute, reshape, identity",
+        &graph,
+        &inputs,
+        &|_, _| 0.0,
+        false,
+    );
+}
+
+// ---------- normalisation ----------
+
+#[test]
+fn batch_norm_on_last_and_other_axes() {
+    for (axes, center, scale) in [
+        (vec![3], true, true),
+        (vec![1], true, true),
+        (vec![1], false, true),
+        (vec![2], true, false),
+        (vec![1, 3], true, true),
+    ] {
+        let mut g = Builder::new(61);
+        let x = g.input(&[3, 4, 5]);
+        let sample = [3, 4, 5];
+        let pshape: Vec<usize> = axes.iter().map(|&a| sample[a - 1]).collect();
+        let mut w = Vec::new();
+        if scale {
+            w.push(g.rng.tensor(&pshape, 1.0));
+        }
+        if center {
+            w.push(g.rng.tensor(&pshape, 1.0));
+        }
+        w.push(g.rng.tensor(&pshape, 1.0));
+        w.push(g.rng.tensor(&pshape, 1.0).mapv(|v| v.abs() + 0.1));
+        let y = g.op(
+            Op::BatchNorm {
+                axes: axes.clone(),
+                epsilon: 1e-3,
+                center,
+                scale,
+            },
+            &[x],
+            w,
+        );
+        let graph = g.finish(&[y]);
+        let inputs = inputs_for(&graph, 4, 62, 2.0);
+        check(
+            &format!("batch_norm axes {axes:?}"),
+            &graph,
+            &inputs,
+            &*elementwise_tol(),
+            false,
+        );
+    }
+}
+
+#[test]
+fn layer_norm_over_one_and_two_axes_and_rms() {
+    let cases = [
+        (vec![3], true, true, false),
+        (vec![2, 3], true, true, false),
+        (vec![2, 3], false, false, false),
+        (vec![1, 3], true, false, false),
+        (vec![3], false, true, true),
+        (vec![2, 3], false, true, true),
+    ];
+    for (axes, center, scale, rms) in cases {
+        let mut g = Builder::new(71);
+        let x = g.input(&[3, 4, 5]);
+        let sample = [3, 4, 5];
+        let pshape: Vec<usize> = axes.iter().map(|&a| sample[a - 1]).collect();
+        let mut w = Vec::new();
+        if scale || rms {
+            w.push(g.rng.tensor(&pshape, 1.0));
+        }
+        if center && !rms {
+            w.push(g.rng.tensor(&pshape, 1.0));
+        }
+        let y = g.op(
+            Op::LayerNorm {
+                axes: axes.clone(),
+                epsilon: 1e-5,
+                center,
+                scale,
+                rms_scaling: rms,
+            },
+            &[x],
+            w,
+        );
+        let graph = g.finish(&[y]);
+        let inputs = inputs_for(&graph, 5, 72, 3.0);
+        check(
+            &format!("layer_norm axes {axes:?} center={center} scale={scale} rms={rms}"),
+            &graph,
+            &inputs,
+            &*reduction_tol(),
+            false,
+        );
+    }
+}
+
+#[test]
+fn l2_normalize() {
+    for (axes, floor) in [(vec![2], 1e-12), (vec![1, 2], 1e-12), (vec![1], 0.5)] {
+        let mut g = Builder::new(81);
+        let x = g.input(&[6, 7]);
+        let y = g.op(
+            Op::L2Normalize {
+                axes: axes.clone(),
+                floor,
+            },
+            &[x],
+            vec![],
+        );
+        let graph = g.finish(&[y]);
+        let inputs = inputs_for(&graph, 4, 82, 1.0);
+        check(
+            &format!("l2_normalize axes {axes:?}"),
+            &graph,
+            &inputs,
+            &*reduction_tol(),
+            false,
+        );
+    }
+}
+
+// ---------- whole graphs ----------
+
+#[test]
+fn keep_all_trace_matches_every_node() {
+    let mut g = Builder::new(91);
+    let x = g.input(&[12]);
+    let a = g.dense(x, 16, true, Activation::RELU);
+    let b = g.dense(x, 16, false, Activation::Tanh);
+    let s = g.op(Op::Merge(MergeKind::Add), &[a, b], vec![]);
+    let r = g.reshape(s, &[4, 4]);
+    let n = g.op(
+        Op::LayerNorm {
+            axes: vec![2],
+            epsilon: 1e-3,
+            center: false,
+            scale: false,
+            rms_scaling: false,
+        },
+        &[r],
+        vec![],
+    );
+    let p = g.op(Op::Permute { dims: vec![2, 1] }, &[n], vec![]);
+    let c = g.op(Op::Concatenate { axis: 2 }, &[p, r], vec![]);
+    let d = g.dense(c, 3, true, Activation::Softmax);
+    let graph = g.finish(&[d, a]);
+    let inputs = inputs_for(&graph, 7, 92, 1.0);
+    let cpu = CpuExecutor::new(graph.clone(), Precision::F32)
+        .run(&inputs, Keep::All)
+        .unwrap();
+    for (name, mut exec) in executors(&graph, false) {
+        eprintln!("[{name}] Keep::All trace");
+        let trace = exec.run(&inputs, Keep::All).unwrap();
+        for (i, node) in graph.nodes.iter().enumerate() {
+            let gpu = trace.values[i]
+                .as_ref()
+                .unwrap_or_else(|| panic!("[{name}] node {} not kept", node.name));
+            let cpu = cpu.values[i].as_ref().unwrap();
+            compare(
+                &format!("node {}", node.name),
+                &name,
+                gpu,
+                cpu,
+                &|_, b: f32| 1e-5 * (1.0 + b.abs()),
+            );
+        }
+        // Keep::Outputs keeps only the outputs.
+        let trace = exec.run(&inputs, Keep::Outputs).unwrap();
+        assert_eq!(trace.values.iter().filter(|v| v.is_some()).count(), 2);
+    }
+}
+
+#[test]
+fn reports_device_and_rejects_bad_inputs() {
+    let mut g = Builder::new(1);
+    let x = g.input(&[3]);
+    let y = g.dense(x, 2, true, Activation::Linear);
+    let graph = g.finish(&[y]);
+    for (name, mut exec) in executors(&graph, false) {
+        let device = exec.device();
+        eprintln!("[{name}] device() = {device}");
+        assert!(device.contains(" — "), "device string '{device}'");
+        let bad = vec![ArrayD::zeros(IxDyn(&[2, 4]))];
+        assert!(exec.run(&bad, Keep::Outputs).is_err());
+        let empty = vec![ArrayD::zeros(IxDyn(&[0, 3]))];
+        let trace = exec.run(&empty, Keep::Outputs).unwrap();
+        assert_eq!(trace.outputs()[0].shape(), &[0, 2]);
+    }
+}
+
+#[test]
+fn every_soft_tile_shape_is_correct() {
+    // The register-blocked GEMM is specialised by override constants; check the shapes the
+    // benchmarks try, on the adapters that run it.
+    let mut g = Builder::new(5);
+    let x = g.input(&[37]);
+    let d = g.dense(x, 45, true, Activation::Linear);
+    let graph = g.finish(&[d]);
+    let inputs = inputs_for(&graph, 19, 6, 1.0);
+    let tol = dense_tol(&graph, d, &inputs[0], 1.0);
+    let cpu = CpuExecutor::new(graph.clone(), Precision::F32)
+        .run(&inputs, Keep::Outputs)
+        .unwrap();
+    for ctx in gpu::test_adapters() {
+        for subgroups in [false, ctx.has_subgroups()] {
+            for (rows, texels) in [(1, 1), (5, 2), (16, if subgroups { 2 } else { 4 })] {
+                let kind = DenseKernel::Texture {
+                    subgroups,
+                    tile: SoftTile { rows, texels },
+                };
+                let mut exec =
+                    GpuExecutor::with_dense_kernel(ctx.clone(), graph.clone(), kind).unwrap();
+                let trace = exec.run(&inputs, Keep::Outputs).unwrap();
+                compare(
+                    &format!("tile {kind:?}"),
+                    &ctx.describe(),
+                    trace.outputs()[0],
+                    cpu.outputs()[0],
+                    &*tol,
+                );
+            }
+        }
+    }
+}
+
+#[test]
+#[ignore]
+fn zz_compile_times() {
+    for ctx in gpu::test_adapters() {
+        for kind in dense_variants(&ctx) {
+            for act in [Activation::Linear, Activation::Gelu, Activation::Tanh] {
+                let mut g = Builder::new(5);
+                let x = g.input(&[37]);
+                let d = g.dense(x, 45, true, act);
+                let graph = g.finish(&[d]);
+                let inputs = inputs_for(&graph, 19, 6, 1.0);
+                let t = std::time::Instant::now();
+                let mut exec =
+                    GpuExecutor::with_dense_kernel(ctx.clone(), graph.clone(), kind).unwrap();
+                exec.run(&inputs, Keep::Outputs).unwrap();
+                let t1 = t.elapsed();
+                let t = std::time::Instant::now();
+                exec.run(&inputs, Keep::Outputs).unwrap();
+                eprintln!(
+                    "{} {kind:?} {}: first {:?} second {:?}",
+                    ctx.describe(),
+                    act.name(),
+                    t1,
+                    t.elapsed()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+#[ignore]
+fn zz_lifecycle_times() {
+    for ctx in gpu::test_adapters() {
+        for kind in dense_variants(&ctx) {
+            for case in 0..3 {
+                let mut g = Builder::new(5 + case);
+                let x = g.input(&[7 + case as usize]);
+                let d = g.dense(x, 9, true, Activation::Linear);
+                let graph = g.finish(&[d]);
+                let inputs = inputs_for(&graph, 7, 6, 1.0);
+                let t = std::time::Instant::now();
+                let mut exec =
+                    GpuExecutor::with_dense_kernel(ctx.clone(), graph.clone(), kind).unwrap();
+                let t0 = t.elapsed();
+                exec.run(&inputs, Keep::Outputs).unwrap();
+                let t1 = t.elapsed();
+                exec.run(&inputs, Keep::Outputs).unwrap();
+                let t2 = t.elapsed();
+                let cpu = CpuExecutor::new(graph.clone(), Precision::F32)
+                    .run(&inputs, Keep::Outputs)
+                    .unwrap();
+                let _ = cpu;
+                let t3 = t.elapsed();
+                let tol = dense_tol(&graph, d, &inputs[0], 1.0);
+                let _ = tol(0, 0.0);
+                eprintln!(
+                    "{} {kind:?}: new {:?} run1 {:?} run2 {:?} cpu {:?} tol {:?}",
+                    ctx.describe(),
+                    t0,
+                    t1 - t0,
+                    t2 - t1,
+                    t3 - t2,
+                    t.elapsed() - t3
+                );
+            }
+        }
+    }
+}
+
+/// Tile tuning helper (not a test): `KEQV_SWEEP=8x3,8x4 cargo test --release --test gpu_kernels
+/// zz_tile_sweep -- --ignored --nocapture` prints the best-of-N GFLOP/s of dense 1024³ per tile.
+#[test]
+#[ignore]
+fn zz_tile_sweep() {
+    let spec = std::env::var("KEQV_SWEEP").unwrap_or_else(|_| "8x3,8x4".into());
+    let size: usize = std::env::var("KEQV_SWEEP_SIZE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1024);
+    let mut g = Builder::new(5);
+    let x = g.input(&[size]);
+    let d = g.dense(x, size, true, Activation::Linear);
+    let graph = g.finish(&[d]);
+    let inputs = inputs_for(&graph, size, 6, 1.0);
+    let flops = 2.0 * (size as f64).powi(3);
+    for ctx in gpu::test_adapters() {
+        for sg in [false, true] {
+            if sg && !ctx.has_subgroups() {
+                continue;
+            }
+            for t in spec.split(',') {
+                let (r, c) = t.split_once('x').unwrap();
+                let tile = SoftTile {
+                    rows: r.parse().unwrap(),
+                    texels: c.parse().unwrap(),
+                };
+                let kind = DenseKernel::Texture {
+                    subgroups: sg,
+                    tile,
+                };
+                let mut exec =
+                    GpuExecutor::with_dense_kernel(ctx.clone(), graph.clone(), kind).unwrap();
+                exec.run(&inputs, Keep::Outputs).unwrap();
+                let mut best = f64::MAX;
+                let start = std::time::Instant::now();
+                let mut n = 0;
+                while n < 4 || (start.elapsed().as_secs_f64() < 4.0 && n < 40) {
+                    let t = std::time::Instant::now();
+                    exec.run(&inputs, Keep::Outputs).unwrap();
+                    best = best.min(t.elapsed().as_secs_f64());
+                    n += 1;
+                }
+                eprintln!(
+                    "{} sg={sg} {t}: {:.1} GFLOP/s (best of {n}: {:.1} ms)",
+                    ctx.describe(),
+                    flops / best / 1e9,
+                    best * 1e3
+                );
+            }
+        }
+    }
+}
