@@ -25,6 +25,8 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Show a model's format, inputs, outputs and layers, and whether it is a plain chain.
     Inspect {
@@ -48,6 +50,9 @@ pub enum Command {
     /// Run the original and the converted model on the same inputs; exit 0 when equivalent,
     /// 1 when not.
     Verify(VerifyArgs),
+    /// Run a conversion regression suite (a TOML manifest of verify cases, each with the
+    /// result it must give); exit 0 only when every case meets its expectation.
+    Suite(SuiteArgs),
     /// Write a model whose graph is a chain as a Sequential model (.keras or .h5) and verify
     /// it; a model that is not a chain is explained, node by node (exit 1).
     Convert {
@@ -140,6 +145,40 @@ pub struct VerifyArgs {
     /// Samples run at once; larger batches stream through in chunks of this size.
     #[arg(long, default_value_t = 1024)]
     pub chunk: usize,
+    /// Also write a self-contained HTML report (metrics, error histograms, per-layer plot) to
+    /// this file; implies --per-layer.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SuiteArgs {
+    /// The suite manifest (TOML); paths in it are relative to its folder.
+    pub manifest: PathBuf,
+    /// The device of cases whose manifest entry names none.
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    /// Cases run at once on the CPU executor (cases on a GPU run one at a time).
+    #[arg(long, default_value_t = 2)]
+    pub jobs: usize,
+    /// Run only slice I of N (1-based), for parallel CI jobs: --shard 2/4.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Run only the cases whose name contains this text.
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Option<String>,
+    /// List the cases (of the shard) without running them.
+    #[arg(long)]
+    pub list: bool,
+    /// Write a JUnit XML report (one test case per case) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write a JSON report to this file.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write a self-contained HTML report to this file.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 impl VerifyArgs {

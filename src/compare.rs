@@ -59,6 +59,74 @@ pub struct Metrics {
     /// fraction of rows whose argmax agrees.
     pub top1_agreement: Option<f64>,
     pub passed: bool,
+    /// How the |a − b| are spread over fixed log-scale bins (see [`Histogram`]).
+    pub histogram: Histogram,
+}
+
+/// Number of bins of a [`Histogram`].
+pub const HISTOGRAM_BINS: usize = 16;
+
+/// Lower edges of the decade bins: 1e-10, 1e-9, …, 1e2.
+const DECADE_EDGES: [f64; 13] = [
+    1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1e0, 1e1, 1e2,
+];
+
+/// Counts of |a − b| in fixed log-scale bins, the same for every tensor so that histograms can
+/// be compared and added: bin 0 holds exact matches (NaN against NaN and an infinity against
+/// the same one included), bin 1 (0, 1e-10), bins 2..=13 one decade each from [1e-10, 1e-9) to
+/// [1e1, 1e2), bin 14 [1e2, ∞) and bin 15 the NaN/Inf mismatches. Serialized as the plain list
+/// of the 16 counts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Histogram {
+    pub counts: [usize; HISTOGRAM_BINS],
+}
+
+impl Histogram {
+    /// The bin of a finite difference `diff ≥ 0`.
+    pub fn bin_of(diff: f64) -> usize {
+        if diff == 0.0 {
+            0
+        } else {
+            1 + DECADE_EDGES.partition_point(|&edge| edge <= diff)
+        }
+    }
+
+    /// The bin of NaN/Inf mismatches.
+    pub const NONFINITE: usize = HISTOGRAM_BINS - 1;
+
+    /// The range of values bin `i` holds, as (low, high); None for the NaN/Inf bin.
+    pub fn range(i: usize) -> Option<(f64, f64)> {
+        match i {
+            0 => Some((0.0, 0.0)),
+            1 => Some((0.0, DECADE_EDGES[0])),
+            14 => Some((DECADE_EDGES[12], f64::INFINITY)),
+            2..=13 => Some((DECADE_EDGES[i - 2], DECADE_EDGES[i - 1])),
+            _ => None,
+        }
+    }
+
+    /// A short label of bin `i` for axes and tables: `0`, `<1e-10`, `1e-10`, …, `≥1e2`,
+    /// `NaN/Inf`.
+    pub fn label(i: usize) -> String {
+        match i {
+            0 => "0".into(),
+            1 => "<1e-10".into(),
+            14 => "≥1e2".into(),
+            2..=13 => format!("{:e}", DECADE_EDGES[i - 2]),
+            _ => "NaN/Inf".into(),
+        }
+    }
+
+    pub fn total(&self) -> usize {
+        self.counts.iter().sum()
+    }
+
+    pub fn add(&mut self, other: &Histogram) {
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+    }
 }
 
 /// Accumulates metrics over chunks of the batch.
@@ -79,6 +147,7 @@ pub struct Accumulator {
     rows: usize,
     rows_agree: usize,
     class_axis: bool,
+    histogram: Histogram,
 }
 
 impl Accumulator {
@@ -100,6 +169,7 @@ impl Accumulator {
             rows: 0,
             rows_agree: 0,
             class_axis,
+            histogram: Histogram::default(),
         }
     }
 
@@ -121,6 +191,7 @@ impl Accumulator {
                 self.finite_count += 1;
                 self.max_rel = self.max_rel.max(diff / b.abs().max(rel_floor));
                 self.min_atol = self.min_atol.max(diff - self.tolerance.rtol * b.abs());
+                self.histogram.counts[Histogram::bin_of(diff)] += 1;
                 if !self.tolerance.passes(diff, b) {
                     self.mismatches += 1;
                 }
@@ -130,7 +201,10 @@ impl Accumulator {
                         self.worst = Some((unravel(flat, &shape, offset), b, a));
                     }
                 }
-            } else if !(a.is_nan() && b.is_nan() || a == b) {
+            } else if a.is_nan() && b.is_nan() || a == b {
+                self.histogram.counts[0] += 1;
+            } else {
+                self.histogram.counts[Histogram::NONFINITE] += 1;
                 if a.is_nan() || b.is_nan() {
                     self.nan_mismatch += 1;
                 } else {
@@ -175,6 +249,7 @@ impl Accumulator {
             min_atol_to_pass: (nonfinite == 0).then_some(self.min_atol.max(0.0)),
             top1_agreement: (self.rows > 0).then(|| self.rows_agree as f64 / self.rows as f64),
             passed: self.mismatches == 0,
+            histogram: self.histogram.clone(),
         }
     }
 }
@@ -303,5 +378,37 @@ mod tests {
             (whole.max_abs, whole.mismatches)
         );
         assert!((parts.mean_abs - whole.mean_abs).abs() < 1e-12);
+        assert_eq!(parts.histogram, whole.histogram);
+    }
+
+    #[test]
+    fn histogram_bins_are_fixed_decades_with_zero_and_nonfinite_bins() {
+        assert_eq!(Histogram::bin_of(0.0), 0);
+        assert_eq!(Histogram::bin_of(1e-12), 1);
+        assert_eq!(
+            Histogram::bin_of(1e-10),
+            2,
+            "a lower edge belongs to its bin"
+        );
+        assert_eq!(Histogram::bin_of(5e-6), 6);
+        assert_eq!(Histogram::bin_of(1e-5), 7);
+        assert_eq!(Histogram::bin_of(99.0), 13);
+        assert_eq!(Histogram::bin_of(1e2), 14);
+        assert_eq!(Histogram::bin_of(1e30), 14);
+        assert_eq!(Histogram::range(7), Some((1e-5, 1e-4)));
+        assert_eq!(Histogram::label(7), "1e-5");
+        assert_eq!(Histogram::range(Histogram::NONFINITE), None);
+
+        let b = t(&[[f32::NAN, f32::INFINITY, 1.0], [2.0, 3.0, 4.0]]);
+        let a = t(&[[f32::NAN, 1.0, 1.0], [2.5, 3.000_005, 4.0]]);
+        let m = compare(&b, &a, Tolerance::default());
+        let h = &m.histogram;
+        assert_eq!(h.total(), m.count, "every element is counted once");
+        assert_eq!(h.counts[0], 3, "NaN vs NaN and two exact matches");
+        assert_eq!(h.counts[Histogram::NONFINITE], 1);
+        assert_eq!(h.counts[Histogram::bin_of(0.5)], 1);
+        assert_eq!(h.counts[Histogram::bin_of(5e-6)], 1);
+        let json = serde_json::to_value(&m).unwrap();
+        assert_eq!(json["histogram"].as_array().unwrap().len(), HISTOGRAM_BINS);
     }
 }

@@ -12,10 +12,12 @@ pub mod convert;
 pub mod error;
 pub mod exec;
 pub mod graph;
+pub mod html;
 pub mod inputs;
 pub mod keras;
 pub mod npy;
 pub mod report;
+pub mod suite;
 pub mod tensor;
 pub mod verify;
 

@@ -8,6 +8,10 @@ use keqv::cli::{Cli, Command};
 use keqv::commands::{self, Outcome};
 
 fn main() -> ExitCode {
+    // Mesa's Vulkan loader prints an error on every instance when this is unset.
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir());
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -25,6 +29,7 @@ fn main() -> ExitCode {
             output,
         } => commands::run::run(model, inputs, device, output.as_deref()),
         Command::Verify(args) => commands::verify::verify(args),
+        Command::Suite(args) => commands::suite::suite(args),
         Command::Convert {
             model,
             output,
@@ -47,9 +52,7 @@ fn main() -> ExitCode {
             warmup: *warmup,
             format: *format,
         }),
-        Command::Adapters { .. } => Err(keqv::Error::Device(
-            "adapter listing is not available yet".into(),
-        )),
+        Command::Adapters { format } => commands::adapters::adapters(*format),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

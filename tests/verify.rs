@@ -340,3 +340,46 @@ fn text_report_is_plain_without_a_terminal() {
     );
     assert!(text.contains("first divergence: dense (Dense)"), "{text}");
 }
+
+#[test]
+fn verify_runs_on_every_gpu_adapter() {
+    for ctx in keqv::exec::gpu::test_adapters() {
+        let device = ctx
+            .backend()
+            .expect("a wgpu backend keqv names")
+            .to_string()
+            .to_lowercase();
+        let run = |args: &[&str]| {
+            let out = keqv()
+                .arg("verify")
+                .args(args)
+                .args(["--format", "json", "--device", &device])
+                .output()
+                .unwrap();
+            let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+            (out.status.code().unwrap(), report)
+        };
+        let (code, r) = run(&["models/k3/a_seq_mlp.keras", "models/tfk/a_func_mlp.h5"]);
+        assert_eq!(code, 0, "{device}: {r}");
+        assert!(
+            r["device"].as_str().unwrap().contains("llvmpipe") || !ctx.is_software(),
+            "{}",
+            r["device"]
+        );
+        assert!(
+            max_abs(&r) < 1e-6,
+            "{device}: twins differ by {}",
+            max_abs(&r)
+        );
+        let (code, r) = run(&[
+            "models/k3/a_seq_mlp.keras",
+            "models/k3/a_seq_mlp_perturbed.keras",
+            "--per-layer",
+        ]);
+        assert_eq!(code, 1, "{device}");
+        assert_eq!(r["first_divergence"]["converted"], "dense", "{device}");
+        let (code, _) = run(&["models/tfk/e_acts.h5", "models/k3/e_acts.keras"]);
+        assert_eq!(code, 1, "{device}: hard_sigmoid differs across dialects");
+        eprintln!("verify on {}: ok", ctx.describe());
+    }
+}

@@ -1,9 +1,11 @@
 //! One module per subcommand. Each returns the process outcome; main maps it to an exit code.
 
+pub mod adapters;
 pub mod bench;
 pub mod convert;
 pub mod inspect;
 pub mod run;
+pub mod suite;
 pub mod verify;
 
 use std::sync::Arc;

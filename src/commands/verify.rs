@@ -22,7 +22,8 @@ pub fn verify(args: &VerifyArgs) -> Result<Outcome> {
         tolerances: args.tolerances()?,
         inputs: input_source(&args.inputs)?,
         chunk: args.chunk,
-        per_layer: args.per_layer,
+        // The HTML report plots the error along the graph, so it needs every layer's.
+        per_layer: args.per_layer || args.html.is_some(),
         device_original,
         device_converted,
     };
@@ -32,6 +33,10 @@ pub fn verify(args: &VerifyArgs) -> Result<Outcome> {
     if let Some(path) = &args.junit {
         let xml = report::junit(&report, "keqv verify");
         std::fs::write(path, xml).map_err(|e| Error::io(path, e))?;
+    }
+    if let Some(path) = &args.html {
+        let page = crate::html::verify_page(&report);
+        std::fs::write(path, page).map_err(|e| Error::io(path, e))?;
     }
     match args.format {
         OutputFormat::Text => print!("{}", report::text(&report, report::Style::for_stdout())),

@@ -1,0 +1,226 @@
+//! Kernel speed: dense (256³, 1024³, 2048³), relu over 16M floats and a layer norm, on every GPU
+//! adapter found and on the CPU executor, in one run. Throughput is reported as elements/s, where
+//! an "element" of a dense bench is one FLOP (2·M·N·K per run), so criterion's Gelem/s reads as
+//! GFLOP/s. Every GPU figure is end to end (`Executor::run`: upload, dispatches, read back).
+//!
+//! `cargo bench --bench kernels`; `KEQV_BENCH_QUICK=1` keeps only 1024³; `KEQV_BENCH_TILES=8x2,8x3`
+//! adds a dense 1024³ sweep over software-GEMM tiles (rows x 4-column texels per invocation).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use keqv::exec::cpu::{CpuExecutor, Precision};
+use keqv::exec::gpu::{self, DenseKernel, GpuContext, GpuExecutor, SoftTile};
+use keqv::exec::{Executor, Keep};
+use keqv::graph::{Activation, Graph, Node, NodeId, Op, Weight};
+use keqv::tensor::Tensor;
+use ndarray::{ArrayD, IxDyn};
+
+fn tensor(shape: &[usize], seed: u64) -> Tensor {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let n = shape.iter().product();
+    let data = (0..n)
+        .map(|_| {
+            s ^= s >> 12;
+            s ^= s << 25;
+            s ^= s >> 27;
+            ((s.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+        })
+        .collect();
+    ArrayD::from_shape_vec(IxDyn(shape), data).unwrap()
+}
+
+fn node(name: &str, op: Op, inputs: Vec<NodeId>, weights: Vec<Tensor>, shape: Vec<usize>) -> Node {
+    Node {
+        name: name.into(),
+        layer: name.into(),
+        class: "Bench".into(),
+        op,
+        inputs,
+        weights: weights
+            .into_iter()
+            .map(|v| Weight {
+                name: "w".into(),
+                value: Arc::new(v),
+            })
+            .collect(),
+        shape,
+    }
+}
+
+/// Input [k] -> op chain; the last node is the output.
+fn graph(input: Vec<usize>, ops: Vec<(Op, Vec<Tensor>, Vec<usize>)>) -> Arc<Graph> {
+    let mut nodes = vec![node("x", Op::Input, vec![], vec![], input)];
+    for (i, (op, w, shape)) in ops.into_iter().enumerate() {
+        nodes.push(node(&format!("n{i}"), op, vec![NodeId(i)], w, shape));
+    }
+    let last = NodeId(nodes.len() - 1);
+    Arc::new(Graph {
+        name: "bench".into(),
+        nodes,
+        inputs: vec![NodeId(0)],
+        outputs: vec![last],
+    })
+}
+
+fn dense_graph(k: usize, n: usize) -> Arc<Graph> {
+    let op = Op::Dense {
+        units: n,
+        use_bias: true,
+        activation: Activation::Linear,
+    };
+    graph(
+        vec![k],
+        vec![(op, vec![tensor(&[k, n], 1), tensor(&[n], 2)], vec![n])],
+    )
+}
+
+/// Everything a bench runs on: each GPU adapter with its default kernels, then the CPU.
+fn executors(graph: &Arc<Graph>) -> Vec<(String, Box<dyn Executor>)> {
+    let mut out: Vec<(String, Box<dyn Executor>)> = Vec::new();
+    for ctx in gpu::test_adapters() {
+        let exec = GpuExecutor::new(ctx.clone(), graph.clone()).expect("prepare on the GPU");
+        out.push((short_name(&ctx), Box::new(exec)));
+    }
+    let cpu = CpuExecutor::new(graph.clone(), Precision::F32);
+    out.push((format!("cpu {}", cpu.device()), Box::new(cpu)));
+    out
+}
+
+fn short_name(ctx: &GpuContext) -> String {
+    ctx.describe().replace(" — ", " ").replace(", software", "")
+}
+
+fn configure(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    secs: u64,
+) {
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(secs));
+}
+
+fn dense(c: &mut Criterion) {
+    let sizes: &[usize] = if std::env::var_os("KEQV_BENCH_QUICK").is_some() {
+        &[1024]
+    } else {
+        &[256, 1024, 2048]
+    };
+    let mut group = c.benchmark_group("dense");
+    for &s in sizes {
+        configure(&mut group, if s >= 2048 { 6 } else { 3 });
+        group.throughput(Throughput::Elements(2 * (s as u64).pow(3)));
+        let g = dense_graph(s, s);
+        let x = vec![tensor(&[s, s], 3)];
+        for (name, mut exec) in executors(&g) {
+            exec.run(&x, Keep::Outputs).expect("warm-up run");
+            group.bench_with_input(BenchmarkId::new(format!("{s}^3"), &name), &x, |b, x| {
+                b.iter(|| exec.run(x, Keep::Outputs).unwrap())
+            });
+        }
+    }
+    group.finish();
+}
+
+fn tile_sweep(c: &mut Criterion) {
+    let Ok(spec) = std::env::var("KEQV_BENCH_TILES") else {
+        return;
+    };
+    let tiles: Vec<SoftTile> = spec
+        .split(',')
+        .filter_map(|t| {
+            let (r, x) = t.trim().split_once('x')?;
+            Some(SoftTile {
+                rows: r.parse().ok()?,
+                texels: x.parse().ok()?,
+            })
+        })
+        .collect();
+    let s = 1024;
+    let g = dense_graph(s, s);
+    let x = vec![tensor(&[s, s], 3)];
+    let mut group = c.benchmark_group("tiles");
+    configure(&mut group, 3);
+    group.throughput(Throughput::Elements(2 * (s as u64).pow(3)));
+    for ctx in gpu::test_adapters() {
+        for subgroups in [false, true] {
+            if subgroups && !ctx.has_subgroups() {
+                continue;
+            }
+            for &tile in &tiles {
+                let kind = DenseKernel::Texture { subgroups, tile };
+                let mut exec =
+                    GpuExecutor::with_dense_kernel(ctx.clone(), g.clone(), kind).unwrap();
+                exec.run(&x, Keep::Outputs).unwrap();
+                let id = format!(
+                    "{} sg={subgroups} {}x{}",
+                    short_name(&ctx),
+                    tile.rows,
+                    tile.texels
+                );
+                group.bench_with_input(BenchmarkId::new("1024^3", id), &x, |b, x| {
+                    b.iter(|| exec.run(x, Keep::Outputs).unwrap())
+                });
+            }
+        }
+    }
+    group.finish();
+}
+
+fn relu(c: &mut Criterion) {
+    if std::env::var_os("KEQV_BENCH_QUICK").is_some() {
+        return;
+    }
+    // 16 samples of 1M floats; one relu, and a chain of 8 (the difference is 7 kernels' time).
+    let n = 1 << 20;
+    let x = vec![tensor(&[16, n], 4)];
+    let mut group = c.benchmark_group("relu_16M");
+    configure(&mut group, 3);
+    for chain in [1usize, 8] {
+        group.throughput(Throughput::Elements((16 * n * chain) as u64));
+        let ops = (0..chain)
+            .map(|_| (Op::Activation(Activation::RELU), vec![], vec![n]))
+            .collect();
+        let g = graph(vec![n], ops);
+        for (name, mut exec) in executors(&g) {
+            exec.run(&x, Keep::Outputs).expect("warm-up run");
+            group.bench_with_input(BenchmarkId::new(format!("x{chain}"), &name), &x, |b, x| {
+                b.iter(|| exec.run(x, Keep::Outputs).unwrap())
+            });
+        }
+    }
+    group.finish();
+}
+
+fn layer_norm(c: &mut Criterion) {
+    if std::env::var_os("KEQV_BENCH_QUICK").is_some() {
+        return;
+    }
+    let (rows, f) = (4096, 1024);
+    let op = Op::LayerNorm {
+        axes: vec![1],
+        epsilon: 1e-3,
+        center: true,
+        scale: true,
+        rms_scaling: false,
+    };
+    let g = graph(
+        vec![f],
+        vec![(op, vec![tensor(&[f], 5), tensor(&[f], 6)], vec![f])],
+    );
+    let x = vec![tensor(&[rows, f], 7)];
+    let mut group = c.benchmark_group("layer_norm_4096x1024");
+    configure(&mut group, 3);
+    group.throughput(Throughput::Elements((rows * f) as u64));
+    for (name, mut exec) in executors(&g) {
+        exec.run(&x, Keep::Outputs).expect("warm-up run");
+        group.bench_with_input(BenchmarkId::from_parameter(&name), &x, |b, x| {
+            b.iter(|| exec.run(x, Keep::Outputs).unwrap())
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, tile_sweep, dense, relu, layer_norm);
+criterion_main!(benches);
