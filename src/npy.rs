@@ -117,6 +117,9 @@ pub fn read_npz(path: &Path) -> Result<Vec<(String, Tensor)>> {
         ))
     })?;
     let mut arrays = Vec::new();
+    // Members may overlap in the file, so each one's limit alone does not bound the total.
+    let total_limit = file_len.saturating_mul(MAX_RATIO);
+    let mut total = 0u64;
     for i in 0..archive.len() {
         let mut member = archive.by_index(i).map_err(|e| {
             Error::Input(format!(
@@ -137,6 +140,13 @@ pub fn read_npz(path: &Path) -> Result<Vec<(String, Tensor)>> {
             continue;
         };
         let what = format!("{}:{name}", path.display());
+        total = total.saturating_add(member.size());
+        if total > total_limit {
+            return Err(Error::Input(format!(
+                "{}: its members declare more than {total_limit} bytes in all, uncompressed, in a {file_len}-byte file; refusing it (corrupt, or a zip bomb): write the file again with numpy.savez",
+                path.display()
+            )));
+        }
         let bytes = read_member(&mut member, file_len, &what)
             .map_err(|e| Error::Input(format!("{e}; write the file again with numpy.savez")))?;
         arrays.push((
@@ -147,6 +157,10 @@ pub fn read_npz(path: &Path) -> Result<Vec<(String, Tensor)>> {
     Ok(arrays)
 }
 
+/// Largest uncompressed/compressed size ratio believed of a zip member (deflate tops out near
+/// 1032:1).
+const MAX_RATIO: u64 = 1000;
+
 /// Reads one zip member, refusing declared sizes that a file of `file_len` bytes could not hold
 /// at any sane compression ratio (a zip bomb). `what` names the member in messages.
 pub fn read_member<R: Read>(
@@ -154,7 +168,6 @@ pub fn read_member<R: Read>(
     file_len: u64,
     what: &str,
 ) -> std::result::Result<Vec<u8>, String> {
-    const MAX_RATIO: u64 = 1000;
     /// Memory reserved up front; the rest grows only as bytes really arrive.
     const MAX_RESERVE: u64 = 64 << 20;
     let size = member.size();
@@ -169,10 +182,25 @@ pub fn read_member<R: Read>(
         ));
     }
     let mut bytes = Vec::with_capacity(size.min(MAX_RESERVE) as usize);
+    // One byte past the declared size: the zip reader checks the member's CRC only when it is
+    // read to its end, and a member longer than declared is caught too.
     member
-        .take(size)
+        .take(size.saturating_add(1))
         .read_to_end(&mut bytes)
-        .map_err(|e| format!("{what} cannot be read ({e})"))?;
+        .map_err(|e| {
+            if e.to_string().to_lowercase().contains("checksum") {
+                format!(
+                    "{what} fails its CRC-32 check: its bytes were damaged after it was written"
+                )
+            } else {
+                format!("{what} cannot be read ({e})")
+            }
+        })?;
+    if bytes.len() as u64 > size {
+        return Err(format!(
+            "{what} holds more bytes than the {size} its header declares"
+        ));
+    }
     if bytes.len() as u64 != size {
         return Err(format!(
             "{what} is truncated: {} of its {size} bytes are present",

@@ -49,6 +49,7 @@ pub fn write_legacy(
     versions: &Versions,
 ) -> Result<()> {
     let fail = |e: hdf5::Error| Error::io(path, format!("cannot write HDF5: {e}"));
+    crate::keras::weights::disable_file_locking();
     let file = hdf5::File::create(path).map_err(fail)?;
     utf8_scalar(&file, "keras_version", versions.keras_version).map_err(fail)?;
     utf8_scalar(&file, "backend", versions.backend).map_err(fail)?;
@@ -93,6 +94,7 @@ pub fn write_v3_weights(
     dialect: Dialect,
 ) -> Result<()> {
     let fail = |e: hdf5::Error| Error::io(path, format!("cannot write HDF5: {e}"));
+    crate::keras::weights::disable_file_locking();
     let file = hdf5::File::create(path).map_err(fail)?;
     // Keras saves the model's own (empty) variables first, then each layer's.
     let vars = file.create_group("vars").map_err(fail)?;

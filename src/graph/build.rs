@@ -1,11 +1,13 @@
 //! [`KerasModel`] → [`Graph`]: resolves every layer call to a node, inlines nested models,
 //! infers shapes, checks weights, and orders nodes so that inputs come first.
 
+use std::cell::{Cell, RefCell};
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
+use ndarray::IxDyn;
 use serde_json::Value;
 
 use super::layers::{prelu_alpha_shape, translate, Translation, EXTRA_BUILTINS, LAYER_CLASSES};
@@ -26,6 +28,15 @@ pub struct BuildOptions {
 
 /// Largest tensor (in elements per sample) or weight a model may declare.
 const MAX_ELEMENTS: usize = 1 << 32;
+
+/// Most layer calls a graph may expand to, nested models inlined (every call of a nested model
+/// counts too, even one that adds no node): far beyond any real Keras model, and small enough
+/// that a few kilobytes of config nesting models that call each other many times cannot make
+/// the build run for minutes or take gigabytes.
+const MAX_CALLS: usize = 1 << 16;
+
+/// Most bytes all node names may take together (each holds the names of its enclosing models).
+const MAX_NAME_BYTES: usize = 64 << 20;
 
 /// What to do about a config that breaks Keras's own rules.
 const MALFORMED: &str = "the model config is malformed: re-save the model with Keras";
@@ -56,11 +67,36 @@ fn float32_bytes(shape: &[usize]) -> f64 {
 }
 
 pub fn build(model: &KerasModel, options: &BuildOptions) -> Result<Graph> {
+    build_inner(model, options, None)
+}
+
+/// [`build`] for a model whose layers may lack weights (a bare config, a fuzz input): each
+/// layer the file gives no weights gets zero-filled ones of the shapes its config needs,
+/// `max_elements` in all at most (beyond that, an error). Layers that do have weights are
+/// checked as [`build`] checks them.
+pub fn build_with_placeholder_weights(
+    model: &KerasModel,
+    options: &BuildOptions,
+    max_elements: usize,
+) -> Result<Graph> {
+    build_inner(model, options, Some(max_elements))
+}
+
+fn build_inner(
+    model: &KerasModel,
+    options: &BuildOptions,
+    placeholder_budget: Option<usize>,
+) -> Result<Graph> {
     let mut builder = Builder {
         path: &model.path,
         dialect: model.dialect,
         options,
         nodes: Vec::new(),
+        placeholder_budget: Cell::new(placeholder_budget),
+        names: HashSet::new(),
+        name_bytes: 0,
+        calls: 0,
+        shared: RefCell::new(HashMap::new()),
     };
     let inputs_before = builder.nodes.len();
     let outputs = builder.model(&model.model, "", None)?;
@@ -82,6 +118,19 @@ struct Builder<'a> {
     dialect: Dialect,
     options: &'a BuildOptions,
     nodes: Vec<Node>,
+    /// Elements of zero-filled weights still allowed for layers the file gives none
+    /// ([`build_with_placeholder_weights`]); None: missing weights are an error.
+    placeholder_budget: Cell<Option<usize>>,
+    /// Node names so far, which must be unique.
+    names: HashSet<String>,
+    /// Bytes of node names so far.
+    name_bytes: usize,
+    /// Layer calls so far, nested models' included ([`MAX_CALLS`]).
+    calls: usize,
+    /// The weights of each layer already called, by the layer's address in the model: every
+    /// call of a shared layer (or of a layer inside a model called several times) gets the same
+    /// `Arc`s.
+    shared: RefCell<HashMap<*const LayerConfig, Vec<Weight>>>,
 }
 
 /// The output tensors of one call of one layer.
@@ -102,6 +151,21 @@ impl Builder<'_> {
         }
         if cfg.inputs.is_empty() {
             return Err(self.malformed(format!("model '{}' has no inputs", cfg.name)));
+        }
+        let mut listed = HashSet::new();
+        if let Some((i, input)) = cfg
+            .inputs
+            .iter()
+            .enumerate()
+            .find(|(_, r)| !listed.insert(*r))
+        {
+            return Err(self.malformed(format!(
+                "model '{}' lists input {} twice (inputs {} and {})",
+                cfg.name,
+                describe(input),
+                cfg.inputs.iter().position(|r| r == input).unwrap_or(0),
+                i
+            )));
         }
         if let Some(ids) = bound {
             if ids.len() != cfg.inputs.len() {
@@ -280,7 +344,7 @@ impl Builder<'_> {
 
     fn input_node(&mut self, layer: &LayerConfig, prefix: &str) -> Result<NodeId> {
         let shape = self.input_shape(layer)?;
-        Ok(self.push(Node {
+        self.push(Node {
             name: format!("{prefix}{}", layer.name),
             layer: layer.name.clone(),
             class: layer.class_name.clone(),
@@ -288,7 +352,7 @@ impl Builder<'_> {
             inputs: Vec::new(),
             weights: Vec::new(),
             shape,
-        }))
+        })
     }
 
     /// One sample's shape from `batch_shape` / `batch_input_shape` / `shape`, open dimensions
@@ -388,6 +452,7 @@ impl Builder<'_> {
             format!("#{call}")
         };
         if let Some(nested) = &layer.nested {
+            self.count_call()?;
             let inner_prefix = format!("{prefix}{}{suffix}/", layer.name);
             return self.model(nested, &inner_prefix, Some(inputs));
         }
@@ -434,7 +499,7 @@ impl Builder<'_> {
             inputs: inputs.to_vec(),
             weights,
             shape,
-        });
+        })?;
         Ok(vec![id])
     }
 
@@ -474,8 +539,8 @@ impl Builder<'_> {
 
     /// The layer's weights, checked against what the op needs.
     fn weights(&self, layer: &LayerConfig, op: &Op, input: &[usize]) -> Result<Vec<Weight>> {
-        let bad =
-            |detail: String| Error::layer(self.path, &layer.name, layer.display_class(), detail);
+        let path = self.path;
+        let bad = |detail: String| Error::layer(path, &layer.name, layer.display_class(), detail);
         let expected: Vec<(&str, Vec<usize>)> = match op {
             Op::PRelu => vec![(
                 "alpha",
@@ -490,6 +555,52 @@ impl Builder<'_> {
                     "weight '{name}' would have shape {shape:?}, which needs {} of memory; refusing to allocate it: {MALFORMED}",
                     human_bytes(float32_bytes(shape))
                 )));
+            }
+        }
+        // Another call of a layer already built: the same variables, which must fit this call.
+        let key: *const LayerConfig = layer;
+        if let Some(shared) = self.shared.borrow().get(&key) {
+            for (w, (name, shape)) in shared.iter().zip(&expected) {
+                if w.value.shape() != shape.as_slice() {
+                    return Err(bad(format!(
+                        "weight '{name}' has shape {:?}, but this call of the layer needs {shape:?} (a shared layer called on inputs of different shapes); {MALFORMED}",
+                        w.value.shape()
+                    )));
+                }
+            }
+            return Ok(shared.clone());
+        }
+        let weights = self.first_weights(layer, expected, &bad)?;
+        self.shared.borrow_mut().insert(key, weights.clone());
+        Ok(weights)
+    }
+
+    /// The weights of a layer's first call: the file's, checked, or placeholders.
+    fn first_weights(
+        &self,
+        layer: &LayerConfig,
+        expected: Vec<(&str, Vec<usize>)>,
+        bad: &dyn Fn(String) -> Error,
+    ) -> Result<Vec<Weight>> {
+        if layer.weights.is_empty() && !expected.is_empty() {
+            if let Some(budget) = self.placeholder_budget.get() {
+                let needed = expected
+                    .iter()
+                    .map(|(_, shape)| checked_len(shape).unwrap_or(usize::MAX))
+                    .fold(0usize, usize::saturating_add);
+                if needed > budget {
+                    return Err(bad(format!(
+                        "placeholder weights would need {needed} more values, over the limit; {MALFORMED}"
+                    )));
+                }
+                self.placeholder_budget.set(Some(budget - needed));
+                return Ok(expected
+                    .into_iter()
+                    .map(|(name, shape)| Weight {
+                        name: name.to_string(),
+                        value: Arc::new(crate::tensor::Tensor::zeros(IxDyn(&shape))),
+                    })
+                    .collect());
             }
         }
         if layer.weights.len() != expected.len() {
@@ -529,31 +640,42 @@ impl Builder<'_> {
             .collect()
     }
 
-    fn push(&mut self, node: Node) -> NodeId {
-        self.nodes.push(node);
-        NodeId(self.nodes.len() - 1)
+    /// Counts one layer call (a node, or a call of a nested model) against [`MAX_CALLS`].
+    fn count_call(&mut self) -> Result<()> {
+        self.calls += 1;
+        if self.calls > MAX_CALLS {
+            return Err(self.malformed(format!(
+                "the model expands to more than {MAX_CALLS} layer calls (nested models called many times each)"
+            )));
+        }
+        Ok(())
     }
-}
 
-/// Shares one `Arc` per layer across the calls of a shared layer.
-fn share_weights(graph: &mut Graph) {
-    let mut by_layer: HashMap<String, Vec<Weight>> = HashMap::new();
-    for node in &mut graph.nodes {
-        if node.weights.is_empty() {
-            continue;
+    /// Adds a node, refusing a second node of the same name (a layer named `a#1` next to a
+    /// shared layer `a`, or `outer/x` next to a nested model `outer`) and graphs that nested
+    /// models called many times each would blow up beyond any real model.
+    fn push(&mut self, node: Node) -> Result<NodeId> {
+        self.count_call()?;
+        self.name_bytes = self.name_bytes.saturating_add(node.name.len());
+        if self.name_bytes > MAX_NAME_BYTES {
+            return Err(self.malformed(format!(
+                "the names of the model's layer calls take more than {} (long names nested many times)",
+                human_bytes(MAX_NAME_BYTES as f64)
+            )));
         }
-        let key = node
-            .name
-            .split('#')
-            .next()
-            .unwrap_or(&node.name)
-            .to_string();
-        match by_layer.get(&key) {
-            Some(first) => node.weights = first.clone(),
-            None => {
-                by_layer.insert(key, node.weights.clone());
-            }
+        if !self.names.insert(node.name.clone()) {
+            return Err(Error::layer(
+                self.path,
+                &node.layer,
+                &node.class,
+                format!(
+                    "is called '{}' in the graph, as is another layer call (a '/' or '#' in a layer name clashes with keqv's names for nested and repeated calls); rename the layer and re-save the model",
+                    node.name
+                ),
+            ));
         }
+        self.nodes.push(node);
+        Ok(NodeId(self.nodes.len() - 1))
     }
 }
 
@@ -576,8 +698,7 @@ fn describe_dims(dims: &[Option<usize>]) -> String {
 }
 
 /// Drops nodes no output depends on and renumbers the rest, keeping their order.
-fn prune(mut graph: Graph) -> Graph {
-    share_weights(&mut graph);
+fn prune(graph: Graph) -> Graph {
     let mut live = vec![false; graph.nodes.len()];
     for id in &graph.outputs {
         live[id.0] = true;
@@ -610,5 +731,101 @@ fn prune(mut graph: Graph) -> Graph {
         inputs: remap(&graph.inputs),
         outputs: remap(&graph.outputs),
         nodes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keras::config::parse_model;
+    use crate::keras::{Format, NamedTensor};
+    use crate::tensor::Tensor;
+    use serde_json::json;
+
+    fn tensor_ref(layer: &str, node: usize) -> Value {
+        json!({"class_name": "__keras_tensor__", "config": {"keras_history": [layer, node, 0]}})
+    }
+
+    fn dense(name: &str, from: &str, node: usize) -> Value {
+        json!({"class_name": "Dense", "name": name,
+               "config": {"name": name, "units": 4, "use_bias": false},
+               "inbound_nodes": [{"args": [tensor_ref(from, node)], "kwargs": {}}]})
+    }
+
+    fn input(name: &str) -> Value {
+        json!({"class_name": "InputLayer", "name": name,
+               "config": {"name": name, "batch_shape": [null, 4]}, "inbound_nodes": []})
+    }
+
+    fn keras_model(config: &Value) -> KerasModel {
+        let path = Path::new("test.keras");
+        KerasModel {
+            path: path.to_path_buf(),
+            format: Format::Keras,
+            dialect: Dialect::Keras3,
+            keras_version: None,
+            backend: None,
+            model: parse_model(config, Dialect::Keras3, path).unwrap(),
+            raw_config: Value::Null,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// A nested model with two weighted layers, called twice: each call of each inner layer
+    /// gets that layer's own weights.
+    #[test]
+    fn calls_of_a_nested_model_keep_each_layers_weights() {
+        let inner = json!({"class_name": "Functional", "name": "inner", "config": {
+            "name": "inner",
+            "layers": [input("x"), dense("d1", "x", 0), dense("d2", "d1", 0)],
+            "input_layers": [["x", 0, 0]], "output_layers": [["d2", 0, 0]]},
+            "inbound_nodes": [
+                {"args": [tensor_ref("a", 0)], "kwargs": {}},
+                {"args": [tensor_ref("inner", 0)], "kwargs": {}}]});
+        let config = json!({"class_name": "Functional", "config": {
+            "name": "outer", "layers": [input("a"), inner],
+            "input_layers": [["a", 0, 0]], "output_layers": [["inner", 1, 0]]}});
+        let mut model = keras_model(&config);
+        let nested = model.model.layers[1].nested.as_mut().unwrap();
+        for (i, layer) in nested.layers.iter_mut().skip(1).enumerate() {
+            layer.weights = vec![NamedTensor {
+                name: "kernel".into(),
+                value: Tensor::from_elem(IxDyn(&[4, 4]), i as f32 + 1.0),
+            }];
+        }
+        let graph = build(&model, &BuildOptions::default()).unwrap();
+        for (node, value) in [
+            ("inner/d1", 1.0),
+            ("inner/d2", 2.0),
+            ("inner#1/d1", 1.0),
+            ("inner#1/d2", 2.0),
+        ] {
+            let id = graph.find(node).unwrap_or_else(|| panic!("no node {node}"));
+            assert_eq!(graph.node(id).weight(0)[[0, 0]], value, "{node}");
+        }
+        let d2 = graph.node(graph.find("inner/d2").unwrap());
+        let d2_again = graph.node(graph.find("inner#1/d2").unwrap());
+        assert!(Arc::ptr_eq(
+            &d2.weights[0].value,
+            &d2_again.weights[0].value
+        ));
+    }
+
+    /// A layer literally named `d#1` next to a shared layer `d` would give two nodes one name.
+    #[test]
+    fn refuses_node_names_that_clash() {
+        let shared = json!({"class_name": "Dense", "name": "d",
+            "config": {"name": "d", "units": 4, "use_bias": false},
+            "inbound_nodes": [
+                {"args": [tensor_ref("a", 0)], "kwargs": {}},
+                {"args": [tensor_ref("d", 0)], "kwargs": {}}]});
+        let config = json!({"class_name": "Functional", "config": {
+            "name": "m", "layers": [input("a"), shared, dense("d#1", "d", 1)],
+            "input_layers": [["a", 0, 0]], "output_layers": [["d#1", 0, 0]]}});
+        let model = keras_model(&config);
+        let err = build_with_placeholder_weights(&model, &BuildOptions::default(), 1 << 10)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("is called 'd#1' in the graph"), "{err}");
     }
 }

@@ -17,12 +17,11 @@ pub fn infer(op: &Op, inputs: &[&[usize]]) -> Result<Vec<usize>, String> {
             *out.last_mut().expect("non-empty") = *units;
             Ok(out)
         }
-        Op::Activation(_)
-        | Op::PRelu
-        | Op::Identity
-        | Op::BatchNorm { .. }
-        | Op::LayerNorm { .. } => Ok(first.to_vec()),
-        Op::Softmax { axes, .. } | Op::L2Normalize { axes, .. } => {
+        Op::Activation(_) | Op::PRelu | Op::Identity => Ok(first.to_vec()),
+        Op::Softmax { axes, .. }
+        | Op::L2Normalize { axes, .. }
+        | Op::BatchNorm { axes, .. }
+        | Op::LayerNorm { axes, .. } => {
             check_axes(axes, first.len())?;
             Ok(first.to_vec())
         }

@@ -343,7 +343,7 @@ impl Parser<'_> {
 /// Input (that call links the model's inputs to its outputs), yet keeps numbering from 1 in
 /// every reference to it. Shift those references back so they index `calls`.
 fn renumber_nested_calls(model: &mut ModelConfig) {
-    let shifted: Vec<String> = model
+    let shifted: std::collections::HashSet<String> = model
         .layers
         .iter()
         .filter(|l| {

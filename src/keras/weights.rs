@@ -123,8 +123,21 @@ fn open(path: &Path) -> Result<hdf5::File> {
     open_as(path, path)
 }
 
+/// keqv only reads model files, and HDF5's advisory lock only makes an open fail while any
+/// other handle (in this process too, e.g. a file just written by `convert`) is still
+/// closing; turn it off unless the user chose otherwise. HDF5 reads the variable at each open.
+pub(crate) fn disable_file_locking() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("HDF5_USE_FILE_LOCKING").is_none() {
+            std::env::set_var("HDF5_USE_FILE_LOCKING", "FALSE");
+        }
+    });
+}
+
 fn open_as(path: &Path, shown: &Path) -> Result<hdf5::File> {
     check_hdf5_header(path, shown)?;
+    disable_file_locking();
     hdf5::File::open(path).map_err(|e| {
         let text = e.to_string();
         let detail = if text.contains("unable to lock file") {
