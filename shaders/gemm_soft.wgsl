@@ -7,8 +7,9 @@
 // Params: u = (M, N of this panel, ldc = row stride of C, has_bias), v = (n0 = first column of
 // the panel in C, HA = rows of A per texture layer, HB4 = k-quads of B per layer, K4 = k-quads);
 // K4 and HB4 are even (the textures are zero-padded) because the main loop takes two quads a turn.
-// f = activation parameters, dims[0].x = activation code when ACT is ACT_DYNAMIC. Grid: x over column blocks of WX * TN4 texels, (y, z) over row
-// blocks of TM rows.
+// f = activation parameters; dims[0].x = activation code when ACT is ACT_DYNAMIC.
+// Grid: (x, z) over row blocks of TM rows, y over column blocks of WX * TN4 texels. Row blocks
+// vary fastest, so consecutive workgroups reuse one column strip of B from cache.
 
 @group(0) @binding(1) var ta: texture_storage_2d_array<rgba32float, read>;
 @group(0) @binding(2) var tb: texture_storage_2d_array<rgba32float, read>;
@@ -23,8 +24,8 @@ override TN4: u32 = 2u;
 fn gemm_soft(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let m = p.u.x;
     let np = p.u.y;
-    let row0 = (wid.z * nwg.y + wid.y) * TM;
-    let tbase = wid.x * WX * TN4 + lid.x;
+    let row0 = (wid.z * nwg.x + wid.x) * TM;
+    let tbase = wid.y * WX * TN4 + lid.x;
     let ha = p.v.y;
     let hb4 = p.v.z;
     let k4 = p.v.w;

@@ -107,17 +107,23 @@ impl GpuExecutor {
         graph: Arc<Graph>,
         dense: DenseKernel,
     ) -> Result<Self> {
-        if dense != DenseKernel::Tiled {
-            if let DenseKernel::Texture {
-                subgroups: true, ..
-            } = dense
+        if let DenseKernel::Texture { subgroups, tile } = dense {
+            if subgroups && !ctx.has_subgroups() {
+                return Err(Error::Device(format!(
+                    "the adapter '{}' has no subgroups of 8 or more lanes for the subgroup GEMM",
+                    ctx.info().name
+                )));
+            }
+            let max = kernels::soft_max_tile(subgroups);
+            if tile.rows == 0
+                || tile.texels == 0
+                || tile.rows > max.rows
+                || tile.texels > max.texels
             {
-                if !ctx.has_subgroups() {
-                    return Err(Error::Device(format!(
-                        "the adapter '{}' has no subgroups of 8 or more lanes for the subgroup GEMM",
-                        ctx.info().name
-                    )));
-                }
+                return Err(Error::Usage(format!(
+                    "software GEMM tile {}x{} is outside 1x1 ..= {}x{}",
+                    tile.rows, tile.texels, max.rows, max.texels
+                )));
             }
         }
         let ctx_software = ctx.is_software();

@@ -217,7 +217,8 @@ impl Layout {
             .max_storage_buffer_binding_size
             .min(limits.max_buffer_size)
             / 4;
-        let binding = binding.min(u64::from(u32::MAX) / 4) as usize;
+        // Slots are rounded up to whole 64 KiB windows: keep room for that.
+        let binding = (binding.min(u64::from(u32::MAX) / 4) as usize).saturating_sub(WINDOW_FLOATS);
         let mut cap = usize::MAX;
         for &len in &self.slot_len {
             cap = cap.min(binding.checked_div(len).unwrap_or(usize::MAX));
@@ -1050,7 +1051,9 @@ impl Builder<'_> {
                             };
                             let cols = np.div_ceil(4).div_ceil((SOFT_WX * tile.texels) as usize);
                             let row_blocks = m.div_ceil(tile.rows as usize);
-                            (p, grid_2d(cols, row_blocks, max))
+                            // Rows in (x, z), column blocks in y (see gen_gemm_soft.py).
+                            let [y, x, z] = grid_2d(cols, row_blocks, max);
+                            (p, [x, y, z])
                         }),
                     );
                 }
