@@ -6,7 +6,7 @@ pub mod gpu;
 
 use std::sync::Arc;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::graph::{Graph, NodeId};
 use crate::tensor::Tensor;
 
@@ -52,6 +52,38 @@ pub trait Executor {
 
     /// Runs one batch. `inputs` follow `graph.inputs` and carry the batch as axis 0.
     fn run(&mut self, inputs: &[Tensor], keep: Keep) -> Result<Trace>;
+}
+
+/// Checks that `inputs` match the graph's inputs in count and per-sample shape, with one batch
+/// size: what every executor needs before running.
+pub fn check_inputs(graph: &Graph, inputs: &[Tensor]) -> Result<()> {
+    if inputs.len() != graph.inputs.len() {
+        return Err(Error::Input(format!(
+            "model '{}' takes {} input(s), {} given",
+            graph.name,
+            graph.inputs.len(),
+            inputs.len()
+        )));
+    }
+    let batch = inputs
+        .first()
+        .map(|x| x.shape().first().copied().unwrap_or(0));
+    for (x, id) in inputs.iter().zip(&graph.inputs) {
+        let node = graph.node(*id);
+        if x.ndim() == 0 || x.shape()[1..] != node.shape[..] || Some(x.shape()[0]) != batch {
+            return Err(Error::Input(format!(
+                "input '{}' has shape {:?}, the model expects (batch, {})",
+                node.name,
+                x.shape(),
+                node.shape
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Where to run, as the user asked for it on the command line.

@@ -11,7 +11,7 @@ use num_traits::Float;
 
 pub use activation::scalar as activation_scalar;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::exec::{Executor, Keep, Trace};
 use crate::graph::{Graph, Node};
 use crate::tensor::Tensor;
@@ -101,7 +101,7 @@ impl Executor for CpuExecutor {
     }
 
     fn run(&mut self, inputs: &[Tensor], keep: Keep) -> Result<Trace> {
-        check_inputs(&self.graph, inputs)?;
+        crate::exec::check_inputs(&self.graph, inputs)?;
         match self.precision {
             Precision::F32 => run_graph::<f32>(&self.graph, inputs.to_vec(), keep, |i| {
                 self.graph.nodes[i]
@@ -125,36 +125,6 @@ impl Executor for CpuExecutor {
 pub fn eval_node(node: &Node, inputs: &[&Tensor]) -> Tensor {
     let weights: Vec<&Tensor> = node.weights.iter().map(|w| &*w.value).collect();
     ops::eval(node, inputs, &weights)
-}
-
-fn check_inputs(graph: &Graph, inputs: &[Tensor]) -> Result<()> {
-    if inputs.len() != graph.inputs.len() {
-        return Err(Error::Input(format!(
-            "model '{}' takes {} input(s), {} given",
-            graph.name,
-            graph.inputs.len(),
-            inputs.len()
-        )));
-    }
-    let batch = inputs
-        .first()
-        .map(|x| x.shape().first().copied().unwrap_or(0));
-    for (x, id) in inputs.iter().zip(&graph.inputs) {
-        let node = graph.node(*id);
-        if x.ndim() == 0 || x.shape()[1..] != node.shape[..] || Some(x.shape()[0]) != batch {
-            return Err(Error::Input(format!(
-                "input '{}' has shape {:?}, the model expects (batch, {})",
-                node.name,
-                x.shape(),
-                node.shape
-                    .iter()
-                    .map(|d| d.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// Walks the nodes in order; with `Keep::Outputs`, frees each value after its last consumer.

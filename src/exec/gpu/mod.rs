@@ -425,7 +425,7 @@ impl Executor for GpuExecutor {
     }
 
     fn run(&mut self, inputs: &[Tensor], keep: Keep) -> Result<Trace> {
-        check_inputs(&self.graph, inputs)?;
+        crate::exec::check_inputs(&self.graph, inputs)?;
         let batch = inputs.first().map_or(0, |x| x.shape()[0]);
         let n = self.graph.nodes.len();
         let wanted: Vec<bool> = (0..n)
@@ -479,36 +479,6 @@ impl Executor for GpuExecutor {
             outputs: self.graph.outputs.clone(),
         })
     }
-}
-
-fn check_inputs(graph: &Graph, inputs: &[Tensor]) -> Result<()> {
-    if inputs.len() != graph.inputs.len() {
-        return Err(Error::Input(format!(
-            "model '{}' takes {} input(s), {} given",
-            graph.name,
-            graph.inputs.len(),
-            inputs.len()
-        )));
-    }
-    let batch = inputs
-        .first()
-        .map(|x| x.shape().first().copied().unwrap_or(0));
-    for (x, id) in inputs.iter().zip(&graph.inputs) {
-        let node = graph.node(*id);
-        if x.ndim() == 0 || x.shape()[1..] != node.shape[..] || Some(x.shape()[0]) != batch {
-            return Err(Error::Input(format!(
-                "input '{}' has shape {:?}, the model expects (batch, {})",
-                node.name,
-                x.shape(),
-                node.shape
-                    .iter()
-                    .map(|d| d.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// The GPU adapters tests should run on, one shared context each (so pipelines compile once per
