@@ -3,7 +3,8 @@
 //! an "element" of a dense bench is one FLOP (2·M·N·K per run), so criterion's Gelem/s reads as
 //! GFLOP/s. Every GPU figure is end to end (`Executor::run`: upload, dispatches, read back).
 //!
-//! `cargo bench --bench kernels`; `KEQV_BENCH_QUICK=1` keeps only 1024³; `KEQV_BENCH_TILES=8x2,8x3`
+//! `cargo bench --bench kernels`; `KEQV_BENCH_QUICK=1` keeps only 1024³, `KEQV_BENCH_SIZES=4096`
+//! sets the dense sizes; `KEQV_BENCH_TILES=8x2,8x3`
 //! adds a dense 1024³ sweep over software-GEMM tiles (rows x 4-column texels per invocation).
 
 use std::sync::Arc;
@@ -76,6 +77,25 @@ fn dense_graph(k: usize, n: usize) -> Arc<Graph> {
     )
 }
 
+/// Square dense sizes: `KEQV_BENCH_SIZES=4096,8192` names them, `KEQV_BENCH_QUICK` keeps 1024.
+fn dense_sizes() -> Vec<usize> {
+    if let Ok(list) = std::env::var("KEQV_BENCH_SIZES") {
+        return list
+            .split(',')
+            .map(|s| {
+                s.trim()
+                    .parse()
+                    .expect("KEQV_BENCH_SIZES: sizes separated by commas")
+            })
+            .collect();
+    }
+    if std::env::var_os("KEQV_BENCH_QUICK").is_some() {
+        vec![1024]
+    } else {
+        vec![256, 1024, 2048]
+    }
+}
+
 /// Everything a bench runs on: each GPU adapter with its default kernels, then the CPU.
 fn executors(graph: &Arc<Graph>) -> Vec<(String, Box<dyn Executor>)> {
     let mut out: Vec<(String, Box<dyn Executor>)> = Vec::new();
@@ -102,13 +122,9 @@ fn configure(
 }
 
 fn dense(c: &mut Criterion) {
-    let sizes: &[usize] = if std::env::var_os("KEQV_BENCH_QUICK").is_some() {
-        &[1024]
-    } else {
-        &[256, 1024, 2048]
-    };
+    let sizes = dense_sizes();
     let mut group = c.benchmark_group("dense");
-    for &s in sizes {
+    for s in sizes {
         configure(&mut group, if s >= 2048 { 6 } else { 3 });
         group.throughput(Throughput::Elements(2 * (s as u64).pow(3)));
         let g = dense_graph(s, s);

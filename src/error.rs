@@ -63,3 +63,19 @@ impl Error {
         }
     }
 }
+
+/// `bytes` in binary units, for messages about memory.
+pub(crate) fn human_bytes(bytes: f64) -> String {
+    const UNITS: [&str; 7] = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut value = bytes;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{value} bytes")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}

@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::layers::{prelu_alpha_shape, translate, Translation, EXTRA_BUILTINS, LAYER_CLASSES};
 use super::shape::{expected_weights, infer};
 use super::{Graph, Node, NodeId, Op, Weight};
-use crate::error::{Error, Result};
+use crate::error::{human_bytes, Error, Result};
 use crate::keras::custom::CustomMap;
 use crate::keras::{Dialect, KerasModel, LayerConfig, ModelConfig, TensorRef};
 use crate::tensor::checked_len;
@@ -44,22 +44,6 @@ const MALFORMED: &str = "the model config is malformed: re-save the model with K
 /// What to do when the weights do not fit the config.
 const WEIGHTS_MISMATCH: &str =
     "the weights do not match the model config: re-save the model, or pass the weights saved from this model with --weights";
-
-/// `bytes` in binary units, for messages about memory.
-fn human_bytes(bytes: f64) -> String {
-    const UNITS: [&str; 7] = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    let mut value = bytes;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{value} bytes")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
 
 /// The memory a float32 tensor of `shape` takes, computed without overflow.
 fn float32_bytes(shape: &[usize]) -> f64 {

@@ -166,7 +166,7 @@ fn start_watchdog() {
 }
 
 /// Writes `message` to stderr and ends the process at once, with exit code 2.
-fn exit_now(message: &str) -> ! {
+pub(crate) fn exit_now(message: &str) -> ! {
     use std::io::Write;
     let _ = std::io::stderr().write_all(message.as_bytes());
     imp::exit_immediately(2)

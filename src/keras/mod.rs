@@ -7,7 +7,7 @@
 pub mod archive;
 pub mod config;
 pub mod custom;
-mod guard;
+pub(crate) mod guard;
 pub mod weights;
 
 use std::path::{Path, PathBuf};

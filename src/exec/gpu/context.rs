@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::kernels::Kernels;
+use super::watchdog::Deadline;
 use crate::error::{Error, Result};
 
 /// A graphics API wgpu can drive.
@@ -376,31 +377,29 @@ impl GpuContext {
         let value = f();
         let validation = pollster::block_on(validation.pop());
         let oom = pollster::block_on(oom.pop());
-        if let Some(e) = oom {
-            return Err(Error::Device(format!(
-                "the GPU ran out of memory while {what} on '{}' ({}); use a smaller --batch or --device cpu",
-                self.info.name,
-                one_line(&e.to_string())
-            )));
+        // On a lost device every call fails validation: the loss is the error to report.
+        self.check_lost()?;
+        match oom.or(validation) {
+            Some(e) => Err(scope_error(&self.info.name, &e, what)),
+            None => Ok(value),
         }
-        if let Some(e) = validation {
-            return Err(Error::Device(format!(
-                "GPU error while {what} on '{}': {}; this is a keqv bug, please report it (--device cpu works around it)",
-                self.info.name,
-                one_line(&e.to_string())
-            )));
+    }
+
+    fn check_lost(&self) -> Result<()> {
+        // wgpu reports a loss from its maintenance pass: let one run.
+        let _ = self.device.poll(wgpu::PollType::Poll);
+        match self.lost.lock().ok().and_then(|l| l.clone()) {
+            Some(msg) => Err(Error::Device(format!(
+                "the GPU device '{}' was lost ({msg}); rerun, or use --device cpu",
+                self.info.name
+            ))),
+            None => Ok(()),
         }
-        Ok(value)
     }
 
     /// Fails if the device was lost or reported an error outside any scope.
     pub(crate) fn check_health(&self) -> Result<()> {
-        if let Some(msg) = self.lost.lock().ok().and_then(|l| l.clone()) {
-            return Err(Error::Device(format!(
-                "the GPU device '{}' was lost ({msg}); rerun, or use --device cpu",
-                self.info.name
-            )));
-        }
+        self.check_lost()?;
         let errors: Vec<String> = self
             .uncaptured
             .lock()
@@ -417,6 +416,7 @@ impl GpuContext {
 
     /// Waits (at most the timeout) until `submission` has finished on the GPU.
     pub(crate) fn wait(&self, submission: wgpu::SubmissionIndex, what: &str) -> Result<()> {
+        let _deadline = self.deadline(what);
         let poll = self.device.poll(wgpu::PollType::Wait {
             submission_index: Some(submission),
             timeout: Some(self.timeout),
@@ -424,9 +424,12 @@ impl GpuContext {
         match poll {
             Ok(_) => self.check_health(),
             Err(wgpu::PollError::Timeout) => Err(self.timed_out(what)),
-            Err(e) => Err(Error::Device(format!(
-                "waiting for the GPU while {what} failed: {e}"
-            ))),
+            Err(e) => {
+                self.check_lost()?;
+                Err(Error::Device(format!(
+                    "waiting for the GPU while {what} failed: {e}"
+                )))
+            }
         }
     }
 
@@ -450,11 +453,15 @@ impl GpuContext {
                 *d = Some(r);
             }
         });
-        let poll = self.device.poll(wgpu::PollType::Wait {
-            submission_index: None,
-            timeout: Some(self.timeout),
-        });
+        let poll = {
+            let _deadline = self.deadline(what);
+            self.device.poll(wgpu::PollType::Wait {
+                submission_index: None,
+                timeout: Some(self.timeout),
+            })
+        };
         if let Err(e) = poll {
+            self.check_lost()?;
             return Err(match e {
                 wgpu::PollError::Timeout => self.timed_out(what),
                 e => Error::Device(format!("waiting for the GPU while {what} failed: {e}")),
@@ -483,13 +490,39 @@ impl GpuContext {
         Ok(data)
     }
 
+    /// Ends the process if a GPU call made while it lives outlasts the timeout: the backstop for
+    /// calls wgpu cannot bound itself (GL waits, submits). The margin lets wgpu's own timeout,
+    /// which returns an error, win where it works.
+    pub(crate) fn deadline(&self, what: &str) -> Deadline {
+        let after = self.timeout.mul_f64(1.25) + Duration::from_millis(100);
+        Deadline::arm(after, self.timed_out(what).to_string())
+    }
+
     fn timed_out(&self, what: &str) -> Error {
         Error::Device(format!(
-            "the GPU '{}' did not finish within {:.0} s while {what}; raise KEQV_GPU_TIMEOUT_SECS or use --device cpu",
+            "the GPU '{}' did not finish within {} while {what}; raise KEQV_GPU_TIMEOUT_SECS or use --device cpu",
             self.info.name,
-            self.timeout.as_secs_f64()
+            seconds(self.timeout)
         ))
     }
+}
+
+/// The one-line error for a wgpu error caught on adapter `name` while `what`.
+fn scope_error(name: &str, e: &wgpu::Error, what: &str) -> Error {
+    let detail = one_line(&e.to_string());
+    Error::Device(match e {
+        wgpu::Error::OutOfMemory { .. } => format!(
+            "the GPU '{name}' ran out of memory while {what} ({detail}); use a smaller --batch, lower KEQV_GPU_MEMORY_MB, or --device cpu"
+        ),
+        _ => format!(
+            "GPU error while {what} on '{name}': {detail}; this is a keqv bug, please report it (--device cpu works around it)"
+        ),
+    })
+}
+
+/// "60 s", "0.5 s", "0.000001 s": as many digits as the setting has.
+fn seconds(d: Duration) -> String {
+    format!("{} s", d.as_secs_f64())
 }
 
 fn no_adapter(backend: Option<Backend>, name: Option<&str>) -> Error {
@@ -522,4 +555,34 @@ pub(crate) fn one_line(msg: &str) -> String {
         .filter(|l| !l.is_empty())
         .collect();
     lines.join(" ").chars().take(400).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A driver's out-of-memory cannot be provoked safely on a shared machine; its mapping can.
+    #[test]
+    fn out_of_memory_says_what_to_do_in_one_line() {
+        let e = wgpu::Error::OutOfMemory {
+            source: Box::new(std::io::Error::other(
+                "vkAllocateMemory failed\nsecond line",
+            )),
+        };
+        let msg = scope_error("Some GPU", &e, "allocating GPU buffers").to_string();
+        assert!(
+            msg.starts_with("the GPU 'Some GPU' ran out of memory while allocating GPU buffers")
+        );
+        assert!(
+            msg.contains("--batch") && msg.contains("--device cpu"),
+            "{msg}"
+        );
+        assert_eq!(msg.lines().count(), 1, "{msg}");
+    }
+
+    #[test]
+    fn timeouts_keep_the_digits_of_the_setting() {
+        assert_eq!(seconds(Duration::from_secs(60)), "60 s");
+        assert_eq!(seconds(Duration::from_micros(1)), "0.000001 s");
+    }
 }

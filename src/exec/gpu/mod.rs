@@ -9,6 +9,7 @@
 mod context;
 pub mod kernels;
 mod plan;
+mod watchdog;
 mod weights;
 
 use std::sync::{Arc, OnceLock};
@@ -19,7 +20,7 @@ pub use context::{list_adapters, AdapterSummary, Backend, GpuContext};
 pub use kernels::SoftTile;
 pub use plan::DenseKernel;
 
-use crate::error::{Error, Result};
+use crate::error::{human_bytes, Error, Result};
 use crate::exec::{Executor, Keep, Trace};
 use crate::graph::{Graph, Op};
 use crate::tensor::Tensor;
@@ -181,6 +182,15 @@ impl GpuExecutor {
         )?;
         let max = layout.max_capacity(self.ctx.limits()).min(self.max_chunk);
         if max == 0 {
+            let sample_bytes = layout.sample_floats() * 4;
+            if sample_bytes > plan::memory_budget() {
+                return Err(Error::Device(format!(
+                    "one sample of '{}' needs {} of GPU buffers, over the GPU memory budget of {}; raise KEQV_GPU_MEMORY_MB or use --device cpu",
+                    self.graph.name,
+                    human_bytes(sample_bytes as f64),
+                    human_bytes(plan::memory_budget() as f64)
+                )));
+            }
             let node = &self.graph.nodes[layout.largest_node()];
             return Err(Error::Device(format!(
                 "one sample of node '{}' ({:?}) does not fit in the buffers of GPU '{}' (max storage binding {} MiB); use --device cpu",
@@ -344,7 +354,10 @@ impl GpuExecutor {
             }
         }
         drop(pass);
-        let submission = ctx.scoped("submitting GPU work", || queue.submit([encoder.finish()]))?;
+        let submission = {
+            let _deadline = ctx.deadline("submitting GPU work");
+            ctx.scoped("submitting GPU work", || queue.submit([encoder.finish()]))?
+        };
         ctx.wait(submission, "running the model")?;
         let data = ctx.read_back(staging, (total / 4) as usize, "reading results back")?;
         for (i, &w) in wanted.iter().enumerate() {

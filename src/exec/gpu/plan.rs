@@ -223,10 +223,9 @@ impl Layout {
         for &len in &self.slot_len {
             cap = cap.min(binding.checked_div(len).unwrap_or(usize::MAX));
         }
-        let total: usize = self.slot_len.iter().sum();
         cap = cap.min(
             (memory_budget() / 4)
-                .checked_div(total)
+                .checked_div(self.sample_floats())
                 .unwrap_or(usize::MAX),
         );
         let tex_rows = a_layer_rows(limits) * limits.max_texture_array_layers as usize;
@@ -234,6 +233,11 @@ impl Layout {
             cap = cap.min(tex_rows.checked_div(rows).unwrap_or(usize::MAX));
         }
         cap
+    }
+
+    /// Floats all intermediate buffers take per sample.
+    pub fn sample_floats(&self) -> usize {
+        self.slot_len.iter().sum()
     }
 
     /// The node whose one sample is too big for the device (for the error message).
@@ -423,14 +427,14 @@ impl Layout {
     }
 }
 
-/// Device memory the buffers of one plan may take, in bytes (env KEQV_GPU_MEMORY_MB).
-fn memory_budget() -> usize {
+/// Device memory the buffers of one plan may take, in bytes (env KEQV_GPU_MEMORY_MB, which may
+/// be fractional).
+pub(crate) fn memory_budget() -> usize {
     std::env::var("KEQV_GPU_MEMORY_MB")
         .ok()
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .filter(|&mb| mb > 0)
-        .unwrap_or(1024)
-        << 20
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|&mb| mb > 0.0)
+        .map_or(1 << 30, |mb| (mb * (1 << 20) as f64) as usize)
 }
 
 struct Builder<'a> {

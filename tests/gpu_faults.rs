@@ -1,0 +1,107 @@
+//! GPU faults end as a device error (exit 2) with one line that says what happened and what to
+//! do, on every adapter `test_adapters()` finds: a device that is lost mid-run, a wait that
+//! outlasts its timeout, and a model whose buffers exceed the GPU memory budget.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use assert_cmd::Command;
+use keqv::exec::gpu::{test_adapters, GpuContext, GpuExecutor};
+use keqv::exec::{Executor, Keep};
+use keqv::Error;
+
+const MODEL: &str = "models/tfk/c_func_skip.h5";
+
+/// `keqv run MODEL` on one adapter with `env` set; returns (exit code, stderr).
+fn run_on(ctx: &GpuContext, env: &[(&str, &str)], batch: usize) -> (Option<i32>, String) {
+    let backend = ctx
+        .backend()
+        .expect("a test adapter has a backend")
+        .to_string();
+    let out = Command::cargo_bin("keqv")
+        .unwrap()
+        .current_dir(common::root())
+        .args(["run", MODEL, "--batch", &batch.to_string(), "--device"])
+        .arg(backend.to_lowercase())
+        .args(["--adapter", &ctx.info().name])
+        .envs(env.iter().copied())
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn assert_one_line_error(code: Option<i32>, stderr: &str, needle: &str, ctx: &GpuContext) {
+    assert_eq!(code, Some(2), "{}: {stderr}", ctx.describe());
+    assert!(stderr.contains(needle), "{}: {stderr}", ctx.describe());
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "{}: {stderr}",
+        ctx.describe()
+    );
+}
+
+#[test]
+fn a_lost_device_is_reported_as_lost() {
+    let fixture = common::fixtures()
+        .into_iter()
+        .find(|f| f.path.ends_with("tfk/c_func_skip.h5"))
+        .expect("fixture");
+    let graph = Arc::new(fixture.graph().unwrap());
+    let inputs = fixture.inputs(&graph);
+    for shared in test_adapters() {
+        // A device of its own: destroying the shared one would break the other tests.
+        let ctx = Arc::new(
+            GpuContext::open(shared.backend(), Some(&shared.info().name)).expect("reopen adapter"),
+        );
+        let mut exec = GpuExecutor::new(ctx.clone(), graph.clone()).unwrap();
+        exec.run(&inputs, Keep::Outputs)
+            .expect("runs before the loss");
+        ctx.device().destroy();
+        let err = exec
+            .run(&inputs, Keep::Outputs)
+            .expect_err("a run on a destroyed device must fail");
+        let msg = err.to_string();
+        assert!(matches!(err, Error::Device(_)), "{}: {msg}", ctx.describe());
+        assert!(msg.contains("was lost"), "{}: {msg}", ctx.describe());
+        assert_eq!(msg.lines().count(), 1, "{msg}");
+    }
+}
+
+#[test]
+fn a_wait_past_the_timeout_is_an_error_not_a_hang() {
+    for ctx in test_adapters() {
+        let (code, stderr) = run_on(&ctx, &[("KEQV_GPU_TIMEOUT_SECS", "0.000001")], 50_000);
+        assert_one_line_error(code, &stderr, "did not finish within 0.000001 s", &ctx);
+        assert!(stderr.contains("KEQV_GPU_TIMEOUT_SECS"), "{stderr}");
+    }
+}
+
+#[test]
+fn buffers_over_the_memory_budget_are_refused_before_allocating() {
+    for ctx in test_adapters() {
+        let (code, stderr) = run_on(&ctx, &[("KEQV_GPU_MEMORY_MB", "0.0001")], 8);
+        assert_one_line_error(
+            code,
+            &stderr,
+            "over the GPU memory budget of 104 bytes",
+            &ctx,
+        );
+        assert!(stderr.contains("KEQV_GPU_MEMORY_MB"), "{stderr}");
+    }
+}
+
+#[test]
+fn a_small_budget_splits_the_batch_instead_of_failing() {
+    for ctx in test_adapters() {
+        // 0.05 MiB holds a few hundred samples of this model: 2000 samples need several chunks.
+        let (code, stderr) = run_on(&ctx, &[("KEQV_GPU_MEMORY_MB", "0.05")], 2000);
+        assert_eq!(code, Some(0), "{}: {stderr}", ctx.describe());
+    }
+}
