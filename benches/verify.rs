@@ -41,6 +41,7 @@ fn verify_pairs(c: &mut Criterion) {
         per_layer: false,
         device_original: DeviceChoice::Cpu,
         device_converted: DeviceChoice::Cpu,
+        gpu_metrics_from: keqv::verify::GPU_METRICS_FROM,
     };
     for (original, converted) in PAIRS {
         let name = format!(
@@ -113,19 +114,14 @@ pub fn large_mlp() -> Graph {
     }
 }
 
+/// The CPU, then every GPU adapter `test_adapters()` finds (`KEQV_GPU_BACKENDS` narrows them).
 fn devices() -> Vec<DeviceChoice> {
     let mut devices = vec![DeviceChoice::Cpu];
-    for backend in [
-        keqv::exec::gpu::Backend::Vulkan,
-        keqv::exec::gpu::Backend::Gl,
-    ] {
-        let choice = DeviceChoice::Gpu {
-            backend: Some(backend),
-            adapter: None,
-        };
-        if prepare(&choice, Arc::new(large_mlp())).is_ok() {
-            devices.push(choice);
-        }
+    for ctx in keqv::exec::gpu::test_adapters() {
+        devices.push(DeviceChoice::Gpu {
+            backend: ctx.backend(),
+            adapter: Some(ctx.info().name.clone()),
+        });
     }
     devices
 }

@@ -129,6 +129,29 @@ impl Histogram {
     }
 }
 
+/// A chunk's differences reduced elsewhere (on the GPU: src/exec/gpu/reduce.rs), in the terms
+/// an [`Accumulator`] keeps; indices are flat within the chunk.
+#[derive(Clone, Debug, Default)]
+pub struct Summary {
+    pub count: usize,
+    /// Pairs where both values are finite.
+    pub finite: usize,
+    pub sum_abs: f64,
+    /// The first finite pair with the largest |a − b|: (index, converted, original).
+    pub worst: Option<(usize, f32, f32)>,
+    pub max_rel: f64,
+    /// The largest |a − b| − rtol·|b|.
+    pub min_atol: f64,
+    pub mismatches: usize,
+    pub nan_mismatch: usize,
+    pub inf_mismatch: usize,
+    /// The first NaN/Inf mismatch: (index, converted, original).
+    pub first_nonfinite: Option<(usize, f32, f32)>,
+    pub histogram: Histogram,
+    /// For class scores: (rows, rows whose argmax agrees).
+    pub top1: Option<(usize, usize)>,
+}
+
 /// Accumulates metrics over chunks of the batch.
 #[derive(Clone, Debug)]
 pub struct Accumulator {
@@ -225,6 +248,40 @@ impl Accumulator {
                     self.rows_agree += 1;
                 }
             }
+        }
+    }
+
+    /// Adds a chunk of `shape` (batch first) reduced elsewhere, whose first sample is sample
+    /// `offset` of the whole batch. The worst element's difference is recomputed here in
+    /// float64 from its two values.
+    pub fn add_summary(&mut self, s: &Summary, shape: &[usize], offset: usize) {
+        self.count += s.count;
+        self.finite_count += s.finite;
+        self.sum_abs += s.sum_abs;
+        self.max_rel = self.max_rel.max(s.max_rel);
+        self.min_atol = self.min_atol.max(s.min_atol);
+        self.mismatches += s.mismatches;
+        self.nan_mismatch += s.nan_mismatch;
+        self.inf_mismatch += s.inf_mismatch;
+        self.histogram.add(&s.histogram);
+        if let Some((flat, a, b)) = s.worst {
+            let diff = (a as f64 - b as f64).abs();
+            if diff > self.max_abs || self.worst.is_none() {
+                self.max_abs = self.max_abs.max(diff);
+                if !self.worst_is_nonfinite {
+                    self.worst = Some((unravel(flat, shape, offset), b as f64, a as f64));
+                }
+            }
+        }
+        if let Some((flat, a, b)) = s.first_nonfinite {
+            if !self.worst_is_nonfinite {
+                self.worst_is_nonfinite = true;
+                self.worst = Some((unravel(flat, shape, offset), b as f64, a as f64));
+            }
+        }
+        if let Some((rows, agree)) = s.top1 {
+            self.rows += rows;
+            self.rows_agree += agree;
         }
     }
 

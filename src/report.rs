@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use crate::compare::{Metrics, Tolerance};
-use crate::verify::{per_layer::LayerReport, SideInfo, VerifyReport};
+use crate::verify::{per_layer::LayerReport, MetricsOn, SideInfo, VerifyReport};
 
 /// ANSI colour, used only when asked (a terminal without NO_COLOR).
 #[derive(Clone, Copy)]
@@ -57,7 +57,11 @@ pub fn text(report: &VerifyReport, style: Style) -> String {
     let s = &report.structure;
     let _ = writeln!(out, "  original   {}", side(&s.original));
     let _ = writeln!(out, "  converted  {}", side(&s.converted));
-    let _ = writeln!(out, "  device     {}", report.device);
+    let metrics = match report.metrics_on {
+        MetricsOn::Gpu => " (differences reduced on the GPU)",
+        MetricsOn::Host => "",
+    };
+    let _ = writeln!(out, "  device     {}{metrics}", report.device);
     let _ = writeln!(out, "  inputs     {}", report.inputs);
     let _ = writeln!(out, "  tolerance  {}", describe_tolerance(report.tolerance));
     for f in &report.findings {

@@ -6,7 +6,9 @@ use super::{load_model, Outcome};
 use crate::cli::{DeviceArgs, InputArgs, ModelArgs, OutputFormat, VerifyArgs};
 use crate::error::{Error, Result};
 use crate::report;
-use crate::verify::{verify as run_verify, InputSource, Side, Tolerances, VerifyOptions};
+use crate::verify::{
+    verify as run_verify, InputSource, Side, Tolerances, VerifyOptions, GPU_METRICS_FROM,
+};
 
 pub fn verify(args: &VerifyArgs) -> Result<Outcome> {
     let device_original = args.device.choice()?;
@@ -26,6 +28,7 @@ pub fn verify(args: &VerifyArgs) -> Result<Outcome> {
         per_layer: args.per_layer || args.html.is_some(),
         device_original,
         device_converted,
+        gpu_metrics_from: GPU_METRICS_FROM,
     };
     let original = side(&args.side(false))?;
     let converted = side(&args.side(true))?;
@@ -63,6 +66,7 @@ pub fn verify_after_convert(
         per_layer: false,
         device_original: device.choice()?,
         device_converted: device.choice()?,
+        gpu_metrics_from: GPU_METRICS_FROM,
     };
     let converted_args = ModelArgs {
         model: written.to_path_buf(),

@@ -103,18 +103,26 @@ pub enum DeviceChoice {
     },
 }
 
+/// Opens the GPU `choice` names: None for the CPU, and for `auto` on a machine without a
+/// hardware GPU.
+pub fn gpu_context(choice: &DeviceChoice) -> Result<Option<gpu::GpuContext>> {
+    match choice {
+        DeviceChoice::Cpu | DeviceChoice::CpuF64 => Ok(None),
+        DeviceChoice::Gpu { backend, adapter } => {
+            gpu::GpuContext::open(*backend, adapter.as_deref()).map(Some)
+        }
+        DeviceChoice::Auto => gpu::GpuContext::open_hardware(),
+    }
+}
+
 /// Prepares `graph` on the chosen device.
 pub fn prepare(choice: &DeviceChoice, graph: Arc<Graph>) -> Result<Box<dyn Executor>> {
-    match choice {
-        DeviceChoice::Cpu => Ok(Box::new(cpu::CpuExecutor::new(graph, cpu::Precision::F32))),
-        DeviceChoice::CpuF64 => Ok(Box::new(cpu::CpuExecutor::new(graph, cpu::Precision::F64))),
-        DeviceChoice::Gpu { backend, adapter } => {
-            let ctx = gpu::GpuContext::open(*backend, adapter.as_deref())?;
-            Ok(Box::new(gpu::GpuExecutor::new(Arc::new(ctx), graph)?))
-        }
-        DeviceChoice::Auto => match gpu::GpuContext::open_hardware()? {
-            Some(ctx) => Ok(Box::new(gpu::GpuExecutor::new(Arc::new(ctx), graph)?)),
-            None => Ok(Box::new(cpu::CpuExecutor::new(graph, cpu::Precision::F32))),
-        },
+    let precision = match choice {
+        DeviceChoice::CpuF64 => cpu::Precision::F64,
+        _ => cpu::Precision::F32,
+    };
+    match gpu_context(choice)? {
+        Some(ctx) => Ok(Box::new(gpu::GpuExecutor::new(Arc::new(ctx), graph)?)),
+        None => Ok(Box::new(cpu::CpuExecutor::new(graph, precision))),
     }
 }

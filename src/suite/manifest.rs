@@ -418,6 +418,7 @@ fn resolve(raw: RawCase, dir: &Path, device: &DeviceArgs) -> Result<Case> {
             per_layer: raw.per_layer.unwrap_or(true),
             device_original,
             device_converted,
+            gpu_metrics_from: crate::verify::GPU_METRICS_FROM,
         },
         expect,
         error_contains: raw.error_contains,

@@ -3,6 +3,7 @@
 
 pub mod pairing;
 pub mod per_layer;
+pub mod sides;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use serde::Serialize;
 
 use crate::compare::{Accumulator, Metrics, Tolerance};
 use crate::error::{Error, Result};
-use crate::exec::{prepare, DeviceChoice, Executor, Keep};
+use crate::exec::DeviceChoice;
 use crate::graph::linear::is_chain;
 use crate::graph::{Graph, NodeId};
 use crate::inputs::{self, RandomInputs};
@@ -19,6 +20,15 @@ use crate::keras::{Format, KerasModel};
 use crate::tensor::Tensor;
 use pairing::{pair_nodes, MatchedBy, WeightState};
 use per_layer::LayerReport;
+use sides::Sides;
+pub use sides::GPU_METRICS_FROM;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricsOn {
+    Host,
+    Gpu,
+}
 
 /// A model read and built.
 pub struct Side {
@@ -64,6 +74,9 @@ pub struct VerifyOptions {
     pub per_layer: bool,
     pub device_original: DeviceChoice,
     pub device_converted: DeviceChoice,
+    /// Output floats per chunk from which two models on one GPU have their differences reduced
+    /// there (see [`sides`]); usually [`GPU_METRICS_FROM`].
+    pub gpu_metrics_from: usize,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -72,6 +85,8 @@ pub struct VerifyReport {
     /// What ran the models ("a / b" when they ran on different devices).
     pub device: String,
     pub devices: Devices,
+    /// Where the difference metrics were reduced: on the GPU both models ran on, or on the host.
+    pub metrics_on: MetricsOn,
     pub tolerance: Tolerance,
     pub inputs: String,
     pub batch: usize,
@@ -137,11 +152,13 @@ pub struct PairInfo {
 pub fn verify(original: &Side, converted: &Side, options: &VerifyOptions) -> Result<VerifyReport> {
     let (og, cg) = (&original.graph, &converted.graph);
     let input_map = match_inputs(og, cg)?;
-    let mut exec_o = prepare(&options.device_original, og.clone())?;
-    let mut exec_c = prepare(&options.device_converted, cg.clone())?;
-    let devices = Devices {
-        original: exec_o.device(),
-        converted: exec_c.device(),
+    let mut sides = Sides::prepare(options, og, cg)?;
+    let devices = {
+        let (exec_o, exec_c) = sides.both();
+        Devices {
+            original: exec_o.device(),
+            converted: exec_c.device(),
+        }
     };
 
     let (outputs, findings) = match_outputs(og, cg, &options.tolerances);
@@ -153,18 +170,21 @@ pub fn verify(original: &Side, converted: &Side, options: &VerifyOptions) -> Res
     let chunk = options.chunk.max(1);
     let mut start = 0;
     let mut first_chunk = None;
+    let mut metrics_on = MetricsOn::Host;
     while start < source.batch {
         let count = chunk.min(source.batch - start);
         let inputs_o = source.chunk(og, start, count)?;
         let inputs_c: Vec<Tensor> = input_map.iter().map(|&i| inputs_o[i].clone()).collect();
-        let out_o = run(exec_o.as_mut(), &inputs_o, "original")?;
-        let out_c = run(exec_c.as_mut(), &inputs_c, "converted")?;
-        for (acc, (o, c, _)) in accumulators.iter_mut().zip(&outputs) {
-            let (a, b) = (
-                &out_o[position(&og.outputs, *o)],
-                &out_c[position(&cg.outputs, *c)],
-            );
-            acc.add(a, b, start);
+        let on_gpu = sides.measure_chunk(
+            (og, cg),
+            (&inputs_o, &inputs_c),
+            &outputs,
+            &mut accumulators,
+            start,
+            options.gpu_metrics_from,
+        )?;
+        if on_gpu {
+            metrics_on = MetricsOn::Gpu;
         }
         if first_chunk.is_none() {
             first_chunk = Some((inputs_o, inputs_c));
@@ -206,14 +226,17 @@ pub fn verify(original: &Side, converted: &Side, options: &VerifyOptions) -> Res
     let equivalent = findings.is_empty() && output_reports.iter().all(|o| o.metrics.passed);
 
     let layers = match (options.per_layer, first_chunk) {
-        (true, Some((inputs_o, inputs_c))) => Some(per_layer::compare_layers(
-            og,
-            cg,
-            &pairs,
-            (exec_o.as_mut(), &inputs_o),
-            (exec_c.as_mut(), &inputs_c),
-            options.tolerances.default,
-        )?),
+        (true, Some((inputs_o, inputs_c))) => {
+            let (exec_o, exec_c) = sides.both();
+            Some(per_layer::compare_layers(
+                og,
+                cg,
+                &pairs,
+                (exec_o, &inputs_o),
+                (exec_c, &inputs_c),
+                options.tolerances.default,
+            )?)
+        }
         _ => None,
     };
     let first_divergence = layers.as_ref().and_then(|l| per_layer::first_divergence(l));
@@ -226,6 +249,7 @@ pub fn verify(original: &Side, converted: &Side, options: &VerifyOptions) -> Res
             format!("{} / {}", devices.original, devices.converted)
         },
         devices,
+        metrics_on,
         tolerance: options.tolerances.default,
         inputs: source.description,
         batch: source.batch,
@@ -239,7 +263,7 @@ pub fn verify(original: &Side, converted: &Side, options: &VerifyOptions) -> Res
 }
 
 /// A (batch, classes) output that ends in a softmax: its argmax is a predicted class.
-fn is_class_scores(graph: &Graph, id: NodeId) -> bool {
+pub(crate) fn is_class_scores(graph: &Graph, id: NodeId) -> bool {
     use crate::graph::{Activation, Op};
     let node = graph.node(id);
     let softmax = |a: &Activation| matches!(a, Activation::Softmax | Activation::LogSoftmax);
@@ -250,21 +274,6 @@ fn is_class_scores(graph: &Graph, id: NodeId) -> bool {
             Op::Softmax { .. } => true,
             _ => false,
         }
-}
-
-fn run(exec: &mut dyn Executor, inputs: &[Tensor], which: &str) -> Result<Vec<Tensor>> {
-    exec.run(inputs, Keep::Outputs)
-        .map(|t| t.into_outputs())
-        .map_err(|e| match e {
-            Error::Input(msg) => Error::Input(format!("{which} model: {msg}")),
-            other => other,
-        })
-}
-
-fn position(ids: &[NodeId], id: NodeId) -> usize {
-    ids.iter()
-        .position(|x| *x == id)
-        .expect("output of the graph")
 }
 
 /// For each converted input, the index of the original input that feeds it: by name, else by

@@ -19,10 +19,11 @@ pub enum ShaderFile {
     Normalize,
     Elementwise,
     Layout,
+    Compare,
 }
 
 impl ShaderFile {
-    pub const ALL: [ShaderFile; 7] = [
+    pub const ALL: [ShaderFile; 8] = [
         ShaderFile::Dense,
         ShaderFile::GemmSoft,
         ShaderFile::GemmSoftSubgroup,
@@ -30,6 +31,7 @@ impl ShaderFile {
         ShaderFile::Normalize,
         ShaderFile::Elementwise,
         ShaderFile::Layout,
+        ShaderFile::Compare,
     ];
 
     pub fn file_name(self) -> &'static str {
@@ -41,6 +43,7 @@ impl ShaderFile {
             ShaderFile::Normalize => "normalize.wgsl",
             ShaderFile::Elementwise => "elementwise.wgsl",
             ShaderFile::Layout => "layout.wgsl",
+            ShaderFile::Compare => "compare.wgsl",
         }
     }
 
@@ -55,6 +58,7 @@ impl ShaderFile {
             ShaderFile::Normalize => include_str!("../../../shaders/normalize.wgsl"),
             ShaderFile::Elementwise => include_str!("../../../shaders/elementwise.wgsl"),
             ShaderFile::Layout => include_str!("../../../shaders/layout.wgsl"),
+            ShaderFile::Compare => include_str!("../../../shaders/compare.wgsl"),
         }
     }
 

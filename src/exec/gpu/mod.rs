@@ -9,6 +9,7 @@
 mod context;
 pub mod kernels;
 mod plan;
+pub mod reduce;
 mod watchdog;
 mod weights;
 
@@ -19,6 +20,7 @@ use ndarray::{ArrayD, Axis, IxDyn};
 pub use context::{list_adapters, AdapterSummary, Backend, GpuContext};
 pub use kernels::SoftTile;
 pub use plan::DenseKernel;
+pub use reduce::DeviceTensor;
 
 use crate::error::{human_bytes, Error, Result};
 use crate::exec::{Executor, Keep, Trace};
@@ -77,6 +79,8 @@ pub struct GpuExecutor {
     /// Buffers, bind groups and dispatches, sized for `plan.capacity` samples per chunk.
     plan: Option<Plan>,
     staging: Option<(wgpu::Buffer, u64)>,
+    /// Where `run_on_device` leaves the outputs, one buffer per graph output.
+    resident: Vec<wgpu::Buffer>,
     /// Upper bound on samples per chunk (tests use it to exercise batch splitting).
     max_chunk: usize,
     /// Read contiguous elementwise inputs through uniform windows (on software adapters).
@@ -138,6 +142,7 @@ impl GpuExecutor {
             weights,
             plan: None,
             staging: None,
+            resident: Vec::new(),
             max_chunk: usize::MAX,
             windows: ctx_software,
         })
@@ -210,6 +215,68 @@ impl GpuExecutor {
         Ok(())
     }
 
+    /// Runs one batch and leaves the outputs on the GPU, valid until the next run: for comparing
+    /// two models on one device without reading their outputs back ([`reduce`]). None when the
+    /// batch needs more than one chunk; `run` handles that.
+    pub fn run_on_device(&mut self, inputs: &[Tensor]) -> Result<Option<Vec<DeviceTensor>>> {
+        crate::exec::check_inputs(&self.graph, inputs)?;
+        let batch = inputs.first().map_or(0, |x| x.shape()[0]);
+        if batch == 0 {
+            return Ok(None);
+        }
+        self.ensure_plan(batch)?;
+        let plan = self.plan.as_ref().expect("plan");
+        if plan.capacity < batch {
+            return Ok(None);
+        }
+        let lens: Vec<usize> = self
+            .graph
+            .outputs
+            .iter()
+            .map(|o| plan.node_len[o.0] * batch)
+            .collect();
+        let fits = self.resident.len() == lens.len()
+            && self
+                .resident
+                .iter()
+                .zip(&lens)
+                .all(|(b, &len)| b.size() >= (len * 4) as u64);
+        if !fits {
+            let device = self.ctx.device();
+            self.resident = self.ctx.scoped("allocating GPU output buffers", || {
+                lens.iter()
+                    .map(|&len| {
+                        device.create_buffer(&wgpu::BufferDescriptor {
+                            label: Some("resident output"),
+                            size: (len.max(1) * 4) as u64,
+                            usage: wgpu::BufferUsages::STORAGE
+                                | wgpu::BufferUsages::COPY_DST
+                                | wgpu::BufferUsages::COPY_SRC,
+                            mapped_at_creation: false,
+                        })
+                    })
+                    .collect()
+            })?;
+        }
+        let n = self.graph.nodes.len();
+        let resident = self.resident.clone();
+        self.run_chunk(
+            inputs,
+            0,
+            batch,
+            &vec![false; n],
+            &mut vec![Vec::new(); n],
+            Some(&resident),
+        )?;
+        Ok(Some(
+            resident
+                .into_iter()
+                .zip(lens)
+                .map(|(buffer, len)| DeviceTensor { buffer, len })
+                .collect(),
+        ))
+    }
+
     fn run_chunk(
         &mut self,
         inputs: &[Tensor],
@@ -217,6 +284,7 @@ impl GpuExecutor {
         b: usize,
         wanted: &[bool],
         out: &mut [Vec<f32>],
+        resident: Option<&[wgpu::Buffer]>,
     ) -> Result<()> {
         let ctx = self.ctx.clone();
         let plan = self.plan.as_ref().expect("plan built before running");
@@ -350,6 +418,14 @@ impl GpuExecutor {
                             bytes,
                         );
                     }
+                    let outputs = self.graph.outputs.iter().enumerate();
+                    for (k, _) in outputs.filter(|(_, o)| o.0 == *i && bytes > 0) {
+                        if let Some(buffers) = resident {
+                            pass = None;
+                            let slot = &plan.slots[plan.node_slot[*i]];
+                            encoder.copy_buffer_to_buffer(slot, 0, &buffers[k], 0, bytes);
+                        }
+                    }
                 }
             }
         }
@@ -358,6 +434,10 @@ impl GpuExecutor {
             let _deadline = ctx.deadline("submitting GPU work");
             ctx.scoped("submitting GPU work", || queue.submit([encoder.finish()]))?
         };
+        if total == 0 && resident.is_some() {
+            // The comparison that reads the outputs waits for this submission.
+            return Ok(());
+        }
         ctx.wait(submission, "running the model")?;
         let data = ctx.read_back(staging, (total / 4) as usize, "reading results back")?;
         for (i, &w) in wanted.iter().enumerate() {
@@ -468,7 +548,7 @@ impl Executor for GpuExecutor {
             let mut start = 0;
             while start < batch {
                 let b = chunk.min(batch - start);
-                self.run_chunk(inputs, start, b, &wanted, &mut data)?;
+                self.run_chunk(inputs, start, b, &wanted, &mut data, None)?;
                 start += b;
             }
         }
