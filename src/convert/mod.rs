@@ -151,7 +151,7 @@ pub fn write(
             class_name: &s.layer.class_name,
             vars: var_names(s.layer)
                 .into_iter()
-                .zip(s.layer.weights.iter().map(|w| &w.value))
+                .zip(s.layer.weights.iter().map(|w| &*w.value))
                 .collect(),
         })
         .collect();

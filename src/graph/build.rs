@@ -618,7 +618,7 @@ impl Builder<'_> {
                 }
                 Ok(Weight {
                     name: name.to_string(),
-                    value: Arc::new(w.value.clone()),
+                    value: w.value.clone(),
                 })
             })
             .collect()
@@ -774,7 +774,7 @@ mod tests {
         for (i, layer) in nested.layers.iter_mut().skip(1).enumerate() {
             layer.weights = vec![NamedTensor {
                 name: "kernel".into(),
-                value: Tensor::from_elem(IxDyn(&[4, 4]), i as f32 + 1.0),
+                value: Arc::new(Tensor::from_elem(IxDyn(&[4, 4]), i as f32 + 1.0)),
             }];
         }
         let graph = build(&model, &BuildOptions::default()).unwrap();

@@ -174,41 +174,22 @@ pub(crate) fn exit_now(message: &str) -> ! {
 
 #[cfg(unix)]
 mod imp {
-    use std::ffi::{c_int, c_void};
     use std::sync::atomic::Ordering;
 
     use super::{MESSAGE, MESSAGE_CAPACITY, MESSAGE_LEN};
 
-    extern "C" {
-        fn signal(signum: c_int, handler: usize) -> usize;
-        fn sigaction(signum: c_int, act: *const c_void, old: *mut c_void) -> c_int;
-        fn write(fd: c_int, buf: *const c_void, count: usize) -> isize;
-        fn _exit(status: c_int) -> !;
-    }
+    const SIGNALS: [libc::c_int; 4] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGABRT];
 
-    const SIGABRT: c_int = 6;
-    const SIGFPE: c_int = 8;
-    const SIGSEGV: c_int = 11;
-    #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
-    const SIGBUS: c_int = 10;
-    #[cfg(not(any(target_os = "macos", target_os = "ios", target_os = "freebsd")))]
-    const SIGBUS: c_int = 7;
-    const SIGNALS: [c_int; 4] = [SIGSEGV, SIGBUS, SIGFPE, SIGABRT];
+    /// The actions that were in place before the first guard (flags included: Rust's own
+    /// stack-overflow handler uses SA_SIGINFO and SA_ONSTACK).
+    pub struct Saved([Option<libc::sigaction>; 4]);
 
-    /// Room for any platform's `struct sigaction` (152 bytes on Linux x86-64), kept opaque: it
-    /// is only saved and put back, flags included (Rust's own stack-overflow handler uses
-    /// SA_SIGINFO and SA_ONSTACK).
-    type SavedAction = [u64; 64];
-
-    /// The actions that were in place before the first guard.
-    pub struct Saved([Option<Box<SavedAction>>; 4]);
-
-    pub fn exit_immediately(code: c_int) -> ! {
+    pub fn exit_immediately(code: libc::c_int) -> ! {
         // SAFETY: ends the process without running exit handlers.
-        unsafe { _exit(code) }
+        unsafe { libc::_exit(code) }
     }
 
-    extern "C" fn on_crash(_signum: c_int) {
+    extern "C" fn on_crash(_signum: libc::c_int) {
         let mut buffer = [0u8; MESSAGE_CAPACITY];
         let len = MESSAGE_LEN.load(Ordering::SeqCst).min(MESSAGE_CAPACITY);
         for (b, slot) in buffer.iter_mut().zip(MESSAGE.iter()).take(len) {
@@ -216,32 +197,32 @@ mod imp {
         }
         // SAFETY: write and _exit are async-signal-safe.
         unsafe {
-            write(2, buffer.as_ptr() as *const c_void, len);
-            _exit(2);
+            libc::write(2, buffer.as_ptr().cast(), len);
+            libc::_exit(2);
         }
     }
 
     pub fn install() -> Saved {
-        let handler = on_crash as extern "C" fn(c_int) as usize;
+        let handler = on_crash as extern "C" fn(libc::c_int) as libc::sighandler_t;
         Saved(SIGNALS.map(|s| {
-            let mut saved: Box<SavedAction> = Box::new([0; 64]);
-            // SAFETY: reads the current action into a buffer larger than `struct sigaction`,
-            // then installs a handler that only does async-signal-safe work.
+            // SAFETY: reads the current action, then installs a handler that only does
+            // async-signal-safe work.
             unsafe {
-                if sigaction(s, std::ptr::null(), saved.as_mut_ptr() as *mut c_void) != 0 {
+                let mut saved: libc::sigaction = std::mem::zeroed();
+                if libc::sigaction(s, std::ptr::null(), &mut saved) != 0 {
                     return None;
                 }
-                signal(s, handler);
+                libc::signal(s, handler);
+                Some(saved)
             }
-            Some(saved)
         }))
     }
 
     pub fn restore(saved: Saved) {
         for (s, previous) in SIGNALS.iter().zip(saved.0) {
             if let Some(action) = previous {
-                // SAFETY: puts back the action read by `install`, byte for byte.
-                unsafe { sigaction(*s, action.as_ptr() as *const c_void, std::ptr::null_mut()) };
+                // SAFETY: puts back the action read by `install`.
+                unsafe { libc::sigaction(*s, &action, std::ptr::null_mut()) };
             }
         }
     }

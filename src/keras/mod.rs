@@ -11,6 +11,7 @@ pub(crate) mod guard;
 pub mod weights;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -106,7 +107,8 @@ impl LayerConfig {
 #[derive(Clone, Debug)]
 pub struct NamedTensor {
     pub name: String,
-    pub value: Tensor,
+    /// Shared with the graph built from the model, so that a model's weights are held once.
+    pub value: Arc<Tensor>,
 }
 
 /// A model file, read.

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use hdf5::types::{FixedAscii, TypeDescriptor, VarLenAscii, VarLenUnicode};
 use hdf5::{Group, Location};
@@ -289,7 +290,7 @@ impl<'a> Reader<'a> {
                         let value = self.dataset(&g, w, &layer)?;
                         Ok(NamedTensor {
                             name: short_weight_name(w),
-                            value,
+                            value: Arc::new(value),
                         })
                     })
                     .collect::<Result<Vec<_>>>()?;
@@ -433,7 +434,7 @@ impl<'a> Reader<'a> {
                 let value = self.dataset(&vars, &i.to_string(), layer)?;
                 Ok(NamedTensor {
                     name: i.to_string(),
-                    value,
+                    value: Arc::new(value),
                 })
             })
             .collect()
