@@ -1,4 +1,5 @@
-//! Kernel speed: dense (256³, 1024³, 2048³), relu over 16M floats and a layer norm, on every GPU
+//! Kernel speed: dense (256³, 1024³, 2048³), relu over 16M floats, relu + add (the elementwise
+//! merge of a skip connection) and a layer norm, on every GPU
 //! adapter found and on the CPU executor, in one run. Throughput is reported as elements/s, where
 //! an "element" of a dense bench is one FLOP (2·M·N·K per run), so criterion's Gelem/s reads as
 //! GFLOP/s. Every GPU figure is end to end (`Executor::run`: upload, dispatches, read back).
@@ -14,7 +15,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use keqv::exec::cpu::{CpuExecutor, Precision};
 use keqv::exec::gpu::{self, DenseKernel, GpuContext, GpuExecutor, SoftTile};
 use keqv::exec::{Executor, Keep};
-use keqv::graph::{Activation, Graph, Node, NodeId, Op, Weight};
+use keqv::graph::{Activation, Graph, MergeKind, Node, NodeId, Op, Weight};
 use keqv::tensor::Tensor;
 use ndarray::{ArrayD, IxDyn};
 
@@ -238,5 +239,47 @@ fn layer_norm(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, tile_sweep, dense, relu, layer_norm);
+/// The skip-connection pattern, relu then add (16 samples of 1M floats): the elementwise merge.
+fn residual_add(c: &mut Criterion) {
+    if std::env::var_os("KEQV_BENCH_QUICK").is_some() {
+        return;
+    }
+    let n = 1 << 20;
+    let nodes = vec![
+        node("x", Op::Input, vec![], vec![], vec![n]),
+        node(
+            "relu",
+            Op::Activation(Activation::RELU),
+            vec![NodeId(0)],
+            vec![],
+            vec![n],
+        ),
+        node(
+            "add",
+            Op::Merge(MergeKind::Add),
+            vec![NodeId(0), NodeId(1)],
+            vec![],
+            vec![n],
+        ),
+    ];
+    let g = Arc::new(Graph {
+        name: "bench".into(),
+        nodes,
+        inputs: vec![NodeId(0)],
+        outputs: vec![NodeId(2)],
+    });
+    let x = vec![tensor(&[16, n], 8)];
+    let mut group = c.benchmark_group("relu_add_16M");
+    configure(&mut group, 3);
+    group.throughput(Throughput::Elements((16 * n) as u64));
+    for (name, mut exec) in executors(&g) {
+        exec.run(&x, Keep::Outputs).expect("warm-up run");
+        group.bench_with_input(BenchmarkId::from_parameter(&name), &x, |b, x| {
+            b.iter(|| exec.run(x, Keep::Outputs).unwrap())
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, tile_sweep, dense, relu, residual_add, layer_norm);
 criterion_main!(benches);

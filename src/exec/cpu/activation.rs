@@ -11,6 +11,8 @@ pub fn apply<T: Real>(act: &Activation, x: &mut ArrayD<T>) {
         Activation::Linear => {}
         Activation::Softmax => softmax_last_axis(x, false),
         Activation::LogSoftmax => softmax_last_axis(x, true),
+        // The common case without the general relu's per-element parameters (same results).
+        &Activation::RELU => x.mapv_inplace(|v| if v > T::zero() { v } else { T::zero() }),
         elementwise => x.mapv_inplace(|v| scalar(elementwise, v)),
     }
 }

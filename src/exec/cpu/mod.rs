@@ -24,6 +24,8 @@ pub trait Real:
     fn from_f64(v: f64) -> Self;
     fn to_f32(self) -> f32;
     fn erf(self) -> Self;
+    /// The array in float32: a move for f32, a conversion for f64.
+    fn array_to_f32(a: ArrayD<Self>) -> ArrayD<f32>;
 }
 
 impl Real for f32 {
@@ -39,6 +41,9 @@ impl Real for f32 {
     fn erf(self) -> Self {
         libm::erff(self)
     }
+    fn array_to_f32(a: ArrayD<Self>) -> ArrayD<f32> {
+        a
+    }
 }
 
 impl Real for f64 {
@@ -53,6 +58,9 @@ impl Real for f64 {
     }
     fn erf(self) -> Self {
         libm::erf(self)
+    }
+    fn array_to_f32(a: ArrayD<Self>) -> ArrayD<f32> {
+        a.mapv(Real::to_f32)
     }
 }
 
@@ -159,7 +167,7 @@ fn run_graph<'w, T: Real>(
     }
     let values = values
         .into_iter()
-        .map(|v| v.map(|t| t.mapv(Real::to_f32)))
+        .map(|v| v.map(Real::array_to_f32))
         .collect();
     Ok(Trace {
         values,
