@@ -14,7 +14,8 @@ executables() { sed -n 's/.*"target":{[^}]*"name":"\([^"]*\)".*"executable":"\([
 
 cargo build --release --quiet
 cp target/release/keqv "$kit/bin/"
-cargo test --release --no-run --message-format=json --test golden_gpu --test gpu_kernels --test verify \
+cargo test --release --no-run --message-format=json --test golden_gpu --test gpu_kernels --test gpu_metrics \
+  --test gpu_faults --test verify \
   | executables | while read -r name exe; do [ "$name" = keqv ] || cp "$exe" "$kit/bin/test-$name"; done
 cargo bench --no-run --message-format=json --bench kernels --bench verify \
   | executables | while read -r name exe; do [ "$name" = keqv ] || cp "$exe" "$kit/bin/bench-$name"; done
