@@ -17,7 +17,7 @@ use keqv::exec::gpu::{self, DenseKernel, GpuContext, GpuExecutor, SoftTile};
 use keqv::exec::{Executor, Keep};
 use keqv::graph::{Activation, Graph, MergeKind, Node, NodeId, Op, Weight};
 use keqv::tensor::Tensor;
-use ndarray::{ArrayD, IxDyn};
+use ndarray::{ArrayD, Ix2, IxDyn};
 
 fn tensor(shape: &[usize], seed: u64) -> Tensor {
     let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
@@ -136,6 +136,16 @@ fn dense(c: &mut Criterion) {
                 b.iter(|| exec.run(x, Keep::Outputs).unwrap())
             });
         }
+        // The reference: ndarray's own threaded matrix product, no executor around it.
+        let a = x[0].view().into_dimensionality::<Ix2>().unwrap();
+        let w = g.nodes[1].weights[0]
+            .value
+            .view()
+            .into_dimensionality::<Ix2>()
+            .unwrap();
+        group.bench_function(BenchmarkId::new(format!("{s}^3"), "ndarray dot"), |b| {
+            b.iter(|| a.dot(&w))
+        });
     }
     group.finish();
 }

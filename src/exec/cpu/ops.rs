@@ -1,6 +1,7 @@
 //! Each graph op on the CPU, in the run's precision. Inputs carry the batch as axis 0.
 
-use ndarray::{concatenate, ArrayD, ArrayView2, Axis, IxDyn, Zip};
+use ndarray::linalg::general_mat_mul;
+use ndarray::{concatenate, Array2, ArrayD, ArrayView2, Axis, IxDyn, Zip};
 
 use super::{activation, Real};
 use crate::graph::{MergeKind, Node, Op};
@@ -112,14 +113,22 @@ fn dense<T: Real>(
         .view()
         .into_shape_with_order((k, kernel.shape()[1]))
         .expect("kernel is 2-D");
-    let mut y = x2.dot(&w2);
-    if let Some(b) = bias {
-        let b = b
-            .view()
-            .into_shape_with_order(b.len())
-            .expect("bias is 1-D");
-        y += &b;
-    }
+    // The bias goes in first and the product is accumulated onto it (beta = 1), which saves
+    // a separate pass over the output.
+    let n = w2.ncols();
+    let (mut y, beta) = match bias {
+        Some(b) => {
+            let b = b.view().into_shape_with_order(n).expect("bias is 1-D");
+            (
+                b.broadcast((rows, n))
+                    .expect("bias fits the output")
+                    .to_owned(),
+                T::one(),
+            )
+        }
+        None => (Array2::zeros((rows, n)), T::zero()),
+    };
+    general_mat_mul(T::one(), &x2, &w2, beta, &mut y);
     y.into_shape_with_order(IxDyn(out_shape))
         .expect("dense output shape was inferred")
 }
