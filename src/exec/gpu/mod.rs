@@ -277,6 +277,9 @@ impl GpuExecutor {
         ))
     }
 
+    /// Runs samples `start..start + b` of `inputs`: the values `wanted` marks are read back and
+    /// appended to `out`; with `resident`, the outputs are copied into those buffers instead
+    /// and nothing is read back.
     fn run_chunk(
         &mut self,
         inputs: &[Tensor],
@@ -286,13 +289,74 @@ impl GpuExecutor {
         out: &mut [Vec<f32>],
         resident: Option<&[wgpu::Buffer]>,
     ) -> Result<()> {
-        let ctx = self.ctx.clone();
+        let (offsets, total) = self.ensure_staging(wanted, b)?;
+        let grids = self.upload_chunk(inputs, start, b);
+        let sink = Sink {
+            wanted,
+            offsets: &offsets,
+            resident,
+        };
+        let encoder = self.encode(&grids, b, &sink);
+        let ctx = &self.ctx;
+        let submission = {
+            let _deadline = ctx.deadline("submitting GPU work");
+            ctx.scoped("submitting GPU work", || {
+                ctx.queue().submit([encoder.finish()])
+            })?
+        };
+        if total == 0 && resident.is_some() {
+            // The comparison that reads the outputs waits for this submission.
+            return Ok(());
+        }
+        ctx.wait(submission, "running the model")?;
+        let staging = &self.staging.as_ref().expect("staging buffer").0;
+        let data = ctx.read_back(staging, (total / 4) as usize, "reading results back")?;
         let plan = self.plan.as_ref().expect("plan built before running");
-        let queue = ctx.queue();
-        // Parameters of every dispatch for this chunk size.
+        for (i, &w) in wanted.iter().enumerate() {
+            if w {
+                let from = (offsets[i] / 4) as usize;
+                out[i].extend_from_slice(&data[from..from + plan.node_len[i] * b]);
+            }
+        }
+        Ok(())
+    }
+
+    /// Where each wanted value of a chunk of `b` samples goes in the read-back buffer, which is
+    /// grown to hold them all; also returns the bytes they take.
+    fn ensure_staging(&mut self, wanted: &[bool], b: usize) -> Result<(Vec<u64>, u64)> {
+        let plan = self.plan.as_ref().expect("plan built before running");
+        let mut offsets = vec![0u64; wanted.len()];
+        let mut total = 0u64;
+        for (i, &w) in wanted.iter().enumerate() {
+            if w {
+                offsets[i] = total;
+                total += (plan.node_len[i] * b) as u64 * 4;
+            }
+        }
+        let size = total.max(16).div_ceil(16) * 16;
+        if self.staging.as_ref().is_none_or(|(_, have)| *have < size) {
+            self.staging = None;
+            let ctx = &self.ctx;
+            let buffer = ctx.scoped("allocating the read-back buffer", || {
+                ctx.device().create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("read back"),
+                    size,
+                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                })
+            })?;
+            self.staging = Some((buffer, size));
+        }
+        Ok((offsets, total))
+    }
+
+    /// Writes every dispatch's parameters for `b` samples and the chunk's inputs; returns each
+    /// dispatch's grid (for a window kernel, the vec4 count it covers).
+    fn upload_chunk(&self, inputs: &[Tensor], start: usize, b: usize) -> Vec<[u32; 3]> {
+        let plan = self.plan.as_ref().expect("plan built before running");
+        let queue = self.ctx.queue();
         let stride = plan.uniform_stride as usize;
         let mut params = vec![0u8; stride * plan.n_params.max(1)];
-        // Per dispatch: its grid, or for a window kernel the vec4 count it covers.
         let mut grids = Vec::with_capacity(plan.n_params);
         for step in &plan.steps {
             if let Step::Dispatch {
@@ -314,45 +378,23 @@ impl GpuExecutor {
             let chunk = chunk.as_standard_layout();
             let data = chunk.as_slice().expect("standard layout");
             if !data.is_empty() {
-                queue.write_buffer(
-                    &plan.slots[plan.node_slot[id.0]],
-                    0,
-                    bytemuck::cast_slice(data),
-                );
+                let slot = &plan.slots[plan.node_slot[id.0]];
+                queue.write_buffer(slot, 0, bytemuck::cast_slice(data));
             }
         }
-        // Where each wanted value goes in the staging buffer.
-        let mut offsets = vec![0u64; wanted.len()];
-        let mut total = 0u64;
-        for (i, &w) in wanted.iter().enumerate() {
-            if w {
-                offsets[i] = total;
-                total += (plan.node_len[i] * b) as u64 * 4;
-            }
-        }
-        let staging_size = total.max(16).div_ceil(16) * 16;
-        if self
-            .staging
-            .as_ref()
-            .is_none_or(|(_, size)| *size < staging_size)
-        {
-            self.staging = None;
-            let buffer = ctx.scoped("allocating the read-back buffer", || {
-                ctx.device().create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("read back"),
-                    size: staging_size,
-                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                    mapped_at_creation: false,
-                })
-            })?;
-            self.staging = Some((buffer, staging_size));
-        }
+        grids
+    }
+
+    /// Records the plan's steps for `b` samples, and the copies of finished values to `sink`.
+    fn encode(&self, grids: &[[u32; 3]], b: usize, sink: &Sink) -> wgpu::CommandEncoder {
+        let plan = self.plan.as_ref().expect("plan built before running");
         let staging = &self.staging.as_ref().expect("staging buffer").0;
-        let mut encoder = ctx
-            .device()
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("keqv run"),
-            });
+        let mut encoder =
+            self.ctx
+                .device()
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("keqv run"),
+                });
         let mut pass: Option<wgpu::ComputePass<'static>> = None;
         let mut grid = grids.iter();
         for step in &plan.steps {
@@ -363,7 +405,6 @@ impl GpuExecutor {
                     windows,
                     ..
                 } => {
-                    let [x, y, z] = *grid.next().expect("one grid per dispatch");
                     let p = pass.get_or_insert_with(|| {
                         encoder
                             .begin_compute_pass(&wgpu::ComputePassDescriptor {
@@ -372,21 +413,9 @@ impl GpuExecutor {
                             })
                             .forget_lifetime()
                     });
+                    let grid = *grid.next().expect("one grid per dispatch");
                     p.set_pipeline(&pipeline.pipeline);
-                    if *windows == 0 {
-                        p.set_bind_group(0, bind_group, &[]);
-                        p.dispatch_workgroups(x, y, z);
-                        continue;
-                    }
-                    // One dispatch per 64 KiB window of the x vec4s.
-                    let per_window = (kernels::WINDOW_FLOATS / 4) as u32;
-                    for w in 0..x.div_ceil(per_window) {
-                        let mut offsets = vec![w * kernels::WINDOW_BYTES as u32; *windows];
-                        offsets.push(w * plan.window_stride as u32);
-                        p.set_bind_group(0, bind_group, &offsets);
-                        let items = per_window.min(x - w * per_window);
-                        p.dispatch_workgroups(items.div_ceil(kernels::WG), 1, 1);
-                    }
+                    dispatch(p, bind_group, grid, *windows, plan.window_stride);
                 }
                 Step::ToTexture {
                     slot,
@@ -403,26 +432,23 @@ impl GpuExecutor {
                         *k,
                         *k4,
                         rows_per_sample * b,
-                        ctx.limits(),
+                        self.ctx.limits(),
                     );
                 }
                 Step::Done(i) => {
                     let bytes = (plan.node_len[*i] * b) as u64 * 4;
-                    if wanted[*i] && bytes > 0 {
+                    let slot = &plan.slots[plan.node_slot[*i]];
+                    if bytes == 0 {
+                        continue;
+                    }
+                    if sink.wanted[*i] {
                         pass = None;
-                        encoder.copy_buffer_to_buffer(
-                            &plan.slots[plan.node_slot[*i]],
-                            0,
-                            staging,
-                            offsets[*i],
-                            bytes,
-                        );
+                        encoder.copy_buffer_to_buffer(slot, 0, staging, sink.offsets[*i], bytes);
                     }
                     let outputs = self.graph.outputs.iter().enumerate();
-                    for (k, _) in outputs.filter(|(_, o)| o.0 == *i && bytes > 0) {
-                        if let Some(buffers) = resident {
+                    for (k, _) in outputs.filter(|(_, o)| o.0 == *i) {
+                        if let Some(buffers) = sink.resident {
                             pass = None;
-                            let slot = &plan.slots[plan.node_slot[*i]];
                             encoder.copy_buffer_to_buffer(slot, 0, &buffers[k], 0, bytes);
                         }
                     }
@@ -430,23 +456,39 @@ impl GpuExecutor {
             }
         }
         drop(pass);
-        let submission = {
-            let _deadline = ctx.deadline("submitting GPU work");
-            ctx.scoped("submitting GPU work", || queue.submit([encoder.finish()]))?
-        };
-        if total == 0 && resident.is_some() {
-            // The comparison that reads the outputs waits for this submission.
-            return Ok(());
-        }
-        ctx.wait(submission, "running the model")?;
-        let data = ctx.read_back(staging, (total / 4) as usize, "reading results back")?;
-        for (i, &w) in wanted.iter().enumerate() {
-            if w {
-                let from = (offsets[i] / 4) as usize;
-                out[i].extend_from_slice(&data[from..from + plan.node_len[i] * b]);
-            }
-        }
-        Ok(())
+        encoder
+    }
+}
+
+/// Where a chunk's finished values go: the read-back buffer at `offsets` for the `wanted`
+/// ones, and the `resident` output buffers when given.
+struct Sink<'a> {
+    wanted: &'a [bool],
+    offsets: &'a [u64],
+    resident: Option<&'a [wgpu::Buffer]>,
+}
+
+/// One dispatch: the whole grid, or for a window kernel (`windows` > 0) one dispatch per 64 KiB
+/// window of the input's vec4s, with each window's dynamic offsets.
+fn dispatch(
+    pass: &mut wgpu::ComputePass<'static>,
+    bind_group: &wgpu::BindGroup,
+    [x, y, z]: [u32; 3],
+    windows: usize,
+    window_stride: u64,
+) {
+    if windows == 0 {
+        pass.set_bind_group(0, bind_group, &[]);
+        pass.dispatch_workgroups(x, y, z);
+        return;
+    }
+    let per_window = (kernels::WINDOW_FLOATS / 4) as u32;
+    for w in 0..x.div_ceil(per_window) {
+        let mut offsets = vec![w * kernels::WINDOW_BYTES as u32; windows];
+        offsets.push(w * window_stride as u32);
+        pass.set_bind_group(0, bind_group, &offsets);
+        let items = per_window.min(x - w * per_window);
+        pass.dispatch_workgroups(items.div_ceil(kernels::WG), 1, 1);
     }
 }
 
