@@ -485,250 +485,24 @@ impl Builder<'_> {
         self.ctx.limits().max_compute_workgroups_per_dimension
     }
 
+    /// Plans node `i`, reading slots `ins` and writing slot `out`.
     fn node(&mut self, i: usize, node: &Node, ins: &[usize], out: usize) -> Result<()> {
-        let max = self.max_dim();
-        let shape = node.shape.clone();
-        let len: usize = shape.iter().product();
-        let graph = self.graph;
-        let weights_ref = self.weights;
-        let input_shape = |k: usize| graph.node(node.inputs[k]).shape.clone();
         match &node.op {
             Op::Input | Op::Identity | Op::Reshape => {}
             Op::Dense {
                 units,
                 use_bias,
                 activation,
-            } => {
-                let in_shape = input_shape(0);
-                let k = *in_shape.last().unwrap_or(&1);
-                let rows: usize = in_shape[..in_shape.len().saturating_sub(1)]
-                    .iter()
-                    .product();
-                match activation {
-                    Activation::Softmax | Activation::LogSoftmax => {
-                        let tmp = self.alloc(len);
-                        self.live[tmp] += 1;
-                        self.dense(
-                            i,
-                            ins[0],
-                            tmp,
-                            k,
-                            *units,
-                            rows,
-                            *use_bias,
-                            &Activation::Linear,
-                        )?;
-                        let log = *activation == Activation::LogSoftmax;
-                        self.softmax(tmp, out, shape.clone(), vec![shape.len()], log)?;
-                        self.live[tmp] -= 1;
-                    }
-                    act => self.dense(i, ins[0], out, k, *units, rows, *use_bias, act)?,
-                }
+            } => self.dense_node(i, node, ins[0], out, *units, *use_bias, activation)?,
+            Op::Activation(act) => self.activation(node, ins[0], out, act)?,
+            Op::Softmax { axes, log } => {
+                self.softmax(ins[0], out, node.shape.clone(), axes.clone(), *log)?
             }
-            Op::Activation(act) => match act {
-                Activation::Softmax | Activation::LogSoftmax => {
-                    let log = *act == Activation::LogSoftmax;
-                    self.softmax(ins[0], out, shape.clone(), vec![shape.len()], log)?;
-                }
-                act if self.windows => {
-                    let code = act_code(act).expect("elementwise");
-                    let f = act_params(act);
-                    self.windowed(
-                        KernelKey::new(ShaderFile::Activation, "act_window")
-                            .with("WG", WG)
-                            .with("ACT", code)
-                            .with_layout(ACT_WINDOW),
-                        vec![Res::Window(ins[0]), Res::Slot(out), Res::WindowBase],
-                        Box::new(move |b| {
-                            let n4 = (b * len).div_ceil(4);
-                            let p = Params {
-                                u: [n4 as u32, 0, 0, 0],
-                                f,
-                                ..Default::default()
-                            };
-                            (p, [1, 1, 1])
-                        }),
-                    );
-                }
-                act => {
-                    let code = act_code(act).expect("elementwise");
-                    let f = act_params(act);
-                    self.dispatch(
-                        KernelKey::new(ShaderFile::Activation, "act_map")
-                            .with("WG", WG)
-                            .with("ACT", code),
-                        vec![Res::Slot(ins[0]), Res::Slot(out)],
-                        Box::new(move |b| {
-                            let n4 = (b * len).div_ceil(4);
-                            let p = Params {
-                                u: [n4 as u32, 0, 0, 0],
-                                f,
-                                ..Default::default()
-                            };
-                            (p, grid_1d(n4, max))
-                        }),
-                    );
-                }
-            },
-            Op::Softmax { axes, log } => self.softmax(ins[0], out, shape, axes.clone(), *log)?,
-            Op::PRelu => {
-                let alpha = self.weights.params[&i][0].clone();
-                let alpha_shape = node.weights[0].value.shape().to_vec();
-                let dense = alpha_shape == shape;
-                let mut s0 = vec![0usize; shape.len() + 1];
-                if !dense {
-                    let st = strides(&alpha_shape);
-                    let off = shape.len() + 1 - alpha_shape.len();
-                    for (d, &a) in alpha_shape.iter().enumerate() {
-                        if a != 1 || shape[off - 1 + d] == 1 {
-                            s0[off + d] = st[d];
-                        }
-                    }
-                }
-                self.dispatch(
-                    KernelKey::new(ShaderFile::Activation, "prelu").with("WG", WG),
-                    vec![Res::Slot(ins[0]), Res::Buffer(alpha), Res::Slot(out)],
-                    Box::new(move |b| {
-                        let full = with_batch(b, &shape);
-                        let n = b * len;
-                        let mut p = Params {
-                            u: [n as u32, 0, len.max(1) as u32, 0],
-                            ..Default::default()
-                        };
-                        if !dense {
-                            p.u[1] = full.len() as u32;
-                            put(&mut p.dims, &full);
-                            put(&mut p.s0, &s0);
-                        }
-                        (p, grid_1d(n, max))
-                    }),
-                );
-            }
-            Op::Permute { dims } => {
-                let in_shape = input_shape(0);
-                let perm: Vec<usize> = std::iter::once(0).chain(dims.iter().copied()).collect();
-                self.dispatch(
-                    KernelKey::new(ShaderFile::Layout, "copy_strided").with("WG", WG),
-                    vec![Res::Slot(ins[0]), Res::Slot(out)],
-                    Box::new(move |b| {
-                        let full_in = with_batch(b, &in_shape);
-                        let full_out = with_batch(b, &shape);
-                        let st = strides(&full_in);
-                        let src: Vec<usize> = perm.iter().map(|&a| st[a]).collect();
-                        let n = b * len;
-                        let mut p = Params {
-                            u: [n as u32, full_out.len() as u32, 0, 0],
-                            v: [1, 0, 0, 0],
-                            ..Default::default()
-                        };
-                        put(&mut p.dims, &full_out);
-                        put(&mut p.s0, &src);
-                        (p, grid_1d(n, max))
-                    }),
-                );
-            }
+            Op::PRelu => self.prelu(i, node, ins[0], out),
+            Op::Permute { dims } => self.permute(node, ins[0], out, dims),
             Op::Merge(kind) => self.merge(*kind, node, ins, out),
-            Op::Concatenate { axis } => {
-                let axis = *axis;
-                let mut offset = 0;
-                for (k, &src) in ins.iter().enumerate() {
-                    let in_shape = input_shape(k);
-                    let out_shape = shape.clone();
-                    let off = offset;
-                    offset += in_shape[axis - 1];
-                    self.dispatch(
-                        KernelKey::new(ShaderFile::Layout, "copy_strided").with("WG", WG),
-                        vec![Res::Slot(src), Res::Slot(out)],
-                        Box::new(move |b| {
-                            let full = with_batch(b, &in_shape);
-                            let outer: usize = full[..axis].iter().product();
-                            let a = full[axis];
-                            let inner: usize = full[axis + 1..].iter().product();
-                            let d = out_shape[axis - 1];
-                            let n = outer * a * inner;
-                            let mut p = Params {
-                                u: [n as u32, 3, (off * inner) as u32, 0],
-                                v: [0, 1, 0, 0],
-                                ..Default::default()
-                            };
-                            put(&mut p.dims, &[outer, a, inner]);
-                            put(&mut p.s1, &[d * inner, inner, 1]);
-                            (p, grid_1d(n, max))
-                        }),
-                    );
-                }
-            }
-            Op::BatchNorm { axes, .. } => {
-                let params = &weights_ref.params[&i];
-                let (inv, shift) = (params[0].clone(), params[1].clone());
-                let mut axes = axes.clone();
-                axes.sort_unstable();
-                let contiguous = axes.windows(2).all(|w| w[1] == w[0] + 1);
-                if contiguous && !axes.is_empty() && self.windows {
-                    self.windowed(
-                        KernelKey::new(ShaderFile::Normalize, "batch_norm_window")
-                            .with("WG", WG)
-                            .with_layout(BATCH_NORM_WINDOW),
-                        vec![
-                            Res::Window(ins[0]),
-                            Res::Buffer(inv),
-                            Res::Buffer(shift),
-                            Res::Slot(out),
-                            Res::WindowBase,
-                        ],
-                        Box::new(move |b| {
-                            let full = with_batch(b, &shape);
-                            let (a0, a1) = (axes[0], axes[axes.len() - 1]);
-                            let inner: usize = full[a1 + 1..].iter().product();
-                            let channels: usize = full[a0..=a1].iter().product();
-                            let p = Params {
-                                u: [
-                                    (b * len).div_ceil(4) as u32,
-                                    0,
-                                    inner.max(1) as u32,
-                                    channels.max(1) as u32,
-                                ],
-                                ..Default::default()
-                            };
-                            (p, [1, 1, 1])
-                        }),
-                    );
-                    return Ok(());
-                }
-                self.dispatch(
-                    KernelKey::new(ShaderFile::Normalize, "batch_norm").with("WG", WG),
-                    vec![
-                        Res::Slot(ins[0]),
-                        Res::Buffer(inv),
-                        Res::Buffer(shift),
-                        Res::Slot(out),
-                    ],
-                    Box::new(move |b| {
-                        let full = with_batch(b, &shape);
-                        let n = b * len;
-                        let mut p = Params::default();
-                        p.u[0] = n as u32;
-                        if contiguous && !axes.is_empty() {
-                            let (a0, a1) = (axes[0], axes[axes.len() - 1]);
-                            p.u[2] = full[a1 + 1..].iter().product::<usize>() as u32;
-                            p.u[3] = full[a0..=a1].iter().product::<usize>() as u32;
-                        } else {
-                            let pshape: Vec<usize> = axes.iter().map(|&a| full[a]).collect();
-                            let pst = strides(&pshape);
-                            let mut s0 = vec![0; full.len()];
-                            for (j, &a) in axes.iter().enumerate() {
-                                s0[a] = pst[j];
-                            }
-                            p.u[1] = full.len() as u32;
-                            p.u[2] = 1;
-                            p.u[3] = 1;
-                            put(&mut p.dims, &full);
-                            put(&mut p.s0, &s0);
-                        }
-                        (p, grid_1d(n, max))
-                    }),
-                );
-            }
+            Op::Concatenate { axis } => self.concatenate(node, ins, out, *axis),
+            Op::BatchNorm { axes, .. } => self.batch_norm(i, node, ins[0], out, axes),
             Op::LayerNorm {
                 axes,
                 epsilon,
@@ -736,7 +510,7 @@ impl Builder<'_> {
                 scale,
                 rms_scaling,
             } => {
-                let params = &weights_ref.params[&i];
+                let params = &self.weights.params[&i];
                 let mut it = params.iter().cloned();
                 let gamma = (*scale || *rms_scaling).then(|| it.next()).flatten();
                 let beta = (*center && !*rms_scaling).then(|| it.next()).flatten();
@@ -747,35 +521,287 @@ impl Builder<'_> {
                     u32::from(*rms_scaling),
                     0,
                 ];
-                let eps = *epsilon;
                 let res = vec![
                     Res::Slot(ins[0]),
                     Res::Buffer(gamma.unwrap_or_else(|| dummy.clone())),
                     Res::Buffer(beta.unwrap_or(dummy)),
                     Res::Slot(out),
                 ];
-                self.grouped(
-                    "layer_norm",
-                    res,
-                    shape,
-                    axes.clone(),
-                    v,
-                    [eps, 0.0, 0.0, 0.0],
-                )?;
+                let f = [*epsilon, 0.0, 0.0, 0.0];
+                self.grouped("layer_norm", res, node.shape.clone(), axes.clone(), v, f)?;
             }
             Op::L2Normalize { axes, floor } => {
                 let res = vec![Res::Slot(ins[0]), Res::Slot(out)];
+                let f = [*floor, 0.0, 0.0, 0.0];
                 self.grouped(
                     "l2_normalize",
                     res,
-                    shape,
+                    node.shape.clone(),
                     axes.clone(),
                     [0; 4],
-                    [*floor, 0.0, 0.0, 0.0],
+                    f,
                 )?;
             }
         }
         Ok(())
+    }
+
+    /// A dense layer; a softmax activation runs as its own row reduction after it.
+    #[allow(clippy::too_many_arguments)]
+    fn dense_node(
+        &mut self,
+        i: usize,
+        node: &Node,
+        input: usize,
+        out: usize,
+        units: usize,
+        use_bias: bool,
+        activation: &Activation,
+    ) -> Result<()> {
+        let shape = node.shape.clone();
+        let in_shape = &self.graph.node(node.inputs[0]).shape;
+        let k = *in_shape.last().unwrap_or(&1);
+        let rows: usize = in_shape[..in_shape.len().saturating_sub(1)]
+            .iter()
+            .product();
+        match activation {
+            Activation::Softmax | Activation::LogSoftmax => {
+                let tmp = self.alloc(shape.iter().product());
+                self.live[tmp] += 1;
+                self.dense(i, input, tmp, k, units, rows, use_bias, &Activation::Linear)?;
+                let log = *activation == Activation::LogSoftmax;
+                self.softmax(tmp, out, shape.clone(), vec![shape.len()], log)?;
+                self.live[tmp] -= 1;
+            }
+            act => self.dense(i, input, out, k, units, rows, use_bias, act)?,
+        }
+        Ok(())
+    }
+
+    /// An activation layer: elementwise (through uniform windows on software adapters), or a
+    /// softmax over the last axis.
+    fn activation(
+        &mut self,
+        node: &Node,
+        input: usize,
+        out: usize,
+        act: &Activation,
+    ) -> Result<()> {
+        let shape = node.shape.clone();
+        let len: usize = shape.iter().product();
+        let max = self.max_dim();
+        if matches!(act, Activation::Softmax | Activation::LogSoftmax) {
+            let log = *act == Activation::LogSoftmax;
+            return self.softmax(input, out, shape.clone(), vec![shape.len()], log);
+        }
+        let code = act_code(act).expect("elementwise");
+        let f = act_params(act);
+        let params = move |b: usize| {
+            let n4 = (b * len).div_ceil(4);
+            let p = Params {
+                u: [n4 as u32, 0, 0, 0],
+                f,
+                ..Default::default()
+            };
+            (p, n4)
+        };
+        if self.windows {
+            self.windowed(
+                KernelKey::new(ShaderFile::Activation, "act_window")
+                    .with("WG", WG)
+                    .with("ACT", code)
+                    .with_layout(ACT_WINDOW),
+                vec![Res::Window(input), Res::Slot(out), Res::WindowBase],
+                Box::new(move |b| (params(b).0, [1, 1, 1])),
+            );
+        } else {
+            self.dispatch(
+                KernelKey::new(ShaderFile::Activation, "act_map")
+                    .with("WG", WG)
+                    .with("ACT", code),
+                vec![Res::Slot(input), Res::Slot(out)],
+                Box::new(move |b| {
+                    let (p, n4) = params(b);
+                    (p, grid_1d(n4, max))
+                }),
+            );
+        }
+        Ok(())
+    }
+
+    /// PReLU, with alpha broadcast over the axes Keras shares it on.
+    fn prelu(&mut self, i: usize, node: &Node, input: usize, out: usize) {
+        let max = self.max_dim();
+        let shape = node.shape.clone();
+        let len: usize = shape.iter().product();
+        let alpha = self.weights.params[&i][0].clone();
+        let alpha_shape = node.weights[0].value.shape().to_vec();
+        let dense = alpha_shape == shape;
+        let mut s0 = vec![0usize; shape.len() + 1];
+        if !dense {
+            let st = strides(&alpha_shape);
+            let off = shape.len() + 1 - alpha_shape.len();
+            for (d, &a) in alpha_shape.iter().enumerate() {
+                if a != 1 || shape[off - 1 + d] == 1 {
+                    s0[off + d] = st[d];
+                }
+            }
+        }
+        self.dispatch(
+            KernelKey::new(ShaderFile::Activation, "prelu").with("WG", WG),
+            vec![Res::Slot(input), Res::Buffer(alpha), Res::Slot(out)],
+            Box::new(move |b| {
+                let full = with_batch(b, &shape);
+                let n = b * len;
+                let mut p = Params {
+                    u: [n as u32, 0, len.max(1) as u32, 0],
+                    ..Default::default()
+                };
+                if !dense {
+                    p.u[1] = full.len() as u32;
+                    put(&mut p.dims, &full);
+                    put(&mut p.s0, &s0);
+                }
+                (p, grid_1d(n, max))
+            }),
+        );
+    }
+
+    /// Permute: a strided copy.
+    fn permute(&mut self, node: &Node, input: usize, out: usize, dims: &[usize]) {
+        let max = self.max_dim();
+        let shape = node.shape.clone();
+        let len: usize = shape.iter().product();
+        let in_shape = self.graph.node(node.inputs[0]).shape.clone();
+        let perm: Vec<usize> = std::iter::once(0).chain(dims.iter().copied()).collect();
+        self.dispatch(
+            KernelKey::new(ShaderFile::Layout, "copy_strided").with("WG", WG),
+            vec![Res::Slot(input), Res::Slot(out)],
+            Box::new(move |b| {
+                let full_in = with_batch(b, &in_shape);
+                let full_out = with_batch(b, &shape);
+                let st = strides(&full_in);
+                let src: Vec<usize> = perm.iter().map(|&a| st[a]).collect();
+                let n = b * len;
+                let mut p = Params {
+                    u: [n as u32, full_out.len() as u32, 0, 0],
+                    v: [1, 0, 0, 0],
+                    ..Default::default()
+                };
+                put(&mut p.dims, &full_out);
+                put(&mut p.s0, &src);
+                (p, grid_1d(n, max))
+            }),
+        );
+    }
+
+    /// Concatenate: one strided copy per input into its place along `axis`.
+    fn concatenate(&mut self, node: &Node, ins: &[usize], out: usize, axis: usize) {
+        let max = self.max_dim();
+        let shape = node.shape.clone();
+        let mut offset = 0;
+        for (k, &src) in ins.iter().enumerate() {
+            let in_shape = self.graph.node(node.inputs[k]).shape.clone();
+            let out_shape = shape.clone();
+            let off = offset;
+            offset += in_shape[axis - 1];
+            self.dispatch(
+                KernelKey::new(ShaderFile::Layout, "copy_strided").with("WG", WG),
+                vec![Res::Slot(src), Res::Slot(out)],
+                Box::new(move |b| {
+                    let full = with_batch(b, &in_shape);
+                    let outer: usize = full[..axis].iter().product();
+                    let a = full[axis];
+                    let inner: usize = full[axis + 1..].iter().product();
+                    let d = out_shape[axis - 1];
+                    let n = outer * a * inner;
+                    let mut p = Params {
+                        u: [n as u32, 3, (off * inner) as u32, 0],
+                        v: [0, 1, 0, 0],
+                        ..Default::default()
+                    };
+                    put(&mut p.dims, &[outer, a, inner]);
+                    put(&mut p.s1, &[d * inner, inner, 1]);
+                    (p, grid_1d(n, max))
+                }),
+            );
+        }
+    }
+
+    /// BatchNormalization at inference: y = x·inv + shift with per-channel constants.
+    fn batch_norm(&mut self, i: usize, node: &Node, input: usize, out: usize, axes: &[usize]) {
+        let max = self.max_dim();
+        let shape = node.shape.clone();
+        let len: usize = shape.iter().product();
+        let params = &self.weights.params[&i];
+        let (inv, shift) = (params[0].clone(), params[1].clone());
+        let mut axes = axes.to_vec();
+        axes.sort_unstable();
+        let contiguous = axes.windows(2).all(|w| w[1] == w[0] + 1);
+        if contiguous && !axes.is_empty() && self.windows {
+            self.windowed(
+                KernelKey::new(ShaderFile::Normalize, "batch_norm_window")
+                    .with("WG", WG)
+                    .with_layout(BATCH_NORM_WINDOW),
+                vec![
+                    Res::Window(input),
+                    Res::Buffer(inv),
+                    Res::Buffer(shift),
+                    Res::Slot(out),
+                    Res::WindowBase,
+                ],
+                Box::new(move |b| {
+                    let full = with_batch(b, &shape);
+                    let (a0, a1) = (axes[0], axes[axes.len() - 1]);
+                    let inner: usize = full[a1 + 1..].iter().product();
+                    let channels: usize = full[a0..=a1].iter().product();
+                    let p = Params {
+                        u: [
+                            (b * len).div_ceil(4) as u32,
+                            0,
+                            inner.max(1) as u32,
+                            channels.max(1) as u32,
+                        ],
+                        ..Default::default()
+                    };
+                    (p, [1, 1, 1])
+                }),
+            );
+            return;
+        }
+        self.dispatch(
+            KernelKey::new(ShaderFile::Normalize, "batch_norm").with("WG", WG),
+            vec![
+                Res::Slot(input),
+                Res::Buffer(inv),
+                Res::Buffer(shift),
+                Res::Slot(out),
+            ],
+            Box::new(move |b| {
+                let full = with_batch(b, &shape);
+                let n = b * len;
+                let mut p = Params::default();
+                p.u[0] = n as u32;
+                if contiguous && !axes.is_empty() {
+                    let (a0, a1) = (axes[0], axes[axes.len() - 1]);
+                    p.u[2] = full[a1 + 1..].iter().product::<usize>() as u32;
+                    p.u[3] = full[a0..=a1].iter().product::<usize>() as u32;
+                } else {
+                    let pshape: Vec<usize> = axes.iter().map(|&a| full[a]).collect();
+                    let pst = strides(&pshape);
+                    let mut s0 = vec![0; full.len()];
+                    for (j, &a) in axes.iter().enumerate() {
+                        s0[a] = pst[j];
+                    }
+                    p.u[1] = full.len() as u32;
+                    p.u[2] = 1;
+                    p.u[3] = 1;
+                    put(&mut p.dims, &full);
+                    put(&mut p.s0, &s0);
+                }
+                (p, grid_1d(n, max))
+            }),
+        );
     }
 
     fn softmax(
