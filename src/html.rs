@@ -480,126 +480,120 @@ fn histogram_figure(o: &OutputReport, id: &str) -> String {
 
 /// The own and accumulated max_abs of every layer, in the converted model's order, on a log
 /// scale (exact zeros on the bottom line), with the atol line and the first divergence.
-fn layer_plot(layers: &[LayerReport], atol: f64, first: Option<&LayerReport>, id: &str) -> String {
-    let n = layers.len();
-    let (width, height) = (760.0, 320.0);
-    let (left, right, top, bottom) = (56.0, 16.0, 36.0, 112.0);
-    let plot_w = width - left - right;
-    let plot_h = height - top - bottom;
-    let own = |l: &LayerReport| l.own.as_ref().map(|m| m.max_abs);
-    let acc = |l: &LayerReport| l.accumulated.as_ref().map(|m| m.max_abs);
-    let positive: Vec<f64> = layers
-        .iter()
-        .flat_map(|l| [own(l), acc(l)])
-        .flatten()
-        .chain((atol > 0.0).then_some(atol))
-        .filter(|v| *v > 0.0 && v.is_finite())
-        .collect();
-    let low = positive
-        .iter()
-        .copied()
-        .fold(f64::INFINITY, f64::min)
-        .log10()
-        .floor()
-        .clamp(-15.0, 15.0);
-    let high = positive
-        .iter()
-        .copied()
-        .fold(0.0, f64::max)
-        .log10()
-        .ceil()
-        .clamp(low + 1.0, 16.0);
-    let (low, high) = if positive.is_empty() {
-        (-6.0, 0.0)
-    } else {
-        (low, high)
-    };
-    // The bottom line (one decade below `low`) stands for exact zeros.
-    let floor = low - 1.0;
-    let y_of = |v: f64| {
-        let l = if v > 0.0 { v.log10().max(floor) } else { floor };
-        top + plot_h * (1.0 - (l - floor) / (high - floor))
-    };
-    let x_of = |i: usize| left + (i as f64 + 0.5) * plot_w / n as f64;
-    let mut svg = String::new();
-    let _ = write!(
-        svg,
-        "<svg class=\"layer-plot\" id=\"{id}\" viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\" role=\"img\" aria-label=\"per-layer max_abs along the graph\">"
-    );
-    let step = (((high - floor) / 8.0).ceil() as i64).max(1);
-    let mut k = floor as i64;
-    while k as f64 <= high {
-        let y = top + plot_h * (1.0 - (k as f64 - floor) / (high - floor));
-        let label = if k as f64 == floor {
-            "0".to_string()
+/// The geometry of the per-layer plot: a log-scale y axis whose bottom line (one decade below
+/// the smallest value) stands for exact zeros, and one x slot per layer pair.
+struct LogPlot {
+    n: usize,
+    left: f64,
+    top: f64,
+    plot_w: f64,
+    plot_h: f64,
+    floor: f64,
+    high: f64,
+}
+
+impl LogPlot {
+    const WIDTH: f64 = 760.0;
+    const HEIGHT: f64 = 320.0;
+
+    /// Axis range for `values` (and `atol`, so that its line is always on the plot).
+    fn new(n: usize, values: impl Iterator<Item = f64>, atol: f64) -> LogPlot {
+        let (left, right, top, bottom) = (56.0, 16.0, 36.0, 112.0);
+        let positive: Vec<f64> = values
+            .chain((atol > 0.0).then_some(atol))
+            .filter(|v| *v > 0.0 && v.is_finite())
+            .collect();
+        let (low, high) = if positive.is_empty() {
+            (-6.0, 0.0)
         } else {
-            format!("1e{k}")
+            let min = positive.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = positive.iter().copied().fold(0.0, f64::max);
+            let low = min.log10().floor().clamp(-15.0, 15.0);
+            (low, max.log10().ceil().clamp(low + 1.0, 16.0))
         };
-        let _ = write!(
-            svg,
-            "<line class=\"grid\" x1=\"{left}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{label}</text>",
-            left + plot_w,
-            left - 6.0,
-            y + 3.5
-        );
-        k += step;
-    }
-    let _ = write!(
-        svg,
-        "<line class=\"axis\" x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{:.1}\"/><line class=\"axis\" x1=\"{left}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\"/>",
-        top + plot_h,
-        top + plot_h,
-        left + plot_w,
-        top + plot_h
-    );
-    if atol > 0.0 {
-        let y = y_of(atol);
-        let _ = write!(
-            svg,
-            "<line class=\"atol\" x1=\"{left}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\"/><text class=\"atol-label\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">atol {}</text>",
-            left + plot_w,
-            left + plot_w - 2.0,
-            y - 3.0,
-            e(atol)
-        );
-    }
-    if let Some(d) = first {
-        if let Some(i) = layers
-            .iter()
-            .position(|l| l.converted == d.converted && l.original == d.original)
-        {
-            let x = x_of(i);
-            let _ = write!(
-                svg,
-                "<line class=\"divergence\" x1=\"{x:.1}\" y1=\"{top}\" x2=\"{x:.1}\" y2=\"{:.1}\"/><text class=\"divergence-label\" x=\"{:.1}\" y=\"{:.1}\">first divergence: {}</text>",
-                top + plot_h,
-                x + 3.0,
-                top - 6.0,
-                esc(&d.converted)
-            );
+        LogPlot {
+            n,
+            left,
+            top,
+            plot_w: Self::WIDTH - left - right,
+            plot_h: Self::HEIGHT - top - bottom,
+            floor: low - 1.0,
+            high,
         }
     }
-    for (class, value) in [
-        ("acc", &acc as &dyn Fn(&LayerReport) -> Option<f64>),
-        ("own", &own),
-    ] {
+
+    fn y_of(&self, v: f64) -> f64 {
+        let l = if v > 0.0 {
+            v.log10().max(self.floor)
+        } else {
+            self.floor
+        };
+        self.top + self.plot_h * (1.0 - (l - self.floor) / (self.high - self.floor))
+    }
+
+    fn x_of(&self, i: usize) -> f64 {
+        self.left + (i as f64 + 0.5) * self.plot_w / self.n as f64
+    }
+
+    fn bottom(&self) -> f64 {
+        self.top + self.plot_h
+    }
+
+    fn right(&self) -> f64 {
+        self.left + self.plot_w
+    }
+
+    /// Decade grid lines with their labels, and the two axes.
+    fn axes(&self) -> String {
+        let mut svg = String::new();
+        let step = (((self.high - self.floor) / 8.0).ceil() as i64).max(1);
+        let mut k = self.floor as i64;
+        while k as f64 <= self.high {
+            let y = self.y_of(10f64.powi(k as i32));
+            let label = if k as f64 == self.floor {
+                "0".to_string()
+            } else {
+                format!("1e{k}")
+            };
+            let _ = write!(
+                svg,
+                "<line class=\"grid\" x1=\"{}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{label}</text>",
+                self.left,
+                self.right(),
+                self.left - 6.0,
+                y + 3.5
+            );
+            k += step;
+        }
+        let (l, t, b, r) = (self.left, self.top, self.bottom(), self.right());
+        let _ = write!(
+            svg,
+            "<line class=\"axis\" x1=\"{l}\" y1=\"{t}\" x2=\"{l}\" y2=\"{b:.1}\"/><line class=\"axis\" x1=\"{l}\" y1=\"{b:.1}\" x2=\"{r:.1}\" y2=\"{b:.1}\"/>"
+        );
+        svg
+    }
+
+    /// One series (`class` "own" or "acc"): a line through the layers that have a value, and a
+    /// point per layer, red where it exceeds the tolerance.
+    fn series(
+        &self,
+        layers: &[LayerReport],
+        class: &str,
+        value: impl Fn(&LayerReport) -> Option<f64>,
+    ) -> String {
         let mut path = String::new();
         let mut pen_down = false;
         for (i, l) in layers.iter().enumerate() {
             match value(l) {
                 Some(v) => {
-                    let _ = write!(
-                        path,
-                        "{}{:.1} {:.1} ",
-                        if pen_down { "L" } else { "M" },
-                        x_of(i),
-                        y_of(v)
-                    );
+                    let pen = if pen_down { "L" } else { "M" };
+                    let _ = write!(path, "{pen}{:.1} {:.1} ", self.x_of(i), self.y_of(v));
                     pen_down = true;
                 }
                 None => pen_down = false,
             }
         }
+        let mut svg = String::new();
         if !path.is_empty() {
             let _ = write!(svg, "<path class=\"{class}\" d=\"{}\"/>", path.trim_end());
         }
@@ -613,8 +607,8 @@ fn layer_plot(layers: &[LayerReport], atol: f64, first: Option<&LayerReport>, id
                 svg,
                 "<circle class=\"{class}-pt{}\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"{}\"><title>{} ↔ {} ({}): {} max_abs {}</title></circle>",
                 if fails { " fails" } else { "" },
-                x_of(i),
-                y_of(v),
+                self.x_of(i),
+                self.y_of(v),
                 if fails { 4 } else { 3 },
                 esc(&l.converted),
                 esc(&l.original),
@@ -623,23 +617,75 @@ fn layer_plot(layers: &[LayerReport], atol: f64, first: Option<&LayerReport>, id
                 sci(v)
             );
         }
+        svg
     }
-    let every = n.div_ceil(40).max(1);
-    for (i, l) in layers.iter().enumerate().filter(|(i, _)| i % every == 0) {
-        let (x, y) = (x_of(i), top + plot_h + 10.0);
-        let mut name: String = l.converted.chars().take(22).collect();
-        if l.converted.chars().count() > 22 {
-            name.push('…');
+
+    /// The converted layers' names under the x axis (at most about 40 of them).
+    fn layer_names(&self, layers: &[LayerReport]) -> String {
+        let mut svg = String::new();
+        let every = self.n.div_ceil(40).max(1);
+        for (i, l) in layers.iter().enumerate().filter(|(i, _)| i % every == 0) {
+            let (x, y) = (self.x_of(i), self.bottom() + 10.0);
+            let mut name: String = l.converted.chars().take(22).collect();
+            if l.converted.chars().count() > 22 {
+                name.push('…');
+            }
+            let _ = write!(
+                svg,
+                "<text class=\"layer-name\" x=\"{x:.1}\" y=\"{y:.1}\" text-anchor=\"end\" transform=\"rotate(-50 {x:.1} {y:.1})\">{}<title>{}</title></text>",
+                esc(&name),
+                esc(&l.converted)
+            );
         }
+        svg
+    }
+}
+
+fn layer_plot(layers: &[LayerReport], atol: f64, first: Option<&LayerReport>, id: &str) -> String {
+    let own = |l: &LayerReport| l.own.as_ref().map(|m| m.max_abs);
+    let acc = |l: &LayerReport| l.accumulated.as_ref().map(|m| m.max_abs);
+    let values = layers.iter().flat_map(|l| [own(l), acc(l)]).flatten();
+    let plot = LogPlot::new(layers.len(), values, atol);
+    let (w, h) = (LogPlot::WIDTH, LogPlot::HEIGHT);
+    let mut svg = format!(
+        "<svg class=\"layer-plot\" id=\"{id}\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"per-layer max_abs along the graph\">"
+    );
+    svg.push_str(&plot.axes());
+    if atol > 0.0 {
+        let y = plot.y_of(atol);
         let _ = write!(
             svg,
-            "<text class=\"layer-name\" x=\"{x:.1}\" y=\"{y:.1}\" text-anchor=\"end\" transform=\"rotate(-50 {x:.1} {y:.1})\">{}<title>{}</title></text>",
-            esc(&name),
-            esc(&l.converted)
+            "<line class=\"atol\" x1=\"{}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\"/><text class=\"atol-label\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">atol {}</text>",
+            plot.left,
+            plot.right(),
+            plot.right() - 2.0,
+            y - 3.0,
+            e(atol)
         );
     }
+    let diverging = first.and_then(|d| {
+        let i = layers
+            .iter()
+            .position(|l| l.converted == d.converted && l.original == d.original)?;
+        Some((i, d))
+    });
+    if let Some((i, d)) = diverging {
+        let x = plot.x_of(i);
+        let _ = write!(
+            svg,
+            "<line class=\"divergence\" x1=\"{x:.1}\" y1=\"{}\" x2=\"{x:.1}\" y2=\"{:.1}\"/><text class=\"divergence-label\" x=\"{:.1}\" y=\"{:.1}\">first divergence: {}</text>",
+            plot.top,
+            plot.bottom(),
+            x + 3.0,
+            plot.top - 6.0,
+            esc(&d.converted)
+        );
+    }
+    svg.push_str(&plot.series(layers, "acc", acc));
+    svg.push_str(&plot.series(layers, "own", own));
+    svg.push_str(&plot.layer_names(layers));
     // Legend, above the plot on the left (the first divergence's label is on the next line).
-    let lx = left;
+    let lx = plot.left;
     let _ = write!(
         svg,
         "<g class=\"legend\"><line class=\"acc\" x1=\"{lx:.1}\" y1=\"10\" x2=\"{:.1}\" y2=\"10\"/><text x=\"{:.1}\" y=\"13\">accumulated</text><line class=\"own\" x1=\"{:.1}\" y1=\"10\" x2=\"{:.1}\" y2=\"10\"/><text x=\"{:.1}\" y=\"13\">own (original's inputs fed in)</text></g>",
