@@ -1,5 +1,5 @@
 // Difference metrics of two tensors that stay on the GPU (src/exec/gpu/reduce.rs): each
-// workgroup reduces a grid-strided share of the elements to one 32-word record, so only the
+// workgroup reduces a grid-strided share of the elements to one 40-word record, so only the
 // records are read back, never the tensors.
 //
 // compare: u.x = elements; f.x = atol, f.y = rtol, f.z = the max_rel floor (max(atol, smallest
@@ -38,7 +38,9 @@ const R_MIN_ATOL: u32 = 13u;
 const R_NF_A: u32 = 14u;
 const R_NF_B: u32 = 15u;
 const R_HIST: u32 = 16u;
-const RECORD: u32 = 32u;
+const R_SUM_B2: u32 = 32u;
+const R_SUM_D2: u32 = 33u;
+const RECORD: u32 = 40u;
 
 var<workgroup> counts: array<atomic<u32>, 21>; // finite, mismatch, nan, inf, unsure, 16 bins
 var<workgroup> w_d: array<f32, CWG>;
@@ -51,6 +53,8 @@ var<workgroup> nf_b: array<f32, CWG>;
 var<workgroup> w_sum: array<f32, CWG>;
 var<workgroup> w_rel: array<f32, CWG>;
 var<workgroup> w_atol: array<f32, CWG>;
+var<workgroup> w_b2: array<f32, CWG>;
+var<workgroup> w_d2: array<f32, CWG>;
 
 fn is_nonfinite(bits: u32) -> bool {
     return (bits & 0x7f800000u) == 0x7f800000u;
@@ -107,6 +111,8 @@ fn compare(
     var first_a = 0.0;
     var first_b = 0.0;
     var sum = 0.0;
+    var sum_b2 = 0.0;
+    var sum_d2 = 0.0;
     var max_rel = 0.0;
     var min_atol = -3.0e38;
     var finite = 0u;
@@ -142,6 +148,8 @@ fn compare(
         let threshold = atol + rtol * abs(b);
         finite += 1u;
         sum += d;
+        sum_b2 += b * b;
+        sum_d2 += d * d;
         max_rel = max(max_rel, d / max(abs(b), rel_floor));
         min_atol = max(min_atol, d - rtol * abs(b));
         atomicAdd(&counts[5u + bin_of(d)], 1u);
@@ -173,6 +181,8 @@ fn compare(
     w_sum[lid] = sum;
     w_rel[lid] = max_rel;
     w_atol[lid] = min_atol;
+    w_b2[lid] = sum_b2;
+    w_d2[lid] = sum_d2;
     workgroupBarrier();
     for (var half = CWG / 2u; half > 0u; half /= 2u) {
         if lid < half {
@@ -192,6 +202,8 @@ fn compare(
             w_sum[lid] += w_sum[o];
             w_rel[lid] = max(w_rel[lid], w_rel[o]);
             w_atol[lid] = max(w_atol[lid], w_atol[o]);
+            w_b2[lid] += w_b2[o];
+            w_d2[lid] += w_d2[o];
         }
         workgroupBarrier();
     }
@@ -212,6 +224,8 @@ fn compare(
         atomicStore(&records[base + R_MIN_ATOL], bitcast<u32>(w_atol[0]));
         atomicStore(&records[base + R_NF_A], bitcast<u32>(nf_a[0]));
         atomicStore(&records[base + R_NF_B], bitcast<u32>(nf_b[0]));
+        atomicStore(&records[base + R_SUM_B2], bitcast<u32>(w_b2[0]));
+        atomicStore(&records[base + R_SUM_D2], bitcast<u32>(w_d2[0]));
     }
 }
 

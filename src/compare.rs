@@ -4,6 +4,10 @@
 //! Rule (DESIGN.md): an element passes when `|a − b| ≤ atol + rtol·|b|`, with `b` the
 //! original's value; NaN matches only NaN and ±inf only the same infinity.
 //!
+//! `snr_db` is the signal-to-noise ratio `10·log10(Σ b² / Σ (a − b)²)` over the finite pairs
+//! (as quantization tools report it): None when the sides are identical (infinite) or no pair
+//! is finite.
+//!
 //! `max_rel` is `max |a − b| / max(|b|, atol)`: the usual relative error where the reference
 //! is large, and the error measured in units of `atol` where the reference is (near) zero, so
 //! a zero reference never produces inf or NaN (atol is floored at the smallest normal f32).
@@ -41,6 +45,8 @@ pub struct Metrics {
     pub max_abs: f64,
     pub max_rel: f64,
     pub mean_abs: f64,
+    /// Signal-to-noise ratio in dB (see the module's doc); None when infinite or undefined.
+    pub snr_db: Option<f64>,
     /// Index (all dimensions, batch first) of the largest |a − b|, or of the first NaN/Inf
     /// mismatch when there is one.
     pub worst_index: Vec<usize>,
@@ -137,6 +143,9 @@ pub struct Summary {
     /// Pairs where both values are finite.
     pub finite: usize,
     pub sum_abs: f64,
+    /// Σ b² and Σ (a − b)² over the finite pairs.
+    pub sum_sq_original: f64,
+    pub sum_sq_diff: f64,
     /// The first finite pair with the largest |a − b|: (index, converted, original).
     pub worst: Option<(usize, f32, f32)>,
     pub max_rel: f64,
@@ -158,6 +167,8 @@ pub struct Accumulator {
     tolerance: Tolerance,
     count: usize,
     sum_abs: f64,
+    sum_sq_original: f64,
+    sum_sq_diff: f64,
     finite_count: usize,
     max_abs: f64,
     max_rel: f64,
@@ -180,6 +191,8 @@ impl Accumulator {
             tolerance,
             count: 0,
             sum_abs: 0.0,
+            sum_sq_original: 0.0,
+            sum_sq_diff: 0.0,
             finite_count: 0,
             max_abs: 0.0,
             max_rel: 0.0,
@@ -211,6 +224,8 @@ impl Accumulator {
             if a.is_finite() && b.is_finite() {
                 let diff = (a - b).abs();
                 self.sum_abs += diff;
+                self.sum_sq_original += b * b;
+                self.sum_sq_diff += diff * diff;
                 self.finite_count += 1;
                 self.max_rel = self.max_rel.max(diff / b.abs().max(rel_floor));
                 self.min_atol = self.min_atol.max(diff - self.tolerance.rtol * b.abs());
@@ -258,6 +273,8 @@ impl Accumulator {
         self.count += s.count;
         self.finite_count += s.finite;
         self.sum_abs += s.sum_abs;
+        self.sum_sq_original += s.sum_sq_original;
+        self.sum_sq_diff += s.sum_sq_diff;
         self.max_rel = self.max_rel.max(s.max_rel);
         self.min_atol = self.min_atol.max(s.min_atol);
         self.mismatches += s.mismatches;
@@ -297,6 +314,8 @@ impl Accumulator {
             } else {
                 self.sum_abs / self.finite_count as f64
             },
+            snr_db: (self.finite_count > 0 && self.sum_sq_diff > 0.0)
+                .then(|| 10.0 * (self.sum_sq_original / self.sum_sq_diff).log10()),
             worst_index,
             worst_original,
             worst_converted,
@@ -389,6 +408,23 @@ mod tests {
             },
         );
         assert!(retry.passed, "min_atol_to_pass must really pass");
+    }
+
+    #[test]
+    fn snr_is_signal_over_error_power_in_decibels() {
+        // Σb² = 0 + 1 + 4 + 9 + 16 + 25 = 55; one error of 1e-3: Σ(a−b)² ≈ 1e-6.
+        let b = t(&[[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]);
+        let a = t(&[[0.0, 1.0, 2.0], [3.0, 4.001, 5.0]]);
+        let m = compare(&b, &a, Tolerance::default());
+        let diff = (4.001f32 as f64 - 4.0).powi(2);
+        let snr = m.snr_db.unwrap();
+        assert!((snr - 10.0 * (55.0 / diff).log10()).abs() < 1e-9, "{snr}");
+        assert!((snr - 77.4).abs() < 0.1, "{snr}");
+        assert_eq!(
+            compare(&b, &b, Tolerance::default()).snr_db,
+            None,
+            "identical: infinite"
+        );
     }
 
     #[test]

@@ -312,7 +312,7 @@ fn side(s: &SideInfo) -> String {
 
 fn outputs_table(outputs: &[OutputReport]) -> String {
     let mut out = String::from(
-        "<table class=\"outputs\">\n<tr><th>output</th><th>shape</th><th>atol</th><th>rtol</th><th>max_abs</th><th>max_rel</th><th>mean_abs</th><th>mismatches</th><th>min_atol to pass</th><th>top-1</th><th>worst element</th><th>verdict</th></tr>\n",
+        "<table class=\"outputs\">\n<tr><th>output</th><th>shape</th><th>atol</th><th>rtol</th><th>max_abs</th><th>max_rel</th><th>mean_abs</th><th>snr</th><th>mismatches</th><th>min_atol to pass</th><th>top-1</th><th>worst element</th><th>verdict</th></tr>\n",
     );
     for o in outputs {
         let m = &o.metrics;
@@ -341,12 +341,13 @@ fn outputs_table(outputs: &[OutputReport]) -> String {
         };
         let _ = writeln!(
             out,
-            "<tr><td>{name}</td><td>({shape})</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{mismatches}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{:?}: {} vs {}</td><td class=\"{class}\">{word}</td></tr>",
+            "<tr><td>{name}</td><td>({shape})</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{mismatches}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{:?}: {} vs {}</td><td class=\"{class}\">{word}</td></tr>",
             e(o.tolerance.atol),
             e(o.tolerance.rtol),
             sci(m.max_abs),
             sci(m.max_rel),
             sci(m.mean_abs),
+            crate::report::snr(m),
             m.min_atol_to_pass.map_or("none".into(), sci),
             m.top1_agreement
                 .map_or("-".into(), |t| format!("{:.1}%", t * 100.0)),

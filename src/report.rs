@@ -143,6 +143,16 @@ fn describe_tolerance(t: Tolerance) -> String {
     )
 }
 
+/// The signal-to-noise ratio for people: "41.3 dB", "∞" for identical outputs, "-" without a
+/// finite pair.
+pub(crate) fn snr(m: &Metrics) -> String {
+    match m.snr_db {
+        Some(db) => format!("{db:.1} dB"),
+        None if m.max_abs == 0.0 => "∞".into(),
+        None => "-".into(),
+    }
+}
+
 fn outputs_table(report: &VerifyReport, style: Style) -> String {
     let header = [
         "output",
@@ -150,6 +160,7 @@ fn outputs_table(report: &VerifyReport, style: Style) -> String {
         "max_abs",
         "max_rel",
         "mean_abs",
+        "snr",
         "mismatches",
         "min_atol",
         "top-1",
@@ -184,6 +195,7 @@ fn outputs_table(report: &VerifyReport, style: Style) -> String {
                 sci(m.max_abs),
                 sci(m.max_rel),
                 sci(m.mean_abs),
+                snr(m),
                 mismatches,
                 m.min_atol_to_pass.map_or("none".into(), sci),
                 m.top1_agreement
@@ -197,9 +209,9 @@ fn outputs_table(report: &VerifyReport, style: Style) -> String {
         })
         .collect();
     let mut out = columns(&header, &rows, |row, col, cell| {
-        match (col, row.map(|r| r[8].as_str())) {
-            (8, Some("pass")) => style.good(cell),
-            (8, Some(_)) => style.bad(cell),
+        match (col, row.map(|r| r[9].as_str())) {
+            (9, Some("pass")) => style.good(cell),
+            (9, Some(_)) => style.bad(cell),
             _ => cell.to_string(),
         }
     });
@@ -345,8 +357,8 @@ pub fn junit(report: &VerifyReport, suite: &str) -> String {
         if !m.passed {
             failures += 1;
             let msg = format!(
-                "max_abs {:.3e}, max_rel {:.3e}, mean_abs {:.3e}, {} of {} elements mismatch ({} NaN, {} Inf), worst at {:?}: original {} vs converted {}, min_atol_to_pass {}",
-                m.max_abs, m.max_rel, m.mean_abs, m.mismatches, m.count, m.nan_mismatch, m.inf_mismatch, m.worst_index,
+                "max_abs {:.3e}, max_rel {:.3e}, mean_abs {:.3e}, snr {}, {} of {} elements mismatch ({} NaN, {} Inf), worst at {:?}: original {} vs converted {}, min_atol_to_pass {}",
+                m.max_abs, m.max_rel, m.mean_abs, snr(m), m.mismatches, m.count, m.nan_mismatch, m.inf_mismatch, m.worst_index,
                 m.worst_original, m.worst_converted,
                 m.min_atol_to_pass.map_or("none".into(), |a| format!("{a:.3e}"))
             );

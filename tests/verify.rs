@@ -247,6 +247,7 @@ fn json_report_has_the_documented_fields() {
     for key in [
         "equivalent",
         "device",
+        "metrics_on",
         "tolerance",
         "outputs",
         "structure",
@@ -264,6 +265,7 @@ fn json_report_has_the_documented_fields() {
         "max_abs",
         "max_rel",
         "mean_abs",
+        "snr_db",
         "worst_index",
         "mismatches",
         "nan_mismatch",
@@ -273,6 +275,11 @@ fn json_report_has_the_documented_fields() {
         assert!(out.get(key).is_some(), "output lacks {key}: {out}");
     }
     assert_eq!(r["tolerance"]["atol"], 1e-5);
+    assert_eq!(r["metrics_on"], "host", "the CPU reduces on the host");
+    assert!(
+        out["snr_db"].is_null(),
+        "identical outputs: infinite SNR, null: {out}"
+    );
 }
 
 #[test]

@@ -1,9 +1,9 @@
 //! Difference metrics of two tensors that stay on the GPU (shaders/compare.wgsl): each workgroup
-//! writes one 32-word record, and only the records come back, never the tensors. Where float32
+//! writes one 40-word record, and only the records come back, never the tensors. Where float32
 //! cannot settle a verdict or a histogram bin (an element within 2^-20 of a threshold), the
 //! two tensors are read back and measured on the host in float64 instead, so the pass/fail
 //! counts are those of src/compare.rs; mean_abs, max_rel and min_atol_to_pass are float32
-//! accurate (about 1e-6 relative).
+//! accurate (about 1e-6 relative), and so is snr_db.
 
 use bytemuck::Zeroable;
 
@@ -23,8 +23,8 @@ pub struct DeviceTensor {
 /// Workgroup size of compare.wgsl.
 const CWG: usize = 256;
 /// Words of one workgroup's record.
-const RECORD: usize = 32;
-/// At most this many workgroups (records) per tensor: 128 KiB read back.
+const RECORD: usize = 40;
+/// At most this many workgroups (records) per tensor: 160 KiB read back.
 const MAX_GROUPS: usize = 1024;
 
 /// Reduces `converted` against `original` (same length) under `tolerance`; `class_width` asks
@@ -195,6 +195,8 @@ fn summarize(words: &[u32], n: usize) -> (Summary, usize) {
         s.inf_mismatch += r[3] as usize;
         unsure += r[4] as usize;
         s.sum_abs += f(r[8]) as f64;
+        s.sum_sq_original += f(r[32]) as f64;
+        s.sum_sq_diff += f(r[33]) as f64;
         s.max_rel = s.max_rel.max(f(r[12]) as f64);
         s.min_atol = s.min_atol.max(f(r[13]) as f64);
         for (count, &w) in s
