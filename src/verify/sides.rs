@@ -11,7 +11,7 @@ use crate::compare::{Accumulator, Tolerance};
 use crate::error::{Error, Result};
 use crate::exec::gpu::reduce;
 use crate::exec::gpu::{DeviceTensor, GpuExecutor};
-use crate::exec::{gpu_context, DeviceChoice, Executor, Keep};
+use crate::exec::{gpu_context, prepare, Executor, Keep};
 use crate::graph::{Graph, NodeId};
 use crate::tensor::Tensor;
 
@@ -39,7 +39,10 @@ impl Sides {
                 ));
             }
         }
-        Ok(Sides::Apart(prepare(o, og)?, prepare(c, cg)?))
+        Ok(Sides::Apart(
+            prepare(o, og.clone())?,
+            prepare(c, cg.clone())?,
+        ))
     }
 
     pub fn both(&mut self) -> (&mut dyn Executor, &mut dyn Executor) {
@@ -51,7 +54,6 @@ impl Sides {
 
     /// Runs both models on one chunk whose first sample is `start`, and adds each output
     /// pair's differences to its accumulator. Returns whether they were reduced on the GPU.
-    #[allow(clippy::too_many_arguments)]
     pub fn measure_chunk(
         &mut self,
         graphs: (&Graph, &Graph),
@@ -86,10 +88,6 @@ impl Sides {
         }
         Ok(false)
     }
-}
-
-fn prepare(choice: &DeviceChoice, graph: &Arc<Graph>) -> Result<Box<dyn Executor>> {
-    crate::exec::prepare(choice, graph.clone())
 }
 
 /// Runs both models leaving their outputs on the GPU and reduces each pair there; false when a
