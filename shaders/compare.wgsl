@@ -229,25 +229,21 @@ fn compare(
     }
 }
 
-// The argmax of one row, with src/compare.rs's rule: the first largest value, NaN losing to
-// any number.
-fn argmax_conv(start: u32, width: u32) -> u32 {
-    var best = 0u;
-    for (var j = 1u; j < width; j++) {
-        let v = conv[start + j];
-        let w = conv[start + best];
-        if v > w || (is_nan(bitcast<u32>(w)) && !is_nan(bitcast<u32>(v))) {
-            best = j;
-        }
+// Element i of the converted (side 0) or the original (side 1) tensor.
+fn value(side: u32, i: u32) -> f32 {
+    if side == 0u {
+        return conv[i];
     }
-    return best;
+    return orig[i];
 }
 
-fn argmax_orig(start: u32, width: u32) -> u32 {
+// The argmax of one row of one side, with src/compare.rs's rule: the first largest value, NaN
+// losing to any number.
+fn argmax(side: u32, start: u32, width: u32) -> u32 {
     var best = 0u;
     for (var j = 1u; j < width; j++) {
-        let v = orig[start + j];
-        let w = orig[start + best];
+        let v = value(side, start + j);
+        let w = value(side, start + best);
         if v > w || (is_nan(bitcast<u32>(w)) && !is_nan(bitcast<u32>(v))) {
             best = j;
         }
@@ -260,7 +256,7 @@ fn top1(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let rows = p.u.x;
     let width = p.u.y;
     for (var r = gid.x; r < rows; r += groups.x * CWG) {
-        if argmax_conv(r * width, width) == argmax_orig(r * width, width) {
+        if argmax(0u, r * width, width) == argmax(1u, r * width, width) {
             atomicAdd(&records[0], 1u);
         }
     }

@@ -414,6 +414,16 @@ impl GpuContext {
         Ok(())
     }
 
+    /// Submits `encoder`'s commands, under the watchdog and the error scopes.
+    pub(crate) fn submit(
+        &self,
+        encoder: wgpu::CommandEncoder,
+        what: &str,
+    ) -> Result<wgpu::SubmissionIndex> {
+        let _deadline = self.deadline(what);
+        self.scoped(what, || self.queue.submit([encoder.finish()]))
+    }
+
     /// Waits (at most the timeout) until `submission` has finished on the GPU.
     pub(crate) fn wait(&self, submission: wgpu::SubmissionIndex, what: &str) -> Result<()> {
         let _deadline = self.deadline(what);

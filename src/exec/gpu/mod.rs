@@ -298,12 +298,7 @@ impl GpuExecutor {
         };
         let encoder = self.encode(&grids, b, &sink);
         let ctx = &self.ctx;
-        let submission = {
-            let _deadline = ctx.deadline("submitting GPU work");
-            ctx.scoped("submitting GPU work", || {
-                ctx.queue().submit([encoder.finish()])
-            })?
-        };
+        let submission = ctx.submit(encoder, "submitting GPU work")?;
         if total == 0 && resident.is_some() {
             // The comparison that reads the outputs waits for this submission.
             return Ok(());

@@ -165,12 +165,7 @@ fn dispatch(
         pass.dispatch_workgroups(groups as u32, 1, 1);
     }
     encoder.copy_buffer_to_buffer(&records, 0, &staging, 0, bytes);
-    let submission = {
-        let _deadline = ctx.deadline("comparing outputs on the GPU");
-        ctx.scoped("comparing outputs on the GPU", || {
-            ctx.queue().submit([encoder.finish()])
-        })?
-    };
+    let submission = ctx.submit(encoder, "comparing outputs on the GPU")?;
     ctx.wait(submission, "comparing outputs on the GPU")?;
     let floats = ctx.read_back(&staging, words, "reading the comparison back")?;
     Ok(floats.into_iter().map(f32::to_bits).collect())
@@ -243,12 +238,7 @@ pub fn read(ctx: &GpuContext, tensor: &DeviceTensor) -> Result<Vec<f32>> {
             label: Some("keqv read back"),
         });
     encoder.copy_buffer_to_buffer(&tensor.buffer, 0, &staging, 0, bytes);
-    let submission = {
-        let _deadline = ctx.deadline("reading results back");
-        ctx.scoped("reading results back", || {
-            ctx.queue().submit([encoder.finish()])
-        })?
-    };
+    let submission = ctx.submit(encoder, "reading results back")?;
     ctx.wait(submission, "reading results back")?;
     ctx.read_back(&staging, tensor.len, "reading results back")
 }
