@@ -13,7 +13,7 @@ use super::kernels::{
     SoftTile, ACT_DYNAMIC, ACT_WINDOW, BATCH_NORM_WINDOW, MERGE_ACC_WINDOW, MERGE_WINDOW, SOFT_WX,
     TILED_GX, TILED_GY, WG, WINDOW_BYTES, WINDOW_FLOATS,
 };
-use super::weights::{non_pot, padded_k4, DenseWeights, Weights};
+use super::weights::{float4_texture, non_pot, padded_k4, DenseWeights, Weights};
 use super::GpuContext;
 use crate::error::{Error, Result};
 use crate::graph::{Activation, Graph, MergeKind, Node, Op};
@@ -282,16 +282,7 @@ impl Layout {
                 depth_or_array_layers: rows.div_ceil(ha) as u32,
             };
             let texture = ctx.scoped("allocating GPU textures", || {
-                device.create_texture(&wgpu::TextureDescriptor {
-                    label: Some("dense input"),
-                    size,
-                    mip_level_count: 1,
-                    sample_count: 1,
-                    dimension: wgpu::TextureDimension::D2,
-                    format: wgpu::TextureFormat::Rgba32Float,
-                    usage: wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::COPY_DST,
-                    view_formats: &[],
-                })
+                float4_texture(device, "dense input", size)
             })?;
             let view = texture.create_view(&wgpu::TextureViewDescriptor {
                 dimension: Some(wgpu::TextureViewDimension::D2Array),

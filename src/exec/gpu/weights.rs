@@ -214,6 +214,24 @@ struct PanelShared {
 
 /// K-quads of a dense kernel as the software GEMM reads them: rounded up to an even count (its
 /// main loop takes two quads at a time; the padding is zeros).
+/// An rgba32float 2-D array texture the software GEMM reads (weights panels, dense inputs).
+pub(crate) fn float4_texture(
+    device: &wgpu::Device,
+    label: &str,
+    size: wgpu::Extent3d,
+) -> wgpu::Texture {
+    device.create_texture(&wgpu::TextureDescriptor {
+        label: Some(label),
+        size,
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format: wgpu::TextureFormat::Rgba32Float,
+        usage: wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::COPY_DST,
+        view_formats: &[],
+    })
+}
+
 pub(crate) fn padded_k4(k: usize) -> usize {
     k.div_ceil(4).max(1).div_ceil(2) * 2
 }
@@ -271,16 +289,7 @@ fn kernel_panels(ctx: &GpuContext, kernel: &Tensor, name: &str) -> Result<Vec<Pa
             depth_or_array_layers: layers,
         };
         let texture = ctx.scoped(&format!("uploading the weights of '{name}'"), || {
-            let texture = ctx.device().create_texture(&wgpu::TextureDescriptor {
-                label: Some(name),
-                size,
-                mip_level_count: 1,
-                sample_count: 1,
-                dimension: wgpu::TextureDimension::D2,
-                format: wgpu::TextureFormat::Rgba32Float,
-                usage: wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::COPY_DST,
-                view_formats: &[],
-            });
+            let texture = float4_texture(ctx.device(), name, size);
             let mut layer_data = vec![0f32; width * 4 * rows];
             for layer in 0..layers as usize {
                 layer_data.iter_mut().for_each(|v| *v = 0.0);
