@@ -11,8 +11,8 @@
 use std::fmt::Write;
 
 use crate::compare::{Histogram, Metrics, HISTOGRAM_BINS};
-use crate::report::xml as esc;
-use crate::suite::report::{brief, details, max_abs, sci, short_device};
+use crate::report::{self, sci, xml as esc};
+use crate::suite::report::{brief, details, max_abs, short_device};
 use crate::suite::{CaseResult, SuiteReport};
 use crate::verify::per_layer::LayerReport;
 use crate::verify::{OutputReport, SideInfo, VerifyReport};
@@ -321,19 +321,6 @@ fn outputs_table(outputs: &[OutputReport]) -> String {
         } else {
             format!("{} ↔ {}", esc(&o.name), esc(&o.converted_name))
         };
-        let shape = o
-            .shape
-            .iter()
-            .map(|d| d.map_or("None".into(), |d| d.to_string()))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let mut mismatches = format!("{}/{}", m.mismatches, m.count);
-        if m.nan_mismatch + m.inf_mismatch > 0 {
-            mismatches.push_str(&format!(
-                " ({} NaN, {} Inf)",
-                m.nan_mismatch, m.inf_mismatch
-            ));
-        }
         let (class, word) = if m.passed {
             ("pass", "pass")
         } else {
@@ -341,16 +328,17 @@ fn outputs_table(outputs: &[OutputReport]) -> String {
         };
         let _ = writeln!(
             out,
-            "<tr><td>{name}</td><td>({shape})</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{mismatches}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{:?}: {} vs {}</td><td class=\"{class}\">{word}</td></tr>",
+            "<tr><td>{name}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{:?}: {} vs {}</td><td class=\"{class}\">{word}</td></tr>",
+            report::shape_text(&o.shape),
             e(o.tolerance.atol),
             e(o.tolerance.rtol),
             sci(m.max_abs),
             sci(m.max_rel),
             sci(m.mean_abs),
-            crate::report::snr(m),
+            report::snr(m),
+            report::mismatches(m),
             m.min_atol_to_pass.map_or("none".into(), sci),
-            m.top1_agreement
-                .map_or("-".into(), |t| format!("{:.1}%", t * 100.0)),
+            report::top1(m),
             m.worst_index,
             m.worst_original,
             m.worst_converted,

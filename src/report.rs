@@ -111,7 +111,7 @@ pub fn text(report: &VerifyReport, style: Style) -> String {
 }
 
 /// A metric for people: `0` when exact, else three significant digits.
-fn sci(x: f64) -> String {
+pub(crate) fn sci(x: f64) -> String {
     if x == 0.0 {
         "0".into()
     } else {
@@ -141,6 +141,33 @@ fn describe_tolerance(t: Tolerance) -> String {
         "|a − b| ≤ {:e} + {:e}·|b| (b: the original)",
         t.atol, t.rtol
     )
+}
+
+/// An output's shape for people: "(None, 10)".
+pub(crate) fn shape_text(shape: &[Option<usize>]) -> String {
+    let dims: Vec<String> = shape
+        .iter()
+        .map(|d| d.map_or("None".into(), |d| d.to_string()))
+        .collect();
+    format!("({})", dims.join(", "))
+}
+
+/// "3/80", with the NaN/Inf mismatches among them when there are any.
+pub(crate) fn mismatches(m: &Metrics) -> String {
+    let mut text = format!("{}/{}", m.mismatches, m.count);
+    if m.nan_mismatch + m.inf_mismatch > 0 {
+        text.push_str(&format!(
+            " ({} NaN, {} Inf)",
+            m.nan_mismatch, m.inf_mismatch
+        ));
+    }
+    text
+}
+
+/// Top-1 agreement as a percentage, "-" for outputs that are not class scores.
+pub(crate) fn top1(m: &Metrics) -> String {
+    m.top1_agreement
+        .map_or("-".into(), |t| format!("{:.1}%", t * 100.0))
 }
 
 /// The signal-to-noise ratio for people: "41.3 dB", "∞" for identical outputs, "-" without a
@@ -176,30 +203,16 @@ fn outputs_table(report: &VerifyReport, style: Style) -> String {
             } else {
                 format!("{} ↔ {}", o.name, o.converted_name)
             };
-            let shape = o
-                .shape
-                .iter()
-                .map(|d| d.map_or("None".into(), |d| d.to_string()))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let mut mismatches = format!("{}/{}", m.mismatches, m.count);
-            if m.nan_mismatch + m.inf_mismatch > 0 {
-                mismatches.push_str(&format!(
-                    " ({} NaN, {} Inf)",
-                    m.nan_mismatch, m.inf_mismatch
-                ));
-            }
             vec![
                 name,
-                format!("({shape})"),
+                shape_text(&o.shape),
                 sci(m.max_abs),
                 sci(m.max_rel),
                 sci(m.mean_abs),
                 snr(m),
-                mismatches,
+                mismatches(m),
                 m.min_atol_to_pass.map_or("none".into(), sci),
-                m.top1_agreement
-                    .map_or("-".into(), |t| format!("{:.1}%", t * 100.0)),
+                top1(m),
                 if m.passed {
                     "pass".into()
                 } else {

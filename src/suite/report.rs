@@ -5,17 +5,8 @@ use std::fmt::Write;
 
 use super::manifest::Verdict;
 use super::run::{CaseResult, SuiteReport};
-use crate::report::{xml, Style};
+use crate::report::{sci, xml, Style};
 use crate::verify::{OutputReport, VerifyReport};
-
-/// A metric for people: `0` when exact, else three significant digits.
-pub fn sci(x: f64) -> String {
-    if x == 0.0 {
-        "0".into()
-    } else {
-        format!("{x:.2e}")
-    }
-}
 
 /// The largest max_abs over the outputs of a report.
 pub fn max_abs(report: &VerifyReport) -> Option<f64> {
