@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::graph::build::call_name;
 use crate::graph::linear::{problems, TopoNode, Topology};
 use crate::keras::{KerasModel, LayerConfig, ModelConfig, TensorRef};
 
@@ -194,21 +195,10 @@ impl<'m> Walker<'m> {
         inputs: Vec<usize>,
         prefix: &str,
     ) -> Result<Vec<usize>> {
-        let suffix = if call == 0 {
-            String::new()
-        } else {
-            format!("#{call}")
-        };
+        let name = call_name(prefix, &layer.name, call);
         match &layer.nested {
-            Some(nested) => {
-                let inner = format!("{prefix}{}{suffix}/", layer.name);
-                self.model(nested, &inner, Some(&inputs))
-            }
-            None => Ok(vec![self.push(
-                format!("{prefix}{}{suffix}", layer.name),
-                inputs,
-                layer,
-            )]),
+            Some(nested) => self.model(nested, &format!("{name}/"), Some(&inputs)),
+            None => Ok(vec![self.push(name, inputs, layer)]),
         }
     }
 

@@ -45,6 +45,17 @@ const MALFORMED: &str = "the model config is malformed: re-save the model with K
 const WEIGHTS_MISMATCH: &str =
     "the weights do not match the model config: re-save the model, or pass the weights saved from this model with --weights";
 
+/// The name of call `call` of a layer inside `prefix` (nested models' names and a slash):
+/// `outer/dense`, and `dense#1` for a shared layer's second call. A nested model's own layers
+/// take this name and a slash as their prefix.
+pub(crate) fn call_name(prefix: &str, layer: &str, call: usize) -> String {
+    if call == 0 {
+        format!("{prefix}{layer}")
+    } else {
+        format!("{prefix}{layer}#{call}")
+    }
+}
+
 /// The memory a float32 tensor of `shape` takes, computed without overflow.
 fn float32_bytes(shape: &[usize]) -> f64 {
     shape.iter().map(|&d| d as f64).product::<f64>() * 4.0
@@ -430,15 +441,10 @@ impl Builder<'_> {
         inputs: &[NodeId],
         prefix: &str,
     ) -> Result<Vec<NodeId>> {
-        let suffix = if call == 0 {
-            String::new()
-        } else {
-            format!("#{call}")
-        };
+        let name = call_name(prefix, &layer.name, call);
         if let Some(nested) = &layer.nested {
             self.count_call()?;
-            let inner_prefix = format!("{prefix}{}{suffix}/", layer.name);
-            return self.model(nested, &inner_prefix, Some(inputs));
+            return self.model(nested, &format!("{name}/"), Some(inputs));
         }
         let bad =
             |detail: String| Error::layer(self.path, &layer.name, layer.display_class(), detail);
@@ -476,7 +482,7 @@ impl Builder<'_> {
             )));
         }
         let id = self.push(Node {
-            name: format!("{prefix}{}{suffix}", layer.name),
+            name,
             layer: layer.name.clone(),
             class: layer.display_class().to_string(),
             op,
