@@ -1,5 +1,10 @@
 // Elementwise activations, PReLU and softmax.
 
+// The activation of four elements, with the parameters in p.f.
+fn activate4(x: vec4<f32>) -> vec4<f32> {
+    return vec4<f32>(activate(x.x, p.f), activate(x.y, p.f), activate(x.z, p.f), activate(x.w, p.f));
+}
+
 // ---- act_map: y = act(x), four elements per invocation ----
 // Bindings: 1 x, 2 y (both padded to a multiple of 4 floats). Params: u.x = vec4 count,
 // f = activation parameters. Override ACT selects the activation.
@@ -18,7 +23,7 @@ fn act_map(
         return;
     }
     let x = am_x[i];
-    am_y[i] = vec4<f32>(activate(x.x, p.f), activate(x.y, p.f), activate(x.z, p.f), activate(x.w, p.f));
+    am_y[i] = activate4(x);
 }
 
 // ---- act_window: act_map reading x through uniform windows (see common.wgsl) ----
@@ -36,7 +41,7 @@ fn act_window(@builtin(global_invocation_id) gid: vec3<u32>) {
         return;
     }
     let x = aw_x[i];
-    aw_y[at] = vec4<f32>(activate(x.x, p.f), activate(x.y, p.f), activate(x.z, p.f), activate(x.w, p.f));
+    aw_y[at] = activate4(x);
 }
 
 // ---- prelu: y = x < 0 ? alpha * x : x ----

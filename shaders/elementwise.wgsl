@@ -23,6 +23,16 @@ fn finish(v: f32) -> f32 {
     return v;
 }
 
+// Four elements of a op b, finished.
+fn combine4(a: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
+    return vec4<f32>(
+        finish(combine(a.x, b.x)),
+        finish(combine(a.y, b.y)),
+        finish(combine(a.z, b.z)),
+        finish(combine(a.w, b.w)),
+    );
+}
+
 // ---- merge: out = a op b ----
 // Bindings: 1 a, 2 b, 3 out. Params: u = (n, rank, a is dense, b is dense); dims = output shape,
 // s0 / s1 = strides of a / b (0 on broadcast axes); a dense operand is indexed by i directly.
@@ -92,12 +102,7 @@ fn merge_window(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     let a = mw_a[i];
     let b = mw_b[i];
-    mw_out[at] = vec4<f32>(
-        finish(combine(a.x, b.x)),
-        finish(combine(a.y, b.y)),
-        finish(combine(a.z, b.z)),
-        finish(combine(a.w, b.w)),
-    );
+    mw_out[at] = combine4(a, b);
 }
 
 // ---- merge_acc_window: out = out op b for same-shaped b, b read through uniform windows ----
@@ -116,10 +121,5 @@ fn merge_acc_window(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     let a = mwa_out[at];
     let b = mwa_b[i];
-    mwa_out[at] = vec4<f32>(
-        finish(combine(a.x, b.x)),
-        finish(combine(a.y, b.y)),
-        finish(combine(a.z, b.z)),
-        finish(combine(a.w, b.w)),
-    );
+    mwa_out[at] = combine4(a, b);
 }
