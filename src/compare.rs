@@ -255,8 +255,7 @@ impl Accumulator {
                 }
             }
         }
-        if self.class_axis && shape.len() == 2 {
-            let width = shape[1];
+        if let Some(width) = self.top1_width(&shape) {
             for (ra, rb) in a_values.chunks(width).zip(b_values.chunks(width)) {
                 self.rows += 1;
                 if argmax(ra) == argmax(rb) {
@@ -264,6 +263,12 @@ impl Accumulator {
                 }
             }
         }
+    }
+
+    /// The row width over which top-1 agreement is measured for a chunk of `shape`: the class
+    /// count of (batch, classes) scores, None for other outputs.
+    pub fn top1_width(&self, shape: &[usize]) -> Option<usize> {
+        (self.class_axis && shape.len() == 2).then(|| shape[1])
     }
 
     /// Adds a chunk of `shape` (batch first) reduced elsewhere, whose first sample is sample

@@ -263,7 +263,7 @@ pub fn verify(original: &Side, converted: &Side, options: &VerifyOptions) -> Res
 }
 
 /// A (batch, classes) output that ends in a softmax: its argmax is a predicted class.
-pub(crate) fn is_class_scores(graph: &Graph, id: NodeId) -> bool {
+fn is_class_scores(graph: &Graph, id: NodeId) -> bool {
     use crate::graph::{Activation, Op};
     let node = graph.node(id);
     let softmax = |a: &Activation| matches!(a, Activation::Softmax | Activation::LogSoftmax);

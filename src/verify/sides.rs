@@ -115,8 +115,7 @@ fn reduce_on_gpu(
         let shape: Vec<usize> = std::iter::once(count)
             .chain(og.node(*o).shape.iter().copied())
             .collect();
-        let class_width = (super::is_class_scores(og, *o) && shape.len() == 2).then(|| shape[1]);
-        match reduce::reduce(&ctx, tc, to, *tol, class_width)? {
+        match reduce::reduce(&ctx, tc, to, *tol, acc.top1_width(&shape))? {
             Some(summary) => acc.add_summary(&summary, &shape, start),
             None => acc.add(
                 &host_tensor(&ctx, to, &shape)?,
