@@ -63,6 +63,7 @@ fn graph(input: Vec<usize>, ops: Vec<(Op, Vec<Tensor>, Vec<usize>)>) -> Arc<Grap
         nodes,
         inputs: vec![NodeId(0)],
         outputs: vec![last],
+        mappings: Vec::new(),
     })
 }
 
@@ -277,6 +278,7 @@ fn residual_add(c: &mut Criterion) {
         nodes,
         inputs: vec![NodeId(0)],
         outputs: vec![NodeId(2)],
+        mappings: Vec::new(),
     });
     let x = vec![tensor(&[16, n], 8)];
     let mut group = c.benchmark_group("relu_add_16M");

@@ -111,6 +111,7 @@ pub fn large_mlp() -> Graph {
         outputs: vec![NodeId(nodes.len() - 1)],
         inputs: vec![NodeId(0)],
         nodes,
+        mappings: Vec::new(),
     }
 }
 

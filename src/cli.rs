@@ -67,6 +67,9 @@ pub enum Command {
         /// Do not verify the written model against the original.
         #[arg(long)]
         no_verify: bool,
+        /// Replace OUT if it exists (never the model being converted).
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         device: DeviceArgs,
     },
@@ -200,7 +203,8 @@ impl VerifyArgs {
         ModelArgs {
             model: model.clone(),
             weights: weights.clone(),
-            custom: self.custom.iter().chain(own).cloned().collect(),
+            custom: self.custom.clone(),
+            own_custom: own.clone(),
             custom_file: self.custom_file.clone(),
             input_shape: self.input_shape.clone(),
         }
@@ -211,7 +215,12 @@ impl VerifyArgs {
         for (flags, name) in [(&self.atol, "--atol"), (&self.rtol, "--rtol")] {
             for flag in flags {
                 let (output, value) = match flag.rsplit_once(':') {
-                    Some((o, v)) => (Some(o.to_string()), v),
+                    Some((o, _)) if o.trim().is_empty() => {
+                        return Err(Error::Usage(format!(
+                            "{name} '{flag}' names no output: write {name} OUTPUT:VALUE, or {name} VALUE for every output"
+                        )))
+                    }
+                    Some((o, v)) => (Some(o.trim().to_string()), v),
                     None => (None, flag.as_str()),
                 };
                 let value: f64 = value
@@ -256,6 +265,10 @@ pub struct ModelArgs {
     /// Map a custom layer (class, package>Class or layer name) to a built-in op: NAME=BUILTIN.
     #[arg(long, value_name = "NAME=BUILTIN")]
     pub custom: Vec<String>,
+    /// Mappings for this model alone when it is one side of a comparison
+    /// (`verify --original-custom`, a manifest's `original_custom`).
+    #[arg(skip)]
+    pub own_custom: Vec<String>,
     /// Read custom mappings from a file (NAME=BUILTIN lines, or a JSON object).
     #[arg(long, value_name = "FILE")]
     pub custom_file: Vec<PathBuf>,
@@ -272,6 +285,9 @@ impl ModelArgs {
         }
         for flag in &self.custom {
             custom.add_flag(flag)?;
+        }
+        for flag in &self.own_custom {
+            custom.add_own_flag(flag)?;
         }
         Ok(BuildOptions {
             custom,

@@ -202,7 +202,9 @@ fn verify_body(report: &VerifyReport, id: &str, h: u8) -> String {
     fact(&mut out, "original", &side(&s.original));
     fact(&mut out, "converted", &side(&s.converted));
     fact(&mut out, "device", &esc(&report.device));
-    fact(&mut out, "inputs", &esc(&report.inputs));
+    for (key, text) in report.assumptions.lines() {
+        fact(&mut out, key, &esc(&text));
+    }
     fact(
         &mut out,
         "tolerance",
@@ -778,7 +780,7 @@ code, td.num, pre { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, 
 .verdict { display: inline-block; margin: 4px 8px 4px 0; font-weight: 700; font-size: 18px; padding: 6px 14px;
            border-radius: 6px; color: #fff; }
 .verdict.pass { background: var(--pass); color: #fff; }
-.verdict.fail { background: var(--fail); color: #fff; }
+.verdict.fail, .verdict.error { background: var(--fail); color: #fff; }
 .summary { font-size: 16px; }
 table { border-collapse: collapse; margin: 8px 0; }
 th, td { border: 1px solid var(--line); padding: 3px 8px; text-align: left; vertical-align: top; }
@@ -816,6 +818,18 @@ line.divergence { stroke: #cf222e; stroke-width: 1.2; }
 text.divergence-label { fill: #cf222e; font-weight: 700; }
 @media print { details { display: block; } }
 "#;
+
+/// The page of a command that ended in an error.
+pub fn error_page(title: &str, message: &str) -> String {
+    page(
+        title,
+        &format!(
+            "<header><h1>{}</h1><p class=\"verdict error\" id=\"verdict\">ERROR</p></header>\n<p id=\"error\">{}</p>\n<p>Nothing was compared: keqv stopped with exit code 2.</p>\n",
+            esc(title),
+            esc(message)
+        ),
+    )
+}
 
 fn page(title: &str, body: &str) -> String {
     format!(

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod compare;
 pub mod convert;
+pub mod document;
 pub mod error;
 pub mod exec;
 pub mod graph;

@@ -42,8 +42,18 @@ fn main() -> ExitCode {
             output,
             dialect,
             no_verify,
+            force,
             device,
-        } => commands::convert::convert(model, output, *dialect, *no_verify, device),
+        } => commands::convert::convert(
+            model,
+            output,
+            *dialect,
+            commands::convert::Flags {
+                no_verify: *no_verify,
+                force: *force,
+            },
+            device,
+        ),
         Command::Bench {
             model,
             inputs,
@@ -65,7 +75,9 @@ fn main() -> ExitCode {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Negative) => ExitCode::from(1),
         Err(e) => {
-            eprintln!("keqv: error: {}", one_line(&e.to_string()));
+            let message = one_line(&e.to_string());
+            eprintln!("keqv: error: {message}");
+            commands::write_error_reports(&cli.command, &message);
             ExitCode::from(2)
         }
     }

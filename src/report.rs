@@ -43,7 +43,7 @@ impl Style {
 }
 
 pub fn json(report: &VerifyReport) -> String {
-    serde_json::to_string_pretty(report).expect("report is serializable")
+    crate::document::json(report)
 }
 
 pub fn text(report: &VerifyReport, style: Style) -> String {
@@ -62,7 +62,9 @@ pub fn text(report: &VerifyReport, style: Style) -> String {
         MetricsOn::Host => "",
     };
     let _ = writeln!(out, "  device     {}{metrics}", report.device);
-    let _ = writeln!(out, "  inputs     {}", report.inputs);
+    for (key, text) in report.assumptions.lines() {
+        let _ = writeln!(out, "  {key:<10} {text}");
+    }
     let _ = writeln!(out, "  tolerance  {}", describe_tolerance(report.tolerance));
     for f in &report.findings {
         let _ = writeln!(out, "  {} {f}", style.bad("finding:"));
@@ -394,9 +396,34 @@ pub fn junit(report: &VerifyReport, suite: &str) -> String {
     }
     let tests = report.outputs.len() + report.findings.len();
     format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\">\n{cases}  </testsuite>\n</testsuites>\n",
-        xml(suite)
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\">\n{}{cases}  </testsuite>\n</testsuites>\n",
+        xml(suite),
+        junit_properties(report)
     )
+}
+
+/// The comparison's premises as JUnit properties: files, devices, tolerance, assumptions.
+fn junit_properties(report: &VerifyReport) -> String {
+    let s = &report.structure;
+    let mut facts = vec![
+        ("original", s.original.path.clone()),
+        ("converted", s.converted.path.clone()),
+        ("device.original", report.devices.original.clone()),
+        ("device.converted", report.devices.converted.clone()),
+        ("tolerance", describe_tolerance(report.tolerance)),
+    ];
+    facts.extend(report.assumptions.lines());
+    let mut out = String::from("    <properties>\n");
+    for (name, value) in facts {
+        let _ = writeln!(
+            out,
+            "      <property name=\"{}\" value=\"{}\"/>",
+            xml(name),
+            xml(&value)
+        );
+    }
+    out.push_str("    </properties>\n");
+    out
 }
 
 pub fn xml(text: &str) -> String {

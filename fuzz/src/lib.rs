@@ -43,6 +43,7 @@ pub fn config_to_graph(data: &[u8]) {
             model,
             raw_config: Value::Null,
             warnings: Vec::new(),
+            weights_file: None,
         };
         if let Ok(graph) = build(&model, &BuildOptions::default()) {
             check_graph(&graph);

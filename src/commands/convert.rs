@@ -11,20 +11,37 @@ use crate::convert::plan::{analyze, Analysis};
 use crate::convert::{input_shapes, write, Target, TargetDialect};
 use crate::error::{Error, Result};
 use crate::graph::build::build;
+use crate::graph::mappings::unmatched_mapping;
 use crate::keras::KerasModel;
 
 const UNVERIFIABLE: &str = "keqv cannot run this model, so it cannot verify a conversion of it: \
     map the layer with --custom, or pass --no-verify to convert it without verifying";
 
+/// The switches of `keqv convert`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Flags {
+    /// Write without verifying the result.
+    pub no_verify: bool,
+    /// Replace an existing output file.
+    pub force: bool,
+}
+
 pub fn convert(
     model_args: &ModelArgs,
     output: &Path,
     dialect: TargetDialect,
-    no_verify: bool,
+    flags: Flags,
     device: &DeviceArgs,
 ) -> Result<Outcome> {
+    let Flags { no_verify, force } = flags;
     let target = Target::for_path(output, dialect.into())?;
     refuse_overwriting_source(model_args, output)?;
+    if output.exists() && !force {
+        return Err(Error::Usage(format!(
+            "{}: the output file exists; pass --force to replace it (check the order: keqv convert MODEL -o OUT)",
+            output.display()
+        )));
+    }
     if !no_verify {
         device.choice()?;
     }
@@ -35,7 +52,12 @@ pub fn convert(
     };
     // A chain keqv cannot run can still be converted, only not verified.
     let graph = match build(&model, &model_args.build_options()?) {
-        Ok(graph) => Some(graph),
+        Ok(graph) => {
+            if let Some(unused) = graph.mappings.iter().find(|m| m.layers.is_empty()) {
+                return Err(unmatched_mapping(&unused.mapping, &[(&model.path, &graph)]));
+            }
+            Some(graph)
+        }
         Err(_) if no_verify => None,
         Err(e) => return Err(Error::Usage(format!("{e}; {UNVERIFIABLE}"))),
     };

@@ -8,11 +8,13 @@ pub mod run;
 pub mod suite;
 pub mod verify;
 
+use std::path::Path;
 use std::sync::Arc;
 
-use crate::cli::ModelArgs;
+use crate::cli::{Command, ModelArgs, OutputFormat};
 use crate::error::Result;
 use crate::graph::build::build;
+use crate::graph::mappings::unmatched_mapping;
 use crate::graph::Graph;
 use crate::keras::KerasModel;
 
@@ -25,9 +27,78 @@ pub enum Outcome {
     Negative,
 }
 
-/// Reads a model file and builds its graph, with the user's weights and mappings.
+/// Reads a model file and builds its graph, with the user's weights and mappings; every
+/// mapping must apply to one of its layers.
 pub fn load_model(args: &ModelArgs) -> Result<(KerasModel, Arc<Graph>)> {
+    let (model, graph) = load_side(args)?;
+    if let Some(unused) = graph.mappings.iter().find(|m| m.layers.is_empty()) {
+        return Err(unmatched_mapping(&unused.mapping, &[(&model.path, &graph)]));
+    }
+    Ok((model, graph))
+}
+
+/// [`load_model`] for one side of a comparison: a mapping given for both models needs to
+/// apply to only one of them, which the comparison checks
+/// ([`crate::graph::mappings::check_pair`]).
+pub fn load_side(args: &ModelArgs) -> Result<(KerasModel, Arc<Graph>)> {
     let model = KerasModel::load(&args.model, args.weights.as_deref())?;
     let graph = build(&model, &args.build_options()?)?;
     Ok((model, Arc::new(graph)))
+}
+
+/// After an error, the machine-readable reports the command was asked for still appear, each
+/// saying what went wrong: JSON on stdout (`--format json`), and the `--junit`, `--json` and
+/// `--html` files. A report that cannot be written is named on stderr.
+pub fn write_error_reports(command: &Command, message: &str) {
+    let (json_stdout, junit, json, html, title) = match command {
+        Command::Verify(a) => (
+            a.format == OutputFormat::Json,
+            a.junit.as_deref(),
+            None,
+            a.html.as_deref(),
+            "keqv verify".to_string(),
+        ),
+        Command::Suite(a) => (
+            false,
+            a.junit.as_deref(),
+            a.json.as_deref(),
+            a.html.as_deref(),
+            format!(
+                "keqv suite {}",
+                a.manifest.file_stem().unwrap_or_default().to_string_lossy()
+            ),
+        ),
+        Command::Inspect { format, .. }
+        | Command::Bench { format, .. }
+        | Command::Adapters { format } => (
+            *format == OutputFormat::Json,
+            None,
+            None,
+            None,
+            String::new(),
+        ),
+        Command::Run { .. } | Command::Convert { .. } => (false, None, None, None, String::new()),
+    };
+    if json_stdout {
+        println!("{}", crate::document::error_json(message));
+    }
+    let files = [
+        (junit, crate::document::error_junit(&title, message)),
+        (json, crate::document::error_json(message)),
+        (html, crate::html::error_page(&title, message)),
+    ];
+    for (path, text) in files {
+        if let Some(path) = path {
+            write_report(path, &text);
+        }
+    }
+}
+
+fn write_report(path: &Path, text: &str) {
+    if let Err(e) = std::fs::write(path, text) {
+        eprintln!(
+            "keqv: error: {}: the error report could not be written: {e}",
+            path.display()
+        );
+    }
 }

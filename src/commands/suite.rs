@@ -33,6 +33,7 @@ pub fn suite(args: &SuiteArgs) -> Result<Outcome> {
         })
         .cloned()
         .collect();
+    let matched = selected.len();
     let cases = shard.select(selected);
 
     if args.list {
@@ -40,6 +41,9 @@ pub fn suite(args: &SuiteArgs) -> Result<Outcome> {
             println!("{}", case.name);
         }
         return Ok(Outcome::Success);
+    }
+    if cases.is_empty() {
+        return Err(no_case(args, &manifest, matched, shard));
     }
 
     let style = Style::for_stdout();
@@ -87,11 +91,46 @@ pub fn suite(args: &SuiteArgs) -> Result<Outcome> {
     }
     println!();
     print!("{}", report::summary(&suite, style));
+    // A case whose own settings are wrong (a tolerance for an output that does not exist, a
+    // mapping that matches no layer) is a broken manifest, not a failed comparison.
+    if let Some((i, c)) = suite
+        .cases
+        .iter()
+        .enumerate()
+        .find(|(_, c)| c.settings_error && !c.passed)
+    {
+        return Err(Error::format(
+            &manifest.path,
+            format!(
+                "case {} ({}): {}; fix the manifest",
+                i + 1,
+                c.name,
+                c.error.as_deref().unwrap_or_default()
+            ),
+        ));
+    }
     Ok(if suite.passed {
         Outcome::Success
     } else {
         Outcome::Negative
     })
+}
+
+/// Why a suite selected no case: running nothing must not look like a green run.
+fn no_case(args: &SuiteArgs, manifest: &Manifest, matched: usize, shard: Shard) -> Error {
+    let total = manifest.cases.len();
+    let why = if total == 0 {
+        "the manifest has no [[case]]".to_string()
+    } else if matched == 0 {
+        format!(
+            "--filter '{}' matches none of its {total} case names (keqv suite {} --list shows them)",
+            args.filter.as_deref().unwrap_or_default(),
+            manifest.path.display()
+        )
+    } else {
+        format!("shard {shard} of {matched} case(s) is empty; use at most {matched} shards")
+    };
+    Error::format(&manifest.path, format!("no case to run: {why}"))
 }
 
 fn progress_bar(total: usize) -> ProgressBar {

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::{load_model, Outcome};
+use super::{load_side, Outcome};
 use crate::cli::{DeviceArgs, InputArgs, ModelArgs, OutputFormat, VerifyArgs};
 use crate::error::{Error, Result};
 use crate::report;
@@ -83,7 +83,7 @@ pub fn verify_after_convert(
 }
 
 fn side(args: &ModelArgs) -> Result<Side> {
-    let (model, graph) = load_model(args)?;
+    let (model, graph) = load_side(args)?;
     Ok(Side { model, graph })
 }
 

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::layers::{prelu_alpha_shape, translate, Translation, EXTRA_BUILTINS, LAYER_CLASSES};
 use super::shape::{expected_weights, infer};
-use super::{Graph, Node, NodeId, Op, Weight};
+use super::{Graph, MappingUse, Node, NodeId, Op, Weight};
 use crate::error::{human_bytes, Error, Result};
 use crate::keras::custom::CustomMap;
 use crate::keras::{Dialect, KerasModel, LayerConfig, ModelConfig, TensorRef};
@@ -92,6 +92,7 @@ fn build_inner(
         name_bytes: 0,
         calls: 0,
         shared: RefCell::new(HashMap::new()),
+        mapped: vec![Vec::new(); options.custom.entries().len()],
     };
     let inputs_before = builder.nodes.len();
     let outputs = builder.model(&model.model, "", None)?;
@@ -99,11 +100,22 @@ fn build_inner(
         .filter(|&i| builder.nodes[i].op == Op::Input)
         .map(NodeId)
         .collect();
+    let mappings = options
+        .custom
+        .entries()
+        .iter()
+        .zip(builder.mapped)
+        .map(|(mapping, layers)| MappingUse {
+            mapping: mapping.clone(),
+            layers,
+        })
+        .collect();
     let graph = Graph {
         name: model.model.name.clone(),
         nodes: builder.nodes,
         inputs,
         outputs,
+        mappings,
     };
     Ok(prune(graph))
 }
@@ -126,6 +138,8 @@ struct Builder<'a> {
     /// call of a shared layer (or of a layer inside a model called several times) gets the same
     /// `Arc`s.
     shared: RefCell<HashMap<*const LayerConfig, Vec<Weight>>>,
+    /// For each custom mapping, the nodes it turned into a built-in.
+    mapped: Vec<Vec<String>>,
 }
 
 /// The output tensors of one call of one layer.
@@ -455,7 +469,7 @@ impl Builder<'_> {
             .iter()
             .map(|id| self.nodes[id.0].shape.as_slice())
             .collect();
-        let (op, fixed_shape) = self.translate(layer, input_shapes[0])?;
+        let (op, fixed_shape, mapping) = self.translate(layer, input_shapes[0])?;
         let single_input = !matches!(op, Op::Merge(_) | Op::Concatenate { .. });
         if single_input && inputs.len() != 1 {
             return Err(bad(format!(
@@ -481,6 +495,9 @@ impl Builder<'_> {
                 human_bytes(float32_bytes(&shape))
             )));
         }
+        if let Some(m) = mapping {
+            self.mapped[m].push(name.clone());
+        }
         let id = self.push(Node {
             name,
             layer: layer.name.clone(),
@@ -494,14 +511,16 @@ impl Builder<'_> {
     }
 
     /// The op for a layer: a custom mapping wins, then the layer's own class.
-    fn translate(&self, layer: &LayerConfig, input: &[usize]) -> Result<(Op, Option<Vec<usize>>)> {
+    /// Also returns the index of the custom mapping used, if one was.
+    fn translate(
+        &self,
+        layer: &LayerConfig,
+        input: &[usize],
+    ) -> Result<(Op, Option<Vec<usize>>, Option<usize>)> {
         let bad =
             |detail: String| Error::layer(self.path, &layer.name, layer.display_class(), detail);
-        let class = self
-            .options
-            .custom
-            .lookup(layer)
-            .unwrap_or(&layer.class_name);
+        let mapping = self.options.custom.lookup(layer);
+        let class = mapping.map_or(layer.class_name.as_str(), |(_, m)| m.builtin.as_str());
         let translated = translate(class, &layer.config, input, self.dialect).map_err(|e| {
             if e.contains("; ") {
                 bad(e)
@@ -510,7 +529,7 @@ impl Builder<'_> {
             }
         })?;
         match translated {
-            Translation::Op(op, shape) => Ok((op, shape)),
+            Translation::Op(op, shape) => Ok((op, shape, mapping.map(|(i, _)| i))),
             Translation::Unknown if class != layer.class_name => Err(bad(format!(
                 "is mapped to '{class}', which is not a built-in; fix the --custom mapping: built-ins are {}, every activation name, and {}",
                 EXTRA_BUILTINS.join(", "),
@@ -721,6 +740,7 @@ fn prune(graph: Graph) -> Graph {
         inputs: remap(&graph.inputs),
         outputs: remap(&graph.outputs),
         nodes,
+        mappings: graph.mappings,
     }
 }
 
@@ -758,6 +778,7 @@ mod tests {
             model: parse_model(config, Dialect::Keras3, path).unwrap(),
             raw_config: Value::Null,
             warnings: Vec::new(),
+            weights_file: None,
         }
     }
 

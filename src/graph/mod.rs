@@ -6,6 +6,7 @@
 pub mod build;
 pub mod layers;
 pub mod linear;
+pub mod mappings;
 pub mod op;
 pub mod shape;
 
@@ -13,6 +14,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+pub use mappings::MappingUse;
 pub use op::{Activation, MergeKind, Op};
 
 use crate::tensor::Tensor;
@@ -59,6 +61,8 @@ pub struct Graph {
     pub nodes: Vec<Node>,
     pub inputs: Vec<NodeId>,
     pub outputs: Vec<NodeId>,
+    /// Every custom mapping the graph was built with, and the nodes it applied to.
+    pub mappings: Vec<MappingUse>,
 }
 
 impl Graph {

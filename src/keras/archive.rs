@@ -44,6 +44,7 @@ pub fn read(path: &Path) -> Result<KerasModel> {
         model: parse_model(&raw_config, dialect, path)?,
         raw_config,
         warnings: Vec::new(),
+        weights_file: None,
     };
     let tmp = weights_member(&mut zip, file_len, path)?;
     let shown = path.join("model.weights.h5");

@@ -6,17 +6,48 @@
 
 use std::path::Path;
 
+use serde::Serialize;
+
 use super::LayerConfig;
 use crate::error::{Error, Result};
 
+/// One `Name=builtin` mapping and where it came from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Mapping {
+    pub name: String,
+    pub builtin: String,
+    /// The mapping file it was read from; None for a command-line flag or a manifest entry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// Given for both models of a comparison (`--custom`), not for this one alone
+    /// (`--original-custom`): it must match a layer of either model, not of this one.
+    pub both_models: bool,
+}
+
+impl std::fmt::Display for Mapping {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}={}", self.name, self.builtin)
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct CustomMap {
-    entries: Vec<(String, String)>,
+    entries: Vec<Mapping>,
 }
 
 impl CustomMap {
-    /// Adds one `Name=builtin` mapping as written on the command line.
+    /// Adds one `Name=builtin` mapping as written on the command line, for both models of a
+    /// comparison.
     pub fn add_flag(&mut self, flag: &str) -> Result<()> {
+        self.add(flag, None, true)
+    }
+
+    /// Adds a mapping given for this model alone (`--original-custom`, `--converted-custom`).
+    pub fn add_own_flag(&mut self, flag: &str) -> Result<()> {
+        self.add(flag, None, false)
+    }
+
+    fn add(&mut self, flag: &str, file: Option<&Path>, both_models: bool) -> Result<()> {
         let (name, builtin) = flag
             .split_once('=')
             .map(|(n, b)| (n.trim(), b.trim()))
@@ -26,7 +57,12 @@ impl CustomMap {
                     "--custom '{flag}' is not NAME=BUILTIN (for example --custom FeatureNormalization=l2_normalize)"
                 ))
             })?;
-        self.entries.push((name.to_string(), builtin.to_string()));
+        self.entries.push(Mapping {
+            name: name.to_string(),
+            builtin: builtin.to_string(),
+            file: file.map(|f| f.display().to_string()),
+            both_models,
+        });
         Ok(())
     }
 
@@ -48,14 +84,19 @@ impl CustomMap {
                         format!("mapping for '{name}' is not a string; write it as \"{name}\": \"builtin\""),
                     )
                 })?;
-                self.entries.push((name, builtin.to_string()));
+                self.entries.push(Mapping {
+                    name,
+                    builtin: builtin.to_string(),
+                    file: Some(path.display().to_string()),
+                    both_models: true,
+                });
             }
             return Ok(());
         }
         for (n, line) in text.lines().enumerate() {
             let line = line.split('#').next().unwrap_or_default().trim();
             if !line.is_empty() {
-                self.add_flag(line).map_err(|_| {
+                self.add(line, Some(path), true).map_err(|_| {
                     Error::format(
                         path,
                         format!(
@@ -69,17 +110,24 @@ impl CustomMap {
         Ok(())
     }
 
-    /// The built-in a layer is mapped to, if any.
-    pub fn lookup(&self, layer: &LayerConfig) -> Option<&str> {
+    /// The mapping that applies to a layer, if any, with its index in [`CustomMap::entries`].
+    pub fn lookup(&self, layer: &LayerConfig) -> Option<(usize, &Mapping)> {
         let keys = [
             Some(layer.name.as_str()),
             layer.registered_name.as_deref(),
             Some(layer.class_name.as_str()),
         ];
-        keys.into_iter()
-            .flatten()
-            .find_map(|k| self.entries.iter().rev().find(|(n, _)| n == k))
-            .map(|(_, b)| b.as_str())
+        keys.into_iter().flatten().find_map(|k| {
+            self.entries
+                .iter()
+                .enumerate()
+                .rev()
+                .find(|(_, m)| m.name == k)
+        })
+    }
+
+    pub fn entries(&self) -> &[Mapping] {
+        &self.entries
     }
 
     pub fn is_empty(&self) -> bool {

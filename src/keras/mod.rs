@@ -124,6 +124,8 @@ pub struct KerasModel {
     pub raw_config: Value,
     /// Things the user should know that did not stop the load (upcast weights, …).
     pub warnings: Vec<String>,
+    /// The file the weights were loaded from instead of the model's own (`--weights`).
+    pub weights_file: Option<PathBuf>,
 }
 
 impl KerasModel {
@@ -139,6 +141,7 @@ impl KerasModel {
                 Format::Keras => archive::read_weights_into(&mut model, weights_path)?,
                 Format::H5 => weights::load_weights_file(&mut model, weights_path)?,
             }
+            model.weights_file = Some(weights_path.to_path_buf());
         }
         Ok(model)
     }

@@ -50,6 +50,7 @@ pub fn read_legacy_model(path: &Path) -> Result<KerasModel> {
         model: parse_model(&raw_config, dialect, path)?,
         raw_config,
         warnings: Vec::new(),
+        weights_file: None,
     };
     let group = file.group("model_weights").map_err(|_| {
         Error::format(

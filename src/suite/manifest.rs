@@ -74,6 +74,32 @@ impl Case {
         cpu(&self.options.device_original) && cpu(&self.options.device_converted)
     }
 
+    /// The files the case reads, each with the manifest key that names it.
+    fn files(&self) -> Vec<(&'static str, &Path)> {
+        let mut files = Vec::new();
+        for (side, args) in [("original", &self.original), ("converted", &self.converted)] {
+            files.push((side, args.model.as_path()));
+            if let Some(w) = &args.weights {
+                let key = if side == "original" {
+                    "original_weights"
+                } else {
+                    "converted_weights"
+                };
+                files.push((key, w.as_path()));
+            }
+        }
+        files.extend(
+            self.original
+                .custom_file
+                .iter()
+                .map(|f| ("custom_file", f.as_path())),
+        );
+        if let InputSource::File(f) = &self.options.inputs {
+            files.push(("inputs", f.as_path()));
+        }
+        files
+    }
+
     pub fn uses_auto(&self) -> bool {
         self.options.device_original == DeviceChoice::Auto
             || self.options.device_converted == DeviceChoice::Auto
@@ -93,7 +119,31 @@ impl Manifest {
     /// Reads `path`. Cases that name no device run on `device` (the command's `--device`).
     pub fn load(path: &Path, device: &DeviceArgs) -> Result<Manifest> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        Manifest::parse(&text, path, device)
+        let manifest = Manifest::parse(&text, path, device)?;
+        manifest.check_files()?;
+        Ok(manifest)
+    }
+
+    /// Every file a case names exists: a missing one is a mistake in the manifest, not a
+    /// failed comparison.
+    fn check_files(&self) -> Result<()> {
+        for (i, case) in self.cases.iter().enumerate() {
+            for (what, file) in case.files() {
+                if !file.exists() {
+                    let looked = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+                    return Err(Error::format(
+                        &self.path,
+                        format!(
+                            "case {} ({}): {what} {} does not exist; paths are relative to the manifest's folder",
+                            i + 1,
+                            case.name,
+                            looked.display()
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Parses manifest text; `path` names the file in errors and its folder anchors the paths.
@@ -336,7 +386,8 @@ fn resolve(raw: RawCase, dir: &Path, device: &DeviceArgs) -> Result<Case> {
     let side = |model: PathBuf, weights: Option<PathBuf>, own: &Option<BTreeMap<_, _>>| ModelArgs {
         model: at(model),
         weights: weights.map(at),
-        custom: flags(&raw.custom).into_iter().chain(flags(own)).collect(),
+        custom: flags(&raw.custom),
+        own_custom: flags(own),
         custom_file: custom_file.clone(),
         input_shape: input_shape.clone(),
     };

@@ -221,7 +221,7 @@ pub fn summary(report: &SuiteReport, style: Style) -> String {
 }
 
 pub fn json(report: &SuiteReport) -> String {
-    serde_json::to_string_pretty(report).expect("report is serializable")
+    crate::document::json(report)
 }
 
 /// JUnit XML: one test suite, one test case per case. An unmet expectation is a `<failure>`

@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::manifest::{Case, Verdict};
 use super::shard::Shard;
 use crate::cli::ModelArgs;
-use crate::commands::load_model;
+use crate::commands::load_side;
 use crate::error::{Error, Result};
 use crate::verify::{verify, Side, VerifyReport};
 
@@ -33,6 +33,9 @@ pub struct CaseResult {
     /// The error, when the case gave one (expected or not).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The error is a mistake in the case's own settings (a name that matches nothing).
+    #[serde(skip)]
+    pub settings_error: bool,
     pub duration_s: f64,
     /// The full verify report, when the models could be compared.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -131,6 +134,7 @@ pub fn run_case(case: &Case) -> CaseResult {
     let outcome = catch_unwind(AssertUnwindSafe(|| compare(case)))
         .unwrap_or_else(|panic| Err(Error::Device(format!("keqv panicked: {}", message(&panic)))));
     let duration_s = start.elapsed().as_secs_f64();
+    let settings_error = matches!(outcome, Err(Error::Usage(_)));
     let (result, report, error) = match outcome {
         Ok(r) if r.equivalent => (Verdict::Equivalent, Some(r), None),
         Ok(r) => (Verdict::NotEquivalent, Some(r), None),
@@ -146,6 +150,7 @@ pub fn run_case(case: &Case) -> CaseResult {
         passed: reason.is_none(),
         reason,
         error,
+        settings_error,
         duration_s,
         report,
     }
@@ -158,7 +163,7 @@ fn compare(case: &Case) -> Result<VerifyReport> {
 }
 
 fn side(args: &ModelArgs) -> Result<Side> {
-    let (model, graph) = load_model(args)?;
+    let (model, graph) = load_side(args)?;
     Ok(Side { model, graph })
 }
 

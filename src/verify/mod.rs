@@ -1,6 +1,7 @@
 //! `verify`: run the original and the converted model on the same inputs and measure how far
 //! apart they are: per output, and (on request) per layer with the first divergence.
 
+pub mod assumptions;
 pub mod pairing;
 pub mod per_layer;
 pub mod sides;
@@ -18,6 +19,7 @@ use crate::graph::{Graph, NodeId};
 use crate::inputs::{self, RandomInputs};
 use crate::keras::{Format, KerasModel};
 use crate::tensor::Tensor;
+use assumptions::Assumptions;
 use pairing::{pair_nodes, MatchedBy, WeightState};
 use per_layer::LayerReport;
 use sides::Sides;
@@ -51,6 +53,20 @@ pub struct Tolerances {
 }
 
 impl Tolerances {
+    /// Every output a per-output tolerance names must be one of `outputs`: a misspelt name
+    /// would silently leave that output at the default tolerance.
+    pub fn check_names(&self, outputs: &[String]) -> Result<()> {
+        for (name, _) in self.atol.iter().chain(&self.rtol) {
+            if !outputs.contains(name) {
+                return Err(Error::Usage(format!(
+                    "a tolerance is set for output '{name}', but the original model has no output of that name; its outputs are {}",
+                    quoted_list(outputs)
+                )));
+            }
+        }
+        Ok(())
+    }
+
     pub fn for_output(&self, name: &str) -> Tolerance {
         let pick = |list: &[(String, f64)], default| {
             list.iter()
@@ -90,6 +106,8 @@ pub struct VerifyReport {
     pub tolerance: Tolerance,
     pub inputs: String,
     pub batch: usize,
+    /// What the verdict rests on besides the two files.
+    pub assumptions: Assumptions,
     pub outputs: Vec<OutputReport>,
     /// Differences of signature that make the models not equivalent by themselves.
     pub findings: Vec<String>,
@@ -151,7 +169,14 @@ pub struct PairInfo {
 
 pub fn verify(original: &Side, converted: &Side, options: &VerifyOptions) -> Result<VerifyReport> {
     let (og, cg) = (&original.graph, &converted.graph);
+    crate::graph::mappings::check_pair([(&original.model.path, og), (&converted.model.path, cg)])?;
     let input_map = match_inputs(og, cg)?;
+    let output_names: Vec<String> = og
+        .outputs
+        .iter()
+        .map(|o| og.node(*o).layer.clone())
+        .collect();
+    options.tolerances.check_names(&output_names)?;
     let mut sides = Sides::prepare(options, og, cg)?;
     let devices = {
         let (exec_o, exec_c) = sides.both();
@@ -194,7 +219,14 @@ pub fn verify(original: &Side, converted: &Side, options: &VerifyOptions) -> Res
 
     let pairs = pair_nodes(og, cg);
     let structure = describe_structure(original, converted, &pairs);
+    let assumptions = Assumptions::new(
+        original,
+        converted,
+        source.description.clone(),
+        source.casts.clone(),
+    );
     let mut warnings = semantic_warnings(original, converted, &structure);
+    warnings.extend(assumptions.mapping_warning());
     warnings.extend(
         original
             .model
@@ -253,6 +285,7 @@ pub fn verify(original: &Side, converted: &Side, options: &VerifyOptions) -> Res
         tolerance: options.tolerances.default,
         inputs: source.description,
         batch: source.batch,
+        assumptions,
         outputs: output_reports,
         findings,
         warnings,
@@ -260,6 +293,15 @@ pub fn verify(original: &Side, converted: &Side, options: &VerifyOptions) -> Res
         first_divergence,
         layers,
     })
+}
+
+/// `'a', 'b', 'c'`: names as a user would type them.
+pub(crate) fn quoted_list(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| format!("'{n}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A (batch, classes) output that ends in a softmax: its argmax is a predicted class.
@@ -350,6 +392,8 @@ struct InputFeed {
     random: RandomInputs,
     batch: usize,
     description: String,
+    /// Conversions applied to the file's arrays (float64 → float32, …).
+    casts: Vec<String>,
 }
 
 impl InputFeed {
@@ -363,12 +407,14 @@ impl InputFeed {
                     random: RandomInputs::default(),
                     batch,
                     description: format!("{} ({batch} samples)", path.display()),
+                    casts: Vec::new(),
                 })
             }
             InputSource::Random(spec) => Ok(InputFeed {
                 file: None,
                 random: *spec,
                 batch: spec.batch,
+                casts: Vec::new(),
                 description: match spec.distribution {
                     inputs::Distribution::Normal => {
                         format!("random normal, seed {}, batch {}", spec.seed, spec.batch)
