@@ -342,8 +342,8 @@ fn outputs_table(outputs: &[OutputReport]) -> String {
             m.min_atol_to_pass.map_or("none".into(), sci),
             report::top1(m),
             m.worst_index,
-            m.worst_original,
-            m.worst_converted,
+            report::value(m.worst_original),
+            report::value(m.worst_converted),
         );
     }
     out.push_str("</table>\n");
@@ -704,7 +704,13 @@ fn layers_table(layers: &[LayerReport]) -> String {
             format!("{} ↔ {}", esc(&l.converted), esc(&l.original))
         };
         let cell = |m: &Option<Metrics>| m.as_ref().map_or("-".into(), |m| sci(m.max_abs));
-        let flag = if l.own_fails() {
+        let flag = if let Some(wiring) = l
+            .rewired
+            .as_ref()
+            .filter(|_| l.own_fails() || l.accumulated_fails())
+        {
+            format!("<span class=\"fail\">rewired here</span>: {}", esc(wiring))
+        } else if l.own_fails() {
             "<span class=\"fail\">diverges here</span>".to_string()
         } else if l.accumulated_fails() {
             "<span class=\"warn\">inherited</span>".to_string()

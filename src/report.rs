@@ -73,7 +73,14 @@ pub fn text(report: &VerifyReport, style: Style) -> String {
         let _ = writeln!(out, "  {} {w}", style.warn("warning:"));
     }
     let _ = writeln!(out);
-    out.push_str(&outputs_table(report, style));
+    if report.outputs.is_empty() {
+        let _ = writeln!(
+            out,
+            "no output pair could be compared: their signatures differ (findings above)"
+        );
+    } else {
+        out.push_str(&outputs_table(report, style));
+    }
     let _ = writeln!(out);
     out.push_str(&structure_lines(report));
     if let Some(layers) = &report.layers {
@@ -82,10 +89,12 @@ pub fn text(report: &VerifyReport, style: Style) -> String {
     }
     match (&report.first_divergence, &report.layers) {
         (Some(d), _) => {
-            let what = if d.own_fails() {
-                "its own error"
-            } else {
-                "the accumulated error"
+            let what = match (&d.rewired, d.own_fails()) {
+                (Some(wiring), _) => {
+                    format!("its inputs are wired differently ({wiring}), and its error")
+                }
+                (None, true) => "its own error".into(),
+                (None, false) => "the accumulated error".into(),
             };
             let m = d
                 .own
@@ -104,12 +113,24 @@ pub fn text(report: &VerifyReport, style: Style) -> String {
                 d.original
             );
         }
-        (None, Some(_)) => {
+        (None, Some(_)) if report.findings.is_empty() => {
             let _ = writeln!(out, "\nno layer exceeds the tolerance");
+        }
+        (None, Some(_)) => {
+            let _ = writeln!(
+                out,
+                "\nno paired layer exceeds the tolerance: the models differ in what they output (findings above), not in a layer both have"
+            );
         }
         _ => {}
     }
     out
+}
+
+/// A model's value for people: the shortest text that reads back as the same float32 (the
+/// precision the models ran in), not the 17 digits of its float64 copy.
+pub(crate) fn value(x: f64) -> String {
+    format!("{}", x as f32)
 }
 
 /// A metric for people: `0` when exact, else three significant digits.
@@ -235,7 +256,10 @@ fn outputs_table(report: &VerifyReport, style: Style) -> String {
         let _ = writeln!(
             out,
             "  worst element of {} at {:?}: original {}, converted {}",
-            o.name, m.worst_index, m.worst_original, m.worst_converted
+            o.name,
+            m.worst_index,
+            value(m.worst_original),
+            value(m.worst_converted)
         );
     }
     out
@@ -303,7 +327,9 @@ fn layers_table(layers: &[LayerReport], style: Style) -> String {
                 format!("{} ↔ {}", l.converted, l.original)
             };
             let cell = |m: &Option<Metrics>| m.as_ref().map_or("-".into(), |m| sci(m.max_abs));
-            let flag = if l.own_fails() {
+            let flag = if l.rewired.is_some() && (l.own_fails() || l.accumulated_fails()) {
+                "rewired here"
+            } else if l.own_fails() {
                 "diverges here"
             } else if l.accumulated_fails() {
                 "inherited"
@@ -320,7 +346,7 @@ fn layers_table(layers: &[LayerReport], style: Style) -> String {
         })
         .collect();
     columns(&header, &rows, |_, col, cell| match (col, cell) {
-        (4, "diverges here") => style.bad(cell),
+        (4, "diverges here" | "rewired here") => style.bad(cell),
         (4, "inherited") => style.warn(cell),
         _ => cell.to_string(),
     })
@@ -374,7 +400,7 @@ pub fn junit(report: &VerifyReport, suite: &str) -> String {
             let msg = format!(
                 "max_abs {:.3e}, max_rel {:.3e}, mean_abs {:.3e}, snr {}, {} of {} elements mismatch ({} NaN, {} Inf), worst at {:?}: original {} vs converted {}, min_atol_to_pass {}",
                 m.max_abs, m.max_rel, m.mean_abs, snr(m), m.mismatches, m.count, m.nan_mismatch, m.inf_mismatch, m.worst_index,
-                m.worst_original, m.worst_converted,
+                value(m.worst_original), value(m.worst_converted),
                 m.min_atol_to_pass.map_or("none".into(), |a| format!("{a:.3e}"))
             );
             let _ = write!(

@@ -38,6 +38,9 @@ struct Written {
     layers: Vec<String>,
     input: PathBuf,
     expected: PathBuf,
+    /// The file converted, and the weights loaded onto it.
+    source: PathBuf,
+    source_weights: Option<PathBuf>,
 }
 
 fn chain_fixtures() -> Vec<Fixture> {
@@ -117,6 +120,8 @@ fn convert_all(dir: &Path) -> (Vec<Written>, Vec<String>) {
                     layers: layers.clone(),
                     input: common::root().join(&fixture.input),
                     expected: common::root().join(&fixture.expected),
+                    source: common::root().join(&fixture.path),
+                    source_weights: fixture.weights.as_ref().map(|w| common::root().join(w)),
                 }),
                 Err(e) if refused && e.to_string().contains("Lambda") => {}
                 other => failures.push(format!("{} -> {target}: {other:?}", fixture.id())),
@@ -273,6 +278,8 @@ fn keras_loads_every_written_file_and_predicts_the_same() {
                 "expected": w.expected,
                 "layers": w.layers,
                 "exact": w.source_dialect == w.target.dialect,
+                "source": w.source,
+                "source_weights": w.source_weights,
             })
         })
         .collect();

@@ -6,11 +6,13 @@ Run by tests/convert.rs (keras_loads_every_written_file), once per dialect:
 
 MANIFEST.json lists the written files: {"file", "dialect", "input", "expected", "layers",
 "exact"}, with `expected` Keras's own prediction of the original model on `input` and `layers`
-the layer names the Sequential model must have. Every file of the given dialect is loaded with
-that Keras (Keras 3 with the jax backend, or tf-keras 2.x), checked to be a Sequential model
-with those layers, run on the input, and compared with the expected output: identical when
-`exact` (the original was written by the same Keras), else within 1e-6 (Keras 3 and tf-keras
-round differently). RESULTS.json gets one {"file", "ok", "max_abs", "error"} per file. Exit
+the layer names the Sequential model must have, `source` (+ `source_weights`) the file that was
+converted. Every file of the given dialect is loaded with that Keras (Keras 3 with the jax
+backend, or tf-keras 2.x), checked to be a Sequential model with those layers, and run on the
+input. When `exact` (the original was written by the same Keras) its output must be identical to
+that Keras's output of the source model, loaded and run here the same way (the saved
+prediction was made on another processor, whose rounding may differ in the last bit); else
+within 1e-6 of the saved prediction (Keras 3 and tf-keras round differently). RESULTS.json gets one {"file", "ok", "max_abs", "error"} per file. Exit
 status 0 when the script itself ran.
 """
 
@@ -68,6 +70,13 @@ def main():
             x = np.load(entry["input"])
             want = np.load(entry["expected"])
             got = np.asarray(model(x, training=False))
+            if entry["exact"]:
+                source = K.models.load_model(
+                    entry["source"], custom_objects=custom, compile=False, safe_mode=False
+                )
+                if entry.get("source_weights"):
+                    source.load_weights(entry["source_weights"])
+                want = np.asarray(source(x, training=False))
             if got.shape != want.shape:
                 raise AssertionError(f"output shape {got.shape}, expected {want.shape}")
             same_nan = np.array_equal(np.isnan(got), np.isnan(want))

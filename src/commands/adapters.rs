@@ -10,7 +10,7 @@ pub fn adapters(format: OutputFormat) -> Result<Outcome> {
     match format {
         OutputFormat::Json => println!(
             "{}",
-            serde_json::to_string_pretty(&adapters).expect("serializable")
+            crate::document::json(&serde_json::json!({ "adapters": adapters }))
         ),
         OutputFormat::Text if adapters.is_empty() => {
             println!("no GPU adapter found; keqv runs on the CPU (install mesa-vulkan-drivers for Mesa's lavapipe)")

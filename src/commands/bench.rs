@@ -96,10 +96,7 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
         peak_memory_mb: peak_memory_mb(),
     };
     match args.format {
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&report).expect("serializable")
-        ),
+        OutputFormat::Json => println!("{}", crate::document::json(&report)),
         OutputFormat::Text => print!("{}", render(&report)),
     }
     Ok(Outcome::Success)

@@ -49,10 +49,7 @@ pub fn inspect(args: &ModelArgs, format: OutputFormat) -> Result<Outcome> {
     let (model, graph) = load_model(args)?;
     let summary = summarize(&model, &graph);
     match format {
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&summary).expect("serializable")
-        ),
+        OutputFormat::Json => println!("{}", crate::document::json(&summary)),
         OutputFormat::Text => print!("{}", render(&summary)),
     }
     Ok(Outcome::Success)

@@ -16,6 +16,12 @@ type Archive = zip::ZipArchive<std::fs::File>;
 pub fn read(path: &Path) -> Result<KerasModel> {
     let (mut zip, file_len) = open(path)?;
     let config_text = member_text(&mut zip, "config.json", file_len, path)?.ok_or_else(|| {
+        if zip.file_names().any(|n| n.is_ok_and(|n| n.ends_with(".npy"))) {
+            return Error::format(
+                path,
+                "this is a NumPy .npz file, not a Keras model: pass it as inputs with --inputs, and the model as a .keras or .h5 file",
+            );
+        }
         Error::format(
             path,
             ".keras archive has no config.json; it is incomplete: re-save the model with model.save('x.keras')",

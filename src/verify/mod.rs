@@ -295,6 +295,21 @@ pub fn verify(original: &Side, converted: &Side, options: &VerifyOptions) -> Res
     })
 }
 
+/// How two paired layers' ops differ: their names, or (same op) their parameters.
+fn op_difference(a: &crate::graph::Op, b: &crate::graph::Op) -> String {
+    if a.name() == b.name() {
+        format!("{} with other parameters: {a:?} → {b:?}", a.name())
+    } else {
+        format!("{} → {}", a.name(), b.name())
+    }
+}
+
+fn is_unit_norm(graph: &Graph, node: &str) -> bool {
+    graph
+        .find(node)
+        .is_some_and(|id| graph.node(id).class == "UnitNormalization")
+}
+
 /// `'a', 'b', 'c'`: names as a user would type them.
 pub(crate) fn quoted_list(names: &[String]) -> String {
     names
@@ -478,8 +493,7 @@ fn describe_structure(original: &Side, converted: &Side, pairs: &[pairing::Pair]
                     converted: cn.name.clone(),
                     matched_by: p.matched_by,
                     weights: p.weights,
-                    op_change: (on.op != cn.op)
-                        .then(|| format!("{} → {}", on.op.name(), cn.op.name())),
+                    op_change: (on.op != cn.op).then(|| op_difference(&on.op, &cn.op)),
                 }
             })
             .collect(),
@@ -509,10 +523,26 @@ fn semantic_warnings(original: &Side, converted: &Side, structure: &Structure) -
             ));
         }
     }
+    if original.model.dialect != converted.model.dialect {
+        let unit_norm: Vec<String> = structure
+            .pairs
+            .iter()
+            .filter(|p| p.op_change.is_some() && is_unit_norm(&original.graph, &p.original))
+            .map(|p| p.original.clone())
+            .collect();
+        if !unit_norm.is_empty() {
+            warnings.push(format!(
+                "UnitNormalization divides by max(‖x‖, 1e-6) in tf-keras 2 but by max(‖x‖, 1e-12) in Keras 3, so these layers differ for inputs of norm below 1e-6: {}",
+                unit_norm.join(", ")
+            ));
+        }
+    }
     for pair in &structure.pairs {
         if let Some(change) = &pair.op_change {
-            if !change.contains("hard_sigmoid") || original.model.dialect == converted.model.dialect
-            {
+            let dialect_only = original.model.dialect != converted.model.dialect
+                && (change.contains("hard_sigmoid")
+                    || is_unit_norm(&original.graph, &pair.original));
+            if !dialect_only {
                 warnings.push(format!(
                     "{} ↔ {}: the op differs ({change})",
                     pair.original, pair.converted

@@ -27,6 +27,11 @@ pub struct LayerReport {
     /// False when some input of the layer has no counterpart, so its own error could not be
     /// isolated.
     pub isolated: bool,
+    /// Set when the layer's inputs are not the counterparts of its original's inputs (a
+    /// skip connection dropped or moved): then its error comes from the wiring, not from the
+    /// layer itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rewired: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
@@ -78,6 +83,7 @@ fn layer_report(
         own: None,
         accumulated: None,
         isolated: false,
+        rewired: rewiring(og, cg, pair, counterpart),
         note: None,
     };
     let (Some(want), Some(got)) = (trace_o.get(pair.original), trace_c.get(pair.converted)) else {
@@ -117,6 +123,45 @@ fn layer_report(
         }
     }
     report
+}
+
+/// How the converted layer's inputs differ from its original's, when they are not the
+/// counterparts of the same layers in the same order.
+fn rewiring(
+    og: &Graph,
+    cg: &Graph,
+    pair: &Pair,
+    counterpart: &dyn Fn(NodeId) -> Option<NodeId>,
+) -> Option<String> {
+    let (on, cn) = (og.node(pair.original), cg.node(pair.converted));
+    let fed: Vec<Option<NodeId>> = cn.inputs.iter().map(|id| counterpart(*id)).collect();
+    if fed.iter().zip(&on.inputs).all(|(c, o)| *c == Some(*o)) && fed.len() == on.inputs.len() {
+        return None;
+    }
+    let names = |g: &Graph, ids: &[NodeId]| {
+        ids.iter()
+            .map(|id| g.node(*id).name.clone())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let converted_inputs: Vec<String> = cn
+        .inputs
+        .iter()
+        .zip(&fed)
+        .map(|(id, o)| match o {
+            Some(o) if og.node(*o).name != cg.node(*id).name => {
+                format!("{} (↔ {})", cg.node(*id).name, og.node(*o).name)
+            }
+            _ => cg.node(*id).name.clone(),
+        })
+        .collect();
+    Some(format!(
+        "the original {} takes {}, the converted {} takes {}",
+        on.name,
+        names(og, &on.inputs),
+        cn.name,
+        converted_inputs.join(", ")
+    ))
 }
 
 /// The first layer whose own error exceeds the tolerance; failing that, the first whose
