@@ -4,7 +4,7 @@
 //! seed recorded in a CI suite gives the same inputs with every keqv version, whatever a random
 //! number crate later changes.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ndarray::IxDyn;
 
@@ -37,6 +37,91 @@ impl Default for RandomInputs {
             distribution: Distribution::Normal,
         }
     }
+}
+
+/// Where a batch of inputs comes from.
+#[derive(Clone, Debug)]
+pub enum InputSource {
+    File(PathBuf),
+    Random(RandomInputs),
+}
+
+/// Inputs from a file (sliced per chunk) or generated per chunk from the seed, so that a batch
+/// streams through a model a chunk at a time.
+pub struct InputFeed {
+    file: Option<Vec<Tensor>>,
+    random: RandomInputs,
+    pub batch: usize,
+    pub description: String,
+}
+
+impl InputFeed {
+    pub fn new(source: &InputSource, graph: &Graph) -> Result<Self> {
+        match source {
+            InputSource::File(path) => {
+                let tensors = load(path, graph)?;
+                let batch = tensors.first().map_or(0, |t| t.shape()[0]);
+                Ok(InputFeed {
+                    file: Some(tensors),
+                    random: RandomInputs::default(),
+                    batch,
+                    description: format!("{} ({batch} samples)", path.display()),
+                })
+            }
+            InputSource::Random(spec) => {
+                check_generable(graph, spec.batch)?;
+                Ok(InputFeed {
+                    file: None,
+                    random: *spec,
+                    batch: spec.batch,
+                    description: match spec.distribution {
+                        Distribution::Normal => {
+                            format!("random normal, seed {}, batch {}", spec.seed, spec.batch)
+                        }
+                        Distribution::Uniform { low, high } => {
+                            format!(
+                                "random uniform [{low}, {high}), seed {}, batch {}",
+                                spec.seed, spec.batch
+                            )
+                        }
+                    },
+                })
+            }
+        }
+    }
+
+    /// Samples `start .. start + count`, one tensor per graph input.
+    pub fn chunk(&self, graph: &Graph, start: usize, count: usize) -> Result<Vec<Tensor>> {
+        match &self.file {
+            Some(tensors) => Ok(tensors
+                .iter()
+                .map(|t| {
+                    t.slice_axis(ndarray::Axis(0), ndarray::Slice::from(start..start + count))
+                        .to_owned()
+                })
+                .collect()),
+            None => generate_range(graph, &self.random, start, count),
+        }
+    }
+}
+
+/// Refuses, before anything runs, a random batch whose element positions do not fit the
+/// generator's 64-bit counter.
+fn check_generable(graph: &Graph, batch: usize) -> Result<()> {
+    for id in &graph.inputs {
+        let node = graph.node(*id);
+        let fits = checked_len(&node.shape)
+            .and_then(|n| (n as u64).checked_mul(batch as u64))
+            .is_some();
+        if !fits {
+            return Err(Error::Usage(format!(
+                "--batch {batch}: input '{}' is {}, and that many samples of it are more than keqv can generate; use a smaller --batch",
+                node.name,
+                crate::tensor::describe_sample_shape(&node.shape)
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Largest input batch generated at once (elements), to refuse absurd requests up front.
@@ -75,10 +160,27 @@ pub fn generate_range(
                 })?;
             let per_sample: usize = node.shape.iter().product();
             let stream = Stream::new(spec.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-            let first = (start * per_sample) as u64;
-            let values = (0..len as u64)
-                .map(|k| stream.sample(first + k, spec.distribution))
-                .collect();
+            // Element positions run up to (start + count)·per_sample, which must fit a u64.
+            let first = start
+                .checked_add(count)
+                .and_then(|end| (end as u64).checked_mul(per_sample as u64))
+                .map(|_| start as u64 * per_sample as u64)
+                .ok_or_else(|| {
+                    Error::Input(format!(
+                        "input '{}': samples up to {start} + {count} are beyond any random batch keqv can generate; use a smaller --batch",
+                        node.name
+                    ))
+                })?;
+            let mut values = Vec::new();
+            values.try_reserve_exact(len).map_err(|_| {
+                Error::Input(format!(
+                    "input '{}': {count} samples of shape {} take {}, which cannot be allocated here; use a smaller --chunk",
+                    node.name,
+                    crate::tensor::describe_sample_shape(&node.shape),
+                    crate::error::human_bytes(len as f64 * 4.0)
+                ))
+            })?;
+            values.extend((0..len as u64).map(|k| stream.sample(first + k, spec.distribution)));
             Ok(Tensor::from_shape_vec(IxDyn(&shape), values).expect("length matches shape"))
         })
         .collect()
