@@ -73,27 +73,122 @@ pub fn parse_npy(bytes: &[u8], what: &str) -> std::result::Result<Tensor, String
     Ok(array)
 }
 
-/// Serialises a tensor as a version 1.0 little-endian float32 `.npy` image.
-pub fn to_npy(tensor: &Tensor) -> Vec<u8> {
-    let shape: Vec<String> = tensor.shape().iter().map(|d| d.to_string()).collect();
-    let shape = match shape.len() {
-        1 => format!("({},)", shape[0]),
-        _ => format!("({})", shape.join(", ")),
+/// The header of a version 1.0 little-endian float32 `.npy` of `shape`, padded so that the
+/// data starts on a 64-byte boundary, as NumPy does.
+fn header_bytes(shape: &[usize]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let dims = match dims.len() {
+        1 => format!("({},)", dims[0]),
+        _ => format!("({})", dims.join(", ")),
     };
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
-    // Pad so the data starts on a 64-byte boundary, as NumPy does.
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {dims}, }}");
     let unpadded = MAGIC.len() + 4 + header.len() + 1;
     header.push_str(&" ".repeat((64 - unpadded % 64) % 64));
     header.push('\n');
-    let mut out = Vec::with_capacity(10 + header.len() + tensor.len() * 4);
+    let mut out = Vec::with_capacity(10 + header.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&[1, 0]);
     out.extend_from_slice(&(header.len() as u16).to_le_bytes());
     out.extend_from_slice(header.as_bytes());
-    for v in tensor.as_standard_layout().iter() {
+    out
+}
+
+/// Bytes of a float32 `.npy` of `shape`, header included; None when no file could hold it.
+pub fn npy_len(shape: &[usize]) -> Option<u64> {
+    let values = checked_len(shape)? as u64;
+    values
+        .checked_mul(4)?
+        .checked_add(header_bytes(shape).len() as u64)
+}
+
+/// Serialises a tensor as a version 1.0 little-endian float32 `.npy` image.
+pub fn to_npy(tensor: &Tensor) -> Vec<u8> {
+    let mut out = header_bytes(tensor.shape());
+    out.reserve(tensor.len() * 4);
+    for v in tensor.iter() {
         out.extend_from_slice(&v.to_le_bytes());
     }
     out
+}
+
+/// Bytes a [`NpyWriter`] gathers before it writes them out: all it ever holds.
+pub const WRITE_BUFFER: usize = 64 << 10;
+
+/// Writes a float32 `.npy` chunk by chunk along axis 0. The header states the final shape up
+/// front; each chunk's values go straight out through a buffer of [`WRITE_BUFFER`] bytes, so
+/// the writer holds no chunk, whatever the batch.
+pub struct NpyWriter<W: Write> {
+    out: W,
+    /// The shape after axis 0.
+    row: Vec<usize>,
+    rows: usize,
+    written: usize,
+    buffer: Vec<u8>,
+}
+
+impl<W: Write> NpyWriter<W> {
+    /// Writes the header of an array of `shape` (axis 0 the rows the chunks will bring).
+    pub fn new(mut out: W, shape: &[usize]) -> std::io::Result<Self> {
+        let (&rows, row) = shape.split_first().ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "a streamed .npy needs at least one axis",
+            )
+        })?;
+        out.write_all(&header_bytes(shape))?;
+        Ok(NpyWriter {
+            out,
+            row: row.to_vec(),
+            rows,
+            written: 0,
+            buffer: Vec::with_capacity(WRITE_BUFFER),
+        })
+    }
+
+    /// Appends the rows of `chunk`, whose shape after axis 0 must be the array's.
+    pub fn write_chunk(&mut self, chunk: &Tensor) -> std::io::Result<()> {
+        let rows = chunk.shape().first().copied().unwrap_or(0);
+        if chunk.ndim() == 0
+            || chunk.shape()[1..] != self.row[..]
+            || rows > self.rows - self.written
+        {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "a chunk of shape {:?} does not continue an array of {} rows of {:?} with {} written",
+                    chunk.shape(),
+                    self.rows,
+                    self.row,
+                    self.written
+                ),
+            ));
+        }
+        for v in chunk.iter() {
+            if self.buffer.len() + 4 > WRITE_BUFFER {
+                self.out.write_all(&self.buffer)?;
+                self.buffer.clear();
+            }
+            self.buffer.extend_from_slice(&v.to_le_bytes());
+        }
+        self.written += rows;
+        Ok(())
+    }
+
+    /// Writes what is buffered and returns the output; every row must have been written.
+    pub fn finish(mut self) -> std::io::Result<W> {
+        if self.written != self.rows {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "{} of the array's {} rows were written",
+                    self.written, self.rows
+                ),
+            ));
+        }
+        self.out.write_all(&self.buffer)?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
 }
 
 /// Reads a `.npy` file.
@@ -213,30 +308,67 @@ pub fn read_member<R: Read>(
 /// Writes tensors as a `.npz` (stored, uncompressed, as `np.savez` does).
 pub fn write_npz(path: &Path, arrays: &[(String, &Tensor)]) -> Result<()> {
     let file = std::fs::File::create(path).map_err(|e| write_error(path, e))?;
-    write_npz_to(file, arrays).map_err(|e| write_error(path, e))
+    let mut zip = NpzArchive::new(file);
+    for (name, tensor) in arrays {
+        zip.add(name, &mut to_npy(tensor).as_slice())
+            .map_err(|e| write_error(path, e))?;
+    }
+    zip.finish().map_err(|e| write_error(path, e))?;
+    Ok(())
 }
 
-fn write_npz_to<W: Write + Seek>(
-    out: W,
-    arrays: &[(String, &Tensor)],
-) -> zip::result::ZipResult<()> {
-    let mut zip = zip::ZipWriter::new(out);
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Stored)
-        .large_file(true);
-    for (name, tensor) in arrays {
-        zip.start_file(format!("{name}.npy"), options)?;
-        zip.write_all(&to_npy(tensor))?;
+/// A `.npz` being written member after member, each copied from a reader in pieces.
+pub struct NpzArchive<W: Write + Seek> {
+    zip: zip::ZipWriter<W>,
+}
+
+impl<W: Write + Seek> NpzArchive<W> {
+    pub fn new(out: W) -> Self {
+        NpzArchive {
+            zip: zip::ZipWriter::new(out),
+        }
     }
-    zip.finish()?;
-    Ok(())
+
+    /// Adds the `.npy` image `npy` reads as member `NAME.npy`.
+    pub fn add(&mut self, name: &str, npy: &mut impl Read) -> zip::result::ZipResult<()> {
+        // Stored like numpy.savez, ZIP64 where it must be, and a fixed time stamp: the same
+        // arrays always give the same bytes.
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored)
+            .last_modified_time(zip::DateTime::default())
+            .large_file(true);
+        self.zip.start_file(format!("{name}.npy"), options)?;
+        std::io::copy(npy, &mut self.zip)?;
+        Ok(())
+    }
+
+    pub fn finish(self) -> zip::result::ZipResult<W> {
+        self.zip.finish()
+    }
 }
 
 pub fn write_npy(path: &Path, tensor: &Tensor) -> Result<()> {
     std::fs::write(path, to_npy(tensor)).map_err(|e| write_error(path, e))
 }
 
-fn write_error(path: &Path, err: impl std::fmt::Display) -> Error {
+/// An I/O error while writing `path`, with what to do about it: a full disk says so.
+pub(crate) fn io_write_error(path: &Path, err: std::io::Error) -> Error {
+    use std::io::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded
+    ) {
+        return Error::io(
+            path,
+            format!(
+                "cannot write it ({err}); free some room on that disk, or write somewhere else"
+            ),
+        );
+    }
+    write_error(path, err)
+}
+
+pub(crate) fn write_error(path: &Path, err: impl std::fmt::Display) -> Error {
     Error::io(
         path,
         format!("cannot write it ({err}); check that the folder exists and is writable"),
@@ -388,6 +520,54 @@ mod tests {
         let bytes = to_npy(&t);
         let header_end = 10 + u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
         assert_eq!(header_end % 64, 0, "data is 64-byte aligned like NumPy's");
+    }
+
+    /// Records the largest single write: what a writer held before handing it on.
+    #[derive(Default)]
+    struct Sink {
+        bytes: Vec<u8>,
+        largest_write: usize,
+    }
+
+    impl Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.largest_write = self.largest_write.max(buf.len());
+            self.bytes.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_streamed_npy_equals_the_whole_one_and_holds_one_buffer() {
+        // One chunk of 1 MiB of values, another of one row: the writer never holds either.
+        let t = Tensor::from_shape_fn(IxDyn(&[4097, 64]), |i| (i[0] * 64 + i[1]) as f32);
+        let mut writer = NpyWriter::new(Sink::default(), t.shape()).unwrap();
+        writer
+            .write_chunk(&t.slice_axis(ndarray::Axis(0), (0..4096).into()).to_owned())
+            .unwrap();
+        writer
+            .write_chunk(
+                &t.slice_axis(ndarray::Axis(0), (4096..4097).into())
+                    .to_owned(),
+            )
+            .unwrap();
+        let sink = writer.finish().unwrap();
+        assert_eq!(sink.bytes, to_npy(&t));
+        assert!(sink.largest_write <= WRITE_BUFFER, "{}", sink.largest_write);
+        assert_eq!(npy_len(t.shape()), Some(sink.bytes.len() as u64));
+    }
+
+    #[test]
+    fn a_streamed_npy_takes_exactly_the_rows_its_header_states() {
+        let rows = |n: usize| Tensor::zeros(IxDyn(&[n, 3]));
+        let mut writer = NpyWriter::new(Vec::new(), &[4, 3]).unwrap();
+        writer.write_chunk(&rows(3)).unwrap();
+        assert!(writer.write_chunk(&rows(2)).is_err(), "a fifth row");
+        assert!(writer.write_chunk(&Tensor::zeros(IxDyn(&[1, 2]))).is_err());
+        assert!(writer.finish().is_err(), "three rows of four");
     }
 
     #[test]
