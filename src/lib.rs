@@ -16,6 +16,7 @@ pub mod html;
 pub mod inputs;
 pub mod keras;
 pub mod npy;
+pub mod progress;
 pub mod report;
 pub mod suite;
 pub mod tensor;

@@ -5,9 +5,11 @@ use std::path::Path;
 use super::{load_model, Outcome};
 use crate::cli::{DeviceArgs, InputArgs, ModelArgs, OutputFormat, VerifyArgs};
 use crate::error::{Error, Result};
+use crate::progress::Progress;
 use crate::report;
 use crate::verify::{
-    verify as run_verify, InputSource, Side, Tolerances, VerifyOptions, GPU_METRICS_FROM,
+    verify as run_verify, verify_with_progress, InputSource, Side, Tolerances, VerifyOptions,
+    GPU_METRICS_FROM,
 };
 
 pub fn verify(args: &VerifyArgs) -> Result<Outcome> {
@@ -32,7 +34,11 @@ pub fn verify(args: &VerifyArgs) -> Result<Outcome> {
     };
     let original = side(&args.side(false))?;
     let converted = side(&args.side(true))?;
-    let report = run_verify(&original, &converted, &options)?;
+    let progress = Progress::new(0, "samples");
+    let report = verify_with_progress(&original, &converted, &options, &mut |done, total| {
+        progress.set(done as u64, total as u64)
+    })?;
+    progress.finish();
     if let Some(path) = &args.junit {
         let xml = report::junit(&report, "keqv verify");
         std::fs::write(path, xml).map_err(|e| Error::io(path, e))?;

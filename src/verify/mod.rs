@@ -144,6 +144,16 @@ pub struct PairInfo {
 }
 
 pub fn verify(original: &Side, converted: &Side, options: &VerifyOptions) -> Result<VerifyReport> {
+    verify_with_progress(original, converted, options, &mut |_, _| {})
+}
+
+/// [`verify`], calling `progress(samples done, batch)` after each chunk.
+pub fn verify_with_progress(
+    original: &Side,
+    converted: &Side,
+    options: &VerifyOptions,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<VerifyReport> {
     let (og, cg) = (&original.graph, &converted.graph);
     let input_map = match_inputs(og, cg)?;
     let mut sides = Sides::prepare(options, og, cg)?;
@@ -184,6 +194,7 @@ pub fn verify(original: &Side, converted: &Side, options: &VerifyOptions) -> Res
             first_chunk = Some((inputs_o, inputs_c));
         }
         start += count;
+        progress(start, source.batch);
     }
 
     let pairs = pair_nodes(og, cg);
