@@ -46,6 +46,9 @@ pub enum Command {
         /// Where to write the outputs; without it, a summary of each output is printed.
         #[arg(long, short)]
         output: Option<PathBuf>,
+        /// Samples run at once; the batch streams through in chunks of this size.
+        #[arg(long, default_value_t = 1024)]
+        chunk: usize,
     },
     /// Run the original and the converted model on the same inputs; exit 0 when equivalent,
     /// 1 when not.

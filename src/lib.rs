@@ -18,6 +18,7 @@ pub mod keras;
 pub mod npy;
 pub mod progress;
 pub mod report;
+pub mod stream;
 pub mod suite;
 pub mod tensor;
 pub mod verify;
