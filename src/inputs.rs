@@ -195,23 +195,38 @@ pub fn load(path: &Path, graph: &Graph) -> Result<Vec<Tensor>> {
         .iter()
         .map(|id| graph.node(*id).layer.as_str())
         .collect();
-    let tensors = if is_zip(path)? {
-        let arrays = npy::read_npz(path)?;
-        match_by_name(arrays, &names, path)?
-    } else {
-        if names.len() != 1 {
-            return Err(Error::Input(format!(
-                "{}: the model has {} inputs ({}); give an .npz with one array per input name (numpy.savez(FILE, {}))",
-                path.display(),
-                names.len(),
-                names.join(", "),
-                names.iter().map(|n| format!("{n}=…")).collect::<Vec<_>>().join(", ")
-            )));
-        }
-        vec![npy::read_npy(path)?]
-    };
+    let tensors = read_matched(path, &names, npy::read_npy, npy::read_npz)?;
     check_shapes(&tensors, graph, path)?;
     Ok(tensors)
+}
+
+/// The shapes (batch first) of the arrays `load` would give inputs named `names`, read from
+/// the file's headers only.
+pub fn file_shapes(path: &Path, names: &[&str]) -> Result<Vec<Vec<usize>>> {
+    read_matched(path, names, npy::read_npy_shape, npy::read_npz_shapes)
+}
+
+/// One `T` per input name from `path`: `one(path)` for a `.npy` (a single-input model only),
+/// else `all(path)` of an `.npz` matched by name.
+fn read_matched<T: Clone>(
+    path: &Path,
+    names: &[&str],
+    one: impl FnOnce(&Path) -> Result<T>,
+    all: impl FnOnce(&Path) -> Result<Vec<(String, T)>>,
+) -> Result<Vec<T>> {
+    if is_zip(path)? {
+        return match_by_name(all(path)?, names, path);
+    }
+    if names.len() != 1 {
+        return Err(Error::Input(format!(
+            "{}: the model has {} inputs ({}); give an .npz with one array per input name (numpy.savez(FILE, {}))",
+            path.display(),
+            names.len(),
+            names.join(", "),
+            names.iter().map(|n| format!("{n}=…")).collect::<Vec<_>>().join(", ")
+        )));
+    }
+    Ok(vec![one(path)?])
 }
 
 /// Whether the file starts like a zip archive (an `.npz`).
@@ -225,11 +240,11 @@ fn is_zip(path: &Path) -> Result<bool> {
     Ok(head == b"PK")
 }
 
-fn match_by_name(
-    arrays: Vec<(String, Tensor)>,
+fn match_by_name<T: Clone>(
+    arrays: Vec<(String, T)>,
     names: &[&str],
     path: &Path,
-) -> Result<Vec<Tensor>> {
+) -> Result<Vec<T>> {
     let find = |key: &str| {
         arrays
             .iter()

@@ -14,17 +14,19 @@ use crate::tensor::{checked_len, Tensor};
 
 const MAGIC: &[u8] = b"\x93NUMPY";
 
-/// Parses one `.npy` image. `what` names it in errors (a path, or `file.npz:member`).
-pub fn parse_npy(bytes: &[u8], what: &str) -> std::result::Result<Tensor, String> {
-    let bad = |detail: String| {
-        if detail.contains("; ") {
-            format!("{what}: not a valid .npy array: {detail}")
-        } else {
-            format!("{what}: not a valid .npy array: {detail}; write it with numpy.save(FILE, x.astype('float32'))")
-        }
-    };
+/// "WHAT: not a valid .npy array: DETAIL", with what to do unless the detail says it.
+fn invalid(what: &str, detail: String) -> String {
+    if detail.contains("; ") {
+        format!("{what}: not a valid .npy array: {detail}")
+    } else {
+        format!("{what}: not a valid .npy array: {detail}; write it with numpy.save(FILE, x.astype('float32'))")
+    }
+}
+
+/// The header of the `.npy` image `bytes` starts with, and where its data begins.
+fn read_header(bytes: &[u8]) -> std::result::Result<(Header, usize), String> {
     if bytes.len() < 10 || &bytes[..6] != MAGIC {
-        return Err(bad("missing the \\x93NUMPY signature".into()));
+        return Err("missing the \\x93NUMPY signature".into());
     }
     let (header_len, start): (usize, usize) = match bytes[6] {
         1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
@@ -32,15 +34,72 @@ pub fn parse_npy(bytes: &[u8], what: &str) -> std::result::Result<Tensor, String
             u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
             12,
         ),
-        v => return Err(bad(format!("unsupported format version {v}"))),
+        v => return Err(format!("unsupported format version {v}")),
     };
     let end = start
         .checked_add(header_len)
         .filter(|&e| e <= bytes.len())
-        .ok_or_else(|| bad("header longer than the file".into()))?;
+        .ok_or_else(|| "header longer than the file".to_string())?;
     let header =
-        std::str::from_utf8(&bytes[start..end]).map_err(|_| bad("header is not text".into()))?;
-    let header = Header::parse(header).map_err(bad)?;
+        std::str::from_utf8(&bytes[start..end]).map_err(|_| "header is not text".to_string())?;
+    Ok((Header::parse(header)?, end))
+}
+
+/// Longest `.npy` header read when only the shape is wanted (NumPy writes a few hundred bytes).
+const MAX_HEADER: usize = 1 << 20;
+
+/// The shape of the `.npy` image `reader` starts with, from its header alone: the data is not
+/// read. `what` names it in errors.
+fn read_shape(reader: &mut impl Read, what: &str) -> std::result::Result<Vec<usize>, String> {
+    let unreadable = |e: std::io::Error| format!("{what} cannot be read ({e})");
+    let mut prefix = Vec::new();
+    reader
+        .take(12)
+        .read_to_end(&mut prefix)
+        .map_err(unreadable)?;
+    let header_len = match prefix.get(6) {
+        Some(1) if prefix.len() >= 10 => u16::from_le_bytes([prefix[8], prefix[9]]) as usize,
+        Some(2 | 3) if prefix.len() >= 12 => {
+            u32::from_le_bytes([prefix[8], prefix[9], prefix[10], prefix[11]]) as usize
+        }
+        _ => 0,
+    };
+    if header_len > MAX_HEADER {
+        return Err(invalid(
+            what,
+            format!("its header claims {header_len} bytes"),
+        ));
+    }
+    reader
+        .take(header_len as u64)
+        .read_to_end(&mut prefix)
+        .map_err(unreadable)?;
+    read_header(&prefix)
+        .map(|(header, _)| header.shape)
+        .map_err(|detail| invalid(what, detail))
+}
+
+/// The shape of the array in a `.npy` file, from its header.
+pub fn read_npy_shape(path: &Path) -> Result<Vec<usize>> {
+    let mut file = std::fs::File::open(path).map_err(|e| crate::keras::read_error(path, e))?;
+    read_shape(&mut file, &path.display().to_string()).map_err(Error::Input)
+}
+
+/// The shape of every array of a `.npz` file, keyed by name, in archive order, from the
+/// members' headers.
+pub fn read_npz_shapes(path: &Path) -> Result<Vec<(String, Vec<usize>)>> {
+    let mut shapes = Vec::new();
+    for_each_member(path, |key, member, what, _| {
+        shapes.push((key, read_shape(member, what).map_err(Error::Input)?));
+        Ok(())
+    })?;
+    Ok(shapes)
+}
+
+/// Parses one `.npy` image. `what` names it in errors (a path, or `file.npz:member`).
+pub fn parse_npy(bytes: &[u8], what: &str) -> std::result::Result<Tensor, String> {
+    let bad = |detail: String| invalid(what, detail);
+    let (header, end) = read_header(bytes).map_err(bad)?;
     let overflows = || {
         bad(format!(
             "shape {:?} is too large for any file",
@@ -200,6 +259,23 @@ pub fn read_npy(path: &Path) -> Result<Tensor> {
 /// Reads every array of a `.npz` file, keyed by name (the member name without `.npy`), in
 /// archive order.
 pub fn read_npz(path: &Path) -> Result<Vec<(String, Tensor)>> {
+    let mut arrays = Vec::new();
+    for_each_member(path, |key, member, what, file_len| {
+        let bytes = read_member(member, file_len, what)
+            .map_err(|e| Error::Input(format!("{e}; write the file again with numpy.savez")))?;
+        arrays.push((key, parse_npy(&bytes, what).map_err(Error::Input)?));
+        Ok(())
+    })?;
+    Ok(arrays)
+}
+
+/// Calls `each(key, member, what, file_len)` for every `.npy` member of a `.npz`, in archive
+/// order: `key` the member name without `.npy`, `what` its name for messages, `file_len` the
+/// archive's size.
+fn for_each_member(
+    path: &Path,
+    mut each: impl FnMut(String, &mut zip::read::ZipFile<'_, std::fs::File>, &str, u64) -> Result<()>,
+) -> Result<()> {
     let file = std::fs::File::open(path).map_err(|e| crate::keras::read_error(path, e))?;
     let file_len = file
         .metadata()
@@ -211,7 +287,6 @@ pub fn read_npz(path: &Path) -> Result<Vec<(String, Tensor)>> {
             path.display()
         ))
     })?;
-    let mut arrays = Vec::new();
     // Members may overlap in the file, so each one's limit alone does not bound the total.
     let total_limit = file_len.saturating_mul(MAX_RATIO);
     let mut total = 0u64;
@@ -242,14 +317,9 @@ pub fn read_npz(path: &Path) -> Result<Vec<(String, Tensor)>> {
                 path.display()
             )));
         }
-        let bytes = read_member(&mut member, file_len, &what)
-            .map_err(|e| Error::Input(format!("{e}; write the file again with numpy.savez")))?;
-        arrays.push((
-            key.to_string(),
-            parse_npy(&bytes, &what).map_err(Error::Input)?,
-        ));
+        each(key.to_string(), &mut member, &what, file_len)?;
     }
-    Ok(arrays)
+    Ok(())
 }
 
 /// Largest uncompressed/compressed size ratio believed of a zip member (deflate tops out near
