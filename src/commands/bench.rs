@@ -49,7 +49,7 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
     if args.runs == 0 {
         return Err(Error::Usage("--runs must be at least 1".into()));
     }
-    let (_, graph) = load_model(args.model)?;
+    let (_, graph) = load_model(args.model, args.inputs.file())?;
     let batch_inputs = match &args.inputs.inputs {
         Some(path) => inputs::load(path, &graph)?,
         None => inputs::generate(&graph, &args.inputs.random()?)?,

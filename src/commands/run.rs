@@ -27,7 +27,7 @@ pub fn run(
         Some(path) => InputSource::File(path.clone()),
         None => InputSource::Random(input_args.random()?),
     };
-    let (model, graph) = load_model(model_args)?;
+    let (model, graph) = load_model(model_args, input_args.file())?;
     for warning in &model.warnings {
         eprintln!("keqv: warning: {}: {warning}", model.path.display());
     }

@@ -7,6 +7,7 @@ pub mod build;
 pub mod layers;
 pub mod linear;
 pub mod op;
+pub mod open_inputs;
 pub mod shape;
 
 use std::sync::Arc;
