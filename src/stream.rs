@@ -92,15 +92,14 @@ fn peak_values_per_sample(graph: &Graph) -> usize {
 /// The outputs of a run being written: one output to a `.npy`, several (or a `.npz` path) to a
 /// `.npz` keyed by output layer name. Each array streams chunk by chunk into its `.npy`, whose
 /// header already states the whole batch; a `.npz`'s arrays stream into temporary `.npy` files
-/// beside it, copied into the archive one after another at the end.
+/// beside it, copied into the archive one after another at the end. The file is written under
+/// a temporary name and renamed into place when complete, so a run that fails leaves no
+/// half-written file and keeps what was there before.
 pub struct OutputFile {
     path: PathBuf,
-    /// The file was created as a regular file, so a run that fails removes it.
-    regular: bool,
-    arrays: Vec<NpyWriter<File>>,
-    /// For a `.npz`: the archive file and the member names; None for a `.npy`.
-    npz: Option<(File, Vec<String>)>,
-    finished: bool,
+    arrays: Vec<NpyWriter<Target>>,
+    /// For a `.npz`: the archive and the member names; None for a `.npy`.
+    npz: Option<(Target, Vec<String>)>,
 }
 
 impl OutputFile {
@@ -141,16 +140,9 @@ impl OutputFile {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let file = File::create(path).map_err(|e| npy::io_write_error(path, e))?;
-        let regular = file.metadata().is_ok_and(|m| m.is_file());
-        let mut output = OutputFile {
-            path: path.to_path_buf(),
-            regular,
-            arrays: Vec::new(),
-            npz: None,
-            finished: false,
-        };
-        if regular {
+        let write_error = |e: std::io::Error| npy::io_write_error(path, e);
+        let target = Target::open(path, &dir).map_err(write_error)?;
+        if matches!(target, Target::Renamed(_)) {
             if let Some(free) = free_bytes(&dir).filter(|&free| free < needed) {
                 return Err(Error::Usage(format!(
                     "{}: the outputs of {batch} samples take {}{} and the disk has {} free; use a smaller --batch, or write somewhere with more room",
@@ -161,53 +153,55 @@ impl OutputFile {
                 )));
             }
         }
-        let write_error = |e: std::io::Error| npy::io_write_error(path, e);
-        if is_npz {
-            for shape in &shapes {
-                let member = tempfile::tempfile_in(&dir).map_err(write_error)?;
-                output
-                    .arrays
-                    .push(NpyWriter::new(member, shape).map_err(write_error)?);
-            }
-            let names = graph
-                .outputs
-                .iter()
-                .map(|id| graph.node(*id).layer.clone())
-                .collect();
-            output.npz = Some((file, names));
-        } else {
-            output
-                .arrays
-                .push(NpyWriter::new(file, &shapes[0]).map_err(write_error)?);
+        if !is_npz {
+            return Ok(OutputFile {
+                path: path.to_path_buf(),
+                arrays: vec![NpyWriter::new(target, &shapes[0]).map_err(write_error)?],
+                npz: None,
+            });
         }
-        Ok(output)
+        let arrays = shapes
+            .iter()
+            .map(|shape| {
+                let member = Target::Anonymous(tempfile::tempfile_in(&dir)?);
+                NpyWriter::new(member, shape)
+            })
+            .collect::<std::io::Result<_>>()
+            .map_err(write_error)?;
+        let names = graph
+            .outputs
+            .iter()
+            .map(|id| graph.node(*id).layer.clone())
+            .collect();
+        Ok(OutputFile {
+            path: path.to_path_buf(),
+            arrays,
+            npz: Some((target, names)),
+        })
     }
 
     /// Completes the file: every sample must have been written.
-    pub fn finish(mut self) -> Result<()> {
-        let path = self.path.clone();
-        let write_error = |e: std::io::Error| npy::io_write_error(&path, e);
-        let arrays = std::mem::take(&mut self.arrays);
-        match self.npz.take() {
+    pub fn finish(self) -> Result<()> {
+        let path = &self.path;
+        let write_error = |e: std::io::Error| npy::io_write_error(path, e);
+        let target = match self.npz {
             None => {
-                for array in arrays {
-                    array.finish().map_err(write_error)?;
-                }
+                let array = self.arrays.into_iter().next().expect("one array");
+                array.finish().map_err(write_error)?
             }
-            Some((file, names)) => {
-                let mut archive = NpzArchive::new(file);
-                for (array, name) in arrays.into_iter().zip(&names) {
+            Some((target, names)) => {
+                let mut archive = NpzArchive::new(target);
+                for (array, name) in self.arrays.into_iter().zip(&names) {
                     let mut member = array.finish().map_err(write_error)?;
                     member.seek(SeekFrom::Start(0)).map_err(write_error)?;
                     archive
                         .add(name, &mut member)
-                        .map_err(|e| zip_error(&path, e))?;
+                        .map_err(|e| zip_error(path, e))?;
                 }
-                archive.finish().map_err(|e| zip_error(&path, e))?;
+                archive.finish().map_err(|e| zip_error(path, e))?
             }
-        }
-        self.finished = true;
-        Ok(())
+        };
+        target.complete(path).map_err(write_error)
     }
 }
 
@@ -222,13 +216,67 @@ impl ChunkSink for OutputFile {
     }
 }
 
-impl Drop for OutputFile {
-    /// A run that fails leaves no half-written output behind (only a file keqv created as a
-    /// regular file is removed: never a device such as /dev/null).
-    fn drop(&mut self) {
-        if !self.finished && self.regular {
-            let _ = std::fs::remove_file(&self.path);
+/// Where an output's bytes go.
+enum Target {
+    /// A file beside the output, renamed onto it when complete, removed if the run fails.
+    Renamed(tempfile::NamedTempFile),
+    /// The output itself, when it exists and is not a regular file (`/dev/null`, a pipe):
+    /// nothing may be renamed onto it.
+    Direct(File),
+    /// A temporary file with no name (a `.npz` member).
+    Anonymous(File),
+}
+
+impl Target {
+    fn open(path: &Path, dir: &Path) -> std::io::Result<Self> {
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+            return Ok(Target::Direct(File::create(path)?));
         }
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".keqv-output-");
+        // The mode a plain File::create would give (the umask applies), not 0600.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o666));
+        }
+        Ok(Target::Renamed(builder.tempfile_in(dir)?))
+    }
+
+    /// Puts the written bytes in place.
+    fn complete(self, path: &Path) -> std::io::Result<()> {
+        match self {
+            Target::Renamed(file) => file.persist(path).map(drop).map_err(|e| e.error),
+            Target::Direct(_) | Target::Anonymous(_) => Ok(()),
+        }
+    }
+
+    fn file(&mut self) -> &mut File {
+        match self {
+            Target::Renamed(file) => file.as_file_mut(),
+            Target::Direct(file) | Target::Anonymous(file) => file,
+        }
+    }
+}
+
+impl std::io::Write for Target {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.file().write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file().flush()
+    }
+}
+
+impl std::io::Read for Target {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.file().read(buf)
+    }
+}
+
+impl Seek for Target {
+    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        self.file().seek(pos)
     }
 }
 

@@ -150,6 +150,33 @@ fn a_batch_too_large_for_the_disk_is_refused_before_it_runs() {
     assert!(line.contains("--chunk must be at least 1"), "{line}");
 }
 
+#[test]
+fn a_failed_run_keeps_what_the_output_held_and_leaves_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.npy");
+    std::fs::write(&out, b"before").unwrap();
+    let model = fixture("k3/a_seq_mlp.keras");
+    // The output is opened before the device, which then fails.
+    let a = args(&[
+        &"run",
+        &"--device",
+        &"gpu",
+        &"--adapter",
+        &"no adapter is named this",
+        &model,
+        &"-o",
+        &out,
+    ]);
+    let result = keqv(&a);
+    assert_eq!(result.status.code(), Some(2));
+    assert_eq!(std::fs::read(&out).unwrap(), b"before");
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("out.npy")]);
+}
+
 /// keqv with its address space limited to `limit` bytes, as on a machine with that much
 /// memory: an allocation beyond it fails at once instead of swapping.
 #[cfg(target_os = "linux")]
