@@ -18,12 +18,12 @@ fn fixture(rel: &str) -> PathBuf {
         .join(rel)
 }
 
-/// A copy of the `.keras` fixture `rel` in `dir`, with the `batch_shape` of the named
-/// InputLayers replaced.
-fn opened(dir: &Path, rel: &str, name: &str, shapes: &[(&str, Value)]) -> PathBuf {
+/// A copy of the `.keras` fixture `rel` in `dir`, its config changed by `edit`.
+fn with_config(dir: &Path, rel: &str, name: &str, edit: impl FnOnce(&mut Value)) -> PathBuf {
     let mut source = zip::ZipArchive::new(std::fs::File::open(fixture(rel)).unwrap()).unwrap();
     let path = dir.join(name);
     let mut out = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let mut edit = Some(edit);
     for i in 0..source.len() {
         let mut member = source.by_index(i).unwrap();
         let member_name = member.name().unwrap().to_string();
@@ -31,15 +31,7 @@ fn opened(dir: &Path, rel: &str, name: &str, shapes: &[(&str, Value)]) -> PathBu
         member.read_to_end(&mut bytes).unwrap();
         if member_name == "config.json" {
             let mut config: Value = serde_json::from_slice(&bytes).unwrap();
-            for (layer, shape) in shapes {
-                let entry = config["config"]["layers"]
-                    .as_array_mut()
-                    .unwrap()
-                    .iter_mut()
-                    .find(|l| l["config"]["name"] == *layer)
-                    .unwrap_or_else(|| panic!("{rel} has no layer {layer}"));
-                entry["config"]["batch_shape"] = shape.clone();
-            }
+            (edit.take().unwrap())(&mut config);
             bytes = config.to_string().into_bytes();
         }
         // Stored, as Keras writes .keras members.
@@ -50,6 +42,26 @@ fn opened(dir: &Path, rel: &str, name: &str, shapes: &[(&str, Value)]) -> PathBu
     }
     out.finish().unwrap();
     path
+}
+
+/// The config entry of layer `name`.
+fn layer<'v>(config: &'v mut Value, name: &str) -> &'v mut Value {
+    config["config"]["layers"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|l| l["config"]["name"] == name)
+        .unwrap_or_else(|| panic!("no layer {name}"))
+}
+
+/// A copy of the `.keras` fixture `rel` in `dir`, with the `batch_shape` of the named
+/// InputLayers replaced.
+fn opened(dir: &Path, rel: &str, name: &str, shapes: &[(&str, Value)]) -> PathBuf {
+    with_config(dir, rel, name, |config| {
+        for (input, shape) in shapes {
+            layer(config, input)["config"]["batch_shape"] = shape.clone();
+        }
+    })
 }
 
 struct Models {
@@ -205,6 +217,32 @@ fn the_inputs_file_settles_open_dimensions() {
         &fixture("k3/e_shared.keras"),
         &"--inputs",
         &shared_in,
+    ]);
+    assert!(report.starts_with("EQUIVALENT"), "{report}");
+}
+
+#[test]
+fn verify_settles_an_input_of_another_name_by_position() {
+    let dir = tempfile::tempdir().unwrap();
+    // The converted model calls its input 'pixels' and leaves its size open.
+    let renamed = with_config(
+        dir.path(),
+        "k3/a_seq_mlp.keras",
+        "renamed.keras",
+        |config| {
+            let input = layer(config, "input_layer");
+            input["config"]["name"] = json!("pixels");
+            input["config"]["batch_shape"] = json!([null, null]);
+        },
+    );
+    let report = ok(&[
+        &"verify",
+        &"--device",
+        &"cpu",
+        &fixture("k3/a_seq_mlp.keras"),
+        &renamed,
+        &"--inputs",
+        &fixture("inputs/a_seq_mlp.npy"),
     ]);
     assert!(report.starts_with("EQUIVALENT"), "{report}");
 }
