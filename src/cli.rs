@@ -1,6 +1,5 @@
 //! Command-line definitions, and their conversion into validated library settings.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -9,8 +8,10 @@ use crate::error::{Error, Result};
 use crate::exec::gpu::Backend;
 use crate::exec::DeviceChoice;
 use crate::graph::build::BuildOptions;
+use crate::graph::open_inputs::{settle, InputsFlag};
 use crate::inputs::{Distribution, RandomInputs};
 use crate::keras::custom::CustomMap;
+use crate::keras::KerasModel;
 use crate::verify::Tolerances;
 
 #[derive(Parser, Debug)]
@@ -46,6 +47,9 @@ pub enum Command {
         /// Where to write the outputs; without it, a summary of each output is printed.
         #[arg(long, short)]
         output: Option<PathBuf>,
+        /// Samples run at once; the batch streams through in chunks of this size.
+        #[arg(long, default_value_t = 1024)]
+        chunk: usize,
     },
     /// Run the original and the converted model on the same inputs; exit 0 when equivalent,
     /// 1 when not.
@@ -121,7 +125,8 @@ pub struct VerifyArgs {
     /// Read custom mappings (for both models) from a file.
     #[arg(long, value_name = "FILE")]
     pub custom_file: Vec<PathBuf>,
-    /// The per-sample shape of an input the models leave open: NAME=D1,D2,…
+    /// The per-sample shape of an input the models leave open: NAME=D1,D2,… (else taken from
+    /// the --inputs file, where one is given).
     #[arg(long, value_name = "NAME=D1,D2")]
     pub input_shape: Vec<String>,
     #[command(flatten)]
@@ -273,12 +278,14 @@ pub struct ModelArgs {
     #[arg(long, value_name = "FILE")]
     pub custom_file: Vec<PathBuf>,
     /// The per-sample shape of an input whose dimensions the model leaves open: NAME=D1,D2,…
+    /// (else taken from the --inputs file, where one is given).
     #[arg(long, value_name = "NAME=D1,D2")]
     pub input_shape: Vec<String>,
 }
 
 impl ModelArgs {
-    pub fn build_options(&self) -> Result<BuildOptions> {
+    /// The custom-layer mappings of `--custom-file` and `--custom`.
+    pub fn custom_map(&self) -> Result<CustomMap> {
         let mut custom = CustomMap::default();
         for path in &self.custom_file {
             custom.add_file(path)?;
@@ -289,27 +296,19 @@ impl ModelArgs {
         for flag in &self.own_custom {
             custom.add_own_flag(flag)?;
         }
+        Ok(custom)
+    }
+
+    /// How to build `model`: the custom mappings, and the dimensions its inputs leave open,
+    /// settled by `--input-shape` or by `inputs` (see [`settle`]).
+    pub fn build_options(&self, model: &KerasModel, inputs: InputsFlag) -> Result<BuildOptions> {
+        let custom = self.custom_map()?;
+        let mut shapes = settle(&[model], &self.input_shape, inputs)?;
         Ok(BuildOptions {
             custom,
-            input_shapes: parse_input_shapes(&self.input_shape)?,
+            input_shapes: shapes.remove(0),
         })
     }
-}
-
-fn parse_input_shapes(flags: &[String]) -> Result<HashMap<String, Vec<usize>>> {
-    flags
-        .iter()
-        .map(|flag| {
-            let bad = || Error::Usage(format!("--input-shape '{flag}' is not NAME=D1,D2,… (for example --input-shape tokens=128,64)"));
-            let (name, dims) = flag.split_once('=').ok_or_else(bad)?;
-            let dims = dims
-                .split(',')
-                .map(|d| d.trim().parse::<usize>().ok().filter(|&d| d > 0))
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(bad)?;
-            Ok((name.trim().to_string(), dims))
-        })
-        .collect()
 }
 
 #[derive(Args, Debug, Clone)]
@@ -329,6 +328,14 @@ pub struct InputArgs {
 }
 
 impl InputArgs {
+    /// The `--inputs` file, as what can settle open input dimensions.
+    pub fn file(&self) -> InputsFlag<'_> {
+        match &self.inputs {
+            Some(path) => InputsFlag::Given(path),
+            None => InputsFlag::NotGiven,
+        }
+    }
+
     pub fn random(&self) -> Result<RandomInputs> {
         if self.batch == 0 {
             return Err(Error::Usage("--batch must be at least 1".into()));

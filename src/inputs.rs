@@ -4,7 +4,7 @@
 //! seed recorded in a CI suite gives the same inputs with every keqv version, whatever a random
 //! number crate later changes.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ndarray::IxDyn;
 
@@ -37,6 +37,115 @@ impl Default for RandomInputs {
             distribution: Distribution::Normal,
         }
     }
+}
+
+/// Where a batch of inputs comes from.
+#[derive(Clone, Debug)]
+pub enum InputSource {
+    File(PathBuf),
+    Random(RandomInputs),
+}
+
+/// Inputs from a file (sliced per chunk) or generated per chunk from the seed, so that a batch
+/// streams through a model a chunk at a time.
+pub struct InputFeed {
+    file: Option<Vec<Tensor>>,
+    random: RandomInputs,
+    pub batch: usize,
+    pub description: String,
+    /// Conversions of the file's arrays to the float32 the models run in ("input 'x':
+    /// float64 → float32").
+    pub casts: Vec<String>,
+}
+
+impl InputFeed {
+    pub fn new(source: &InputSource, graph: &Graph) -> Result<Self> {
+        match source {
+            InputSource::File(path) => {
+                let tensors = load(path, graph)?;
+                let batch = tensors.first().map_or(0, |t| t.shape()[0]);
+                Ok(InputFeed {
+                    file: Some(tensors),
+                    random: RandomInputs::default(),
+                    batch,
+                    description: format!("{} ({batch} samples)", path.display()),
+                    casts: casts(path, graph)?,
+                })
+            }
+            InputSource::Random(spec) => {
+                check_generable(graph, spec.batch)?;
+                Ok(InputFeed {
+                    file: None,
+                    random: *spec,
+                    batch: spec.batch,
+                    casts: Vec::new(),
+                    description: match spec.distribution {
+                        Distribution::Normal => {
+                            format!("random normal, seed {}, batch {}", spec.seed, spec.batch)
+                        }
+                        Distribution::Uniform { low, high } => {
+                            format!(
+                                "random uniform [{low}, {high}), seed {}, batch {}",
+                                spec.seed, spec.batch
+                            )
+                        }
+                    },
+                })
+            }
+        }
+    }
+
+    /// Samples `start .. start + count`, one tensor per graph input.
+    pub fn chunk(&self, graph: &Graph, start: usize, count: usize) -> Result<Vec<Tensor>> {
+        match &self.file {
+            Some(tensors) => Ok(tensors
+                .iter()
+                .map(|t| {
+                    t.slice_axis(ndarray::Axis(0), ndarray::Slice::from(start..start + count))
+                        .to_owned()
+                })
+                .collect()),
+            None => generate_range(graph, &self.random, start, count),
+        }
+    }
+}
+
+/// The arrays of an inputs file that are not float32, each named with its cast: the models
+/// run in float32, so a float64 input loses precision (and a float16 one gains none).
+fn casts(path: &Path, graph: &Graph) -> Result<Vec<String>> {
+    let dtypes = if is_zip(path)? {
+        npy::read_npz_dtypes(path)?
+    } else {
+        let name = graph
+            .inputs
+            .first()
+            .map_or(String::new(), |id| graph.node(*id).layer.clone());
+        vec![(name, npy::read_npy_dtype(path)?)]
+    };
+    Ok(dtypes
+        .into_iter()
+        .filter(|(_, dtype)| *dtype != "float32")
+        .map(|(name, dtype)| format!("input '{name}': {dtype} cast to float32"))
+        .collect())
+}
+
+/// Refuses, before anything runs, a random batch whose element positions do not fit the
+/// generator's 64-bit counter.
+fn check_generable(graph: &Graph, batch: usize) -> Result<()> {
+    for id in &graph.inputs {
+        let node = graph.node(*id);
+        let fits = checked_len(&node.shape)
+            .and_then(|n| (n as u64).checked_mul(batch as u64))
+            .is_some();
+        if !fits {
+            return Err(Error::Usage(format!(
+                "--batch {batch}: input '{}' is {}, and that many samples of it are more than keqv can generate; use a smaller --batch",
+                node.name,
+                crate::tensor::describe_sample_shape(&node.shape)
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Largest input batch generated at once (elements), to refuse absurd requests up front.
@@ -75,10 +184,27 @@ pub fn generate_range(
                 })?;
             let per_sample: usize = node.shape.iter().product();
             let stream = Stream::new(spec.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-            let first = (start * per_sample) as u64;
-            let values = (0..len as u64)
-                .map(|k| stream.sample(first + k, spec.distribution))
-                .collect();
+            // Element positions run up to (start + count)·per_sample, which must fit a u64.
+            let first = start
+                .checked_add(count)
+                .and_then(|end| (end as u64).checked_mul(per_sample as u64))
+                .map(|_| start as u64 * per_sample as u64)
+                .ok_or_else(|| {
+                    Error::Input(format!(
+                        "input '{}': samples up to {start} + {count} are beyond any random batch keqv can generate; use a smaller --batch",
+                        node.name
+                    ))
+                })?;
+            let mut values = Vec::new();
+            values.try_reserve_exact(len).map_err(|_| {
+                Error::Input(format!(
+                    "input '{}': {count} samples of shape {} take {}, which cannot be allocated here; use a smaller --chunk",
+                    node.name,
+                    crate::tensor::describe_sample_shape(&node.shape),
+                    crate::error::human_bytes(len as f64 * 4.0)
+                ))
+            })?;
+            values.extend((0..len as u64).map(|k| stream.sample(first + k, spec.distribution)));
             Ok(Tensor::from_shape_vec(IxDyn(&shape), values).expect("length matches shape"))
         })
         .collect()
@@ -93,23 +219,38 @@ pub fn load(path: &Path, graph: &Graph) -> Result<Vec<Tensor>> {
         .iter()
         .map(|id| graph.node(*id).layer.as_str())
         .collect();
-    let tensors = if is_zip(path)? {
-        let arrays = npy::read_npz(path)?;
-        match_by_name(arrays, &names, path)?
-    } else {
-        if names.len() != 1 {
-            return Err(Error::Input(format!(
-                "{}: the model has {} inputs ({}); give an .npz with one array per input name (numpy.savez(FILE, {}))",
-                path.display(),
-                names.len(),
-                names.join(", "),
-                names.iter().map(|n| format!("{n}=…")).collect::<Vec<_>>().join(", ")
-            )));
-        }
-        vec![npy::read_npy(path)?]
-    };
+    let tensors = read_matched(path, &names, npy::read_npy, npy::read_npz)?;
     check_shapes(&tensors, graph, path)?;
     Ok(tensors)
+}
+
+/// The shapes (batch first) of the arrays `load` would give inputs named `names`, read from
+/// the file's headers only.
+pub fn file_shapes(path: &Path, names: &[&str]) -> Result<Vec<Vec<usize>>> {
+    read_matched(path, names, npy::read_npy_shape, npy::read_npz_shapes)
+}
+
+/// One `T` per input name from `path`: `one(path)` for a `.npy` (a single-input model only),
+/// else `all(path)` of an `.npz` matched by name.
+fn read_matched<T: Clone>(
+    path: &Path,
+    names: &[&str],
+    one: impl FnOnce(&Path) -> Result<T>,
+    all: impl FnOnce(&Path) -> Result<Vec<(String, T)>>,
+) -> Result<Vec<T>> {
+    if is_zip(path)? {
+        return match_by_name(all(path)?, names, path);
+    }
+    if names.len() != 1 {
+        return Err(Error::Input(format!(
+            "{}: the model has {} inputs ({}); give an .npz with one array per input name (numpy.savez(FILE, {}))",
+            path.display(),
+            names.len(),
+            names.join(", "),
+            names.iter().map(|n| format!("{n}=…")).collect::<Vec<_>>().join(", ")
+        )));
+    }
+    Ok(vec![one(path)?])
 }
 
 /// Whether the file starts like a zip archive (an `.npz`).
@@ -123,11 +264,11 @@ fn is_zip(path: &Path) -> Result<bool> {
     Ok(head == b"PK")
 }
 
-fn match_by_name(
-    arrays: Vec<(String, Tensor)>,
+fn match_by_name<T: Clone>(
+    arrays: Vec<(String, T)>,
     names: &[&str],
     path: &Path,
-) -> Result<Vec<Tensor>> {
+) -> Result<Vec<T>> {
     let find = |key: &str| {
         arrays
             .iter()

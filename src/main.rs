@@ -34,7 +34,8 @@ fn main() -> ExitCode {
             inputs,
             device,
             output,
-        } => commands::run::run(model, inputs, device, output.as_deref()),
+            chunk,
+        } => commands::run::run(model, inputs, device, output.as_deref(), *chunk),
         Command::Verify(args) => commands::verify::verify(args),
         Command::Suite(args) => commands::suite::suite(args),
         Command::Convert {

@@ -14,17 +14,19 @@ use crate::tensor::{checked_len, Tensor};
 
 const MAGIC: &[u8] = b"\x93NUMPY";
 
-/// Parses one `.npy` image. `what` names it in errors (a path, or `file.npz:member`).
-pub fn parse_npy(bytes: &[u8], what: &str) -> std::result::Result<Tensor, String> {
-    let bad = |detail: String| {
-        if detail.contains("; ") {
-            format!("{what}: not a valid .npy array: {detail}")
-        } else {
-            format!("{what}: not a valid .npy array: {detail}; write it with numpy.save(FILE, x.astype('float32'))")
-        }
-    };
+/// "WHAT: not a valid .npy array: DETAIL", with what to do unless the detail says it.
+fn invalid(what: &str, detail: String) -> String {
+    if detail.contains("; ") {
+        format!("{what}: not a valid .npy array: {detail}")
+    } else {
+        format!("{what}: not a valid .npy array: {detail}; write it with numpy.save(FILE, x.astype('float32'))")
+    }
+}
+
+/// The header of the `.npy` image `bytes` starts with, and where its data begins.
+fn read_header(bytes: &[u8]) -> std::result::Result<(Header, usize), String> {
     if bytes.len() < 10 || &bytes[..6] != MAGIC {
-        return Err(bad("missing the \\x93NUMPY signature".into()));
+        return Err("missing the \\x93NUMPY signature".into());
     }
     let (header_len, start): (usize, usize) = match bytes[6] {
         1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
@@ -32,15 +34,96 @@ pub fn parse_npy(bytes: &[u8], what: &str) -> std::result::Result<Tensor, String
             u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
             12,
         ),
-        v => return Err(bad(format!("unsupported format version {v}"))),
+        v => return Err(format!("unsupported format version {v}")),
     };
     let end = start
         .checked_add(header_len)
         .filter(|&e| e <= bytes.len())
-        .ok_or_else(|| bad("header longer than the file".into()))?;
+        .ok_or_else(|| "header longer than the file".to_string())?;
     let header =
-        std::str::from_utf8(&bytes[start..end]).map_err(|_| bad("header is not text".into()))?;
-    let header = Header::parse(header).map_err(bad)?;
+        std::str::from_utf8(&bytes[start..end]).map_err(|_| "header is not text".to_string())?;
+    Ok((Header::parse(header)?, end))
+}
+
+/// Longest `.npy` header read when only the shape is wanted (NumPy writes a few hundred bytes).
+const MAX_HEADER: usize = 1 << 20;
+
+/// The shape of the `.npy` image `reader` starts with, from its header alone: the data is not
+/// read. `what` names it in errors.
+fn read_shape(reader: &mut impl Read, what: &str) -> std::result::Result<Vec<usize>, String> {
+    read_header_only(reader, what).map(|h| h.shape)
+}
+
+/// The header of the `.npy` image `reader` starts with; the data is not read.
+fn read_header_only(reader: &mut impl Read, what: &str) -> std::result::Result<Header, String> {
+    let unreadable = |e: std::io::Error| format!("{what} cannot be read ({e})");
+    let mut prefix = Vec::new();
+    reader
+        .take(12)
+        .read_to_end(&mut prefix)
+        .map_err(unreadable)?;
+    let header_len = match prefix.get(6) {
+        Some(1) if prefix.len() >= 10 => u16::from_le_bytes([prefix[8], prefix[9]]) as usize,
+        Some(2 | 3) if prefix.len() >= 12 => {
+            u32::from_le_bytes([prefix[8], prefix[9], prefix[10], prefix[11]]) as usize
+        }
+        _ => 0,
+    };
+    if header_len > MAX_HEADER {
+        return Err(invalid(
+            what,
+            format!("its header claims {header_len} bytes"),
+        ));
+    }
+    reader
+        .take(header_len as u64)
+        .read_to_end(&mut prefix)
+        .map_err(unreadable)?;
+    read_header(&prefix)
+        .map(|(header, _)| header)
+        .map_err(|detail| invalid(what, detail))
+}
+
+/// The dtype of the array in a `.npy` file, from its header: `float16`, `float32`, `float64`.
+pub fn read_npy_dtype(path: &Path) -> Result<&'static str> {
+    let mut file = std::fs::File::open(path).map_err(|e| crate::keras::read_error(path, e))?;
+    read_header_only(&mut file, &path.display().to_string())
+        .map(|h| h.dtype.name())
+        .map_err(Error::Input)
+}
+
+/// The dtype of every array of a `.npz` file, keyed by name, in archive order.
+pub fn read_npz_dtypes(path: &Path) -> Result<Vec<(String, &'static str)>> {
+    let mut dtypes = Vec::new();
+    for_each_member(path, |key, member, what, _| {
+        let header = read_header_only(member, what).map_err(Error::Input)?;
+        dtypes.push((key, header.dtype.name()));
+        Ok(())
+    })?;
+    Ok(dtypes)
+}
+
+/// The shape of the array in a `.npy` file, from its header.
+pub fn read_npy_shape(path: &Path) -> Result<Vec<usize>> {
+    let mut file = std::fs::File::open(path).map_err(|e| crate::keras::read_error(path, e))?;
+    read_shape(&mut file, &path.display().to_string()).map_err(Error::Input)
+}
+
+/// The shape of every array of a `.npz` file, keyed by name, in archive order, from the
+/// members' headers.
+pub fn read_npz_shapes(path: &Path) -> Result<Vec<(String, Vec<usize>)>> {
+    let mut shapes = Vec::new();
+    for_each_member(path, |key, member, what, _| {
+        shapes.push((key, read_shape(member, what).map_err(Error::Input)?));
+        Ok(())
+    })?;
+    Ok(shapes)
+}
+
+/// Parses one `.npy` image. `what` names it in errors (a path, or `file.npz:member`).
+pub fn parse_npy(bytes: &[u8], what: &str) -> std::result::Result<Tensor, String> {
+    let bad = |detail: String| invalid(what, detail);
+    let (header, end) = read_header(bytes).map_err(bad)?;
     let overflows = || {
         bad(format!(
             "shape {:?} is too large for any file",
@@ -73,27 +156,122 @@ pub fn parse_npy(bytes: &[u8], what: &str) -> std::result::Result<Tensor, String
     Ok(array)
 }
 
-/// Serialises a tensor as a version 1.0 little-endian float32 `.npy` image.
-pub fn to_npy(tensor: &Tensor) -> Vec<u8> {
-    let shape: Vec<String> = tensor.shape().iter().map(|d| d.to_string()).collect();
-    let shape = match shape.len() {
-        1 => format!("({},)", shape[0]),
-        _ => format!("({})", shape.join(", ")),
+/// The header of a version 1.0 little-endian float32 `.npy` of `shape`, padded so that the
+/// data starts on a 64-byte boundary, as NumPy does.
+fn header_bytes(shape: &[usize]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let dims = match dims.len() {
+        1 => format!("({},)", dims[0]),
+        _ => format!("({})", dims.join(", ")),
     };
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
-    // Pad so the data starts on a 64-byte boundary, as NumPy does.
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {dims}, }}");
     let unpadded = MAGIC.len() + 4 + header.len() + 1;
     header.push_str(&" ".repeat((64 - unpadded % 64) % 64));
     header.push('\n');
-    let mut out = Vec::with_capacity(10 + header.len() + tensor.len() * 4);
+    let mut out = Vec::with_capacity(10 + header.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&[1, 0]);
     out.extend_from_slice(&(header.len() as u16).to_le_bytes());
     out.extend_from_slice(header.as_bytes());
-    for v in tensor.as_standard_layout().iter() {
+    out
+}
+
+/// Bytes of a float32 `.npy` of `shape`, header included; None when no file could hold it.
+pub fn npy_len(shape: &[usize]) -> Option<u64> {
+    let values = checked_len(shape)? as u64;
+    values
+        .checked_mul(4)?
+        .checked_add(header_bytes(shape).len() as u64)
+}
+
+/// Serialises a tensor as a version 1.0 little-endian float32 `.npy` image.
+pub fn to_npy(tensor: &Tensor) -> Vec<u8> {
+    let mut out = header_bytes(tensor.shape());
+    out.reserve(tensor.len() * 4);
+    for v in tensor.iter() {
         out.extend_from_slice(&v.to_le_bytes());
     }
     out
+}
+
+/// Bytes a [`NpyWriter`] gathers before it writes them out: all it ever holds.
+pub const WRITE_BUFFER: usize = 64 << 10;
+
+/// Writes a float32 `.npy` chunk by chunk along axis 0. The header states the final shape up
+/// front; each chunk's values go straight out through a buffer of [`WRITE_BUFFER`] bytes, so
+/// the writer holds no chunk, whatever the batch.
+pub struct NpyWriter<W: Write> {
+    out: W,
+    /// The shape after axis 0.
+    row: Vec<usize>,
+    rows: usize,
+    written: usize,
+    buffer: Vec<u8>,
+}
+
+impl<W: Write> NpyWriter<W> {
+    /// Writes the header of an array of `shape` (axis 0 the rows the chunks will bring).
+    pub fn new(mut out: W, shape: &[usize]) -> std::io::Result<Self> {
+        let (&rows, row) = shape.split_first().ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "a streamed .npy needs at least one axis",
+            )
+        })?;
+        out.write_all(&header_bytes(shape))?;
+        Ok(NpyWriter {
+            out,
+            row: row.to_vec(),
+            rows,
+            written: 0,
+            buffer: Vec::with_capacity(WRITE_BUFFER),
+        })
+    }
+
+    /// Appends the rows of `chunk`, whose shape after axis 0 must be the array's.
+    pub fn write_chunk(&mut self, chunk: &Tensor) -> std::io::Result<()> {
+        let rows = chunk.shape().first().copied().unwrap_or(0);
+        if chunk.ndim() == 0
+            || chunk.shape()[1..] != self.row[..]
+            || rows > self.rows - self.written
+        {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "a chunk of shape {:?} does not continue an array of {} rows of {:?} with {} written",
+                    chunk.shape(),
+                    self.rows,
+                    self.row,
+                    self.written
+                ),
+            ));
+        }
+        for v in chunk.iter() {
+            if self.buffer.len() + 4 > WRITE_BUFFER {
+                self.out.write_all(&self.buffer)?;
+                self.buffer.clear();
+            }
+            self.buffer.extend_from_slice(&v.to_le_bytes());
+        }
+        self.written += rows;
+        Ok(())
+    }
+
+    /// Writes what is buffered and returns the output; every row must have been written.
+    pub fn finish(mut self) -> std::io::Result<W> {
+        if self.written != self.rows {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "{} of the array's {} rows were written",
+                    self.written, self.rows
+                ),
+            ));
+        }
+        self.out.write_all(&self.buffer)?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
 }
 
 /// Reads a `.npy` file.
@@ -105,6 +283,23 @@ pub fn read_npy(path: &Path) -> Result<Tensor> {
 /// Reads every array of a `.npz` file, keyed by name (the member name without `.npy`), in
 /// archive order.
 pub fn read_npz(path: &Path) -> Result<Vec<(String, Tensor)>> {
+    let mut arrays = Vec::new();
+    for_each_member(path, |key, member, what, file_len| {
+        let bytes = read_member(member, file_len, what)
+            .map_err(|e| Error::Input(format!("{e}; write the file again with numpy.savez")))?;
+        arrays.push((key, parse_npy(&bytes, what).map_err(Error::Input)?));
+        Ok(())
+    })?;
+    Ok(arrays)
+}
+
+/// Calls `each(key, member, what, file_len)` for every `.npy` member of a `.npz`, in archive
+/// order: `key` the member name without `.npy`, `what` its name for messages, `file_len` the
+/// archive's size.
+fn for_each_member(
+    path: &Path,
+    mut each: impl FnMut(String, &mut zip::read::ZipFile<'_, std::fs::File>, &str, u64) -> Result<()>,
+) -> Result<()> {
     let file = std::fs::File::open(path).map_err(|e| crate::keras::read_error(path, e))?;
     let file_len = file
         .metadata()
@@ -116,7 +311,6 @@ pub fn read_npz(path: &Path) -> Result<Vec<(String, Tensor)>> {
             path.display()
         ))
     })?;
-    let mut arrays = Vec::new();
     // Members may overlap in the file, so each one's limit alone does not bound the total.
     let total_limit = file_len.saturating_mul(MAX_RATIO);
     let mut total = 0u64;
@@ -147,14 +341,9 @@ pub fn read_npz(path: &Path) -> Result<Vec<(String, Tensor)>> {
                 path.display()
             )));
         }
-        let bytes = read_member(&mut member, file_len, &what)
-            .map_err(|e| Error::Input(format!("{e}; write the file again with numpy.savez")))?;
-        arrays.push((
-            key.to_string(),
-            parse_npy(&bytes, &what).map_err(Error::Input)?,
-        ));
+        each(key.to_string(), &mut member, &what, file_len)?;
     }
-    Ok(arrays)
+    Ok(())
 }
 
 /// Largest uncompressed/compressed size ratio believed of a zip member (deflate tops out near
@@ -213,30 +402,67 @@ pub fn read_member<R: Read>(
 /// Writes tensors as a `.npz` (stored, uncompressed, as `np.savez` does).
 pub fn write_npz(path: &Path, arrays: &[(String, &Tensor)]) -> Result<()> {
     let file = std::fs::File::create(path).map_err(|e| write_error(path, e))?;
-    write_npz_to(file, arrays).map_err(|e| write_error(path, e))
+    let mut zip = NpzArchive::new(file);
+    for (name, tensor) in arrays {
+        zip.add(name, &mut to_npy(tensor).as_slice())
+            .map_err(|e| write_error(path, e))?;
+    }
+    zip.finish().map_err(|e| write_error(path, e))?;
+    Ok(())
 }
 
-fn write_npz_to<W: Write + Seek>(
-    out: W,
-    arrays: &[(String, &Tensor)],
-) -> zip::result::ZipResult<()> {
-    let mut zip = zip::ZipWriter::new(out);
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Stored)
-        .large_file(true);
-    for (name, tensor) in arrays {
-        zip.start_file(format!("{name}.npy"), options)?;
-        zip.write_all(&to_npy(tensor))?;
+/// A `.npz` being written member after member, each copied from a reader in pieces.
+pub struct NpzArchive<W: Write + Seek> {
+    zip: zip::ZipWriter<W>,
+}
+
+impl<W: Write + Seek> NpzArchive<W> {
+    pub fn new(out: W) -> Self {
+        NpzArchive {
+            zip: zip::ZipWriter::new(out),
+        }
     }
-    zip.finish()?;
-    Ok(())
+
+    /// Adds the `.npy` image `npy` reads as member `NAME.npy`.
+    pub fn add(&mut self, name: &str, npy: &mut impl Read) -> zip::result::ZipResult<()> {
+        // Stored like numpy.savez, ZIP64 where it must be, and a fixed time stamp: the same
+        // arrays always give the same bytes.
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored)
+            .last_modified_time(zip::DateTime::default())
+            .large_file(true);
+        self.zip.start_file(format!("{name}.npy"), options)?;
+        std::io::copy(npy, &mut self.zip)?;
+        Ok(())
+    }
+
+    pub fn finish(self) -> zip::result::ZipResult<W> {
+        self.zip.finish()
+    }
 }
 
 pub fn write_npy(path: &Path, tensor: &Tensor) -> Result<()> {
     std::fs::write(path, to_npy(tensor)).map_err(|e| write_error(path, e))
 }
 
-fn write_error(path: &Path, err: impl std::fmt::Display) -> Error {
+/// An I/O error while writing `path`, with what to do about it: a full disk says so.
+pub(crate) fn io_write_error(path: &Path, err: std::io::Error) -> Error {
+    use std::io::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded
+    ) {
+        return Error::io(
+            path,
+            format!(
+                "cannot write it ({err}); free some room on that disk, or write somewhere else"
+            ),
+        );
+    }
+    write_error(path, err)
+}
+
+pub(crate) fn write_error(path: &Path, err: impl std::fmt::Display) -> Error {
     Error::io(
         path,
         format!("cannot write it ({err}); check that the folder exists and is writable"),
@@ -260,6 +486,15 @@ impl Dtype {
             other => Err(format!(
                 "dtype '{descr}' is not a float ({other}); save the array as float32 (x.astype('float32'))"
             )),
+        }
+    }
+
+    /// NumPy's name of the type.
+    fn name(self) -> &'static str {
+        match self {
+            Dtype::F16 { .. } => "float16",
+            Dtype::F32 { .. } => "float32",
+            Dtype::F64 { .. } => "float64",
         }
     }
 
@@ -388,6 +623,54 @@ mod tests {
         let bytes = to_npy(&t);
         let header_end = 10 + u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
         assert_eq!(header_end % 64, 0, "data is 64-byte aligned like NumPy's");
+    }
+
+    /// Records the largest single write: what a writer held before handing it on.
+    #[derive(Default)]
+    struct Sink {
+        bytes: Vec<u8>,
+        largest_write: usize,
+    }
+
+    impl Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.largest_write = self.largest_write.max(buf.len());
+            self.bytes.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_streamed_npy_equals_the_whole_one_and_holds_one_buffer() {
+        // One chunk of 1 MiB of values, another of one row: the writer never holds either.
+        let t = Tensor::from_shape_fn(IxDyn(&[4097, 64]), |i| (i[0] * 64 + i[1]) as f32);
+        let mut writer = NpyWriter::new(Sink::default(), t.shape()).unwrap();
+        writer
+            .write_chunk(&t.slice_axis(ndarray::Axis(0), (0..4096).into()).to_owned())
+            .unwrap();
+        writer
+            .write_chunk(
+                &t.slice_axis(ndarray::Axis(0), (4096..4097).into())
+                    .to_owned(),
+            )
+            .unwrap();
+        let sink = writer.finish().unwrap();
+        assert_eq!(sink.bytes, to_npy(&t));
+        assert!(sink.largest_write <= WRITE_BUFFER, "{}", sink.largest_write);
+        assert_eq!(npy_len(t.shape()), Some(sink.bytes.len() as u64));
+    }
+
+    #[test]
+    fn a_streamed_npy_takes_exactly_the_rows_its_header_states() {
+        let rows = |n: usize| Tensor::zeros(IxDyn(&[n, 3]));
+        let mut writer = NpyWriter::new(Vec::new(), &[4, 3]).unwrap();
+        writer.write_chunk(&rows(3)).unwrap();
+        assert!(writer.write_chunk(&rows(2)).is_err(), "a fifth row");
+        assert!(writer.write_chunk(&Tensor::zeros(IxDyn(&[1, 2]))).is_err());
+        assert!(writer.finish().is_err(), "three rows of four");
     }
 
     #[test]

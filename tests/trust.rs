@@ -394,3 +394,66 @@ fn every_report_states_the_mappings_and_weights_it_rests_on() {
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("FeatureNormalization=identity on feature_normalization"));
 }
+
+#[test]
+fn inputs_cast_to_float32_are_named_in_the_report() {
+    // The float32 inputs of a fixture, written again as float64.
+    let dir = tempfile::tempdir().unwrap();
+    let x = keqv::npy::read_npy(&common::root().join("models/inputs/a_seq_mlp.npy")).unwrap();
+    let wide = dir.path().join("x64.npy");
+    write_npy_f64(&wide, &x);
+    let run = keqv(&[
+        "verify",
+        MLP,
+        "models/k3/a_func_mlp.keras",
+        "--device",
+        "cpu",
+        "--inputs",
+        path_str(&wide),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    let casts = &json["assumptions"]["inputs"]["casts"];
+    assert_eq!(
+        casts[0], "input 'input_layer': float64 cast to float32",
+        "{casts}"
+    );
+    let run = keqv(&[
+        "verify",
+        MLP,
+        "models/k3/a_func_mlp.keras",
+        "--device",
+        "cpu",
+        "--inputs",
+        "models/inputs/a_seq_mlp.npy",
+        "--format",
+        "json",
+    ]);
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        json["assumptions"]["inputs"]["casts"],
+        serde_json::json!([])
+    );
+}
+
+/// A little-endian float64 .npy of `x`, as numpy.save writes it.
+fn write_npy_f64(path: &Path, x: &ndarray::ArrayD<f32>) {
+    let dims: Vec<String> = x.shape().iter().map(|d| d.to_string()).collect();
+    let mut header = format!(
+        "{{'descr': '<f8', 'fortran_order': False, 'shape': ({},), }}",
+        dims.join(", ")
+    );
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    for v in x.iter() {
+        bytes.extend((*v as f64).to_le_bytes());
+    }
+    std::fs::write(path, bytes).unwrap();
+}

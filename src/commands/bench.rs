@@ -10,6 +10,7 @@ use crate::cli::{DeviceArgs, InputArgs, ModelArgs, OutputFormat};
 use crate::error::{Error, Result};
 use crate::exec::{prepare, Keep};
 use crate::inputs;
+use crate::progress::Progress;
 
 #[derive(Serialize)]
 struct DeviceTiming {
@@ -48,14 +49,22 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
     if args.runs == 0 {
         return Err(Error::Usage("--runs must be at least 1".into()));
     }
-    let (_, graph) = load_model(args.model)?;
+    let (_, graph) = load_model(args.model, args.inputs.file())?;
     let batch_inputs = match &args.inputs.inputs {
         Some(path) => inputs::load(path, &graph)?,
         None => inputs::generate(&graph, &args.inputs.random()?)?,
     };
     let batch = batch_inputs.first().map_or(0, |t| t.shape()[0]);
     let mut timings = Vec::new();
-    for device in args.device.device.split(',') {
+    let devices: Vec<&str> = args.device.device.split(',').collect();
+    let total = (devices.len() * (args.warmup + args.runs)) as u64;
+    let progress = Progress::new(total, "runs");
+    let mut done = 0;
+    let mut step = || {
+        done += 1;
+        progress.set(done, total);
+    };
+    for device in devices {
         let choice = DeviceArgs {
             device: device.trim().to_string(),
             adapter: args.device.adapter.clone(),
@@ -66,12 +75,16 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
         let prepare_ms = start.elapsed().as_secs_f64() * 1e3;
         for _ in 0..args.warmup {
             exec.run(&batch_inputs, Keep::Outputs)?;
+            step();
         }
         let mut times: Vec<f64> = (0..args.runs)
             .map(|_| {
                 let t = Instant::now();
-                exec.run(&batch_inputs, Keep::Outputs)
-                    .map(|_| t.elapsed().as_secs_f64())
+                let elapsed = exec
+                    .run(&batch_inputs, Keep::Outputs)
+                    .map(|_| t.elapsed().as_secs_f64());
+                step();
+                elapsed
             })
             .collect::<Result<_>>()?;
         times.sort_by(f64::total_cmp);
@@ -88,6 +101,7 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
             prepare_ms,
         });
     }
+    progress.finish();
     let report = BenchReport {
         model: args.model.model.display().to_string(),
         parameters: graph.parameter_count(),

@@ -10,8 +10,9 @@ use crate::cli::{DeviceArgs, ModelArgs};
 use crate::convert::plan::{analyze, Analysis};
 use crate::convert::{input_shapes, write, Target, TargetDialect};
 use crate::error::{Error, Result};
-use crate::graph::build::build;
+use crate::graph::build::{build, BuildOptions};
 use crate::graph::mappings::unmatched_mapping;
+use crate::graph::open_inputs::{settle, InputsFlag};
 use crate::keras::KerasModel;
 
 const UNVERIFIABLE: &str = "keqv cannot run this model, so it cannot verify a conversion of it: \
@@ -51,7 +52,21 @@ pub fn convert(
         Analysis::Chain(plan) => plan,
     };
     // A chain keqv cannot run can still be converted, only not verified.
-    let graph = match build(&model, &model_args.build_options()?) {
+    // Mistaken flags are errors; a model keqv cannot build (open input dimensions nothing
+    // settles included) is one it cannot verify.
+    let custom = model_args.custom_map()?;
+    let built = match settle(&[&model], &model_args.input_shape, InputsFlag::NotTaken) {
+        Err(e @ Error::Usage(_)) => return Err(e),
+        Err(e) => Err(e),
+        Ok(mut shapes) => build(
+            &model,
+            &BuildOptions {
+                custom,
+                input_shapes: shapes.remove(0),
+            },
+        ),
+    };
+    let graph = match built {
         Ok(graph) => {
             if let Some(unused) = graph.mappings.iter().find(|m| m.layers.is_empty()) {
                 return Err(unmatched_mapping(&unused.mapping, &[(&model.path, &graph)]));

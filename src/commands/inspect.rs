@@ -7,6 +7,7 @@ use super::{load_model, Outcome};
 use crate::cli::{ModelArgs, OutputFormat};
 use crate::error::Result;
 use crate::graph::linear::chain_problems;
+use crate::graph::open_inputs::InputsFlag;
 use crate::graph::Graph;
 use crate::keras::{Format, KerasModel};
 use crate::tensor::describe_sample_shape;
@@ -46,7 +47,7 @@ struct Layer {
 }
 
 pub fn inspect(args: &ModelArgs, format: OutputFormat) -> Result<Outcome> {
-    let (model, graph) = load_model(args)?;
+    let (model, graph) = load_model(args, InputsFlag::NotTaken)?;
     let summary = summarize(&model, &graph);
     match format {
         OutputFormat::Json => println!("{}", crate::document::json(&summary)),

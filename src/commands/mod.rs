@@ -13,10 +13,12 @@ use std::sync::Arc;
 
 use crate::cli::{Command, ModelArgs, OutputFormat};
 use crate::error::Result;
-use crate::graph::build::build;
+use crate::graph::build::{build, BuildOptions};
 use crate::graph::mappings::unmatched_mapping;
+use crate::graph::open_inputs::{settle, InputsFlag};
 use crate::graph::Graph;
 use crate::keras::KerasModel;
+use crate::verify::Side;
 
 /// What a command concluded, beyond "it ran".
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,23 +29,49 @@ pub enum Outcome {
     Negative,
 }
 
-/// Reads a model file and builds its graph, with the user's weights and mappings; every
-/// mapping must apply to one of its layers.
-pub fn load_model(args: &ModelArgs) -> Result<(KerasModel, Arc<Graph>)> {
-    let (model, graph) = load_side(args)?;
+/// Reads a model file and builds its graph, with the user's weights and mappings; `inputs`
+/// may settle the dimensions its inputs leave open. Every mapping must apply to one of its
+/// layers.
+pub fn load_model(args: &ModelArgs, inputs: InputsFlag) -> Result<(KerasModel, Arc<Graph>)> {
+    let model = KerasModel::load(&args.model, args.weights.as_deref())?;
+    let graph = build(&model, &args.build_options(&model, inputs)?)?;
     if let Some(unused) = graph.mappings.iter().find(|m| m.layers.is_empty()) {
         return Err(unmatched_mapping(&unused.mapping, &[(&model.path, &graph)]));
     }
-    Ok((model, graph))
+    Ok((model, Arc::new(graph)))
 }
 
-/// [`load_model`] for one side of a comparison: a mapping given for both models needs to
-/// apply to only one of them, which the comparison checks
-/// ([`crate::graph::mappings::check_pair`]).
-pub fn load_side(args: &ModelArgs) -> Result<(KerasModel, Arc<Graph>)> {
-    let model = KerasModel::load(&args.model, args.weights.as_deref())?;
-    let graph = build(&model, &args.build_options()?)?;
-    Ok((model, Arc::new(graph)))
+/// Reads and builds two models fed the same inputs (verify's original and converted). They
+/// share the `--input-shape` flags (the original's), each of which must name an input of
+/// either model.
+pub fn load_pair(
+    original: &ModelArgs,
+    converted: &ModelArgs,
+    inputs: InputsFlag,
+) -> Result<(Side, Side)> {
+    let model_o = KerasModel::load(&original.model, original.weights.as_deref())?;
+    let model_c = KerasModel::load(&converted.model, converted.weights.as_deref())?;
+    let (custom_o, custom_c) = (original.custom_map()?, converted.custom_map()?);
+    let mut shapes = settle(&[&model_o, &model_c], &original.input_shape, inputs)?;
+    let side = |model: KerasModel, custom, input_shapes| -> Result<Side> {
+        let graph = build(
+            &model,
+            &BuildOptions {
+                custom,
+                input_shapes,
+            },
+        )?;
+        Ok(Side {
+            model,
+            graph: Arc::new(graph),
+        })
+    };
+    let shapes_c = shapes.pop().expect("two models");
+    let shapes_o = shapes.pop().expect("two models");
+    Ok((
+        side(model_o, custom_o, shapes_o)?,
+        side(model_c, custom_c, shapes_c)?,
+    ))
 }
 
 /// After an error, the machine-readable reports the command was asked for still appear, each

@@ -1,82 +1,66 @@
-//! `keqv run MODEL`: runs a model on given or seeded random inputs and writes its outputs.
+//! `keqv run MODEL`: runs a model on given or seeded random inputs and writes its outputs, a
+//! chunk at a time: each chunk's outputs go straight into the `.npy`/`.npz` (or into the
+//! printed summary), so memory does not grow with the batch.
 
 use std::path::Path;
 
 use super::{load_model, Outcome};
 use crate::cli::{DeviceArgs, InputArgs, ModelArgs};
 use crate::error::{Error, Result};
-use crate::exec::{prepare, Keep};
-use crate::graph::Graph;
-use crate::inputs;
-use crate::npy;
-use crate::tensor::Tensor;
+use crate::exec::{prepare, DeviceChoice};
+use crate::inputs::{InputFeed, InputSource};
+use crate::progress::Progress;
+use crate::stream::{check_chunk_memory, run_chunks, OutputFile, Summary};
 
 pub fn run(
     model_args: &ModelArgs,
     input_args: &InputArgs,
     device: &DeviceArgs,
     output: Option<&Path>,
+    chunk: usize,
 ) -> Result<Outcome> {
+    if chunk == 0 {
+        return Err(Error::Usage("--chunk must be at least 1".into()));
+    }
     let choice = device.choice()?;
-    let random = input_args.random()?;
-    let (model, graph) = load_model(model_args)?;
+    let source = match &input_args.inputs {
+        Some(path) => InputSource::File(path.clone()),
+        None => InputSource::Random(input_args.random()?),
+    };
+    let (model, graph) = load_model(model_args, input_args.file())?;
     for warning in &model.warnings {
         eprintln!("keqv: warning: {}: {warning}", model.path.display());
     }
-    let inputs = match &input_args.inputs {
-        Some(path) => inputs::load(path, &graph)?,
-        None => inputs::generate(&graph, &random)?,
-    };
+    let feed = InputFeed::new(&source, &graph)?;
+    let value_bytes = if choice == DeviceChoice::CpuF64 { 8 } else { 4 };
+    check_chunk_memory(&graph, chunk.min(feed.batch), value_bytes)?;
+    let mut file = output
+        .map(|path| OutputFile::create(path, &graph, feed.batch))
+        .transpose()?;
     let mut executor = prepare(&choice, graph.clone())?;
-    let outputs = executor.run(&inputs, Keep::Outputs)?.into_outputs();
+    let mut summary = Summary::new(graph.outputs.len());
+    let progress = Progress::new(feed.batch as u64, "samples");
+    let sink: &mut dyn crate::stream::ChunkSink = match &mut file {
+        Some(file) => file,
+        None => &mut summary,
+    };
+    run_chunks(
+        executor.as_mut(),
+        &graph,
+        &feed,
+        chunk,
+        sink,
+        &mut |done, total| progress.set(done as u64, total as u64),
+    )?;
+    progress.finish();
     eprintln!("ran {} on {}", graph.name, executor.device());
-    match output {
-        Some(path) => write_outputs(path, &graph, &outputs)?,
-        None => print_summary(&graph, &outputs),
+    match file {
+        Some(file) => file.finish()?,
+        None => {
+            for line in summary.lines(&graph, feed.batch) {
+                println!("{line}");
+            }
+        }
     }
     Ok(Outcome::Success)
-}
-
-/// One output: `.npy`. Several: `.npz` keyed by output layer name.
-fn write_outputs(path: &Path, graph: &Graph, outputs: &[Tensor]) -> Result<()> {
-    let is_npz = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("npz"));
-    if outputs.len() == 1 && !is_npz {
-        return npy::write_npy(path, &outputs[0]);
-    }
-    if !is_npz {
-        return Err(Error::Usage(format!(
-            "the model has {} outputs: write them to an .npz file, not {}",
-            outputs.len(),
-            path.display()
-        )));
-    }
-    let named: Vec<(String, &Tensor)> = graph
-        .outputs
-        .iter()
-        .zip(outputs)
-        .map(|(id, t)| (graph.node(*id).layer.clone(), t))
-        .collect();
-    npy::write_npz(path, &named)
-}
-
-fn print_summary(graph: &Graph, outputs: &[Tensor]) {
-    for (id, t) in graph.outputs.iter().zip(outputs) {
-        let finite: Vec<f32> = t.iter().copied().filter(|v| v.is_finite()).collect();
-        let min = finite.iter().copied().fold(f32::INFINITY, f32::min);
-        let max = finite.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let mean = finite.iter().map(|&v| v as f64).sum::<f64>() / finite.len().max(1) as f64;
-        let non_finite = t.len() - finite.len();
-        println!(
-            "{}: shape {:?}, min {min:.6}, mean {mean:.6}, max {max:.6}{}",
-            graph.node(*id).name,
-            t.shape(),
-            if non_finite > 0 {
-                format!(", {non_finite} NaN/Inf")
-            } else {
-                String::new()
-            }
-        );
-    }
 }

@@ -2,12 +2,15 @@
 
 use std::path::Path;
 
-use super::{load_side, Outcome};
+use super::{load_pair, Outcome};
 use crate::cli::{DeviceArgs, InputArgs, ModelArgs, OutputFormat, VerifyArgs};
 use crate::error::{Error, Result};
+use crate::graph::open_inputs::InputsFlag;
+use crate::progress::Progress;
 use crate::report;
 use crate::verify::{
-    verify as run_verify, InputSource, Side, Tolerances, VerifyOptions, GPU_METRICS_FROM,
+    verify as run_verify, verify_with_progress, InputSource, Tolerances, VerifyOptions,
+    GPU_METRICS_FROM,
 };
 
 pub fn verify(args: &VerifyArgs) -> Result<Outcome> {
@@ -30,9 +33,12 @@ pub fn verify(args: &VerifyArgs) -> Result<Outcome> {
         device_converted,
         gpu_metrics_from: GPU_METRICS_FROM,
     };
-    let original = side(&args.side(false))?;
-    let converted = side(&args.side(true))?;
-    let report = run_verify(&original, &converted, &options)?;
+    let (original, converted) = load_pair(&args.side(false), &args.side(true), args.inputs.file())?;
+    let progress = Progress::new(0, "samples");
+    let report = verify_with_progress(&original, &converted, &options, &mut |done, total| {
+        progress.set(done as u64, total as u64)
+    })?;
+    progress.finish();
     if let Some(path) = &args.junit {
         let xml = report::junit(&report, "keqv verify");
         std::fs::write(path, xml).map_err(|e| Error::io(path, e))?;
@@ -73,18 +79,14 @@ pub fn verify_after_convert(
         weights: None,
         ..original.clone()
     };
-    let report = run_verify(&side(original)?, &side(&converted_args)?, &options)?;
+    let (original, converted) = load_pair(original, &converted_args, InputsFlag::NotTaken)?;
+    let report = run_verify(&original, &converted, &options)?;
     print!("{}", report::text(&report, report::Style::for_stdout()));
     Ok(if report.equivalent {
         Outcome::Success
     } else {
         Outcome::Negative
     })
-}
-
-fn side(args: &ModelArgs) -> Result<Side> {
-    let (model, graph) = load_side(args)?;
-    Ok(Side { model, graph })
 }
 
 fn input_source(args: &InputArgs) -> Result<InputSource> {

@@ -11,6 +11,7 @@ use ndarray::IxDyn;
 use serde_json::Value;
 
 use super::layers::{prelu_alpha_shape, translate, Translation, EXTRA_BUILTINS, LAYER_CLASSES};
+use super::open_inputs::{join_dims, DeclaredInput};
 use super::shape::{expected_weights, infer};
 use super::{Graph, MappingUse, Node, NodeId, Op, Weight};
 use crate::error::{human_bytes, Error, Result};
@@ -365,7 +366,7 @@ impl Builder<'_> {
     }
 
     /// One sample's shape from `batch_shape` / `batch_input_shape` / `shape`, open dimensions
-    /// filled from `--input-shape`.
+    /// filled from `--input-shape` (or what settled them: see [`super::open_inputs`]).
     fn input_shape(&self, layer: &LayerConfig) -> Result<Vec<usize>> {
         let bad = |detail: String| {
             let detail = if detail.contains("; ") {
@@ -375,60 +376,33 @@ impl Builder<'_> {
             };
             Error::layer(self.path, &layer.name, "InputLayer", detail)
         };
-        let (dims, skip) = if let Some(s) = layer
-            .config
-            .get("batch_shape")
-            .or(layer.config.get("batch_input_shape"))
-        {
-            (s, 1)
-        } else if let Some(s) = layer.config.get("shape") {
-            (s, 0)
-        } else {
-            return Err(bad(
-                "config has no batch_shape, batch_input_shape or shape".into()
-            ));
+        let declared = DeclaredInput {
+            name: layer.name.clone(),
+            dims: declared_dims(layer).map_err(bad)?,
         };
-        let dims = dims
-            .as_array()
-            .ok_or_else(|| bad(format!("input shape {dims} is not a list")))?;
-        let declared: Vec<Option<usize>> = dims
-            .iter()
-            .skip(skip)
-            .map(|d| match d {
-                Value::Null => Ok(None),
-                v => v
-                    .as_u64()
-                    .map(|n| Some(n as usize))
-                    .ok_or_else(|| bad(format!("input dimension {v} is not a size"))),
-            })
-            .collect::<Result<_>>()?;
         let shape = match self.options.input_shapes.get(&layer.name) {
             Some(given) => {
-                let fits = given.len() == declared.len()
-                    && declared
-                        .iter()
-                        .zip(given)
-                        .all(|(d, g)| d.is_none_or(|d| d == *g));
-                if !fits {
-                    return Err(Error::Input(format!(
-                        "--input-shape {}={:?} does not fit the declared shape {}",
+                if !declared.fits(given) {
+                    return Err(Error::Usage(format!(
+                        "--input-shape {}={}: {}",
                         layer.name,
-                        given,
-                        describe_dims(&declared)
+                        join_dims(given),
+                        declared.needs()
                     )));
                 }
                 given.clone()
             }
             None => declared
+                .dims
                 .iter()
                 .copied()
                 .collect::<Option<Vec<_>>>()
                 .ok_or_else(|| {
                     bad(format!(
-                    "input shape {} has open dimensions; give them with --input-shape {}=D1,D2,…",
-                    describe_dims(&declared),
-                    layer.name
-                ))
+                        "{}; pass --input-shape {}",
+                        declared.leaves_open(),
+                        declared.template()
+                    ))
                 })?,
         };
         if shape.contains(&0) {
@@ -692,6 +666,37 @@ fn resolve(done: &CallOutputs, r: &TensorRef) -> Option<NodeId> {
     done.get(&(r.layer.clone(), r.node))
         .and_then(|outs| outs.get(r.tensor))
         .copied()
+}
+
+/// The per-sample dimensions an InputLayer declares (`batch_shape` / `batch_input_shape`
+/// without the batch, or `shape`), None where it leaves one open.
+pub(crate) fn declared_dims(
+    layer: &LayerConfig,
+) -> std::result::Result<Vec<Option<usize>>, String> {
+    let (dims, skip) = if let Some(s) = layer
+        .config
+        .get("batch_shape")
+        .or(layer.config.get("batch_input_shape"))
+    {
+        (s, 1)
+    } else if let Some(s) = layer.config.get("shape") {
+        (s, 0)
+    } else {
+        return Err("config has no batch_shape, batch_input_shape or shape".into());
+    };
+    let dims = dims
+        .as_array()
+        .ok_or_else(|| format!("input shape {dims} is not a list"))?;
+    dims.iter()
+        .skip(skip)
+        .map(|d| match d {
+            Value::Null => Ok(None),
+            v => v
+                .as_u64()
+                .map(|n| Some(n as usize))
+                .ok_or_else(|| format!("input dimension {v} is not a size")),
+        })
+        .collect()
 }
 
 fn describe(r: &TensorRef) -> String {

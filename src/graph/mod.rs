@@ -8,6 +8,7 @@ pub mod layers;
 pub mod linear;
 pub mod mappings;
 pub mod op;
+pub mod open_inputs;
 pub mod shape;
 
 use std::sync::Arc;

@@ -69,7 +69,13 @@ pub fn details(result: &CaseResult) -> Vec<String> {
         lines.push(format!("error: {e}"));
     }
     if let Some(r) = &result.report {
-        lines.push(format!("device: {}; inputs: {}", r.device, r.inputs));
+        lines.push(format!("device: {}", r.device));
+        lines.extend(
+            r.assumptions
+                .lines()
+                .into_iter()
+                .map(|(key, text)| format!("{key}: {text}")),
+        );
         lines.extend(r.findings.iter().map(|f| format!("finding: {f}")));
         lines.extend(r.outputs.iter().map(output_metrics));
         if let Some(d) = &r.first_divergence {

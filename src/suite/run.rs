@@ -11,10 +11,10 @@ use serde::Serialize;
 
 use super::manifest::{Case, Verdict};
 use super::shard::Shard;
-use crate::cli::ModelArgs;
-use crate::commands::load_side;
+use crate::commands::load_pair;
 use crate::error::{Error, Result};
-use crate::verify::{verify, Side, VerifyReport};
+use crate::graph::open_inputs::InputsFlag;
+use crate::verify::{verify, InputSource, VerifyReport};
 
 /// What one case gave, and whether that is what the manifest expects.
 #[derive(Clone, Debug, Serialize)]
@@ -157,14 +157,12 @@ pub fn run_case(case: &Case) -> CaseResult {
 }
 
 fn compare(case: &Case) -> Result<VerifyReport> {
-    let original = side(&case.original)?;
-    let converted = side(&case.converted)?;
+    let inputs = match &case.options.inputs {
+        InputSource::File(path) => InputsFlag::Given(path),
+        InputSource::Random(_) => InputsFlag::NotGiven,
+    };
+    let (original, converted) = load_pair(&case.original, &case.converted, inputs)?;
     verify(&original, &converted, &case.options)
-}
-
-fn side(args: &ModelArgs) -> Result<Side> {
-    let (model, graph) = load_side(args)?;
-    Ok(Side { model, graph })
 }
 
 /// Why `result` does not meet the case's expectation; None when it does.

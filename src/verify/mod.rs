@@ -6,7 +6,6 @@ pub mod pairing;
 pub mod per_layer;
 pub mod sides;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -16,7 +15,8 @@ use crate::error::{Error, Result};
 use crate::exec::DeviceChoice;
 use crate::graph::linear::is_chain;
 use crate::graph::{Graph, NodeId};
-use crate::inputs::{self, RandomInputs};
+use crate::inputs::InputFeed;
+pub use crate::inputs::InputSource;
 use crate::keras::{Format, KerasModel};
 use crate::tensor::Tensor;
 use assumptions::Assumptions;
@@ -36,12 +36,6 @@ pub enum MetricsOn {
 pub struct Side {
     pub model: KerasModel,
     pub graph: Arc<Graph>,
-}
-
-#[derive(Clone, Debug)]
-pub enum InputSource {
-    File(PathBuf),
-    Random(RandomInputs),
 }
 
 /// The default tolerance, and overrides per output name (the original's output layer name).
@@ -168,6 +162,16 @@ pub struct PairInfo {
 }
 
 pub fn verify(original: &Side, converted: &Side, options: &VerifyOptions) -> Result<VerifyReport> {
+    verify_with_progress(original, converted, options, &mut |_, _| {})
+}
+
+/// [`verify`], calling `progress(samples done, batch)` after each chunk.
+pub fn verify_with_progress(
+    original: &Side,
+    converted: &Side,
+    options: &VerifyOptions,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<VerifyReport> {
     let (og, cg) = (&original.graph, &converted.graph);
     crate::graph::mappings::check_pair([(&original.model.path, og), (&converted.model.path, cg)])?;
     let input_map = match_inputs(og, cg)?;
@@ -215,6 +219,7 @@ pub fn verify(original: &Side, converted: &Side, options: &VerifyOptions) -> Res
             first_chunk = Some((inputs_o, inputs_c));
         }
         start += count;
+        progress(start, source.batch);
     }
 
     let pairs = pair_nodes(og, cg);
@@ -399,64 +404,6 @@ fn match_outputs(
         pairs.push((o, c, tolerances.for_output(&on.layer)));
     }
     (pairs, findings)
-}
-
-/// Inputs from a file (sliced per chunk) or generated per chunk from the seed.
-struct InputFeed {
-    file: Option<Vec<Tensor>>,
-    random: RandomInputs,
-    batch: usize,
-    description: String,
-    /// Conversions applied to the file's arrays (float64 → float32, …).
-    casts: Vec<String>,
-}
-
-impl InputFeed {
-    fn new(source: &InputSource, graph: &Graph) -> Result<Self> {
-        match source {
-            InputSource::File(path) => {
-                let tensors = inputs::load(path, graph)?;
-                let batch = tensors.first().map_or(0, |t| t.shape()[0]);
-                Ok(InputFeed {
-                    file: Some(tensors),
-                    random: RandomInputs::default(),
-                    batch,
-                    description: format!("{} ({batch} samples)", path.display()),
-                    casts: Vec::new(),
-                })
-            }
-            InputSource::Random(spec) => Ok(InputFeed {
-                file: None,
-                random: *spec,
-                batch: spec.batch,
-                casts: Vec::new(),
-                description: match spec.distribution {
-                    inputs::Distribution::Normal => {
-                        format!("random normal, seed {}, batch {}", spec.seed, spec.batch)
-                    }
-                    inputs::Distribution::Uniform { low, high } => {
-                        format!(
-                            "random uniform [{low}, {high}), seed {}, batch {}",
-                            spec.seed, spec.batch
-                        )
-                    }
-                },
-            }),
-        }
-    }
-
-    fn chunk(&self, graph: &Graph, start: usize, count: usize) -> Result<Vec<Tensor>> {
-        match &self.file {
-            Some(tensors) => Ok(tensors
-                .iter()
-                .map(|t| {
-                    t.slice_axis(ndarray::Axis(0), ndarray::Slice::from(start..start + count))
-                        .to_owned()
-                })
-                .collect()),
-            None => inputs::generate_range(graph, &self.random, start, count),
-        }
-    }
 }
 
 fn side_info(side: &Side) -> SideInfo {
