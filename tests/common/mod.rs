@@ -116,15 +116,25 @@ fn named_arrays(path: &Path, names: &[String]) -> Vec<Tensor> {
     }
 }
 
-/// Largest |a − b| and whether every element meets |a − b| ≤ atol + rtol·|b|.
+/// Largest |a − b| over the finite elements of `expected`, and whether every element meets
+/// |a − b| ≤ atol + rtol·|b| — where Keras gave NaN, only NaN passes, and where it gave an
+/// infinity, only the same infinity (the rule of keqv's own comparison).
 pub fn within(actual: &Tensor, expected: &Tensor, atol: f32, rtol: f32) -> (f32, bool) {
     assert_eq!(actual.shape(), expected.shape(), "output shapes differ");
     let mut max = 0f32;
     let mut ok = true;
-    for (a, b) in actual.iter().zip(expected.iter()) {
-        let d = (a - b).abs();
-        max = max.max(d);
-        ok &= d <= atol + rtol * b.abs();
+    for (&a, &b) in actual.iter().zip(expected.iter()) {
+        if b.is_nan() {
+            ok &= a.is_nan();
+        } else if b.is_infinite() {
+            ok &= a == b;
+        } else {
+            let d = (a - b).abs();
+            // A NaN or infinite `a` against a finite `b` fails, and shows as an infinite max.
+            let d = if d.is_nan() { f32::INFINITY } else { d };
+            max = max.max(d);
+            ok &= d <= atol + rtol * b.abs();
+        }
     }
     (max, ok)
 }
