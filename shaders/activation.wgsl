@@ -71,6 +71,9 @@ fn prelu(
 }
 
 // ---- softmax: exp(x - max) / sum exp(x - max) over each group (see common.wgsl) ----
+// A group whose max is not finite (a NaN or +inf in it, or only -inf) is NaN. With logsumexp
+// (v.y = 1, Keras's softmax over several axes), one whose max is +inf is exp(x - inf) instead:
+// NaN at a +inf, 0 elsewhere (log-softmax: x - inf).
 // Bindings: 1 x, 2 y. Params: group layout in u, dims, s0..s2; v.x = 1 for log-softmax.
 // One invocation per group.
 
@@ -89,9 +92,22 @@ fn softmax(
     }
     let base = group_base(g);
     let count = p.u.w;
-    var mx = NEG_INF;
-    for (var r = 0u; r < count; r++) {
-        mx = max(mx, sm_x[base + red_offset(r)]);
+    var mx = sm_x[base];
+    for (var r = 1u; r < count; r++) {
+        mx = max_nan(mx, sm_x[base + red_offset(r)]);
+    }
+    if (is_nonfinite_f32(mx)) {
+        let lse_inf = p.v.y != 0u && is_pos_inf_f32(mx);
+        for (var r = 0u; r < count; r++) {
+            let o = base + red_offset(r);
+            var y = nan_f32();
+            if (lse_inf) {
+                let d = sm_x[o] - mx;
+                y = select(select(0.0, d, is_nan_f32(d)), d, p.v.x != 0u);
+            }
+            sm_y[o] = y;
+        }
+        return;
     }
     var sum = 0.0;
     for (var r = 0u; r < count; r++) {

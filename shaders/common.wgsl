@@ -62,6 +62,51 @@ fn offset_of(i: u32, rank: u32, dims: array<vec4<u32>, 2>, strides: array<vec4<u
     return off;
 }
 
+// ---- NaN and infinities, as Keras propagates them ----
+// WGSL leaves min, max and clamp with a NaN operand implementation-defined, and compilers may
+// fold `x != x` to false, so NaN is tested on the bits and the NaN-propagating forms below are
+// used wherever a value meets max, min or clamp.
+
+fn is_nan_f32(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
+}
+
+// NaN, +inf or -inf.
+fn is_nonfinite_f32(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7fffffffu) >= 0x7f800000u;
+}
+
+fn is_pos_inf_f32(x: f32) -> bool {
+    return bitcast<u32>(x) == 0x7f800000u;
+}
+
+// A quiet NaN made at run time (a NaN constant expression is not valid WGSL).
+var<private> NAN_BITS: u32 = 0x7fc00000u;
+
+fn nan_f32() -> f32 {
+    return bitcast<f32>(NAN_BITS);
+}
+
+// max(a, b); NaN when either is NaN.
+fn max_nan(a: f32, b: f32) -> f32 {
+    return select(select(max(a, b), b, is_nan_f32(b)), a, is_nan_f32(a));
+}
+
+// min(a, b); NaN when either is NaN.
+fn min_nan(a: f32, b: f32) -> f32 {
+    return select(select(min(a, b), b, is_nan_f32(b)), a, is_nan_f32(a));
+}
+
+// x clipped to [lo, hi] (numbers); NaN stays NaN.
+fn clamp_nan(x: f32, lo: f32, hi: f32) -> f32 {
+    return select(min(max(x, lo), hi), x, is_nan_f32(x));
+}
+
+// max(x, 0); NaN stays NaN.
+fn relu_nan(x: f32) -> f32 {
+    return select(max(x, 0.0), x, is_nan_f32(x));
+}
+
 // ---- accurate elementary functions (WGSL has no erf, expm1 or log1p) ----
 
 // e^x − 1 without cancellation near 0 (Kahan's trick).
@@ -110,7 +155,7 @@ fn tanh_acc(x: f32) -> f32 {
 // absolute error well under 1e-7.
 fn erf_acc(x_in: f32) -> f32 {
     let ax = abs(x_in);
-    if (ax != ax) {
+    if (is_nan_f32(x_in)) {
         return x_in;
     }
     if (ax < 0.84375) {
@@ -152,7 +197,7 @@ fn sigmoid_f(x: f32) -> f32 {
 }
 
 fn softplus_f(x: f32) -> f32 {
-    return max(x, 0.0) + log1p_acc(exp(-abs(x)));
+    return relu_nan(x) + log1p_acc(exp(-abs(x)));
 }
 
 fn elu_f(x: f32, alpha: f32) -> f32 {
@@ -163,7 +208,29 @@ fn elu_f(x: f32, alpha: f32) -> f32 {
 }
 
 fn hard_sigmoid_f(x: f32, slope: f32) -> f32 {
-    return min(max(slope * x + 0.5, 0.0), 1.0);
+    return clamp_nan(slope * x + 0.5, 0.0, 1.0);
+}
+
+// Keras's general relu (Activation::Relu): max(x, 0), or for a threshold t != 0 x above t and
+// else 0 (Keras 3) or x * 0 (tf-keras, flag 2: NaN for a NaN or -inf); clipped to max_value;
+// minus slope * max(t - x, 0) when the slope is not 0.
+fn relu_general(x: f32, a: vec4<f32>) -> f32 {
+    let flags = u32(a.w);
+    var pos = relu_nan(x);
+    if (a.z != 0.0) {
+        var below = 0.0;
+        if ((flags & 2u) != 0u && is_nonfinite_f32(x)) {
+            below = nan_f32();
+        }
+        pos = select(below, x, x > a.z);
+    }
+    if ((flags & 1u) != 0u) {
+        pos = clamp_nan(pos, 0.0, a.y);
+    }
+    if (a.x == 0.0) {
+        return pos;
+    }
+    return pos - a.x * relu_nan(a.z - x);
 }
 
 // ACT value that makes a kernel read the activation code from its parameters instead (the
@@ -177,17 +244,11 @@ fn activate(x: f32, a: vec4<f32>) -> f32 {
 }
 
 // One element of activation `code`. `a` carries its parameters:
-// relu: (negative_slope, max_value, threshold, 1 if max_value is set); elu: (alpha);
-// hard_sigmoid: (slope).
+// relu: (negative_slope, max_value, threshold, flags: 1 max_value is set, 2 threshold by
+// product); elu: (alpha); hard_sigmoid: (slope).
 fn act_apply(code: u32, x: f32, a: vec4<f32>) -> f32 {
     switch code {
-        case 1u: {
-            var pos = select(0.0, x, x > a.z);
-            if (a.w != 0.0) {
-                pos = min(max(pos, 0.0), a.y);
-            }
-            return pos - a.x * max(a.z - x, 0.0);
-        }
+        case 1u: { return relu_general(x, a); }
         case 2u: { return sigmoid_f(x); }
         case 3u: { return tanh_acc(x); }
         case 4u: { return elu_f(x, a.x); }
@@ -224,4 +285,3 @@ fn red_offset(r: u32) -> u32 {
     return offset_of(r, p.u.z, p.s1, p.s2);
 }
 
-const NEG_INF: f32 = -3.40282347e+38;

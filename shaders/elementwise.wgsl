@@ -9,8 +9,8 @@ fn combine(a: f32, b: f32) -> f32 {
     switch OP {
         case 1u: { return a - b; }
         case 2u: { return a * b; }
-        case 3u: { return max(a, b); }
-        case 4u: { return min(a, b); }
+        case 3u: { return max_nan(a, b); }
+        case 4u: { return min_nan(a, b); }
         default: { return a + b; }
     }
 }

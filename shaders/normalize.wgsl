@@ -23,7 +23,7 @@ fn l2_normalize(
         let x = l2_x[base + red_offset(r)];
         s += x * x;
     }
-    let d = sqrt(max(s, p.f.x));
+    let d = sqrt(max_nan(s, p.f.x));
     for (var r = 0u; r < p.u.w; r++) {
         let o = base + red_offset(r);
         l2_y[o] = l2_x[o] / d;

@@ -1,5 +1,6 @@
 //! Every runnable fixture, in every format and both dialects, reproduces Keras's own saved
-//! predictions on the CPU executor: |a − b| ≤ 1e-5 + 1e-5·|b| element by element.
+//! predictions on the CPU executor: |a − b| ≤ 1e-5 + 1e-5·|b| element by element, and NaN
+//! where Keras gave NaN, the same infinity where it gave one (the i_nonfinite_* fixtures).
 
 mod common;
 
@@ -48,4 +49,24 @@ fn cpu_reproduces_keras_on_every_fixture() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+#[test]
+fn nan_matches_only_nan_and_an_infinity_only_the_same_infinity() {
+    let (n, i) = (f32::NAN, f32::INFINITY);
+    let keras = ndarray::arr1(&[n, i, -i, 1.0]).into_dyn();
+    let ok = |a: [f32; 4]| common::within(&ndarray::arr1(&a).into_dyn(), &keras, 1e-5, 1e-5);
+    assert!(ok([n, i, -i, 1.0]).1);
+    for wrong in [
+        [0.0, i, -i, 1.0],
+        [n, -i, -i, 1.0],
+        [n, 1e38, -i, 1.0],
+        [n, i, 0.0, 1.0],
+        [n, i, -i, n],
+        [n, i, -i, i],
+    ] {
+        let (max, passed) = ok(wrong);
+        assert!(!passed, "{wrong:?} passed against {keras:?}");
+        assert_eq!(max, f32::INFINITY, "{wrong:?}");
+    }
 }

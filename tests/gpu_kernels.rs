@@ -479,16 +479,25 @@ fn all_activations() -> Vec<Activation> {
             negative_slope: 0.0,
             max_value: Some(6.0),
             threshold: 0.0,
+            threshold_by_product: false,
         },
         Activation::Relu {
             negative_slope: 0.1,
             max_value: None,
             threshold: 0.0,
+            threshold_by_product: false,
         },
         Activation::Relu {
             negative_slope: 0.3,
             max_value: Some(2.5),
             threshold: 0.5,
+            threshold_by_product: false,
+        },
+        Activation::Relu {
+            negative_slope: 0.0,
+            max_value: Some(2.5),
+            threshold: 0.5,
+            threshold_by_product: true,
         },
         Activation::Sigmoid,
         Activation::Tanh,
@@ -513,10 +522,39 @@ fn all_activations() -> Vec<Activation> {
 #[test]
 fn every_activation() {
     // A range that covers the branches (|x| < 2^-28 for erf, 0.84/1.25/2.86 for erf's pieces,
-    // large |x| for overflow in sigmoid, softplus, tanh) plus random values.
+    // large |x| for overflow in sigmoid, softplus, tanh), NaN and the infinities, plus random
+    // values.
     let specials = [
-        0.0, -0.0, 1e-9, -1e-9, 0.3, -0.3, 0.9, -0.9, 1.1, -1.1, 2.0, -2.0, 3.5, -3.5, 5.9, -5.9,
-        7.0, -7.0, 20.0, -20.0, 88.0, -100.0, 0.5, 6.0, 6.1, 2.5, 2.51,
+        0.0,
+        -0.0,
+        1e-9,
+        -1e-9,
+        0.3,
+        -0.3,
+        0.9,
+        -0.9,
+        1.1,
+        -1.1,
+        2.0,
+        -2.0,
+        3.5,
+        -3.5,
+        5.9,
+        -5.9,
+        7.0,
+        -7.0,
+        20.0,
+        -20.0,
+        88.0,
+        -100.0,
+        0.5,
+        6.0,
+        6.1,
+        2.5,
+        2.51,
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
     ];
     for (j, act) in all_activations().into_iter().enumerate() {
         let mut g = Builder::new(300 + j as u64);
@@ -636,6 +674,7 @@ fn softmax_over_other_axes() {
             Op::Softmax {
                 axes: axes.clone(),
                 log,
+                logsumexp: axes.len() > 1,
             },
             &[x],
             vec![],

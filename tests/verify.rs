@@ -201,6 +201,21 @@ fn hard_sigmoid_across_dialects_is_not_equivalent_and_says_why() {
 }
 
 #[test]
+fn relu_threshold_across_dialects_is_named_for_nan_and_minus_inf() {
+    // ReLU(6, 0.1, threshold 0.5): the same function on numbers, not at NaN and −inf.
+    let (code, r) = verify(&["models/tfk/e_act_layers.h5", "models/k3/e_act_layers.keras"]);
+    assert_eq!(code, 0, "{r}");
+    let warnings = r["warnings"].to_string();
+    assert!(
+        warnings.contains(
+            "ReLU with a non-zero threshold gives NaN for a NaN or −inf input in tf-keras 2"
+        ) && warnings.contains("re_lu"),
+        "{warnings}"
+    );
+    assert!(!warnings.contains("the op differs"), "{warnings}");
+}
+
+#[test]
 fn mismatched_signatures_are_explained() {
     let out = keqv()
         .args([

@@ -65,17 +65,22 @@ pub fn translate(
             activation: activation_field(config, dialect)?,
         },
         "Activation" => Op::Activation(activation_field(config, dialect)?),
-        "ReLU" => Op::Activation(Activation::Relu {
-            negative_slope: f32_field(config, "negative_slope")?.unwrap_or(0.0),
-            max_value: f32_field(config, "max_value")?,
-            threshold: f32_field(config, "threshold")?.unwrap_or(0.0),
-        }),
+        "ReLU" => {
+            let threshold = f32_field(config, "threshold")?.unwrap_or(0.0);
+            Op::Activation(Activation::Relu {
+                negative_slope: f32_field(config, "negative_slope")?.unwrap_or(0.0),
+                max_value: f32_field(config, "max_value")?,
+                threshold,
+                threshold_by_product: threshold != 0.0 && dialect == Dialect::TfKeras2,
+            })
+        }
         "LeakyReLU" => Op::Activation(Activation::Relu {
             negative_slope: f32_field(config, "negative_slope")?
                 .or(f32_field(config, "alpha")?)
                 .unwrap_or(0.3),
             max_value: None,
             threshold: 0.0,
+            threshold_by_product: false,
         }),
         "ELU" => Op::Activation(Activation::Elu {
             alpha: f32_field(config, "alpha")?.unwrap_or(1.0),
@@ -86,7 +91,14 @@ pub fn translate(
             if axes == [rank - 1] {
                 Op::Activation(Activation::Softmax)
             } else {
-                Op::Softmax { axes, log: false }
+                // Keras: jax.nn.softmax / tf.nn.softmax over one axis, exp(x − logsumexp(x))
+                // over several.
+                let logsumexp = axes.len() > 1;
+                Op::Softmax {
+                    axes,
+                    log: false,
+                    logsumexp,
+                }
             }
         }
         "Dropout"
@@ -213,11 +225,13 @@ pub fn parse_activation(name: &str, dialect: Dialect) -> Option<Activation> {
             negative_slope: 0.0,
             max_value: Some(6.0),
             threshold: 0.0,
+            threshold_by_product: false,
         },
         "leaky_relu" => Activation::Relu {
             negative_slope: 0.2,
             max_value: None,
             threshold: 0.0,
+            threshold_by_product: false,
         },
         "sigmoid" => Activation::Sigmoid,
         "tanh" => Activation::Tanh,

@@ -10,12 +10,16 @@ use serde::Serialize;
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Activation {
     Linear,
-    /// Keras's general ReLU: `x > threshold ? x : 0`, clipped to `max_value`, minus
-    /// `negative_slope * max(threshold - x, 0)`. Covers relu, relu6 and leaky_relu.
+    /// Keras's general ReLU: `max(x, 0)` (`x > threshold ? x : 0` for a non-zero threshold),
+    /// clipped to `max_value`, minus `negative_slope * max(threshold - x, 0)` when the slope is
+    /// not 0; a NaN propagates through max and clip. Covers relu, relu6 and leaky_relu.
     Relu {
         negative_slope: f32,
         max_value: Option<f32>,
         threshold: f32,
+        /// tf-keras zeroes what is not above a non-zero threshold by multiplying with
+        /// `x > threshold` (`x · 0`), so a NaN or −inf there gives NaN; Keras 3 selects 0.
+        threshold_by_product: bool,
     },
     Sigmoid,
     Tanh,
@@ -52,6 +56,7 @@ impl Activation {
         negative_slope: 0.0,
         max_value: None,
         threshold: 0.0,
+        threshold_by_product: false,
     };
 
     /// True when every output element depends only on the same input element.
@@ -67,10 +72,14 @@ impl Activation {
                 negative_slope,
                 max_value,
                 threshold,
+                threshold_by_product,
             } => match (*negative_slope, *max_value, *threshold) {
                 (s, None, t) if s == 0.0 && t == 0.0 => "relu".into(),
                 (s, Some(m), t) if s == 0.0 && m == 6.0 && t == 0.0 => "relu6".into(),
                 (s, None, 0.0) => format!("leaky_relu({s})"),
+                (s, m, t) if *threshold_by_product => {
+                    format!("relu(slope={s}, max={m:?}, threshold={t}, tf-keras)")
+                }
                 (s, m, t) => format!("relu(slope={s}, max={m:?}, threshold={t})"),
             },
             Activation::Sigmoid => "sigmoid".into(),
@@ -121,10 +130,15 @@ pub enum Op {
         activation: Activation,
     },
     Activation(Activation),
-    /// Softmax (or log-softmax) over several axes (the Softmax layer with a non-last axis).
+    /// Softmax (or log-softmax) over several axes (the Softmax layer with a non-last axis):
+    /// `exp(x − m) / Σ exp(x − m)`, `m` the maximum, so a NaN or +inf in a group makes the whole
+    /// group NaN. With `logsumexp`, `exp(x − logsumexp(x))` as Keras computes it over several
+    /// axes: logsumexp shifts by the maximum only where it is finite, so a +inf gives NaN where
+    /// it is and 0 (log: −inf) elsewhere in its group.
     Softmax {
         axes: Vec<usize>,
         log: bool,
+        logsumexp: bool,
     },
     /// `x >= 0 ? x : alpha·x`. Weights: alpha, shaped like one sample (shared axes of size 1).
     PRelu,

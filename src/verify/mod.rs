@@ -469,6 +469,28 @@ fn semantic_warnings(original: &Side, converted: &Side, structure: &Structure) -
                 layers.join(", ")
             ));
         }
+        let thresholded: Vec<String> = [&original.graph, &converted.graph]
+            .into_iter()
+            .flat_map(|g| &g.nodes)
+            .filter(|n| {
+                matches!(
+                    n.op,
+                    crate::graph::Op::Activation(crate::graph::Activation::Relu {
+                        threshold_by_product: true,
+                        ..
+                    })
+                )
+            })
+            .map(|n| n.name.clone())
+            .collect();
+        if !thresholded.is_empty() {
+            warnings.push(format!(
+                "ReLU with a non-zero threshold gives NaN for a NaN or −inf input in tf-keras 2 (x·(x > threshold)) but 0 in Keras 3 (x > threshold ? x : 0); the original ({}) and the converted ({}) were written by different ones, so these layers differ there: {}",
+                original.model.dialect,
+                converted.model.dialect,
+                thresholded.join(", ")
+            ));
+        }
     }
     if original.model.dialect != converted.model.dialect {
         let unit_norm: Vec<String> = structure
@@ -484,10 +506,17 @@ fn semantic_warnings(original: &Side, converted: &Side, structure: &Structure) -
             ));
         }
     }
+    // The same relu written by tf-keras and by Keras 3: named above, not an op change.
+    let only_relu_dialect = |change: &str| {
+        change.split_once(" → ").is_some_and(|(a, b)| {
+            a != b && a.replace(", tf-keras)", ")") == b.replace(", tf-keras)", ")")
+        })
+    };
     for pair in &structure.pairs {
         if let Some(change) = &pair.op_change {
             let dialect_only = original.model.dialect != converted.model.dialect
                 && (change.contains("hard_sigmoid")
+                    || only_relu_dialect(change)
                     || is_unit_norm(&original.graph, &pair.original));
             if !dialect_only {
                 warnings.push(format!(

@@ -116,15 +116,32 @@ fn named_arrays(path: &Path, names: &[String]) -> Vec<Tensor> {
     }
 }
 
-/// Largest |a − b| and whether every element meets |a − b| ≤ atol + rtol·|b|.
+/// Largest |a − b| and whether every element meets |a − b| ≤ atol + rtol·|b| — where Keras
+/// gave NaN only NaN passes, and where it gave an infinity only the same infinity (the rule of
+/// keqv's own comparison). Elements that match that way count as 0; a NaN or infinity against
+/// anything else as an infinite difference.
 pub fn within(actual: &Tensor, expected: &Tensor, atol: f32, rtol: f32) -> (f32, bool) {
     assert_eq!(actual.shape(), expected.shape(), "output shapes differ");
     let mut max = 0f32;
     let mut ok = true;
-    for (a, b) in actual.iter().zip(expected.iter()) {
-        let d = (a - b).abs();
+    for (&a, &b) in actual.iter().zip(expected.iter()) {
+        let d = if b.is_nan() || a.is_nan() {
+            if a.is_nan() && b.is_nan() {
+                0.0
+            } else {
+                f32::INFINITY
+            }
+        } else if b.is_infinite() || a.is_infinite() {
+            if a == b {
+                0.0
+            } else {
+                f32::INFINITY
+            }
+        } else {
+            (a - b).abs()
+        };
         max = max.max(d);
-        ok &= d <= atol + rtol * b.abs();
+        ok &= d == 0.0 || (d.is_finite() && d <= atol + rtol * b.abs());
     }
     (max, ok)
 }

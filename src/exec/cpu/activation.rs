@@ -1,8 +1,9 @@
-//! Activations on the CPU, in the precision of the run, with the formulas Keras uses.
+//! Activations on the CPU, in the precision of the run, with the formulas Keras uses. A NaN or
+//! an infinity comes out as Keras gives it: max, min and clip propagate NaN (see `nan`).
 
 use ndarray::{ArrayD, Axis};
 
-use super::Real;
+use super::{nan, Real};
 use crate::graph::Activation;
 
 /// Applies `act` to `x`; softmax and log-softmax run over the last axis.
@@ -12,7 +13,7 @@ pub fn apply<T: Real>(act: &Activation, x: &mut ArrayD<T>) {
         Activation::Softmax => softmax_last_axis(x, false),
         Activation::LogSoftmax => softmax_last_axis(x, true),
         // The common case without the general relu's per-element parameters (same results).
-        &Activation::RELU => x.mapv_inplace(|v| if v > T::zero() { v } else { T::zero() }),
+        &Activation::RELU => x.mapv_inplace(nan::relu),
         elementwise => x.mapv_inplace(|v| scalar(elementwise, v)),
     }
 }
@@ -28,13 +29,27 @@ pub fn scalar<T: Real>(act: &Activation, x: T) -> T {
             negative_slope,
             max_value,
             threshold,
+            threshold_by_product,
         } => {
-            let threshold = T::from_f32(threshold);
-            let mut pos = if x > threshold { x } else { zero };
+            let t = T::from_f32(threshold);
+            let above = x > t;
+            let mut pos = if threshold == 0.0 {
+                nan::relu(x)
+            } else if threshold_by_product {
+                x * if above { one } else { zero }
+            } else if above {
+                x
+            } else {
+                zero
+            };
             if let Some(max) = max_value {
-                pos = pos.max(zero).min(T::from_f32(max));
+                pos = nan::clamp(pos, zero, T::from_f32(max));
             }
-            pos - T::from_f32(negative_slope) * (threshold - x).max(zero)
+            if negative_slope == 0.0 {
+                // Keras leaves the negative part out: 0·(t − x) would be NaN for x = −inf.
+                return pos;
+            }
+            pos - T::from_f32(negative_slope) * nan::relu(t - x)
         }
         Activation::Sigmoid => sigmoid(x),
         Activation::Tanh => x.tanh(),
@@ -74,18 +89,19 @@ fn elu<T: Real>(x: T, alpha: T) -> T {
 
 /// log(1 + e^x) without overflow for large x.
 fn softplus<T: Real>(x: T) -> T {
-    x.max(T::zero()) + (-x.abs()).exp().ln_1p()
+    nan::relu(x) + (-x.abs()).exp().ln_1p()
 }
 
 fn hard_sigmoid<T: Real>(x: T, slope: T) -> T {
-    (slope * x + T::from_f32(0.5)).max(T::zero()).min(T::one())
+    nan::clamp(slope * x + T::from_f32(0.5), T::zero(), T::one())
 }
 
-/// Numerically stable softmax along the last axis, in place.
+/// Numerically stable softmax along the last axis, in place. A NaN or +inf in a row makes the
+/// row NaN (jax.nn.softmax: x − max is NaN there, and so is the sum).
 fn softmax_last_axis<T: Real>(x: &mut ArrayD<T>, log: bool) {
     let last = Axis(x.ndim() - 1);
     for mut lane in x.lanes_mut(last) {
-        let max = lane.fold(T::neg_infinity(), |m, &v| m.max(v));
+        let max = lane.fold(T::neg_infinity(), |m, &v| nan::max(m, v));
         if log {
             let sum = lane.fold(T::zero(), |s, &v| s + (v - max).exp());
             let log_sum = sum.ln();

@@ -2,6 +2,7 @@
 //! through ndarray's multithreaded `dot`.
 
 mod activation;
+mod nan;
 mod ops;
 
 use std::sync::Arc;

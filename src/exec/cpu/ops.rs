@@ -3,7 +3,7 @@
 use ndarray::linalg::general_mat_mul;
 use ndarray::{concatenate, Array2, ArrayD, ArrayView2, Axis, IxDyn, Zip};
 
-use super::{activation, Real};
+use super::{activation, nan, Real};
 use crate::graph::{MergeKind, Node, Op};
 
 /// Computes one node from its input values and its (already converted) weights.
@@ -29,7 +29,11 @@ pub fn eval<T: Real>(node: &Node, inputs: &[&ArrayD<T>], weights: &[&ArrayD<T>])
             activation::apply(act, &mut y);
             y
         }
-        Op::Softmax { axes, log } => softmax(inputs[0], axes, *log),
+        Op::Softmax {
+            axes,
+            log,
+            logsumexp,
+        } => softmax(inputs[0], axes, *log, *logsumexp),
         Op::PRelu => {
             let mut y = inputs[0].clone();
             Zip::from(&mut y)
@@ -89,7 +93,7 @@ pub fn eval<T: Real>(node: &Node, inputs: &[&ArrayD<T>], weights: &[&ArrayD<T>])
             let mut y = inputs[0].clone();
             Zip::from(&mut y)
                 .and_broadcast(&sum_sq)
-                .for_each(|v, &s| *v = *v / s.max(floor).sqrt());
+                .for_each(|v, &s| *v = *v / nan::max(s, floor).sqrt());
             y
         }
     }
@@ -151,8 +155,8 @@ fn merge<T: Real>(kind: MergeKind, inputs: &[&ArrayD<T>], out_shape: &[usize]) -
             MergeKind::Add | MergeKind::Average => |a, b| a + b,
             MergeKind::Subtract => |a, b| a - b,
             MergeKind::Multiply => |a, b| a * b,
-            MergeKind::Maximum => |a, b| a.max(b),
-            MergeKind::Minimum => |a, b| a.min(b),
+            MergeKind::Maximum => nan::max,
+            MergeKind::Minimum => nan::min,
         };
         Zip::from(&mut acc)
             .and_broadcast(*x)
@@ -254,19 +258,35 @@ fn layer_norm<T: Real>(
     y
 }
 
-/// Softmax over several axes at once: exp(x − max) / Σ exp(x − max).
-fn softmax<T: Real>(x: &ArrayD<T>, axes: &[usize], log: bool) -> ArrayD<T> {
+/// Softmax over several axes at once: exp(x − max) / Σ exp(x − max), NaN in a group with a NaN
+/// or +inf (or only −inf). With `logsumexp`, exp(x − logsumexp(x)) as Keras computes it: the
+/// same except in a group whose max is +inf, where logsumexp is +inf, so its +inf elements come
+/// out NaN and the others 0 (log: −inf).
+fn softmax<T: Real>(x: &ArrayD<T>, axes: &[usize], log: bool, logsumexp: bool) -> ArrayD<T> {
     let mut max = x.clone();
     for &axis in axes {
         max = max
-            .fold_axis(Axis(axis), T::neg_infinity(), |m, &v| m.max(v))
+            .fold_axis(Axis(axis), T::neg_infinity(), |m, &v| nan::max(*m, v))
             .insert_axis(Axis(axis));
     }
     let shifted = x - &max;
     let sum = reduce_keep(&shifted.mapv(|v| v.exp()), axes);
-    if log {
+    let mut y = if log {
         shifted - &sum.mapv(|s| s.ln())
     } else {
         shifted.mapv(|v| v.exp()) / &sum
+    };
+    if logsumexp {
+        // There logsumexp is +inf: x − inf is −inf, or NaN at a +inf itself.
+        Zip::from(&mut y)
+            .and(x)
+            .and_broadcast(&max)
+            .for_each(|y, &v, &m| {
+                if m == T::infinity() {
+                    let d = v - m;
+                    *y = if log { d } else { d.exp() };
+                }
+            });
     }
+    y
 }

@@ -169,18 +169,20 @@ pub const ACT_CODES: u32 = 15;
 /// the software GEMM uses it, so one pipeline serves every activation.
 pub const ACT_DYNAMIC: u32 = 255;
 
-/// The activation's parameters as the shaders read them (`activate` in common.wgsl).
+/// The activation's parameters as the shaders read them (`act_apply` in common.wgsl).
 pub fn act_params(act: &Activation) -> [f32; 4] {
     match *act {
         Activation::Relu {
             negative_slope,
             max_value,
             threshold,
+            threshold_by_product,
         } => [
             negative_slope,
             max_value.unwrap_or(0.0),
             threshold,
-            if max_value.is_some() { 1.0 } else { 0.0 },
+            // Flags: 1 max_value is set, 2 threshold by product.
+            f32::from(u8::from(max_value.is_some()) | u8::from(threshold_by_product) << 1),
         ],
         Activation::Elu { alpha } => [alpha, 0.0, 0.0, 0.0],
         Activation::HardSigmoid { slope } => [slope, 0.0, 0.0, 0.0],

@@ -486,9 +486,18 @@ impl Builder<'_> {
                 activation,
             } => self.dense_node(i, node, ins[0], out, *units, *use_bias, activation)?,
             Op::Activation(act) => self.activation(node, ins[0], out, act)?,
-            Op::Softmax { axes, log } => {
-                self.softmax(ins[0], out, node.shape.clone(), axes.clone(), *log)?
-            }
+            Op::Softmax {
+                axes,
+                log,
+                logsumexp,
+            } => self.softmax(
+                ins[0],
+                out,
+                node.shape.clone(),
+                axes.clone(),
+                *log,
+                *logsumexp,
+            )?,
             Op::PRelu => self.prelu(i, node, ins[0], out),
             Op::Permute { dims } => self.permute(node, ins[0], out, dims),
             Op::Merge(kind) => self.merge(*kind, node, ins, out),
@@ -561,7 +570,7 @@ impl Builder<'_> {
                 self.live[tmp] += 1;
                 self.dense(i, input, tmp, k, units, rows, use_bias, &Activation::Linear)?;
                 let log = *activation == Activation::LogSoftmax;
-                self.softmax(tmp, out, shape.clone(), vec![shape.len()], log)?;
+                self.softmax(tmp, out, shape.clone(), vec![shape.len()], log, false)?;
                 self.live[tmp] -= 1;
             }
             act => self.dense(i, input, out, k, units, rows, use_bias, act)?,
@@ -583,7 +592,7 @@ impl Builder<'_> {
         let max = self.max_dim();
         if matches!(act, Activation::Softmax | Activation::LogSoftmax) {
             let log = *act == Activation::LogSoftmax;
-            return self.softmax(input, out, shape.clone(), vec![shape.len()], log);
+            return self.softmax(input, out, shape.clone(), vec![shape.len()], log, false);
         }
         let code = act_code(act).expect("elementwise");
         let f = act_params(act);
@@ -802,6 +811,7 @@ impl Builder<'_> {
         shape: Vec<usize>,
         axes: Vec<usize>,
         log: bool,
+        logsumexp: bool,
     ) -> Result<()> {
         let res = vec![Res::Slot(src), Res::Slot(dst)];
         self.grouped(
@@ -809,7 +819,7 @@ impl Builder<'_> {
             res,
             shape,
             axes,
-            [u32::from(log), 0, 0, 0],
+            [u32::from(log), u32::from(logsumexp), 0, 0],
             [0.0; 4],
         )
     }
