@@ -23,7 +23,9 @@ fn run_on(ctx: &GpuContext, env: &[(&str, &str)], batch: usize) -> (Option<i32>,
     let out = Command::cargo_bin("keqv")
         .unwrap()
         .current_dir(common::root())
-        .args(["run", MODEL, "--batch", &batch.to_string(), "--device"])
+        // One chunk: the whole batch in one submission, so that a wait really takes time.
+        .args(["run", MODEL, "--batch", &batch.to_string()])
+        .args(["--chunk", &batch.to_string(), "--device"])
         .arg(backend.to_lowercase())
         .args(["--adapter", &ctx.info().name])
         .envs(env.iter().copied())
