@@ -90,11 +90,9 @@ pub fn text(report: &VerifyReport, style: Style) -> String {
     match (&report.first_divergence, &report.layers) {
         (Some(d), _) => {
             let what = match (&d.rewired, d.own_fails()) {
-                (Some(wiring), _) => {
-                    format!("its inputs are wired differently ({wiring}), and its error")
-                }
-                (None, true) => "its own error".into(),
-                (None, false) => "the accumulated error".into(),
+                (Some(wiring), _) => format!(" is wired differently ({wiring}), and its error"),
+                (None, true) => ": its own error".into(),
+                (None, false) => ": the accumulated error".into(),
             };
             let m = d
                 .own
@@ -106,7 +104,7 @@ pub fn text(report: &VerifyReport, style: Style) -> String {
                 .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "\n{} {} ({}) ↔ {}, {what} exceeds the tolerance{detail}",
+                "\n{} {} ({}) ↔ {}{what} exceeds the tolerance{detail}",
                 style.bad("first divergence:"),
                 d.converted,
                 d.class,

@@ -457,3 +457,79 @@ fn write_npy_f64(path: &Path, x: &ndarray::ArrayD<f32>) {
     }
     std::fs::write(path, bytes).unwrap();
 }
+
+#[test]
+fn reports_say_what_happened_in_words_that_fit() {
+    // A dropped skip connection: the layer is rewired, not wrong by itself.
+    let run = keqv(&[
+        "verify",
+        "models/tfk/c_func_skip.h5",
+        "models/k3/c_seq_skip_dropped.keras",
+        "--device",
+        "cpu",
+        "--per-layer",
+    ]);
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.contains("rewired here"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(
+            "dense_2 (Dense) ↔ out is wired differently (the original out takes add; the converted dense_2 takes dense_1 (↔ dense_y))"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("its own error"), "{}", run.stdout);
+    // Worst values as the float32 they are, not 17 digits of a float64 copy.
+    assert!(
+        run.stdout
+            .contains("worst element of out at [5, 8]: original 0.45145354, converted 0.17027006"),
+        "{}",
+        run.stdout
+    );
+
+    // The same model written by tf-keras and by Keras 3: no "op differs (l2_normalize →
+    // l2_normalize)", but the real difference of UnitNormalization named.
+    let run = keqv(&[
+        "verify",
+        "models/tfk/d_chain_func.h5",
+        "models/k3/d_chain_func.keras",
+        "--device",
+        "cpu",
+    ]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(!run.stdout.contains("op differs"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("UnitNormalization divides by"),
+        "{}",
+        run.stdout
+    );
+
+    // Outputs that cannot be paired: said in words, not as an empty table.
+    let run = keqv(&[
+        "verify",
+        "models/k3/h_two_heads.keras",
+        "models/k3/h_wide_head.keras",
+        "--device",
+        "cpu",
+        "--per-layer",
+    ]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout.contains("no output pair could be compared"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("\nno layer exceeds the tolerance"),
+        "{}",
+        run.stdout
+    );
+
+    // An .npz given as a model.
+    let run = keqv(&["inspect", "models/inputs/e_zoo.npz"]);
+    assert_error(
+        &run,
+        &["NumPy .npz file, not a Keras model", "--inputs"],
+        ".npz as model",
+    );
+}

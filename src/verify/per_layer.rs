@@ -156,7 +156,7 @@ fn rewiring(
         })
         .collect();
     Some(format!(
-        "the original {} takes {}, the converted {} takes {}",
+        "the original {} takes {}; the converted {} takes {}",
         on.name,
         names(og, &on.inputs),
         cn.name,
