@@ -1,0 +1,152 @@
+//! Dense layers: the GEMM (tiled over storage buffers, or register-blocked over textures on
+//! software adapters) with bias and activation fused, and softmax as a row reduction after it.
+
+use super::super::*;
+
+impl Builder<'_> {
+    /// A dense layer; a softmax activation runs as its own row reduction after it.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn dense_node(
+        &mut self,
+        i: usize,
+        node: &Node,
+        input: usize,
+        out: usize,
+        units: usize,
+        use_bias: bool,
+        activation: &Activation,
+    ) -> Result<()> {
+        let shape = node.shape.clone();
+        let in_shape = &self.graph.node(node.inputs[0]).shape;
+        let k = *in_shape.last().unwrap_or(&1);
+        let rows: usize = in_shape[..in_shape.len().saturating_sub(1)]
+            .iter()
+            .product();
+        match activation {
+            Activation::Softmax | Activation::LogSoftmax => {
+                let tmp = self.alloc(shape.iter().product());
+                self.live[tmp] += 1;
+                self.dense(i, input, tmp, k, units, rows, use_bias, &Activation::Linear)?;
+                let log = *activation == Activation::LogSoftmax;
+                self.softmax(tmp, out, shape.clone(), vec![shape.len()], log, false)?;
+                self.live[tmp] -= 1;
+            }
+            act => self.dense(i, input, out, k, units, rows, use_bias, act)?,
+        }
+        Ok(())
+    }
+
+    /// C = act(A B + bias) for the node's [rows * b, k] input.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn dense(
+        &mut self,
+        i: usize,
+        src: usize,
+        dst: usize,
+        k: usize,
+        n: usize,
+        rows: usize,
+        use_bias: bool,
+        act: &Activation,
+    ) -> Result<()> {
+        let max = self.max_dim();
+        let weights = self.weights;
+        let upload = &weights.dense[&i];
+        let code = act_code(act).expect("softmax is applied separately");
+        let f = act_params(act);
+        let bias = upload.bias.clone().unwrap_or_else(|| self.weights.dummy());
+        let has_bias = u32::from(use_bias);
+        match (&upload.weights, self.dense) {
+            (DenseWeights::Buffer(kernel), _) => {
+                let kernel = kernel.clone();
+                self.dispatch(
+                    tiled_key(code),
+                    vec![
+                        Res::Slot(src),
+                        Res::Buffer(kernel),
+                        Res::Buffer(bias),
+                        Res::Slot(dst),
+                    ],
+                    Box::new(move |b| {
+                        let m = b * rows;
+                        let p = Params {
+                            u: [m as u32, n as u32, k as u32, n as u32],
+                            v: [0, has_bias, 0, 0],
+                            f,
+                            ..Default::default()
+                        };
+                        let cols = n.div_ceil(TILED_GX as usize * 4);
+                        let row_tiles = m.div_ceil(TILED_GY as usize * 4);
+                        (p, grid_2d(cols, row_tiles, max))
+                    }),
+                );
+            }
+            (DenseWeights::Texture(panels), DenseKernel::Texture { subgroups, tile }) => {
+                let k4 = padded_k4(k) as u32;
+                let entry = self.a_textures.entry(k4).or_insert(0);
+                *entry = (*entry).max(rows);
+                let ha = a_layer_rows(self.ctx.limits()) as u32;
+                if k.is_multiple_of(64) && k > 0 {
+                    self.drafts.push(Draft::ToTexture {
+                        slot: src,
+                        k,
+                        k4,
+                        rows_per_sample: rows,
+                    });
+                } else {
+                    self.dispatch(
+                        KernelKey::new(ShaderFile::Dense, "pack_a").with("WG", WG),
+                        vec![Res::Slot(src), Res::ATexture(k4)],
+                        Box::new(move |b| {
+                            let m = b * rows;
+                            let p = Params {
+                                u: [m as u32, k as u32, k4, ha],
+                                ..Default::default()
+                            };
+                            (p, grid_1d(m * k4 as usize, max))
+                        }),
+                    );
+                }
+                let file = if subgroups {
+                    ShaderFile::GemmSoftSubgroup
+                } else {
+                    ShaderFile::GemmSoft
+                };
+                let panels: Vec<_> = panels
+                    .iter()
+                    .map(|p| (p.n0, p.n, p.hb4, p.view.clone()))
+                    .collect();
+                for (n0, np, hb4, view) in panels {
+                    self.dispatch(
+                        soft_key(file, ACT_DYNAMIC, tile),
+                        vec![
+                            Res::ATexture(k4),
+                            Res::View(view),
+                            Res::Buffer(bias.clone()),
+                            Res::Slot(dst),
+                        ],
+                        Box::new(move |b| {
+                            let m = b * rows;
+                            let p = Params {
+                                u: [m as u32, np as u32, n as u32, has_bias],
+                                v: [n0 as u32, ha, hb4, k4],
+                                f,
+                                dims: [code, 0, 0, 0, 0, 0, 0, 0],
+                                ..Default::default()
+                            };
+                            let cols = np.div_ceil(4).div_ceil((SOFT_WX * tile.texels) as usize);
+                            let row_blocks = m.div_ceil(tile.rows as usize);
+                            // Rows in (x, z), column blocks in y (see gen_gemm_soft.py).
+                            let [y, x, z] = grid_2d(cols, row_blocks, max);
+                            (p, [x, y, z])
+                        }),
+                    );
+                }
+            }
+            (DenseWeights::Texture(_), DenseKernel::Tiled) => {
+                unreachable!("texture weights are only uploaded for the texture kernel")
+            }
+        }
+        Ok(())
+    }
+}

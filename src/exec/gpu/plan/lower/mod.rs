@@ -1,0 +1,8 @@
+//! Lowering graph nodes to GPU dispatches, one file per op family; each adds methods to the
+//! plan's builder.
+
+mod activation;
+mod dense;
+mod layout;
+mod merge;
+mod norm;

@@ -1,0 +1,459 @@
+//! Turns a graph into the work of one batch: which buffer (slot) holds each node's value, with
+//! slots reused once their values are dead; the dispatches, each with its uniform parameters as
+//! a function of the batch size; and the bind groups, created once per plan.
+
+mod bind;
+mod lower;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytemuck::{Pod, Zeroable};
+
+use super::kernels::{
+    act_code, act_params, merge_code, soft_key, tiled_key, KernelKey, Pipeline, ShaderFile,
+    SoftTile, ACT_DYNAMIC, ACT_WINDOW, BATCH_NORM_WINDOW, MERGE_ACC_WINDOW, MERGE_WINDOW, SOFT_WX,
+    TILED_GX, TILED_GY, WG, WINDOW_FLOATS,
+};
+use super::weights::{padded_k4, DenseWeights, Weights};
+use super::GpuContext;
+use crate::error::{Error, Result};
+use crate::graph::{Activation, Graph, MergeKind, Node, Op};
+
+/// The uniform block every kernel reads (`Params` in shaders/common.wgsl).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub(crate) struct Params {
+    pub u: [u32; 4],
+    pub v: [u32; 4],
+    pub f: [f32; 4],
+    pub dims: [u32; 8],
+    pub s0: [u32; 8],
+    pub s1: [u32; 8],
+    pub s2: [u32; 8],
+}
+
+/// Largest rank (batch included) the index helpers of the shaders handle.
+pub(crate) const MAX_RANK: usize = 8;
+
+/// Builds a dispatch's parameters and workgroup grid for a chunk of `b` samples.
+pub(crate) type ParamFn = Box<dyn Fn(usize) -> (Params, [u32; 3]) + Send + Sync>;
+
+/// How dense layers run on this executor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DenseKernel {
+    /// Workgroup-shared tiled GEMM over storage buffers: the kernel for hardware GPUs.
+    Tiled,
+    /// Register-blocked GEMM over storage textures without shared memory: the kernel for
+    /// software adapters (llvmpipe), optionally sharing rows of A through subgroups.
+    Texture { subgroups: bool, tile: SoftTile },
+}
+
+/// A resource bound at binding i + 1 of a dispatch (binding 0 is its parameters).
+enum Res {
+    Slot(usize),
+    Buffer(Arc<wgpu::Buffer>),
+    View(Arc<wgpu::TextureView>),
+    /// The staging texture of the software GEMM's A operand, by K4 (texels per row).
+    ATexture(u32),
+    /// A slot read through 64 KiB uniform windows (dynamic offset).
+    Window(usize),
+    /// The plan's table of window records (dynamic offset).
+    WindowBase,
+}
+
+enum Draft {
+    Dispatch {
+        key: KernelKey,
+        res: Vec<Res>,
+        make: ParamFn,
+    },
+    /// A `*_window` kernel: dispatched once per 64 KiB window of its `p.u.x` vec4s.
+    Windowed {
+        key: KernelKey,
+        res: Vec<Res>,
+        make: ParamFn,
+    },
+    /// copy_buffer_to_texture of a [rows, K] slot into the A texture (K a multiple of 64).
+    ToTexture {
+        slot: usize,
+        k: usize,
+        k4: u32,
+        rows_per_sample: usize,
+    },
+    Done(usize),
+}
+
+pub(crate) enum Step {
+    Dispatch {
+        pipeline: Arc<Pipeline>,
+        bind_group: wgpu::BindGroup,
+        param: usize,
+        make: ParamFn,
+        /// Number of window bindings (0: an ordinary dispatch of the grid `make` returns).
+        windows: usize,
+    },
+    ToTexture {
+        slot: usize,
+        texture: Arc<wgpu::Texture>,
+        k: usize,
+        k4: u32,
+        rows_per_sample: usize,
+    },
+    /// Node `.0` has its value in its slot: the point to copy it out.
+    Done(usize),
+}
+
+pub(crate) struct Plan {
+    /// Samples per chunk the buffers are sized for.
+    pub capacity: usize,
+    pub slots: Vec<wgpu::Buffer>,
+    pub node_slot: Vec<usize>,
+    /// Floats per sample of each node's value.
+    pub node_len: Vec<usize>,
+    pub steps: Vec<Step>,
+    pub uniform: wgpu::Buffer,
+    pub uniform_stride: u64,
+    pub n_params: usize,
+    /// Byte stride of the window records in the window table.
+    pub window_stride: u64,
+}
+
+/// Rows of the A staging texture per array layer (the mapping row -> (row % HA, row / HA)):
+/// one less than the limit, so that it is not a power of two (see `weights::non_pot`).
+pub(crate) fn a_layer_rows(limits: &wgpu::Limits) -> usize {
+    limits.max_texture_dimension_2d as usize - 1
+}
+
+/// The slots and drafts of a graph, in per-sample units (independent of the batch size).
+pub(crate) struct Layout {
+    slot_len: Vec<usize>,
+    node_slot: Vec<usize>,
+    node_len: Vec<usize>,
+    drafts: Vec<Draft>,
+    /// K4 -> most A rows per sample among the dense nodes staged through that texture.
+    a_textures: BTreeMap<u32, usize>,
+}
+
+pub(crate) fn layout(
+    ctx: &GpuContext,
+    graph: &Graph,
+    weights: &Weights,
+    dense: DenseKernel,
+    windows: bool,
+) -> Result<Layout> {
+    let mut b = Builder {
+        ctx,
+        graph,
+        weights,
+        dense,
+        windows,
+        slot_len: Vec::new(),
+        live: Vec::new(),
+        drafts: Vec::new(),
+        a_textures: BTreeMap::new(),
+    };
+    let n = graph.nodes.len();
+    let mut last_use: Vec<usize> = (0..n).collect();
+    for (i, node) in graph.nodes.iter().enumerate() {
+        for input in &node.inputs {
+            last_use[input.0] = last_use[input.0].max(i);
+        }
+    }
+    let mut node_slot = vec![usize::MAX; n];
+    let node_len: Vec<usize> = graph
+        .nodes
+        .iter()
+        .map(|nd| nd.shape.iter().product())
+        .collect();
+    for (i, node) in graph.nodes.iter().enumerate() {
+        check_rank(node)?;
+        let slot = match node.op {
+            Op::Identity | Op::Reshape => node_slot[node.inputs[0].0],
+            _ => b.alloc(node_len[i]),
+        };
+        b.live[slot] += 1;
+        node_slot[i] = slot;
+        let ins: Vec<usize> = node.inputs.iter().map(|id| node_slot[id.0]).collect();
+        b.node(i, node, &ins, slot)?;
+        b.drafts.push(Draft::Done(i));
+        let mut released: Vec<usize> = node
+            .inputs
+            .iter()
+            .map(|id| id.0)
+            .filter(|&j| last_use[j] == i)
+            .collect();
+        released.sort_unstable();
+        released.dedup();
+        for j in released {
+            b.live[node_slot[j]] -= 1;
+        }
+        if last_use[i] == i {
+            b.live[slot] -= 1;
+        }
+    }
+    Ok(Layout {
+        slot_len: b.slot_len,
+        node_slot,
+        node_len,
+        drafts: b.drafts,
+        a_textures: b.a_textures,
+    })
+}
+
+fn check_rank(node: &Node) -> Result<()> {
+    if node.shape.len() + 1 > MAX_RANK {
+        return Err(Error::Device(format!(
+            "node '{}' has rank {} (batch included); the GPU kernels handle at most {MAX_RANK}; use --device cpu",
+            node.name,
+            node.shape.len() + 1
+        )));
+    }
+    Ok(())
+}
+
+impl Layout {
+    /// The most samples per chunk the device limits allow (0 when one sample does not fit).
+    pub fn max_capacity(&self, limits: &wgpu::Limits) -> usize {
+        let binding = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size)
+            / 4;
+        // Slots are rounded up to whole 64 KiB windows: keep room for that.
+        let binding = (binding.min(u64::from(u32::MAX) / 4) as usize).saturating_sub(WINDOW_FLOATS);
+        let mut cap = usize::MAX;
+        for &len in &self.slot_len {
+            cap = cap.min(binding.checked_div(len).unwrap_or(usize::MAX));
+        }
+        cap = cap.min(
+            (memory_budget() / 4)
+                .checked_div(self.sample_floats())
+                .unwrap_or(usize::MAX),
+        );
+        let tex_rows = a_layer_rows(limits) * limits.max_texture_array_layers as usize;
+        for &rows in self.a_textures.values() {
+            cap = cap.min(tex_rows.checked_div(rows).unwrap_or(usize::MAX));
+        }
+        cap
+    }
+
+    /// Floats all intermediate buffers take per sample.
+    pub fn sample_floats(&self) -> usize {
+        self.slot_len.iter().sum()
+    }
+
+    /// The node whose one sample is too big for the device (for the error message).
+    pub fn largest_node(&self) -> usize {
+        (0..self.node_len.len())
+            .max_by_key(|&i| self.node_len[i])
+            .unwrap_or(0)
+    }
+}
+
+/// Device memory the buffers of one plan may take, in bytes (env KEQV_GPU_MEMORY_MB, which may
+/// be fractional).
+pub(crate) fn memory_budget() -> usize {
+    std::env::var("KEQV_GPU_MEMORY_MB")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|&mb| mb > 0.0)
+        .map_or(1 << 30, |mb| (mb * (1 << 20) as f64) as usize)
+}
+
+struct Builder<'a> {
+    ctx: &'a GpuContext,
+    graph: &'a Graph,
+    weights: &'a Weights,
+    dense: DenseKernel,
+    /// Read contiguous inputs of elementwise kernels through uniform windows.
+    windows: bool,
+    slot_len: Vec<usize>,
+    live: Vec<usize>,
+    drafts: Vec<Draft>,
+    a_textures: BTreeMap<u32, usize>,
+}
+
+impl Builder<'_> {
+    /// A free slot for `len` floats per sample: the smallest that is big enough, else the
+    /// largest (grown), else a new one.
+    fn alloc(&mut self, len: usize) -> usize {
+        let free = (0..self.slot_len.len()).filter(|&s| self.live[s] == 0);
+        let fit = free
+            .clone()
+            .filter(|&s| self.slot_len[s] >= len)
+            .min_by_key(|&s| self.slot_len[s]);
+        let slot = fit.or_else(|| free.max_by_key(|&s| self.slot_len[s]));
+        match slot {
+            Some(s) => {
+                self.slot_len[s] = self.slot_len[s].max(len);
+                s
+            }
+            None => {
+                self.slot_len.push(len);
+                self.live.push(0);
+                self.slot_len.len() - 1
+            }
+        }
+    }
+
+    fn dispatch(&mut self, key: KernelKey, res: Vec<Res>, make: ParamFn) {
+        self.drafts.push(Draft::Dispatch { key, res, make });
+    }
+
+    fn windowed(&mut self, key: KernelKey, res: Vec<Res>, make: ParamFn) {
+        self.drafts.push(Draft::Windowed { key, res, make });
+    }
+
+    fn max_dim(&self) -> u32 {
+        self.ctx.limits().max_compute_workgroups_per_dimension
+    }
+
+    /// Plans node `i`, reading slots `ins` and writing slot `out`.
+    fn node(&mut self, i: usize, node: &Node, ins: &[usize], out: usize) -> Result<()> {
+        match &node.op {
+            Op::Input | Op::Identity | Op::Reshape => {}
+            Op::Dense {
+                units,
+                use_bias,
+                activation,
+            } => self.dense_node(i, node, ins[0], out, *units, *use_bias, activation)?,
+            Op::Activation(act) => self.activation(node, ins[0], out, act)?,
+            Op::Softmax {
+                axes,
+                log,
+                logsumexp,
+            } => self.softmax(
+                ins[0],
+                out,
+                node.shape.clone(),
+                axes.clone(),
+                *log,
+                *logsumexp,
+            )?,
+            Op::PRelu => self.prelu(i, node, ins[0], out),
+            Op::Permute { dims } => self.permute(node, ins[0], out, dims),
+            Op::Merge(kind) => self.merge(*kind, node, ins, out),
+            Op::Concatenate { axis } => self.concatenate(node, ins, out, *axis),
+            Op::BatchNorm { axes, .. } => self.batch_norm(i, node, ins[0], out, axes),
+            Op::LayerNorm {
+                axes,
+                epsilon,
+                center,
+                scale,
+                rms_scaling,
+            } => self.layer_norm(
+                i,
+                node,
+                (ins[0], out),
+                axes,
+                *epsilon,
+                (*center, *scale, *rms_scaling),
+            )?,
+            Op::L2Normalize { axes, floor } => {
+                self.l2_normalize(node, (ins[0], out), axes, *floor)?
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Shape with the batch axis in front.
+fn with_batch(b: usize, sample: &[usize]) -> Vec<usize> {
+    std::iter::once(b).chain(sample.iter().copied()).collect()
+}
+
+/// Row-major strides.
+pub(crate) fn strides(shape: &[usize]) -> Vec<usize> {
+    let mut st = vec![1; shape.len()];
+    for d in (0..shape.len().saturating_sub(1)).rev() {
+        st[d] = st[d + 1] * shape[d + 1];
+    }
+    st
+}
+
+fn put(dst: &mut [u32; 8], values: &[usize]) {
+    for (d, &v) in dst.iter_mut().zip(values) {
+        *d = v as u32;
+    }
+}
+
+/// A tensor split into groups (the kept axes) and the elements reduced within each group, each
+/// side as (size, stride) pairs with adjacent axes merged.
+struct Grouping {
+    kept: Vec<(usize, usize)>,
+    reduced: Vec<(usize, usize)>,
+    groups: usize,
+    count: usize,
+}
+
+fn grouping(shape: &[usize], axes: &[usize]) -> Result<Grouping> {
+    let st = strides(shape);
+    let mut kept: Vec<(usize, usize)> = Vec::new();
+    let mut reduced: Vec<(usize, usize)> = Vec::new();
+    let mut prev: Option<bool> = None;
+    for d in 0..shape.len() {
+        let is_red = axes.contains(&d);
+        let side = if is_red { &mut reduced } else { &mut kept };
+        match (prev == Some(is_red), side.last_mut()) {
+            (true, Some(last)) => *last = (last.0 * shape[d], st[d]),
+            _ => side.push((shape[d], st[d])),
+        }
+        prev = Some(is_red);
+    }
+    if kept.len() > MAX_RANK || reduced.len() > MAX_RANK {
+        return Err(Error::Device(format!(
+            "reducing over axes {axes:?} of shape {shape:?} needs more than {MAX_RANK} index dimensions; use --device cpu"
+        )));
+    }
+    Ok(Grouping {
+        groups: kept.iter().map(|x| x.0).product(),
+        count: reduced.iter().map(|x| x.0).product(),
+        kept,
+        reduced,
+    })
+}
+
+/// Grid of WG-wide workgroups covering `items` invocations, split over y and z past `max`.
+pub(crate) fn grid_1d(items: usize, max: u32) -> [u32; 3] {
+    let groups = items.div_ceil(WG as usize).max(1);
+    let max = max.max(1) as usize;
+    let x = groups.min(max);
+    let rest = groups.div_ceil(x);
+    let y = rest.min(max);
+    let z = rest.div_ceil(y);
+    [x as u32, y as u32, z as u32]
+}
+
+/// Grid of `cols` x `rows` workgroups with the rows split over y and z past `max`.
+fn grid_2d(cols: usize, rows: usize, max: u32) -> [u32; 3] {
+    let max = max.max(1) as usize;
+    let rows = rows.max(1);
+    let y = rows.min(max);
+    let z = rows.div_ceil(y);
+    [cols.clamp(1, max) as u32, y as u32, z as u32]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grids_stay_under_the_limit() {
+        assert_eq!(grid_1d(10, 65535), [1, 1, 1]);
+        let g = grid_1d(64 * 70_000, 65535);
+        assert!(g.iter().all(|&d| d <= 65535));
+        assert!(g.iter().map(|&d| d as usize).product::<usize>() >= 70_000);
+        assert_eq!(grid_2d(3, 100_000, 65535), [3, 65535, 2]);
+    }
+
+    #[test]
+    fn grouping_merges_adjacent_axes() {
+        let g = grouping(&[2, 3, 4, 5], &[2, 3]).unwrap();
+        assert_eq!(g.kept, vec![(6, 20)]);
+        assert_eq!(g.reduced, vec![(20, 1)]);
+        let g = grouping(&[2, 3, 4, 5], &[1, 3]).unwrap();
+        assert_eq!(g.kept, vec![(2, 60), (4, 5)]);
+        assert_eq!(g.reduced, vec![(3, 20), (5, 1)]);
+        assert_eq!((g.groups, g.count), (8, 15));
+    }
+}
