@@ -101,6 +101,24 @@ fn every_kernel_variant_specialises() {
 }
 
 #[test]
+fn every_entry_point_of_every_shader_is_a_checked_variant() {
+    // An entry point the executor dispatches but the variant list leaves out would never be
+    // specialised and validated here.
+    let all = variants();
+    for file in ShaderFile::ALL {
+        let (module, _) = parse_and_validate(file);
+        for entry in &module.entry_points {
+            assert!(
+                all.iter().any(|v| v.file == file && v.entry == entry.name),
+                "{} {} is in no kernel variant (src/exec/gpu/kernel_keys.rs)",
+                file.file_name(),
+                entry.name
+            );
+        }
+    }
+}
+
+#[test]
 fn generated_gemm_matches_its_generator() {
     // The generated files must be what shaders/gen_gemm_soft.py writes; a stale copy would test
     // one kernel and ship another. Only checked when python3 is available.

@@ -374,86 +374,22 @@ pub struct Variant {
     pub constants: Vec<(&'static str, f64)>,
 }
 
-/// Every kernel variant the executor may ask for (all activations, merge ops and GEMM tiles).
+/// Every kernel variant the executor may ask for (all activations, merge ops and GEMM tiles),
+/// from the same constructors the planner uses.
 pub fn variants() -> Vec<Variant> {
-    let mut out = Vec::new();
-    let mut push = |key: KernelKey| {
-        out.push(Variant {
-            file: key.file,
-            entry: key.entry,
-            constants: key
-                .constants
-                .iter()
-                .map(|(k, v)| (*k, f64::from(*v)))
-                .collect(),
-        })
-    };
-    for act in 0..ACT_CODES {
-        push(
-            KernelKey::new(ShaderFile::Activation, "act_map")
-                .with("WG", WG)
-                .with("ACT", act),
-        );
-        push(tiled_key(act));
-        for file in [ShaderFile::GemmSoft, ShaderFile::GemmSoftSubgroup] {
-            push(soft_key(file, act, SoftTile { rows: 8, texels: 2 }));
-        }
-    }
-    for file in [ShaderFile::GemmSoft, ShaderFile::GemmSoftSubgroup] {
-        push(soft_key(file, ACT_DYNAMIC, SoftTile { rows: 8, texels: 2 }));
-    }
-    for file in [ShaderFile::GemmSoft, ShaderFile::GemmSoftSubgroup] {
-        let max = soft_max_tile(file.needs_subgroups());
-        for rows in 1..=max.rows {
-            for texels in 1..=max.texels {
-                push(soft_key(file, ACT_DYNAMIC, SoftTile { rows, texels }));
+    super::kernel_keys::Kernel::all()
+        .into_iter()
+        .map(|kernel| {
+            let key = kernel.key();
+            Variant {
+                file: key.file,
+                entry: key.entry,
+                constants: key
+                    .constants
+                    .iter()
+                    .map(|(k, v)| (*k, f64::from(*v)))
+                    .collect(),
             }
-        }
-    }
-    push(KernelKey::new(ShaderFile::Dense, "pack_a").with("WG", WG));
-    for op in 0..5 {
-        push(
-            KernelKey::new(ShaderFile::Elementwise, "merge")
-                .with("WG", WG)
-                .with("OP", op),
-        );
-        push(
-            KernelKey::new(ShaderFile::Elementwise, "merge_acc")
-                .with("WG", WG)
-                .with("OP", op),
-        );
-    }
-    for (file, entry) in [
-        (ShaderFile::Activation, "prelu"),
-        (ShaderFile::Activation, "softmax"),
-        (ShaderFile::Normalize, "l2_normalize"),
-        (ShaderFile::Normalize, "layer_norm"),
-        (ShaderFile::Normalize, "batch_norm"),
-        (ShaderFile::Normalize, "batch_norm_window"),
-        (ShaderFile::Layout, "copy_strided"),
-    ] {
-        push(KernelKey::new(file, entry).with("WG", WG));
-    }
-    out
-}
-
-pub(crate) fn tiled_key(act: u32) -> KernelKey {
-    KernelKey::new(ShaderFile::Dense, "gemm_tiled")
-        .with("GX", TILED_GX)
-        .with("GY", TILED_GY)
-        .with("TK", TILED_TK)
-        .with("ACT", act)
-}
-
-pub(crate) fn soft_key(file: ShaderFile, act: u32, tile: SoftTile) -> KernelKey {
-    let entry = if file == ShaderFile::GemmSoftSubgroup {
-        "gemm_soft_sg"
-    } else {
-        "gemm_soft"
-    };
-    KernelKey::new(file, entry)
-        .with("WX", SOFT_WX)
-        .with("TM", tile.rows)
-        .with("TN4", tile.texels)
-        .with("ACT", act)
+        })
+        .collect()
 }

@@ -7,6 +7,7 @@
 //! into one submission, and reads back only the values asked for.
 
 mod context;
+pub mod kernel_keys;
 pub mod kernels;
 mod plan;
 pub mod reduce;
@@ -93,12 +94,12 @@ impl GpuExecutor {
         if let DenseKernel::Texture { subgroups, tile } = dense {
             // A software adapter whose driver rejects the texture kernel still runs: the tiled
             // kernel only needs storage buffers.
-            let file = if subgroups {
-                kernels::ShaderFile::GemmSoftSubgroup
-            } else {
-                kernels::ShaderFile::GemmSoft
-            };
-            let key = kernels::soft_key(file, kernels::ACT_DYNAMIC, tile);
+            let key = kernel_keys::Kernel::GemmSoft {
+                subgroups,
+                act: kernels::ACT_DYNAMIC,
+                tile,
+            }
+            .key();
             if ctx.kernels.get(&ctx, &key).is_err() {
                 dense = DenseKernel::Tiled;
             }

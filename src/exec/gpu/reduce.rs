@@ -7,7 +7,7 @@
 
 use bytemuck::Zeroable;
 
-use super::kernels::{KernelKey, ShaderFile};
+use super::kernel_keys::Kernel;
 use super::plan::Params;
 use super::GpuContext;
 use crate::compare::{Histogram, Summary, Tolerance};
@@ -95,9 +95,7 @@ fn dispatch(
     original: &DeviceTensor,
 ) -> Result<Vec<u32>> {
     let device = ctx.device();
-    let pipeline = ctx
-        .kernels
-        .get(ctx, &KernelKey::new(ShaderFile::Compare, entry))?;
+    let pipeline = ctx.kernels.get(ctx, &Kernel::Compare(entry).key())?;
     let bytes = (words * 4) as u64;
     let (uniform, records, staging) = ctx.scoped("allocating GPU comparison buffers", || {
         let buffer = |label, size, usage| {

@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use bytemuck::{Pod, Zeroable};
 
+use super::kernel_keys::Kernel;
 use super::kernels::{
-    act_code, act_params, merge_code, soft_key, tiled_key, KernelKey, Pipeline, ShaderFile,
-    SoftTile, ACT_DYNAMIC, ACT_WINDOW, BATCH_NORM_WINDOW, MERGE_ACC_WINDOW, MERGE_WINDOW, SOFT_WX,
+    act_code, act_params, merge_code, KernelKey, Pipeline, SoftTile, ACT_DYNAMIC, SOFT_WX,
     TILED_GX, TILED_GY, WG, WINDOW_FLOATS,
 };
 use super::weights::{padded_k4, DenseWeights, Weights};

@@ -33,18 +33,13 @@ impl Builder<'_> {
         };
         if self.windows {
             self.windowed(
-                KernelKey::new(ShaderFile::Activation, "act_window")
-                    .with("WG", WG)
-                    .with("ACT", code)
-                    .with_layout(ACT_WINDOW),
+                Kernel::ActWindow { act: code }.key(),
                 vec![Res::Window(input), Res::Slot(out), Res::WindowBase],
                 Box::new(move |b| (params(b).0, [1, 1, 1])),
             );
         } else {
             self.dispatch(
-                KernelKey::new(ShaderFile::Activation, "act_map")
-                    .with("WG", WG)
-                    .with("ACT", code),
+                Kernel::ActMap { act: code }.key(),
                 vec![Res::Slot(input), Res::Slot(out)],
                 Box::new(move |b| {
                     let (p, n4) = params(b);
@@ -74,7 +69,7 @@ impl Builder<'_> {
             }
         }
         self.dispatch(
-            KernelKey::new(ShaderFile::Activation, "prelu").with("WG", WG),
+            Kernel::Prelu.key(),
             vec![Res::Slot(input), Res::Buffer(alpha), Res::Slot(out)],
             Box::new(move |b| {
                 let full = with_batch(b, &shape);
@@ -104,7 +99,7 @@ impl Builder<'_> {
     ) -> Result<()> {
         let res = vec![Res::Slot(src), Res::Slot(dst)];
         self.grouped(
-            "softmax",
+            Kernel::Softmax,
             res,
             shape,
             axes,

@@ -60,7 +60,7 @@ impl Builder<'_> {
             (DenseWeights::Buffer(kernel), _) => {
                 let kernel = kernel.clone();
                 self.dispatch(
-                    tiled_key(code),
+                    Kernel::GemmTiled { act: code }.key(),
                     vec![
                         Res::Slot(src),
                         Res::Buffer(kernel),
@@ -95,7 +95,7 @@ impl Builder<'_> {
                     });
                 } else {
                     self.dispatch(
-                        KernelKey::new(ShaderFile::Dense, "pack_a").with("WG", WG),
+                        Kernel::PackA.key(),
                         vec![Res::Slot(src), Res::ATexture(k4)],
                         Box::new(move |b| {
                             let m = b * rows;
@@ -107,18 +107,18 @@ impl Builder<'_> {
                         }),
                     );
                 }
-                let file = if subgroups {
-                    ShaderFile::GemmSoftSubgroup
-                } else {
-                    ShaderFile::GemmSoft
-                };
                 let panels: Vec<_> = panels
                     .iter()
                     .map(|p| (p.n0, p.n, p.hb4, p.view.clone()))
                     .collect();
                 for (n0, np, hb4, view) in panels {
                     self.dispatch(
-                        soft_key(file, ACT_DYNAMIC, tile),
+                        Kernel::GemmSoft {
+                            subgroups,
+                            act: ACT_DYNAMIC,
+                            tile,
+                        }
+                        .key(),
                         vec![
                             Res::ATexture(k4),
                             Res::View(view),

@@ -11,7 +11,7 @@ impl Builder<'_> {
         let in_shape = self.graph.node(node.inputs[0]).shape.clone();
         let perm: Vec<usize> = std::iter::once(0).chain(dims.iter().copied()).collect();
         self.dispatch(
-            KernelKey::new(ShaderFile::Layout, "copy_strided").with("WG", WG),
+            Kernel::CopyStrided.key(),
             vec![Res::Slot(input), Res::Slot(out)],
             Box::new(move |b| {
                 let full_in = with_batch(b, &in_shape);
@@ -42,7 +42,7 @@ impl Builder<'_> {
             let off = offset;
             offset += in_shape[axis - 1];
             self.dispatch(
-                KernelKey::new(ShaderFile::Layout, "copy_strided").with("WG", WG),
+                Kernel::CopyStrided.key(),
                 vec![Res::Slot(src), Res::Slot(out)],
                 Box::new(move |b| {
                     let full = with_batch(b, &in_shape);

@@ -52,10 +52,11 @@ impl Builder<'_> {
                 });
                 if step == 1 {
                     self.windowed(
-                        KernelKey::new(ShaderFile::Elementwise, "merge_window")
-                            .with("WG", WG)
-                            .with("OP", op)
-                            .with_layout(MERGE_WINDOW),
+                        Kernel::MergeWindow {
+                            op,
+                            accumulate: false,
+                        }
+                        .key(),
                         vec![
                             Res::Window(ins[0]),
                             Res::Window(ins[1]),
@@ -66,10 +67,11 @@ impl Builder<'_> {
                     );
                 } else {
                     self.windowed(
-                        KernelKey::new(ShaderFile::Elementwise, "merge_acc_window")
-                            .with("WG", WG)
-                            .with("OP", op)
-                            .with_layout(MERGE_ACC_WINDOW),
+                        Kernel::MergeWindow {
+                            op,
+                            accumulate: true,
+                        }
+                        .key(),
                         vec![Res::Window(ins[step]), Res::Slot(out), Res::WindowBase],
                         make,
                     );
@@ -94,17 +96,21 @@ impl Builder<'_> {
             });
             if step == 1 {
                 self.dispatch(
-                    KernelKey::new(ShaderFile::Elementwise, "merge")
-                        .with("WG", WG)
-                        .with("OP", op),
+                    Kernel::Merge {
+                        op,
+                        accumulate: false,
+                    }
+                    .key(),
                     vec![Res::Slot(ins[0]), Res::Slot(ins[1]), Res::Slot(out)],
                     make,
                 );
             } else {
                 self.dispatch(
-                    KernelKey::new(ShaderFile::Elementwise, "merge_acc")
-                        .with("WG", WG)
-                        .with("OP", op),
+                    Kernel::Merge {
+                        op,
+                        accumulate: true,
+                    }
+                    .key(),
                     vec![Res::Slot(ins[step]), Res::Slot(out)],
                     make,
                 );

@@ -23,9 +23,7 @@ impl Builder<'_> {
         let contiguous = axes.windows(2).all(|w| w[1] == w[0] + 1);
         if contiguous && !axes.is_empty() && self.windows {
             self.windowed(
-                KernelKey::new(ShaderFile::Normalize, "batch_norm_window")
-                    .with("WG", WG)
-                    .with_layout(BATCH_NORM_WINDOW),
+                Kernel::BatchNormWindow.key(),
                 vec![
                     Res::Window(input),
                     Res::Buffer(inv),
@@ -53,7 +51,7 @@ impl Builder<'_> {
             return;
         }
         self.dispatch(
-            KernelKey::new(ShaderFile::Normalize, "batch_norm").with("WG", WG),
+            Kernel::BatchNorm.key(),
             vec![
                 Res::Slot(input),
                 Res::Buffer(inv),
@@ -90,22 +88,17 @@ impl Builder<'_> {
     /// A grouped reduction kernel (softmax, layer_norm, l2_normalize) over `axes` (absolute).
     pub(crate) fn grouped(
         &mut self,
-        entry: &'static str,
+        kernel: Kernel,
         res: Vec<Res>,
         shape: Vec<usize>,
         axes: Vec<usize>,
         v: [u32; 4],
         f: [f32; 4],
     ) -> Result<()> {
-        let file = if entry == "softmax" {
-            ShaderFile::Activation
-        } else {
-            ShaderFile::Normalize
-        };
         let max = self.max_dim();
         grouping(&with_batch(1, &shape), &axes)?;
         self.dispatch(
-            KernelKey::new(file, entry).with("WG", WG),
+            kernel.key(),
             res,
             Box::new(move |b| {
                 let g =
@@ -165,7 +158,14 @@ impl Builder<'_> {
             Res::Slot(out),
         ];
         let f = [epsilon, 0.0, 0.0, 0.0];
-        self.grouped("layer_norm", res, node.shape.clone(), axes.to_vec(), v, f)
+        self.grouped(
+            Kernel::LayerNorm,
+            res,
+            node.shape.clone(),
+            axes.to_vec(),
+            v,
+            f,
+        )
     }
 
     /// x / sqrt(max(Σx², floor)) over `axes` (UnitNormalization, l2_normalize).
@@ -179,7 +179,7 @@ impl Builder<'_> {
         let res = vec![Res::Slot(input), Res::Slot(out)];
         let f = [floor, 0.0, 0.0, 0.0];
         self.grouped(
-            "l2_normalize",
+            Kernel::L2Normalize,
             res,
             node.shape.clone(),
             axes.to_vec(),

@@ -1,0 +1,162 @@
+//! Every kernel the GPU executor dispatches, as one typed list: the planner asks for a
+//! `Kernel`, and the list of variants naga validates in the tests (`kernels::variants`) is
+//! derived from the same constructors, so no dispatched variant goes unchecked.
+
+use super::kernels::{
+    soft_max_tile, KernelKey, ShaderFile, SoftTile, ACT_CODES, ACT_DYNAMIC, ACT_WINDOW,
+    BATCH_NORM_WINDOW, MERGE_ACC_WINDOW, MERGE_WINDOW, SOFT_WX, TILED_GX, TILED_GY, TILED_TK, WG,
+};
+
+/// Merge operations the elementwise kernels implement (`merge_code`).
+const MERGE_OPS: u32 = 5;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    /// An elementwise activation (`act_code`) over a slot.
+    ActMap {
+        act: u32,
+    },
+    /// The same, reading its input through 64 KiB uniform windows.
+    ActWindow {
+        act: u32,
+    },
+    Prelu,
+    Softmax,
+    /// Copies a dense layer's input rows into the A texture of the software GEMM.
+    PackA,
+    /// The workgroup-tiled GEMM for hardware GPUs, with a fused activation.
+    GemmTiled {
+        act: u32,
+    },
+    /// The register-blocked GEMM over textures for software adapters.
+    GemmSoft {
+        subgroups: bool,
+        act: u32,
+        tile: SoftTile,
+    },
+    /// A two-input merge (`merge_code`), or one more input accumulated into the output.
+    Merge {
+        op: u32,
+        accumulate: bool,
+    },
+    /// The same through uniform windows.
+    MergeWindow {
+        op: u32,
+        accumulate: bool,
+    },
+    BatchNorm,
+    BatchNormWindow,
+    LayerNorm,
+    L2Normalize,
+    CopyStrided,
+    /// A pass of the difference reduction (compare.wgsl): `compare` or `top1`.
+    Compare(&'static str),
+}
+
+impl Kernel {
+    pub fn key(self) -> KernelKey {
+        use ShaderFile as F;
+        let plain = |file, entry| KernelKey::new(file, entry).with("WG", WG);
+        match self {
+            Kernel::ActMap { act } => plain(F::Activation, "act_map").with("ACT", act),
+            Kernel::ActWindow { act } => plain(F::Activation, "act_window")
+                .with("ACT", act)
+                .with_layout(ACT_WINDOW),
+            Kernel::Prelu => plain(F::Activation, "prelu"),
+            Kernel::Softmax => plain(F::Activation, "softmax"),
+            Kernel::PackA => plain(F::Dense, "pack_a"),
+            Kernel::GemmTiled { act } => KernelKey::new(F::Dense, "gemm_tiled")
+                .with("GX", TILED_GX)
+                .with("GY", TILED_GY)
+                .with("TK", TILED_TK)
+                .with("ACT", act),
+            Kernel::GemmSoft {
+                subgroups,
+                act,
+                tile,
+            } => {
+                let (file, entry) = if subgroups {
+                    (F::GemmSoftSubgroup, "gemm_soft_sg")
+                } else {
+                    (F::GemmSoft, "gemm_soft")
+                };
+                KernelKey::new(file, entry)
+                    .with("WX", SOFT_WX)
+                    .with("TM", tile.rows)
+                    .with("TN4", tile.texels)
+                    .with("ACT", act)
+            }
+            Kernel::Merge { op, accumulate } => {
+                let entry = if accumulate { "merge_acc" } else { "merge" };
+                plain(F::Elementwise, entry).with("OP", op)
+            }
+            Kernel::MergeWindow { op, accumulate } => {
+                let (entry, layout) = if accumulate {
+                    ("merge_acc_window", MERGE_ACC_WINDOW)
+                } else {
+                    ("merge_window", MERGE_WINDOW)
+                };
+                plain(F::Elementwise, entry)
+                    .with("OP", op)
+                    .with_layout(layout)
+            }
+            Kernel::BatchNorm => plain(F::Normalize, "batch_norm"),
+            Kernel::BatchNormWindow => {
+                plain(F::Normalize, "batch_norm_window").with_layout(BATCH_NORM_WINDOW)
+            }
+            Kernel::LayerNorm => plain(F::Normalize, "layer_norm"),
+            Kernel::L2Normalize => plain(F::Normalize, "l2_normalize"),
+            Kernel::CopyStrided => plain(F::Layout, "copy_strided"),
+            Kernel::Compare(entry) => KernelKey::new(F::Compare, entry),
+        }
+    }
+
+    /// Every kernel the executor may ask for: each activation, merge op and GEMM tile.
+    pub fn all() -> Vec<Kernel> {
+        let mut all = vec![
+            Kernel::Prelu,
+            Kernel::Softmax,
+            Kernel::PackA,
+            Kernel::BatchNorm,
+            Kernel::BatchNormWindow,
+            Kernel::LayerNorm,
+            Kernel::L2Normalize,
+            Kernel::CopyStrided,
+            Kernel::Compare("compare"),
+            Kernel::Compare("top1"),
+        ];
+        for act in (0..ACT_CODES).chain([ACT_DYNAMIC]) {
+            if act != ACT_DYNAMIC {
+                all.extend([
+                    Kernel::ActMap { act },
+                    Kernel::ActWindow { act },
+                    Kernel::GemmTiled { act },
+                ]);
+            }
+            for subgroups in [false, true] {
+                let max = soft_max_tile(subgroups);
+                let tiles: Vec<SoftTile> = if act == ACT_DYNAMIC {
+                    (1..=max.rows)
+                        .flat_map(|rows| {
+                            (1..=max.texels).map(move |texels| SoftTile { rows, texels })
+                        })
+                        .collect()
+                } else {
+                    vec![SoftTile { rows: 8, texels: 2 }]
+                };
+                all.extend(tiles.into_iter().map(|tile| Kernel::GemmSoft {
+                    subgroups,
+                    act,
+                    tile,
+                }));
+            }
+        }
+        for op in 0..MERGE_OPS {
+            for accumulate in [false, true] {
+                all.push(Kernel::Merge { op, accumulate });
+                all.push(Kernel::MergeWindow { op, accumulate });
+            }
+        }
+        all
+    }
+}
