@@ -302,10 +302,24 @@ impl Parser<'_> {
                 }
                 Ok(refs)
             }
-            Value::Array(items) => items
-                .iter()
-                .map(|t| self.triple(t, &format!("layer '{layer}'")))
-                .collect(),
+            Value::Array(items) => {
+                // tf-keras writes every call argument after the first in a fourth element:
+                // `["mha", 0, 0, {"value": ["v", 0, 0]}]`. Ignoring a tensor there would build
+                // another computation than the model's.
+                if items.iter().any(|t| {
+                    t.as_array()
+                        .and_then(|p| p.get(3))
+                        .is_some_and(holds_tensor_reference)
+                }) {
+                    return Err(self.unsupported(format!(
+                        "layer '{layer}' is called with tensors as keyword arguments, which keqv does not support; rebuild the model passing tensors positionally"
+                    )));
+                }
+                items
+                    .iter()
+                    .map(|t| self.triple(t, &format!("layer '{layer}'")))
+                    .collect()
+            }
             other => Err(self.bad(format!(
                 "layer '{layer}': inbound node {other} is not understood"
             ))),
@@ -336,6 +350,19 @@ impl Parser<'_> {
                 .try_for_each(|v| self.collect_tensors(v, layer, out)),
             _ => Ok(()),
         }
+    }
+}
+
+/// Whether a tf-keras call's keyword arguments hold a tensor: a `[layer, node, tensor]`
+/// reference, alone or inside lists and dicts.
+fn holds_tensor_reference(value: &Value) -> bool {
+    match value {
+        Value::Array(p) if p.len() >= 3 && p[0].is_string() && p[1].is_u64() && p[2].is_u64() => {
+            true
+        }
+        Value::Array(items) => items.iter().any(holds_tensor_reference),
+        Value::Object(obj) => obj.values().any(holds_tensor_reference),
+        _ => false,
     }
 }
 
@@ -393,5 +420,43 @@ fn tensor_ref(layer: &str) -> TensorRef {
         layer: layer.to_string(),
         node: 0,
         tensor: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn functional(inbound_of_b: Value) -> Value {
+        json!({"class_name": "Functional", "config": {
+            "name": "m",
+            "layers": [
+                {"class_name": "InputLayer", "name": "x",
+                 "config": {"name": "x", "batch_input_shape": [null, 4]}, "inbound_nodes": []},
+                {"class_name": "InputLayer", "name": "v",
+                 "config": {"name": "v", "batch_input_shape": [null, 4]}, "inbound_nodes": []},
+                {"class_name": "Dense", "name": "b", "config": {"name": "b", "units": 2},
+                 "inbound_nodes": inbound_of_b}
+            ],
+            "input_layers": [["x", 0, 0], ["v", 0, 0]],
+            "output_layers": [["b", 0, 0]]
+        }})
+    }
+
+    #[test]
+    fn tf_keras_keyword_tensors_are_refused_and_plain_keywords_kept() {
+        let path = Path::new("m.h5");
+        let plain = functional(json!([[["x", 0, 0, {"training": false, "mask": null}]]]));
+        let model = parse_model(&plain, Dialect::TfKeras2, path).expect("plain keywords");
+        assert_eq!(model.layers[2].calls[0].len(), 1);
+        for kwargs in [
+            json!({"value": ["v", 0, 0]}),
+            json!({"values": [["v", 0, 0]]}),
+        ] {
+            let keyword = functional(json!([[["x", 0, 0, kwargs]]]));
+            let err = parse_model(&keyword, Dialect::TfKeras2, path).unwrap_err();
+            assert!(err.to_string().contains("keyword arguments"), "{err}");
+        }
     }
 }
