@@ -276,6 +276,14 @@ fn match_by_name<T: Clone>(
             .map(|(_, t)| t.clone())
     };
     if let Some(found) = names.iter().map(|n| find(n)).collect::<Option<Vec<_>>>() {
+        // An array named after no input is a typo or the wrong file, never to be ignored.
+        if let Some((extra, _)) = arrays.iter().find(|(k, _)| !names.contains(&k.as_str())) {
+            return Err(Error::Input(format!(
+                "{}: array '{extra}' is no input of the model (its inputs are [{}]); remove it, or name it after the input it feeds",
+                path.display(),
+                names.join(", ")
+            )));
+        }
         return Ok(found);
     }
     // `numpy.savez(file, x, y)` names the arrays arr_0, arr_1, … in argument order.

@@ -1165,6 +1165,17 @@ fn npz_with_missing_input_names() {
         &input_error("k3/e_shared.keras", &path),
         &["has no array named 'b'"],
     );
+    // Every input found, and one array more: named, not ignored.
+    let path = s.path("extra.npz");
+    keqv::npy::write_npz(
+        &path,
+        &[("a".into(), a), ("b".into(), b), ("labels".into(), b)],
+    )
+    .unwrap();
+    assert_mentions(
+        &input_error("k3/e_shared.keras", &path),
+        &["array 'labels' is no input of the model (its inputs are [a, b])"],
+    );
     // Different batch sizes.
     let short = b.slice(ndarray::s![..3, ..]).to_owned().into_dyn();
     let path = s.path("batches.npz");
