@@ -13,12 +13,8 @@ fn activate4(x: vec4<f32>) -> vec4<f32> {
 @group(0) @binding(2) var<storage, read_write> am_y: array<vec4<f32>>;
 
 @compute @workgroup_size(WG)
-fn act_map(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) li: u32,
-) {
-    let i = flat_id(wid, nwg, li);
+fn act_map(FLAT_INVOCATION) {
+    let i = FLAT_ID;
     if (i >= p.u.x) {
         return;
     }
@@ -53,12 +49,8 @@ fn act_window(@builtin(global_invocation_id) gid: vec3<u32>) {
 @group(0) @binding(3) var<storage, read_write> pr_y: array<f32>;
 
 @compute @workgroup_size(WG)
-fn prelu(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) li: u32,
-) {
-    let i = flat_id(wid, nwg, li);
+fn prelu(FLAT_INVOCATION) {
+    let i = FLAT_ID;
     if (i >= p.u.x) {
         return;
     }

@@ -42,12 +42,8 @@ fn combine4(a: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
 @group(0) @binding(3) var<storage, read_write> mg_out: array<f32>;
 
 @compute @workgroup_size(WG)
-fn merge(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) li: u32,
-) {
-    let i = flat_id(wid, nwg, li);
+fn merge(FLAT_INVOCATION) {
+    let i = FLAT_ID;
     if (i >= p.u.x) {
         return;
     }
@@ -69,12 +65,8 @@ fn merge(
 @group(0) @binding(2) var<storage, read_write> ma_out: array<f32>;
 
 @compute @workgroup_size(WG)
-fn merge_acc(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) li: u32,
-) {
-    let i = flat_id(wid, nwg, li);
+fn merge_acc(FLAT_INVOCATION) {
+    let i = FLAT_ID;
     if (i >= p.u.x) {
         return;
     }

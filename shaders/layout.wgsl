@@ -11,12 +11,8 @@
 @group(0) @binding(2) var<storage, read_write> cp_dst: array<f32>;
 
 @compute @workgroup_size(WG)
-fn copy_strided(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) li: u32,
-) {
-    let i = flat_id(wid, nwg, li);
+fn copy_strided(FLAT_INVOCATION) {
+    let i = FLAT_ID;
     if (i >= p.u.x) {
         return;
     }

@@ -96,12 +96,8 @@ fn layer_norm(
 @group(0) @binding(4) var<storage, read_write> bn_y: array<f32>;
 
 @compute @workgroup_size(WG)
-fn batch_norm(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) li: u32,
-) {
-    let i = flat_id(wid, nwg, li);
+fn batch_norm(FLAT_INVOCATION) {
+    let i = FLAT_ID;
     if (i >= p.u.x) {
         return;
     }

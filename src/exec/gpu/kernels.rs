@@ -62,9 +62,18 @@ impl ShaderFile {
         }
     }
 
-    /// The complete module source (the common prelude, then the file).
+    /// The complete module source: the common prelude, then the file with its templates
+    /// filled in. `fn k(FLAT_INVOCATION)` declares an entry point of a one-dimensional grid
+    /// split over x, y and z (`grid_1d`), and `FLAT_ID` is its invocation's index there.
     pub fn source(self) -> String {
-        format!("{COMMON}\n{}", self.body())
+        let body = self
+            .body()
+            .replace(
+                "(FLAT_INVOCATION)",
+                "(\n    @builtin(workgroup_id) wid: vec3<u32>,\n    @builtin(num_workgroups) nwg: vec3<u32>,\n    @builtin(local_invocation_index) li: u32,\n)",
+            )
+            .replace("FLAT_ID", "flat_id(wid, nwg, li)");
+        format!("{COMMON}\n{body}")
     }
 
     /// Modules that use subgroup operations (and so need `Features::SUBGROUP`).
