@@ -10,12 +10,10 @@ use std::sync::Arc;
 use ndarray::IxDyn;
 use serde_json::Value;
 
-use super::layers::{prelu_alpha_shape, translate, Translation, EXTRA_BUILTINS, LAYER_CLASSES};
+use super::layers::{prelu_alpha_shape, translate, Translation};
 use super::open_inputs::{join_dims, DeclaredInput};
 use super::shape::{expected_weights, infer};
-use super::support::{
-    cannot_run, runs_class, unrunnable_status, Findings, OpenInput, Status, Unrunnable,
-};
+use super::support::{cannot_run, classify, Findings, OpenInput, Status};
 use super::{Graph, MappingUse, Node, NodeId, Op, Weight};
 use crate::error::{human_bytes, Error, Result};
 use crate::keras::custom::CustomMap;
@@ -117,7 +115,6 @@ pub(crate) fn build_parts(
         mapped: vec![Vec::new(); options.custom.entries().len()],
         survey,
         findings: Findings::default(),
-        reported: HashSet::new(),
     };
     let inputs_before = builder.nodes.len();
     let outputs = builder.model(&model.model, "", None)?;
@@ -168,8 +165,6 @@ struct Builder<'a> {
     /// Whether inputs whose open dimensions nothing settles become placeholders ([`build_parts`]).
     survey: bool,
     findings: Findings,
-    /// Layers already in `findings.unrunnable` (a shared layer is named once).
-    reported: HashSet<*const LayerConfig>,
 }
 
 /// The output tensors of one call of one layer.
@@ -536,32 +531,14 @@ impl Builder<'_> {
     /// Whether keqv runs a layer (mapped or as it is), recording the mapping used and a layer
     /// it cannot run; a mapping to a name that is not a built-in is an error.
     fn support(&mut self, layer: &LayerConfig, name: &str) -> Result<Status> {
-        if let Some((i, mapping)) = self.options.custom.lookup(layer) {
-            if !runs_class(&mapping.builtin) {
-                return Err(Error::layer(
-                    self.path,
-                    &layer.name,
-                    layer.display_class(),
-                    format!(
-                        "is mapped to '{}', which is not a built-in; fix the --custom mapping: built-ins are {}, every activation name, and {}",
-                        mapping.builtin,
-                        EXTRA_BUILTINS.join(", "),
-                        LAYER_CLASSES.join(", ")
-                    ),
-                ));
-            }
-            let builtin = mapping.builtin.clone();
+        let (status, mapping) = classify(layer, &self.options.custom).map_err(|detail| {
+            Error::layer(self.path, &layer.name, layer.display_class(), detail)
+        })?;
+        if let Some(i) = mapping {
             self.mapped[i].push(name.to_string());
-            return Ok(Status::Mapped(builtin));
         }
-        if runs_class(&layer.class_name) {
-            return Ok(Status::Runs);
-        }
-        let status = unrunnable_status(layer);
-        if self.reported.insert(layer) {
-            self.findings
-                .unrunnable
-                .push(Unrunnable::new(name.to_string(), layer, status.clone()));
+        if !status.runs() {
+            self.findings.report(name, layer, &status);
         }
         Ok(status)
     }

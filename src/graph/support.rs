@@ -12,6 +12,7 @@ use super::keras_layers::is_keras_layer_class;
 use super::layers::{parse_activation, EXTRA_BUILTINS, LAYER_CLASSES};
 use super::Graph;
 use crate::error::{Error, Result};
+use crate::keras::custom::CustomMap;
 use crate::keras::{Dialect, KerasModel, LayerConfig};
 
 /// Whether keqv runs a layer, and if not, why.
@@ -54,8 +55,32 @@ pub fn runs_class(class: &str) -> bool {
             || parse_activation(class, Dialect::Keras3).is_some())
 }
 
+/// Whether keqv runs `layer`: as the built-in a `--custom` mapping names (with the mapping's
+/// index), or as its own class. Err: the mapping names no built-in (what to say about it).
+pub fn classify(
+    layer: &LayerConfig,
+    custom: &CustomMap,
+) -> std::result::Result<(Status, Option<usize>), String> {
+    if let Some((i, mapping)) = custom.lookup(layer) {
+        if !runs_class(&mapping.builtin) {
+            return Err(format!(
+                "is mapped to '{}', which is not a built-in; fix the --custom mapping: built-ins are {}, every activation name, and {}",
+                mapping.builtin,
+                EXTRA_BUILTINS.join(", "),
+                LAYER_CLASSES.join(", ")
+            ));
+        }
+        return Ok((Status::Mapped(mapping.builtin.clone()), Some(i)));
+    }
+    if runs_class(&layer.class_name) {
+        Ok((Status::Runs, None))
+    } else {
+        Ok((unrunnable_status(layer), None))
+    }
+}
+
 /// What keqv makes of a layer of a class it does not run, no mapping applying.
-pub fn unrunnable_status(layer: &LayerConfig) -> Status {
+fn unrunnable_status(layer: &LayerConfig) -> Status {
     if layer.class_name == "Lambda" && layer.registered_name.is_none() {
         Status::Lambda
     } else if layer.registered_name.is_none() && is_keras_layer_class(&layer.class_name) {
@@ -110,6 +135,18 @@ pub struct Findings {
     pub unknown: HashSet<String>,
     /// Inputs whose open dimensions nothing settled: name, declared dimensions, and what to pass.
     pub open_inputs: Vec<OpenInput>,
+    /// Layers already in `unrunnable` (a shared layer is named once).
+    reported: HashSet<*const LayerConfig>,
+}
+
+impl Findings {
+    /// Records a layer keqv cannot run, under the node name of its first call.
+    pub fn report(&mut self, name: &str, layer: &LayerConfig, status: &Status) {
+        if self.reported.insert(layer) {
+            self.unrunnable
+                .push(Unrunnable::new(name.to_string(), layer, status.clone()));
+        }
+    }
 }
 
 /// An input whose dimensions the model leaves open and nothing settled.
