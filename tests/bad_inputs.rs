@@ -749,30 +749,70 @@ fn json_with_wrong_types() {
     );
 }
 
+/// `keqv run --device cpu` refuses `model` with one line that names it and says what to do;
+/// `keqv inspect` describes the model instead (exit 0), marking the layer that cannot run with
+/// `status`. Returns run's line.
+fn cannot_run(model: &Path, layer: &str, status: &str) -> String {
+    let line = error_line(&[
+        OsString::from("run"),
+        "--device".into(),
+        "cpu".into(),
+        model.into(),
+    ]);
+    let prefix = format!("keqv: error: {}", model.display());
+    assert!(line.starts_with(&prefix), "{line}\ndoes not name {prefix}");
+    let out = keqv(&[OsString::from("inspect"), model.into()]);
+    assert_eq!(out.code, Some(0), "inspect {model:?}: {}", out.stderr);
+    let row = out
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("{layer} ")))
+        .unwrap_or_else(|| panic!("inspect shows no layer {layer}:\n{}", out.stdout));
+    assert!(row.trim_end().ends_with(status), "{row}");
+    assert!(out
+        .stdout
+        .contains("runs in keqv: no (1 layer cannot run: "));
+    line
+}
+
 #[test]
-fn unknown_layer_class() {
+fn custom_layer_class_without_a_mapping() {
     let s = Scratch::new();
     let path = h5_with_config(&s, "tfk/a_seq_mlp.h5", "fancy.h5", |c| {
         layer(c, "dense")["class_name"] = json!("FancyDense")
     });
     assert_mentions(
-        &refused(&path),
+        &cannot_run(&path, "dense", "custom: map it"),
         &[
-            "layer 'dense' (FancyDense): unknown layer class",
+            "layer 'dense' (FancyDense): is a custom layer class keqv does not know; ",
             "--custom FancyDense=BUILTIN",
         ],
     );
     // The registered custom layer of the fixtures, without its mapping.
     for rel in ["k3/b_seq_custom.keras", "tfk/b_seq_custom.h5"] {
-        let line = refused(&fixture(rel));
+        let line = cannot_run(&fixture(rel), "feature_normalization", "custom: map it");
         assert_mentions(
             &line,
             &[
-                "(mypkg>FeatureNormalization): unknown layer class",
+                "(mypkg>FeatureNormalization): is a custom layer class keqv does not know",
                 "--custom FeatureNormalization=BUILTIN",
             ],
         );
     }
+}
+
+#[test]
+fn keras_built_in_keqv_does_not_run() {
+    let s = Scratch::new();
+    let path = h5_with_config(&s, "tfk/a_seq_mlp.h5", "conv.h5", |c| {
+        layer(c, "dense")["class_name"] = json!("Conv1D")
+    });
+    let line = cannot_run(&path, "dense", "unsupported");
+    assert_mentions(
+        &line,
+        &["layer 'dense' (Conv1D): is a Keras built-in layer that keqv does not support yet (supported: see README 'Supported layers')"],
+    );
+    assert!(!line.contains("--custom"), "{line}");
 }
 
 #[test]
@@ -783,7 +823,7 @@ fn lambda_layers_are_never_run() {
         "k3/f_lambda.h5",
         "tfk/f_lambda.keras",
     ] {
-        let line = refused(&fixture(rel));
+        let line = cannot_run(&fixture(rel), "lambda", "Lambda: refused");
         assert_mentions(
             &line,
             &[

@@ -386,10 +386,31 @@ fn open_dimensions_and_no_flag_say_exactly_what_to_pass() {
             "or --inputs FILE.npz",
         ],
     );
-    // inspect takes no input file, so it only suggests the flag.
-    let line = refused(
-        &[&"inspect", &m.shared],
-        &["pass --input-shape a=D1 --input-shape b=D1"],
-    );
-    assert!(!line.contains("--inputs"), "{line}");
+    // inspect needs no shape: it shows the open dimensions, says which flag settles them,
+    // and leaves what depends on them unknown.
+    let text = ok(&[&"inspect", &m.shared]);
+    for part in [
+        "inputs   a (None, None), b (None, None)",
+        "open     input 'a' is (None, None), the batch first, and leaves D1 open; pass --input-shape a=D1",
+        "runs in keqv: yes, once the open input dimensions are settled",
+    ] {
+        assert!(text.contains(part), "{text}\ndoes not mention {part:?}");
+    }
+    assert!(!text.contains("--inputs"), "{text}");
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&[&"inspect", &m.shared, &"--format", &"json"])).unwrap();
+    assert_eq!(json["runnable"], false);
+    assert_eq!(json["inputs"][0]["shape"], json!([null, null]));
+    assert_eq!(json["open_inputs"].as_array().unwrap().len(), 2);
+    // Settled, everything is known again.
+    let text = ok(&[
+        &"inspect",
+        &m.shared,
+        &"--input-shape",
+        &"a=8",
+        &"--input-shape",
+        &"b=8",
+    ]);
+    assert!(text.contains("runs in keqv: yes\n"), "{text}");
+    assert!(!text.contains("  open "), "{text}");
 }

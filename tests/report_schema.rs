@@ -90,6 +90,10 @@ fn every_json_report_validates_against_the_schema() {
 
     let (text, _) = keqv(&["inspect", "models/k3/e_zoo.keras", "--format", "json"]);
     assert_valid(&v, "inspect", &text);
+    // A model keqv cannot run is still inspected: unknown ops and shapes are null.
+    let (text, code) = keqv(&["inspect", "models/unsupported/mixed.h5", "--format", "json"]);
+    assert_eq!(code, 0, "{text}");
+    assert_valid(&v, "inspect of a model keqv cannot run", &text);
     let (text, _) = keqv(&[
         "bench",
         "models/k3/a_seq_mlp.keras",

@@ -1,16 +1,20 @@
-//! `keqv inspect MODEL`: format, dialect, inputs and outputs, the layer table, and whether the
-//! model is a plain chain (and if not, why).
+//! `keqv inspect MODEL`: format, dialect, inputs and outputs, the layer table with whether keqv
+//! runs each layer, and whether the model is a plain chain (and if not, why). It inspects every
+//! model keqv can parse, including ones it cannot run: what a layer that cannot run (or one
+//! downstream of it, or of an input whose open dimensions nothing settles) makes unknowable is
+//! shown as `-`.
 
 use serde::Serialize;
 
-use super::{load_model, Outcome};
+use super::Outcome;
 use crate::cli::{ModelArgs, OutputFormat};
 use crate::error::Result;
 use crate::graph::linear::chain_problems;
+use crate::graph::mappings::unmatched_mapping;
 use crate::graph::open_inputs::InputsFlag;
-use crate::graph::Graph;
+use crate::graph::support::{survey, Status, Survey};
+use crate::graph::NodeId;
 use crate::keras::{Format, KerasModel};
-use crate::tensor::describe_sample_shape;
 
 #[derive(Serialize)]
 struct Summary {
@@ -27,28 +31,46 @@ struct Summary {
     layers: Vec<Layer>,
     chain: bool,
     chain_problems: Vec<String>,
+    /// Whether keqv can run the model: every layer runs and no input dimension is left open.
+    runnable: bool,
+    /// Inputs whose open dimensions nothing settled, and the flag that settles each.
+    open_inputs: Vec<String>,
     warnings: Vec<String>,
+    /// The layers that cannot run, as the summary line names them.
+    #[serde(skip)]
+    cannot_run: Vec<String>,
 }
 
 #[derive(Serialize)]
 struct Tensor {
     name: String,
-    shape: Vec<Option<usize>>,
+    /// The batch first; None for a dimension left open, or the whole shape where it is unknown.
+    shape: Option<Vec<Option<usize>>>,
 }
 
 #[derive(Serialize)]
 struct Layer {
     name: String,
     class: String,
-    op: String,
-    output_shape: Vec<Option<usize>>,
+    /// None where keqv cannot tell (the layer, or one it depends on, does not run).
+    op: Option<String>,
+    output_shape: Option<Vec<Option<usize>>>,
     parameters: usize,
     inbound: Vec<String>,
+    /// `cpu+gpu`, `unsupported`, `custom: map it`, `Lambda: refused` or `mapped → BUILTIN`.
+    status: String,
 }
 
 pub fn inspect(args: &ModelArgs, format: OutputFormat) -> Result<Outcome> {
-    let (model, graph) = load_model(args, InputsFlag::NotTaken)?;
-    let summary = summarize(&model, &graph);
+    let model = KerasModel::load(&args.model, args.weights.as_deref())?;
+    let survey = survey(&model, &args.build_options(&model, InputsFlag::Inspected)?)?;
+    if let Some(unused) = survey.graph.mappings.iter().find(|m| m.layers.is_empty()) {
+        return Err(unmatched_mapping(
+            &unused.mapping,
+            &[(&model.path, &survey.graph)],
+        ));
+    }
+    let summary = summarize(&model, &survey);
     match format {
         OutputFormat::Json => println!("{}", crate::document::json(&summary)),
         OutputFormat::Text => print!("{}", render(&summary)),
@@ -56,13 +78,27 @@ pub fn inspect(args: &ModelArgs, format: OutputFormat) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-fn summarize(model: &KerasModel, graph: &Graph) -> Summary {
-    let tensor = |id: &crate::graph::NodeId| {
+fn summarize(model: &KerasModel, survey: &Survey) -> Summary {
+    let graph = &survey.graph;
+    let shape_of = |id: &NodeId| {
         let node = graph.node(*id);
-        Tensor {
-            name: node.name.clone(),
-            shape: batch_shape(&node.shape),
+        if survey.known(&node.name) {
+            return Some(batch_shape(&node.shape));
         }
+        let open = survey
+            .findings
+            .open_inputs
+            .iter()
+            .find(|i| i.name == node.name);
+        open.map(|i| {
+            std::iter::once(None)
+                .chain(i.dims.iter().copied())
+                .collect()
+        })
+    };
+    let tensor = |id: &NodeId| Tensor {
+        name: graph.node(*id).name.clone(),
+        shape: shape_of(id),
     };
     let problems = chain_problems(graph);
     Summary {
@@ -79,26 +115,69 @@ fn summarize(model: &KerasModel, graph: &Graph) -> Summary {
         layers: graph
             .nodes
             .iter()
-            .map(|n| Layer {
-                name: n.name.clone(),
-                class: n.class.clone(),
-                op: n.op.name(),
-                output_shape: batch_shape(&n.shape),
-                parameters: if n.name.contains('#') {
-                    0
-                } else {
-                    n.weights.iter().map(|w| w.value.len()).sum()
-                },
-                inbound: n
-                    .inputs
-                    .iter()
-                    .map(|id| graph.node(*id).name.clone())
-                    .collect(),
+            .enumerate()
+            .map(|(i, n)| {
+                let known = survey.known(&n.name);
+                Layer {
+                    name: n.name.clone(),
+                    class: n.class.clone(),
+                    op: known.then(|| n.op.name()),
+                    output_shape: shape_of(&NodeId(i)),
+                    parameters: if n.name.contains('#') {
+                        0
+                    } else {
+                        n.weights.iter().map(|w| w.value.len()).sum()
+                    },
+                    inbound: n
+                        .inputs
+                        .iter()
+                        .map(|id| graph.node(*id).name.clone())
+                        .collect(),
+                    status: survey.status(&n.name).label(),
+                }
             })
             .collect(),
         chain: problems.is_empty(),
         chain_problems: problems,
+        runnable: survey.runnable() && survey.findings.open_inputs.is_empty(),
+        open_inputs: survey
+            .findings
+            .open_inputs
+            .iter()
+            .map(|i| i.advice.clone())
+            .collect(),
         warnings: model.warnings.clone(),
+        cannot_run: survey
+            .findings
+            .unrunnable
+            .iter()
+            .map(|u| {
+                let why = match u.status {
+                    Status::Lambda => "refused".to_string(),
+                    Status::Custom => {
+                        format!("custom: map it with --custom {}=BUILTIN", u.map_name)
+                    }
+                    _ => "unsupported".to_string(),
+                };
+                format!("'{}' ({}): {why}", u.name, u.class)
+            })
+            .collect(),
+    }
+}
+
+/// The summary line: whether keqv runs the model, and if not, which layers stop it.
+fn runs_line(s: &Summary) -> String {
+    match (s.cannot_run.len(), s.open_inputs.is_empty()) {
+        (0, true) => "runs in keqv: yes".into(),
+        (0, false) => {
+            "runs in keqv: yes, once the open input dimensions are settled (see 'open' above)"
+                .into()
+        }
+        (1, _) => format!("runs in keqv: no (1 layer cannot run: {})", s.cannot_run[0]),
+        (n, _) => format!(
+            "runs in keqv: no ({n} layers cannot run: {})",
+            s.cannot_run.join(", ")
+        ),
     }
 }
 
@@ -120,14 +199,7 @@ fn render(s: &Summary) -> String {
         .as_deref()
         .map(|v| format!(", written by Keras {v}"))
         .unwrap_or_default();
-    let shape = |t: &Tensor| {
-        describe_sample_shape(
-            &t.shape[1..]
-                .iter()
-                .map(|d| d.unwrap_or(0))
-                .collect::<Vec<_>>(),
-        )
-    };
+    let shape = |t: &Tensor| describe_shape(t.shape.as_deref());
     let tensors = |ts: &[Tensor]| {
         ts.iter()
             .map(|t| format!("{} {}", t.name, shape(t)))
@@ -146,26 +218,38 @@ fn render(s: &Summary) -> String {
     );
     let _ = writeln!(out, "  inputs   {}", tensors(&s.inputs));
     let _ = writeln!(out, "  outputs  {}", tensors(&s.outputs));
+    for open in &s.open_inputs {
+        let _ = writeln!(out, "  open     {open}");
+    }
     for w in &s.warnings {
         let _ = writeln!(out, "  warning  {w}");
     }
     let _ = writeln!(out);
-    let rows: Vec<[String; 6]> = s
+    let rows: Vec<[String; 7]> = s
         .layers
         .iter()
         .map(|l| {
-            let sample: Vec<usize> = l.output_shape[1..].iter().map(|d| d.unwrap_or(0)).collect();
             [
                 l.name.clone(),
                 l.class.clone(),
-                l.op.clone(),
-                describe_sample_shape(&sample),
+                l.op.clone().unwrap_or_else(|| "-".into()),
+                describe_shape(l.output_shape.as_deref()),
                 l.parameters.to_string(),
                 l.inbound.join(", "),
+                l.status.clone(),
             ]
         })
         .collect();
-    let header = ["layer", "class", "op", "output shape", "params", "inbound"].map(String::from);
+    let header = [
+        "layer",
+        "class",
+        "op",
+        "output shape",
+        "params",
+        "inbound",
+        "status",
+    ]
+    .map(String::from);
     out.push_str(&table(&header, &rows));
     let _ = writeln!(out);
     if s.chain {
@@ -176,11 +260,24 @@ fn render(s: &Summary) -> String {
             let _ = writeln!(out, "  - {p}");
         }
     }
+    let _ = writeln!(out, "{}", runs_line(s));
     out
 }
 
+/// A shape as `(None, 4, 8)`, open dimensions as `None`; `-` when it is unknown.
+fn describe_shape(shape: Option<&[Option<usize>]>) -> String {
+    let Some(shape) = shape else {
+        return "-".into();
+    };
+    let dims: Vec<String> = shape
+        .iter()
+        .map(|d| d.map_or("None".into(), |d| d.to_string()))
+        .collect();
+    format!("({})", dims.join(", "))
+}
+
 /// Left-aligned columns, numbers right-aligned, two spaces apart.
-pub fn table(header: &[String], rows: &[[String; 6]]) -> String {
+pub fn table<const N: usize>(header: &[String], rows: &[[String; N]]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row.iter()) {

@@ -10,9 +10,10 @@ use std::sync::Arc;
 use ndarray::IxDyn;
 use serde_json::Value;
 
-use super::layers::{prelu_alpha_shape, translate, Translation, EXTRA_BUILTINS, LAYER_CLASSES};
+use super::layers::{prelu_alpha_shape, translate, Translation};
 use super::open_inputs::{join_dims, DeclaredInput};
 use super::shape::{expected_weights, infer};
+use super::support::{cannot_run, classify, Findings, OpenInput, Status};
 use super::{Graph, MappingUse, Node, NodeId, Op, Weight};
 use crate::error::{human_bytes, Error, Result};
 use crate::keras::custom::CustomMap;
@@ -66,6 +67,19 @@ pub fn build(model: &KerasModel, options: &BuildOptions) -> Result<Graph> {
     build_inner(model, options, None)
 }
 
+/// A graph only when every layer runs; else one error naming every layer that cannot.
+fn build_inner(
+    model: &KerasModel,
+    options: &BuildOptions,
+    placeholder_budget: Option<usize>,
+) -> Result<Graph> {
+    let (graph, findings) = build_parts(model, options, placeholder_budget, false)?;
+    if !findings.unrunnable.is_empty() {
+        return Err(cannot_run(&model.path, &findings.unrunnable));
+    }
+    Ok(graph)
+}
+
 /// [`build`] for a model whose layers may lack weights (a bare config, a fuzz input): each
 /// layer the file gives no weights gets zero-filled ones of the shapes its config needs,
 /// `max_elements` in all at most (beyond that, an error). Layers that do have weights are
@@ -78,11 +92,16 @@ pub fn build_with_placeholder_weights(
     build_inner(model, options, Some(max_elements))
 }
 
-fn build_inner(
+/// The graph and what the build learnt. Layers that cannot run become placeholder nodes
+/// (listed in the findings, as is everything downstream of them), so every one of them is
+/// found; with `survey`, so do inputs whose open dimensions nothing settles. A graph with
+/// placeholders must never be run.
+pub(crate) fn build_parts(
     model: &KerasModel,
     options: &BuildOptions,
     placeholder_budget: Option<usize>,
-) -> Result<Graph> {
+    survey: bool,
+) -> Result<(Graph, Findings)> {
     let mut builder = Builder {
         path: &model.path,
         dialect: model.dialect,
@@ -94,6 +113,8 @@ fn build_inner(
         calls: 0,
         shared: RefCell::new(HashMap::new()),
         mapped: vec![Vec::new(); options.custom.entries().len()],
+        survey,
+        findings: Findings::default(),
     };
     let inputs_before = builder.nodes.len();
     let outputs = builder.model(&model.model, "", None)?;
@@ -118,7 +139,7 @@ fn build_inner(
         outputs,
         mappings,
     };
-    Ok(prune(graph))
+    Ok((prune(graph), builder.findings))
 }
 
 struct Builder<'a> {
@@ -141,6 +162,9 @@ struct Builder<'a> {
     shared: RefCell<HashMap<*const LayerConfig, Vec<Weight>>>,
     /// For each custom mapping, the nodes it turned into a built-in.
     mapped: Vec<Vec<String>>,
+    /// Whether inputs whose open dimensions nothing settles become placeholders ([`build_parts`]).
+    survey: bool,
+    findings: Findings,
 }
 
 /// The output tensors of one call of one layer.
@@ -353,9 +377,17 @@ impl Builder<'_> {
     }
 
     fn input_node(&mut self, layer: &LayerConfig, prefix: &str) -> Result<NodeId> {
-        let shape = self.input_shape(layer)?;
+        let name = format!("{prefix}{}", layer.name);
+        let shape = match self.input_shape(layer)? {
+            Ok(shape) => shape,
+            Err(open) => {
+                self.findings.unknown.insert(name.clone());
+                self.findings.open_inputs.push(open);
+                Vec::new()
+            }
+        };
         self.push(Node {
-            name: format!("{prefix}{}", layer.name),
+            name,
             layer: layer.name.clone(),
             class: layer.class_name.clone(),
             op: Op::Input,
@@ -366,8 +398,12 @@ impl Builder<'_> {
     }
 
     /// One sample's shape from `batch_shape` / `batch_input_shape` / `shape`, open dimensions
-    /// filled from `--input-shape` (or what settled them: see [`super::open_inputs`]).
-    fn input_shape(&self, layer: &LayerConfig) -> Result<Vec<usize>> {
+    /// filled from `--input-shape` (or what settled them: see [`super::open_inputs`]). In a
+    /// survey, an input whose open dimensions nothing settled is `Ok(Err(_))`.
+    fn input_shape(
+        &self,
+        layer: &LayerConfig,
+    ) -> Result<std::result::Result<Vec<usize>, OpenInput>> {
         let bad = |detail: String| {
             let detail = if detail.contains("; ") {
                 detail
@@ -392,18 +428,24 @@ impl Builder<'_> {
                 }
                 given.clone()
             }
-            None => declared
-                .dims
-                .iter()
-                .copied()
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| {
-                    bad(format!(
+            None => match declared.dims.iter().copied().collect::<Option<Vec<_>>>() {
+                Some(shape) => shape,
+                None => {
+                    let advice = format!(
                         "{}; pass --input-shape {}",
                         declared.leaves_open(),
                         declared.template()
-                    ))
-                })?,
+                    );
+                    if !self.survey {
+                        return Err(bad(advice));
+                    }
+                    return Ok(Err(OpenInput {
+                        name: layer.name.clone(),
+                        dims: declared.dims,
+                        advice,
+                    }));
+                }
+            },
         };
         if shape.contains(&0) {
             return Err(bad(format!(
@@ -418,7 +460,7 @@ impl Builder<'_> {
                 human_bytes(float32_bytes(&shape))
             )));
         }
-        Ok(shape)
+        Ok(Ok(shape))
     }
 
     /// One call of a layer: a node, or (nested model) its inlined subgraph.
@@ -439,11 +481,15 @@ impl Builder<'_> {
         if inputs.is_empty() {
             return Err(bad(format!("is called on no tensor; {MALFORMED}")));
         }
+        let status = self.support(layer, &name)?;
+        if !status.runs() || inputs.iter().any(|id| self.is_unknown(*id)) {
+            return self.placeholder(layer, name, inputs, status);
+        }
         let input_shapes: Vec<&[usize]> = inputs
             .iter()
             .map(|id| self.nodes[id.0].shape.as_slice())
             .collect();
-        let (op, fixed_shape, mapping) = self.translate(layer, input_shapes[0])?;
+        let (op, fixed_shape) = self.translate(layer, input_shapes[0])?;
         let single_input = !matches!(op, Op::Merge(_) | Op::Concatenate { .. });
         if single_input && inputs.len() != 1 {
             return Err(bad(format!(
@@ -469,9 +515,7 @@ impl Builder<'_> {
                 human_bytes(float32_bytes(&shape))
             )));
         }
-        if let Some(m) = mapping {
-            self.mapped[m].push(name.clone());
-        }
+        self.findings.status.insert(name.clone(), status);
         let id = self.push(Node {
             name,
             layer: layer.name.clone(),
@@ -484,17 +528,65 @@ impl Builder<'_> {
         Ok(vec![id])
     }
 
-    /// The op for a layer: a custom mapping wins, then the layer's own class.
-    /// Also returns the index of the custom mapping used, if one was.
-    fn translate(
-        &self,
+    /// Whether keqv runs a layer (mapped or as it is), recording the mapping used and a layer
+    /// it cannot run; a mapping to a name that is not a built-in is an error.
+    fn support(&mut self, layer: &LayerConfig, name: &str) -> Result<Status> {
+        let (status, mapping) = classify(layer, &self.options.custom).map_err(|detail| {
+            Error::layer(self.path, &layer.name, layer.display_class(), detail)
+        })?;
+        if let Some(i) = mapping {
+            self.mapped[i].push(name.to_string());
+        }
+        if !status.runs() {
+            self.findings.report(name, layer, &status);
+        }
+        Ok(status)
+    }
+
+    fn is_unknown(&self, id: NodeId) -> bool {
+        self.findings.unknown.contains(&self.nodes[id.0].name)
+    }
+
+    /// A node standing in for a layer keqv cannot run, or one whose inputs' shapes are unknown:
+    /// no op, no shape, and the file's weights as they are. Its graph must never be run.
+    fn placeholder(
+        &mut self,
         layer: &LayerConfig,
-        input: &[usize],
-    ) -> Result<(Op, Option<Vec<usize>>, Option<usize>)> {
+        name: String,
+        inputs: &[NodeId],
+        status: Status,
+    ) -> Result<Vec<NodeId>> {
+        self.findings.unknown.insert(name.clone());
+        self.findings.status.insert(name.clone(), status);
+        let weights = layer
+            .weights
+            .iter()
+            .map(|w| Weight {
+                name: w.name.clone(),
+                value: w.value.clone(),
+            })
+            .collect();
+        let id = self.push(Node {
+            name,
+            layer: layer.name.clone(),
+            class: layer.display_class().to_string(),
+            op: Op::Identity,
+            inputs: inputs.to_vec(),
+            weights,
+            shape: Vec::new(),
+        })?;
+        Ok(vec![id])
+    }
+
+    /// The op for a layer keqv runs: its mapping's built-in, else its own class.
+    fn translate(&self, layer: &LayerConfig, input: &[usize]) -> Result<(Op, Option<Vec<usize>>)> {
         let bad =
             |detail: String| Error::layer(self.path, &layer.name, layer.display_class(), detail);
-        let mapping = self.options.custom.lookup(layer);
-        let class = mapping.map_or(layer.class_name.as_str(), |(_, m)| m.builtin.as_str());
+        let class = self
+            .options
+            .custom
+            .lookup(layer)
+            .map_or(layer.class_name.as_str(), |(_, m)| m.builtin.as_str());
         let translated = translate(class, &layer.config, input, self.dialect).map_err(|e| {
             if e.contains("; ") {
                 bad(e)
@@ -503,19 +595,9 @@ impl Builder<'_> {
             }
         })?;
         match translated {
-            Translation::Op(op, shape) => Ok((op, shape, mapping.map(|(i, _)| i))),
-            Translation::Unknown if class != layer.class_name => Err(bad(format!(
-                "is mapped to '{class}', which is not a built-in; fix the --custom mapping: built-ins are {}, every activation name, and {}",
-                EXTRA_BUILTINS.join(", "),
-                LAYER_CLASSES.join(", ")
-            ))),
-            Translation::Unknown if layer.class_name == "Lambda" => Err(bad(format!(
-                "Lambda layers hold Python code, which keqv never runs; if it computes a built-in op, map it with --custom {}=BUILTIN (for example l2_normalize, identity, relu)",
-                layer.name
-            ))),
+            Translation::Op(op, shape) => Ok((op, shape)),
             Translation::Unknown => Err(bad(format!(
-                "unknown layer class; map it to a built-in with --custom {}=BUILTIN (for example l2_normalize, identity, relu, or a Keras layer class such as Dense)",
-                layer.registered_name.as_deref().map_or(layer.class_name.as_str(), |r| r.split('>').next_back().unwrap_or(r))
+                "class '{class}' has no op in keqv; {MALFORMED}"
             ))),
         }
     }

@@ -4,12 +4,14 @@
 //! when the graph is built, so executors simply walk `nodes` front to back.
 
 pub mod build;
+pub mod keras_layers;
 pub mod layers;
 pub mod linear;
 pub mod mappings;
 pub mod op;
 pub mod open_inputs;
 pub mod shape;
+pub mod support;
 
 use std::sync::Arc;
 

@@ -121,8 +121,11 @@ pub fn declared_inputs(model: &KerasModel) -> Vec<DeclaredInput> {
 /// Whether the command being run takes an input file, which can settle open dimensions too.
 #[derive(Clone, Copy, Debug)]
 pub enum InputsFlag<'a> {
-    /// The command has no `--inputs` (inspect, convert).
+    /// The command has no `--inputs` (convert).
     NotTaken,
+    /// The command only looks at the model (inspect): open dimensions nothing settles stay
+    /// open, and the graph build leaves what depends on them unknown.
+    Inspected,
     NotGiven,
     Given(&'a Path),
 }
@@ -167,7 +170,7 @@ pub fn settle(
                     None => {}
                 }
             }
-            if !unsettled.is_empty() {
+            if !unsettled.is_empty() && !matches!(inputs, InputsFlag::Inspected) {
                 return Err(unsettled_error(model, &unsettled, inputs_of.len(), inputs));
             }
             Ok(shapes)
@@ -246,7 +249,7 @@ fn unsettled_error(
         .collect::<Vec<_>>()
         .join(" ");
     let file = match flag {
-        InputsFlag::NotTaken => String::new(),
+        InputsFlag::NotTaken | InputsFlag::Inspected => String::new(),
         _ if inputs == 1 => format!(
             ", or --inputs FILE.npy whose array settles {}",
             if open[0].open_names().len() == 1 {
