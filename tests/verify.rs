@@ -338,6 +338,20 @@ fn large_batches_stream_in_chunks_with_exact_metrics() {
         - chunked["outputs"][0]["mean_abs"].as_f64().unwrap())
     .abs();
     assert!(diff < 1e-12);
+
+    let out = keqv()
+        .args([
+            "verify", args[0], args[1], "--device", "cpu", "--chunk", "0",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a chunk of 0 samples is refused"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--chunk must be at least 1"), "{stderr}");
 }
 
 #[test]
