@@ -7,7 +7,11 @@
 //! a case says which Keras it follows. A NaN must come out NaN and an infinity the same infinity;
 //! a value must come out within 1e-4 (relative above 1).
 
+mod common;
+
 use std::sync::Arc;
+
+use common::gpu::dense_kernels;
 
 use keqv::exec::cpu::{CpuExecutor, Precision};
 use keqv::exec::gpu::{self, DenseKernel, GpuContext, GpuExecutor};
@@ -149,21 +153,8 @@ fn gpu_variants(ctx: &Arc<GpuContext>, all_dense: bool) -> Vec<(String, DenseKer
     let default = DenseKernel::for_context(ctx);
     let mut out = vec![(default, true), (default, false)];
     if all_dense {
-        let mut kernels = vec![
-            DenseKernel::Tiled,
-            DenseKernel::Texture {
-                subgroups: false,
-                tile: gpu::SOFT_TILE_PLAIN,
-            },
-        ];
-        if ctx.has_subgroups() {
-            kernels.push(DenseKernel::Texture {
-                subgroups: true,
-                tile: gpu::SOFT_TILE_SUBGROUP,
-            });
-        }
         out.extend(
-            kernels
+            dense_kernels(ctx)
                 .into_iter()
                 .filter(|k| *k != default)
                 .map(|k| (k, ctx.is_software())),
