@@ -21,11 +21,12 @@ mod common;
 use std::sync::Arc;
 
 use common::gpu::dense_kernels;
+use common::graphs::push_node;
 use common::rng::Rng;
 use keqv::exec::cpu::{CpuExecutor, Precision};
 use keqv::exec::gpu::{self, DenseKernel, GpuExecutor, SoftTile};
 use keqv::exec::{Executor, Keep};
-use keqv::graph::{shape, Activation, Graph, MergeKind, Node, NodeId, Op, Weight};
+use keqv::graph::{shape, Activation, Graph, MergeKind, NodeId, Op};
 use keqv::tensor::Tensor;
 use ndarray::{ArrayD, IxDyn};
 
@@ -99,25 +100,8 @@ impl Builder {
         weights: Vec<Tensor>,
         shape: Vec<usize>,
     ) -> NodeId {
-        let id = NodeId(self.graph.nodes.len());
-        let name = format!("n{}_{}", id.0, op.name());
-        self.graph.nodes.push(Node {
-            layer: name.clone(),
-            class: "Test".into(),
-            name,
-            op,
-            inputs,
-            weights: weights
-                .into_iter()
-                .enumerate()
-                .map(|(i, v)| Weight {
-                    name: format!("w{i}"),
-                    value: Arc::new(v),
-                })
-                .collect(),
-            shape,
-        });
-        id
+        let name = format!("n{}_{}", self.graph.nodes.len(), op.name());
+        push_node(&mut self.graph, name, op, inputs, weights, shape)
     }
 
     fn finish(mut self, outputs: &[NodeId]) -> Arc<Graph> {

@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod files;
 pub mod gpu;
+pub mod graphs;
 pub mod rng;
 
 #[allow(unused_imports)]
