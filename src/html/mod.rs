@@ -4,9 +4,11 @@
 //!
 //! A verify report shows the verdict, the facts (files, device, inputs, tolerance), the
 //! per-output metrics, a histogram of |a − b| per output over the fixed log-scale bins of
-//! [`Histogram`], the per-layer error along the graph as a plot (own and accumulated max_abs,
-//! log scale, the tolerance and the first divergence marked) with its table, and the layer
-//! pairing. A suite report shows the summary table and every case's report.
+//! [`Histogram`](crate::compare::Histogram), the per-layer error along the graph as a plot (own
+//! and accumulated max_abs, log scale, the tolerance and the first divergence marked) with its
+//! table, and the layer pairing. A suite report shows the summary table and every case's report.
+//!
+//! `pages` builds the pages from `tables` and `plots` and puts them in the `frame`.
 
 mod frame;
 mod pages;
