@@ -232,7 +232,7 @@ impl VerifyArgs {
                     .trim()
                     .parse()
                     .ok()
-                    .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+                    .filter(|v: &f64| is_tolerance(*v))
                     .ok_or_else(|| {
                         Error::Usage(format!(
                             "{name} '{flag}' is not [OUTPUT:]VALUE with VALUE ≥ 0"
@@ -346,6 +346,19 @@ impl InputArgs {
             distribution: parse_distribution(&self.distribution)?,
         })
     }
+}
+
+/// The samples run at once (`--chunk`, a manifest's `chunk`): at least 1.
+pub fn checked_chunk(chunk: usize) -> Result<usize> {
+    if chunk == 0 {
+        return Err(Error::Usage("--chunk must be at least 1".into()));
+    }
+    Ok(chunk)
+}
+
+/// Whether `value` can be a tolerance (`--atol`, `--rtol`, a manifest's `atol`, `rtol`).
+pub fn is_tolerance(value: f64) -> bool {
+    value.is_finite() && value >= 0.0
 }
 
 fn parse_distribution(text: &str) -> Result<Distribution> {

@@ -5,26 +5,20 @@
 //! attributes and datasets rewritten with the hdf5 crate, `.keras` archives rebuilt with the zip
 //! crate, `.npy` headers rewritten as text.
 
+mod common;
+
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
-use std::time::Duration;
 
-use assert_cmd::Command;
+use common::files::{self, member, read_npy, write_zip, zip_members, Members};
+use common::fixture;
 use hdf5::types::{VarLenAscii, VarLenUnicode};
 use ndarray::{ArrayD, IxDyn};
 use serde_json::{json, Value};
 
 // ---------------------------------------------------------------------------------------------
 // Running keqv
-
-fn models() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models")
-}
-
-fn fixture(rel: &str) -> PathBuf {
-    models().join(rel)
-}
 
 struct Output {
     code: Option<i32>,
@@ -44,11 +38,9 @@ fn keqv<S: Into<OsString> + Clone>(args: &[S]) -> Output {
 fn keqv_env<S: Into<OsString> + Clone>(args: &[S], env: &[(&str, &str)]) -> Output {
     let args: Vec<OsString> = args.iter().cloned().map(Into::into).collect();
     let _no_edits = HDF5_EDIT.read().unwrap_or_else(|e| e.into_inner());
-    let out = Command::cargo_bin("keqv")
-        .unwrap()
+    let out = common::keqv()
         .envs(env.iter().copied())
         .args(&args)
-        .timeout(Duration::from_secs(120))
         .output()
         .unwrap();
     Output {
@@ -218,32 +210,6 @@ fn h5_with_config_text(
     path
 }
 
-type Members = Vec<(String, Vec<u8>)>;
-
-fn zip_members(path: &Path) -> Members {
-    use std::io::Read;
-    let mut zip = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
-    (0..zip.len())
-        .map(|i| {
-            let mut member = zip.by_index(i).unwrap();
-            let mut bytes = Vec::new();
-            member.read_to_end(&mut bytes).unwrap();
-            (member.name().unwrap().to_string(), bytes)
-        })
-        .collect()
-}
-
-fn write_zip(path: &Path, members: &Members, method: zip::CompressionMethod) {
-    use std::io::Write;
-    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
-    let options = zip::write::SimpleFileOptions::default().compression_method(method);
-    for (name, bytes) in members {
-        zip.start_file(name.as_str(), options).unwrap();
-        zip.write_all(bytes).unwrap();
-    }
-    zip.finish().unwrap();
-}
-
 /// A `.keras` fixture rebuilt (stored, as Keras writes it) after `edit` changed its members.
 fn keras_with_members(
     scratch: &Scratch,
@@ -251,15 +217,9 @@ fn keras_with_members(
     name: &str,
     edit: impl FnOnce(&mut Members),
 ) -> PathBuf {
-    let mut members = zip_members(&fixture(rel));
-    edit(&mut members);
     let path = scratch.path(name);
-    write_zip(&path, &members, zip::CompressionMethod::Stored);
+    files::keras_with_members(&fixture(rel), &path, edit);
     path
-}
-
-fn member<'m>(members: &'m mut Members, name: &str) -> &'m mut Vec<u8> {
-    &mut members.iter_mut().find(|(n, _)| n == name).unwrap().1
 }
 
 /// A `.keras` fixture whose config.json is edited by `edit`.
@@ -269,12 +229,9 @@ fn keras_with_config(
     name: &str,
     edit: impl FnOnce(&mut Value),
 ) -> PathBuf {
-    keras_with_members(scratch, rel, name, |members| {
-        let bytes = member(members, "config.json");
-        let mut config: Value = serde_json::from_slice(bytes).unwrap();
-        edit(&mut config);
-        *bytes = config.to_string().into_bytes();
-    })
+    let path = scratch.path(name);
+    files::keras_with_config(&fixture(rel), &path, edit);
+    path
 }
 
 /// A `.keras` fixture whose model.weights.h5 is edited with the hdf5 crate.
@@ -326,10 +283,6 @@ fn npy_bytes(header: &str, data: &[u8]) -> Vec<u8> {
     out.extend_from_slice(header.as_bytes());
     out.extend_from_slice(data);
     out
-}
-
-fn read_npy(path: &Path) -> ArrayD<f32> {
-    keqv::npy::read_npy(path).unwrap()
 }
 
 /// Runs `model` on the CPU on `inputs`, expecting success; returns the single output.

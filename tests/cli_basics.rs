@@ -1,26 +1,20 @@
 //! The `keqv` binary end to end on the fixtures: `inspect` (text and JSON) and `run` (inputs
 //! from files or a seed, .npy and .npz outputs, both CPU precisions, `--weights`).
 
+mod common;
+
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use assert_cmd::Command;
+use common::files::read_npy;
+use common::fixture;
 use ndarray::ArrayD;
 use serde_json::Value;
 
-fn fixture(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("models")
-        .join(rel)
-}
-
 /// Runs keqv, expecting exit code 0; returns stdout.
 fn keqv_ok<S: Into<OsString> + Clone + std::fmt::Debug>(args: &[S]) -> String {
-    let out = Command::cargo_bin("keqv")
-        .unwrap()
+    let out = common::keqv()
         .args(args.iter().cloned().map(Into::into))
-        .timeout(Duration::from_secs(120))
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -51,10 +45,6 @@ fn run(dir: &Path, out_name: &str, device: &str, model: &Path, extra: &[OsString
 
 fn inputs(rel: &str) -> Vec<OsString> {
     vec!["--inputs".into(), fixture(rel).into()]
-}
-
-fn read_npy(path: &Path) -> ArrayD<f32> {
-    keqv::npy::read_npy(path).unwrap()
 }
 
 /// Every element within `atol + rtol·|b|` of the expected `b`.

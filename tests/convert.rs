@@ -10,8 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use assert_cmd::cargo::CommandCargoExt;
-use common::Fixture;
+use common::{keqv, Fixture};
 use keqv::convert::plan::{analyze, Analysis};
 use keqv::convert::{convert, Converted, Target};
 use keqv::exec::cpu::{CpuExecutor, Precision};
@@ -335,10 +334,6 @@ fn keras_loads_every_written_file_and_predicts_the_same() {
         worst.1
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-}
-
-fn keqv() -> Command {
-    Command::cargo_bin("keqv").unwrap()
 }
 
 /// `keqv convert` on a model that is not a chain: exit 1, the reasons, nothing written.

@@ -5,9 +5,7 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use assert_cmd::Command;
 use keqv::exec::gpu::{test_adapters, GpuContext, GpuExecutor};
 use keqv::exec::{Executor, Keep};
 use keqv::Error;
@@ -20,16 +18,13 @@ fn run_on(ctx: &GpuContext, env: &[(&str, &str)], batch: usize) -> (Option<i32>,
         .backend()
         .expect("a test adapter has a backend")
         .to_string();
-    let out = Command::cargo_bin("keqv")
-        .unwrap()
-        .current_dir(common::root())
+    let out = common::keqv()
         // One chunk: the whole batch in one submission, so that a wait really takes time.
         .args(["run", MODEL, "--batch", &batch.to_string()])
         .args(["--chunk", &batch.to_string(), "--device"])
         .arg(backend.to_lowercase())
         .args(["--adapter", &ctx.info().name])
         .envs(env.iter().copied())
-        .timeout(Duration::from_secs(120))
         .output()
         .unwrap();
     (

@@ -16,40 +16,19 @@
 //!   that grows like sqrt(K)·ε·Σ|x_k·w_k| for random data (4x margin), and the activation after
 //!   it multiplies the error by at most its Lipschitz constant L on the tested range.
 
+mod common;
+
 use std::sync::Arc;
 
+use common::gpu::dense_kernels;
+use common::graphs::push_node;
+use common::rng::Rng;
 use keqv::exec::cpu::{CpuExecutor, Precision};
-use keqv::exec::gpu::{self, DenseKernel, GpuContext, GpuExecutor, SoftTile};
+use keqv::exec::gpu::{self, DenseKernel, GpuExecutor, SoftTile};
 use keqv::exec::{Executor, Keep};
-use keqv::graph::{shape, Activation, Graph, MergeKind, Node, NodeId, Op, Weight};
+use keqv::graph::{shape, Activation, Graph, MergeKind, NodeId, Op};
 use keqv::tensor::Tensor;
 use ndarray::{ArrayD, IxDyn};
-
-// ---------- seeded random data ----------
-
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next_f32(&mut self) -> f32 {
-        // xorshift64*; uniform in [-1, 1)
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        let v = self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40;
-        (v as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-    }
-    fn tensor(&mut self, shape: &[usize], scale: f32) -> Tensor {
-        let n = shape.iter().product();
-        ArrayD::from_shape_vec(
-            IxDyn(shape),
-            (0..n).map(|_| self.next_f32() * scale).collect(),
-        )
-        .unwrap()
-    }
-}
 
 // ---------- graph building ----------
 
@@ -121,25 +100,8 @@ impl Builder {
         weights: Vec<Tensor>,
         shape: Vec<usize>,
     ) -> NodeId {
-        let id = NodeId(self.graph.nodes.len());
-        let name = format!("n{}_{}", id.0, op.name());
-        self.graph.nodes.push(Node {
-            layer: name.clone(),
-            class: "Test".into(),
-            name,
-            op,
-            inputs,
-            weights: weights
-                .into_iter()
-                .enumerate()
-                .map(|(i, v)| Weight {
-                    name: format!("w{i}"),
-                    value: Arc::new(v),
-                })
-                .collect(),
-            shape,
-        });
-        id
+        let name = format!("n{}_{}", self.graph.nodes.len(), op.name());
+        push_node(&mut self.graph, name, op, inputs, weights, shape)
     }
 
     fn finish(mut self, outputs: &[NodeId]) -> Arc<Graph> {
@@ -208,7 +170,7 @@ fn executors(graph: &Arc<Graph>, all_dense: bool) -> Vec<(String, GpuExecutor)> 
         let default = DenseKernel::for_context(&ctx);
         let mut kinds = vec![default];
         if all_dense {
-            for k in dense_variants(&ctx) {
+            for k in dense_kernels(&ctx) {
                 if !kinds.contains(&k) {
                     kinds.push(k);
                 }
@@ -235,23 +197,6 @@ fn executors(graph: &Arc<Graph>, all_dense: bool) -> Vec<(String, GpuExecutor)> 
         }
     }
     out
-}
-
-fn dense_variants(ctx: &GpuContext) -> Vec<DenseKernel> {
-    let mut v = vec![
-        DenseKernel::Tiled,
-        DenseKernel::Texture {
-            subgroups: false,
-            tile: gpu::SOFT_TILE_PLAIN,
-        },
-    ];
-    if ctx.has_subgroups() {
-        v.push(DenseKernel::Texture {
-            subgroups: true,
-            tile: gpu::SOFT_TILE_SUBGROUP,
-        });
-    }
-    v
 }
 
 /// Runs `graph` on the CPU and on every GPU executor and compares every output.

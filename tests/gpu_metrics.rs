@@ -8,6 +8,7 @@ mod common;
 
 use std::sync::Arc;
 
+use common::rng::values;
 use keqv::compare::{Accumulator, Metrics, Tolerance};
 use keqv::exec::gpu::reduce;
 use keqv::exec::gpu::{test_adapters, GpuContext};
@@ -101,19 +102,6 @@ fn verify_on_one_gpu_reduces_there_and_agrees_with_the_host() {
             }
         }
     }
-}
-
-/// Seeded values in [-1, 1).
-fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s >> 12;
-            s ^= s << 25;
-            s ^= s >> 27;
-            (s.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
 }
 
 /// Host and GPU measurements of `converted` against `original`, both (rows, 10).

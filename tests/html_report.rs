@@ -3,23 +3,15 @@
 //! and takes a screenshot, which must show the verdict's colour. Without Chromium the browser
 //! checks are skipped locally and fail in CI (CI=true).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use assert_cmd::Command;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn keqv(args: &[&str]) -> (i32, String) {
-    let out = Command::cargo_bin("keqv")
-        .unwrap()
-        .current_dir(root())
-        .args(args)
-        .timeout(Duration::from_secs(300))
-        .output()
-        .unwrap();
+    let out = common::keqv().args(args).output().unwrap();
     (
         out.status.code().unwrap(),
         format!(
@@ -187,7 +179,7 @@ fn verify_html_report_shows_verdict_metrics_histogram_and_layer_plot() {
 #[test]
 fn suite_html_report_shows_every_case() {
     let dir = tempfile::tempdir().unwrap();
-    let fixture = |rel: &str| format!("{:?}", root().join("models").join(rel).to_str().unwrap());
+    let fixture = |rel: &str| format!("{:?}", common::fixture(rel).to_str().unwrap());
     let manifest = dir.path().join("suite.toml");
     std::fs::write(
         &manifest,

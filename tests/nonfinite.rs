@@ -7,12 +7,17 @@
 //! a case says which Keras it follows. A NaN must come out NaN and an infinity the same infinity;
 //! a value must come out within 1e-4 (relative above 1).
 
+mod common;
+
 use std::sync::Arc;
+
+use common::gpu::dense_kernels;
+use common::graphs::push_node;
 
 use keqv::exec::cpu::{CpuExecutor, Precision};
 use keqv::exec::gpu::{self, DenseKernel, GpuContext, GpuExecutor};
 use keqv::exec::{Executor, Keep};
-use keqv::graph::{shape, Activation, Graph, MergeKind, Node, NodeId, Op, Weight};
+use keqv::graph::{shape, Activation, Graph, MergeKind, NodeId, Op};
 use keqv::tensor::Tensor;
 use ndarray::{ArrayD, IxDyn};
 
@@ -31,25 +36,8 @@ fn one_op(op: Op, inputs: &[&[usize]], weights: Vec<Tensor>) -> Arc<Graph> {
         ..Default::default()
     };
     let mut node = |op: Op, ins: Vec<NodeId>, weights: Vec<Tensor>, shape: Vec<usize>| {
-        let id = NodeId(graph.nodes.len());
-        let name = format!("n{}", id.0);
-        graph.nodes.push(Node {
-            layer: name.clone(),
-            class: "Test".into(),
-            name,
-            op,
-            inputs: ins,
-            weights: weights
-                .into_iter()
-                .enumerate()
-                .map(|(i, v)| Weight {
-                    name: format!("w{i}"),
-                    value: Arc::new(v),
-                })
-                .collect(),
-            shape,
-        });
-        id
+        let name = format!("n{}", graph.nodes.len());
+        push_node(&mut graph, name, op, ins, weights, shape)
     };
     let ids: Vec<NodeId> = inputs
         .iter()
@@ -149,21 +137,8 @@ fn gpu_variants(ctx: &Arc<GpuContext>, all_dense: bool) -> Vec<(String, DenseKer
     let default = DenseKernel::for_context(ctx);
     let mut out = vec![(default, true), (default, false)];
     if all_dense {
-        let mut kernels = vec![
-            DenseKernel::Tiled,
-            DenseKernel::Texture {
-                subgroups: false,
-                tile: gpu::SOFT_TILE_PLAIN,
-            },
-        ];
-        if ctx.has_subgroups() {
-            kernels.push(DenseKernel::Texture {
-                subgroups: true,
-                tile: gpu::SOFT_TILE_SUBGROUP,
-            });
-        }
         out.extend(
-            kernels
+            dense_kernels(ctx)
                 .into_iter()
                 .filter(|k| *k != default)
                 .map(|k| (k, ctx.is_software())),

@@ -4,43 +4,19 @@
 //!
 //! The models are fixtures whose InputLayer shape is opened here, in a copy.
 
+mod common;
+
 use std::ffi::OsString;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use assert_cmd::Command;
+use common::files::keras_with_config;
+use common::fixture;
 use serde_json::{json, Value};
-
-fn fixture(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("models")
-        .join(rel)
-}
 
 /// A copy of the `.keras` fixture `rel` in `dir`, its config changed by `edit`.
 fn with_config(dir: &Path, rel: &str, name: &str, edit: impl FnOnce(&mut Value)) -> PathBuf {
-    let mut source = zip::ZipArchive::new(std::fs::File::open(fixture(rel)).unwrap()).unwrap();
     let path = dir.join(name);
-    let mut out = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
-    let mut edit = Some(edit);
-    for i in 0..source.len() {
-        let mut member = source.by_index(i).unwrap();
-        let member_name = member.name().unwrap().to_string();
-        let mut bytes = Vec::new();
-        member.read_to_end(&mut bytes).unwrap();
-        if member_name == "config.json" {
-            let mut config: Value = serde_json::from_slice(&bytes).unwrap();
-            (edit.take().unwrap())(&mut config);
-            bytes = config.to_string().into_bytes();
-        }
-        // Stored, as Keras writes .keras members.
-        let options = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Stored);
-        out.start_file(member_name, options).unwrap();
-        out.write_all(&bytes).unwrap();
-    }
-    out.finish().unwrap();
+    keras_with_config(&fixture(rel), &path, edit);
     path
 }
 
@@ -104,12 +80,7 @@ fn models() -> Models {
 
 fn keqv(args: &[&dyn AsRef<std::ffi::OsStr>]) -> std::process::Output {
     let args: Vec<OsString> = args.iter().map(|a| a.as_ref().to_os_string()).collect();
-    Command::cargo_bin("keqv")
-        .unwrap()
-        .args(&args)
-        .timeout(Duration::from_secs(120))
-        .output()
-        .unwrap()
+    common::keqv().args(&args).output().unwrap()
 }
 
 fn ok(args: &[&dyn AsRef<std::ffi::OsStr>]) -> String {

@@ -4,9 +4,6 @@
 
 mod common;
 
-use std::time::Duration;
-
-use assert_cmd::Command;
 use serde_json::Value;
 
 fn validator() -> jsonschema::Validator {
@@ -17,13 +14,7 @@ fn validator() -> jsonschema::Validator {
 
 /// Runs keqv in the repository root; returns its stdout and exit code.
 fn keqv(args: &[&str]) -> (String, i32) {
-    let out = Command::cargo_bin("keqv")
-        .unwrap()
-        .current_dir(common::root())
-        .args(args)
-        .timeout(Duration::from_secs(300))
-        .output()
-        .unwrap();
+    let out = common::keqv().args(args).output().unwrap();
     (
         String::from_utf8_lossy(&out.stdout).into_owned(),
         out.status.code().unwrap(),

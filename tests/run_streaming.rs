@@ -2,26 +2,18 @@
 //! do not depend on the chunk size, and batches too large for the disk or for memory end with
 //! one line and exit code 2 before anything is allocated.
 
+mod common;
+
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
 use assert_cmd::Command;
-
-fn fixture(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("models")
-        .join(rel)
-}
+use common::fixture;
 
 fn keqv(args: &[OsString]) -> Output {
-    Command::cargo_bin("keqv")
-        .unwrap()
-        .args(args)
-        .timeout(Duration::from_secs(120))
-        .output()
-        .unwrap()
+    common::keqv().args(args).output().unwrap()
 }
 
 fn args(list: &[&dyn AsRef<std::ffi::OsStr>]) -> Vec<OsString> {

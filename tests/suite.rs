@@ -13,10 +13,8 @@ use keqv::suite::{Manifest, Verdict};
 use serde_json::Value;
 
 fn keqv() -> Command {
-    let mut cmd = Command::cargo_bin("keqv").unwrap();
-    cmd.current_dir(common::root())
-        .env_remove("NO_COLOR")
-        .timeout(std::time::Duration::from_secs(300));
+    let mut cmd = common::keqv();
+    cmd.env_remove("NO_COLOR");
     cmd
 }
 
@@ -43,9 +41,9 @@ fn cpu() -> DeviceArgs {
 }
 
 /// An absolute path to a fixture, as a TOML string.
+/// A fixture's path as a TOML string.
 fn fixture(rel: &str) -> String {
-    let path = common::root().join("models").join(rel);
-    format!("{:?}", path.to_str().unwrap())
+    format!("{:?}", common::fixture(rel).to_str().unwrap())
 }
 
 /// Writes a manifest into `dir` and returns its path.

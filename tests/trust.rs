@@ -6,9 +6,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use assert_cmd::Command;
 use serde_json::Value;
 
 struct Run {
@@ -18,12 +16,9 @@ struct Run {
 }
 
 fn keqv(args: &[&str]) -> Run {
-    let out = Command::cargo_bin("keqv")
-        .unwrap()
-        .current_dir(common::root())
+    let out = common::keqv()
         .env("NO_COLOR", "1")
         .args(args)
-        .timeout(Duration::from_secs(300))
         .output()
         .unwrap();
     Run {

@@ -1,14 +1,10 @@
 //! `keqv verify` on the fixture pairs: the verdicts, the metrics, the first divergence and the
 //! report formats, through the binary as users run it.
 
-use assert_cmd::Command;
-use serde_json::Value;
+mod common;
 
-fn keqv() -> Command {
-    let mut cmd = Command::cargo_bin("keqv").unwrap();
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
-    cmd
-}
+use common::keqv;
+use serde_json::Value;
 
 /// Runs `keqv verify --format json ARGS` and returns (exit code, report).
 fn verify(args: &[&str]) -> (i32, Value) {
@@ -27,6 +23,19 @@ fn verify(args: &[&str]) -> (i32, Value) {
         )
     });
     (code, report)
+}
+
+/// Runs `keqv verify ORIGINAL CONVERTED --device cpu ARGS`, expecting exit code 2; returns
+/// stderr.
+fn refused(original: &str, converted: &str, args: &[&str]) -> String {
+    let out = keqv()
+        .args(["verify", original, converted, "--device", "cpu"])
+        .args(args)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    err
 }
 
 fn max_abs(report: &Value) -> f64 {
@@ -71,18 +80,11 @@ fn custom_layer_model_verifies_with_a_mapping() {
 
 #[test]
 fn custom_layer_without_a_mapping_is_an_error_naming_the_flag() {
-    let out = keqv()
-        .args([
-            "verify",
-            "models/k3/b_seq_custom.keras",
-            "models/k3/b_seq_custom.h5",
-            "--device",
-            "cpu",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused(
+        "models/k3/b_seq_custom.keras",
+        "models/k3/b_seq_custom.h5",
+        &[],
+    );
     assert!(
         err.contains("--custom FeatureNormalization=") && err.lines().count() == 1,
         "{err}"
@@ -217,18 +219,11 @@ fn relu_threshold_across_dialects_is_named_for_nan_and_minus_inf() {
 
 #[test]
 fn mismatched_signatures_are_explained() {
-    let out = keqv()
-        .args([
-            "verify",
-            "models/k3/a_seq_mlp.keras",
-            "models/k3/c_func_skip.keras",
-            "--device",
-            "cpu",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused(
+        "models/k3/a_seq_mlp.keras",
+        "models/k3/c_func_skip.keras",
+        &[],
+    );
     assert!(
         err.contains("cannot be fed the same inputs")
             && err.contains("(None, 784)")
@@ -338,6 +333,9 @@ fn large_batches_stream_in_chunks_with_exact_metrics() {
         - chunked["outputs"][0]["mean_abs"].as_f64().unwrap())
     .abs();
     assert!(diff < 1e-12);
+
+    let err = refused(args[0], args[1], &["--chunk", "0"]);
+    assert!(err.contains("--chunk must be at least 1"), "{err}");
 }
 
 #[test]

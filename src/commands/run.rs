@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use super::{load_model, Outcome};
-use crate::cli::{DeviceArgs, InputArgs, ModelArgs};
-use crate::error::{Error, Result};
+use crate::cli::{checked_chunk, DeviceArgs, InputArgs, ModelArgs};
+use crate::error::Result;
 use crate::exec::{prepare, DeviceChoice};
 use crate::inputs::{InputFeed, InputSource};
 use crate::progress::Progress;
@@ -19,9 +19,7 @@ pub fn run(
     output: Option<&Path>,
     chunk: usize,
 ) -> Result<Outcome> {
-    if chunk == 0 {
-        return Err(Error::Usage("--chunk must be at least 1".into()));
-    }
+    let chunk = checked_chunk(chunk)?;
     let choice = device.choice()?;
     let source = match &input_args.inputs {
         Some(path) => InputSource::File(path.clone()),

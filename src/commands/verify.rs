@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::{load_pair, Outcome};
-use crate::cli::{DeviceArgs, InputArgs, ModelArgs, OutputFormat, VerifyArgs};
+use crate::cli::{checked_chunk, DeviceArgs, InputArgs, ModelArgs, OutputFormat, VerifyArgs};
 use crate::error::{Error, Result};
 use crate::graph::open_inputs::InputsFlag;
 use crate::progress::Progress;
@@ -26,7 +26,7 @@ pub fn verify(args: &VerifyArgs) -> Result<Outcome> {
     let options = VerifyOptions {
         tolerances: args.tolerances()?,
         inputs: input_source(&args.inputs)?,
-        chunk: args.chunk,
+        chunk: checked_chunk(args.chunk)?,
         // The HTML report plots the error along the graph, so it needs every layer's.
         per_layer: args.per_layer || args.html.is_some(),
         device_original,

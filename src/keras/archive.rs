@@ -6,8 +6,8 @@
 use std::io::Write;
 use std::path::Path;
 
-use super::config::{parse_json, parse_model, sniff_dialect};
-use super::{dialect_of_version, weights, Format, KerasModel};
+use super::config::parse_json;
+use super::{weights, Format, KerasModel};
 use crate::error::{Error, Result};
 use crate::npy::read_member;
 
@@ -37,21 +37,7 @@ pub fn read(path: &Path) -> Result<KerasModel> {
         .and_then(|m| m.get("keras_version"))
         .and_then(|v| v.as_str())
         .map(str::to_string);
-    let dialect = keras_version
-        .as_deref()
-        .and_then(dialect_of_version)
-        .unwrap_or_else(|| sniff_dialect(&raw_config));
-    let mut model = KerasModel {
-        path: path.to_path_buf(),
-        format: Format::Keras,
-        dialect,
-        keras_version,
-        backend: None,
-        model: parse_model(&raw_config, dialect, path)?,
-        raw_config,
-        warnings: Vec::new(),
-        weights_file: None,
-    };
+    let mut model = KerasModel::from_config(path, Format::Keras, keras_version, None, raw_config)?;
     let tmp = weights_member(&mut zip, file_len, path)?;
     let shown = path.join("model.weights.h5");
     weights::read_v3_weights(&mut model, tmp.path(), &shown)?;

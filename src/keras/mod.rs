@@ -8,6 +8,8 @@ pub mod archive;
 pub mod config;
 pub mod custom;
 pub(crate) mod guard;
+mod h5_attrs;
+mod h5_open;
 pub mod weights;
 
 use std::path::{Path, PathBuf};
@@ -144,6 +146,32 @@ impl KerasModel {
             model.weights_file = Some(weights_path.to_path_buf());
         }
         Ok(model)
+    }
+
+    /// A model from its root config, before its weights are read: in the dialect its Keras
+    /// version names, or else the one its config shows.
+    pub(crate) fn from_config(
+        path: &Path,
+        format: Format,
+        keras_version: Option<String>,
+        backend: Option<String>,
+        raw_config: Value,
+    ) -> Result<KerasModel> {
+        let dialect = keras_version
+            .as_deref()
+            .and_then(dialect_of_version)
+            .unwrap_or_else(|| config::sniff_dialect(&raw_config));
+        Ok(KerasModel {
+            path: path.to_path_buf(),
+            format,
+            dialect,
+            keras_version,
+            backend,
+            model: config::parse_model(&raw_config, dialect, path)?,
+            raw_config,
+            warnings: Vec::new(),
+            weights_file: None,
+        })
     }
 }
 

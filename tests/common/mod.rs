@@ -1,6 +1,16 @@
-//! Shared by the integration tests: the fixture manifest written by models/generate.py.
+//! Shared by the integration tests: the fixture manifest written by models/generate.py, the
+//! keqv binary and seeded random data.
 
 #![allow(dead_code)]
+
+pub mod cli;
+pub mod files;
+pub mod gpu;
+pub mod graphs;
+pub mod rng;
+
+#[allow(unused_imports)]
+pub use cli::{fixture, keqv};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

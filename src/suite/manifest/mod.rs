@@ -19,16 +19,21 @@
 //!
 //! Unknown keys are errors, so that a typo cannot silently loosen a case.
 
-use std::collections::{BTreeMap, HashSet};
+mod raw;
+mod resolve;
+
+use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{DeviceArgs, InputArgs, ModelArgs};
+use crate::cli::{DeviceArgs, ModelArgs};
 use crate::error::{Error, Result};
 use crate::exec::DeviceChoice;
-use crate::verify::{InputSource, Tolerances, VerifyOptions};
+use crate::verify::{InputSource, VerifyOptions};
+use raw::{RawCase, RawManifest};
+use resolve::resolve;
 
 /// What a case must give: a verdict, or an error (exit code 2 of `keqv verify`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -215,282 +220,6 @@ fn case_label(raw: &RawCase) -> String {
     })
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawManifest {
-    name: Option<String>,
-    #[serde(default)]
-    defaults: RawCase,
-    #[serde(default, rename = "case")]
-    cases: Vec<RawCase>,
-}
-
-/// Per-output tolerance.
-#[derive(Clone, Copy, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTolerance {
-    atol: Option<f64>,
-    rtol: Option<f64>,
-}
-
-/// One or several paths: `custom_file = "a.json"` or `custom_file = ["a.json", "b.txt"]`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(untagged)]
-enum Paths {
-    One(PathBuf),
-    Many(Vec<PathBuf>),
-}
-
-impl Paths {
-    fn into_vec(self) -> Vec<PathBuf> {
-        match self {
-            Paths::One(p) => vec![p],
-            Paths::Many(v) => v,
-        }
-    }
-}
-
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCase {
-    name: Option<String>,
-    original: Option<PathBuf>,
-    converted: Option<PathBuf>,
-    original_weights: Option<PathBuf>,
-    converted_weights: Option<PathBuf>,
-    /// Custom layer mappings for both models: `{ FeatureNormalization = "l2_normalize" }`.
-    custom: Option<BTreeMap<String, String>>,
-    original_custom: Option<BTreeMap<String, String>>,
-    converted_custom: Option<BTreeMap<String, String>>,
-    custom_file: Option<Paths>,
-    /// Open input dimensions: `{ tokens = [128, 64] }`.
-    input_shape: Option<BTreeMap<String, Vec<usize>>>,
-    inputs: Option<PathBuf>,
-    seed: Option<u64>,
-    batch: Option<usize>,
-    distribution: Option<String>,
-    chunk: Option<usize>,
-    atol: Option<f64>,
-    rtol: Option<f64>,
-    outputs: Option<BTreeMap<String, RawTolerance>>,
-    device: Option<String>,
-    converted_device: Option<String>,
-    per_layer: Option<bool>,
-    expect: Option<Verdict>,
-    error_contains: Option<String>,
-}
-
-impl RawCase {
-    /// This case's keys, with the defaults' where it has none (per-output tolerances and
-    /// custom mappings merge, the case winning).
-    fn or(self, d: &RawCase) -> RawCase {
-        fn merge<V: Clone>(
-            own: Option<BTreeMap<String, V>>,
-            default: &Option<BTreeMap<String, V>>,
-        ) -> Option<BTreeMap<String, V>> {
-            match (own, default) {
-                (None, d) => d.clone(),
-                (Some(o), None) => Some(o),
-                (Some(o), Some(d)) => {
-                    let mut all = d.clone();
-                    all.extend(o);
-                    Some(all)
-                }
-            }
-        }
-        let d = d.clone();
-        RawCase {
-            name: self.name,
-            original: self.original,
-            converted: self.converted,
-            original_weights: self.original_weights.or(d.original_weights),
-            converted_weights: self.converted_weights.or(d.converted_weights),
-            custom: merge(self.custom, &d.custom),
-            original_custom: merge(self.original_custom, &d.original_custom),
-            converted_custom: merge(self.converted_custom, &d.converted_custom),
-            custom_file: self.custom_file.or(d.custom_file),
-            input_shape: merge(self.input_shape, &d.input_shape),
-            inputs: self.inputs.or(d.inputs),
-            seed: self.seed.or(d.seed),
-            batch: self.batch.or(d.batch),
-            distribution: self.distribution.or(d.distribution),
-            chunk: self.chunk.or(d.chunk),
-            atol: self.atol.or(d.atol),
-            rtol: self.rtol.or(d.rtol),
-            outputs: merge_outputs(self.outputs, &d.outputs),
-            device: self.device.or(d.device),
-            converted_device: self.converted_device.or(d.converted_device),
-            per_layer: self.per_layer.or(d.per_layer),
-            expect: self.expect.or(d.expect),
-            error_contains: self.error_contains.or(d.error_contains),
-        }
-    }
-}
-
-/// Per-output tolerances of a case over the defaults', field by field.
-fn merge_outputs(
-    own: Option<BTreeMap<String, RawTolerance>>,
-    default: &Option<BTreeMap<String, RawTolerance>>,
-) -> Option<BTreeMap<String, RawTolerance>> {
-    let mut all = default.clone().unwrap_or_default();
-    for (name, t) in own.into_iter().flatten() {
-        let d = all.get(&name).copied().unwrap_or_default();
-        all.insert(
-            name,
-            RawTolerance {
-                atol: t.atol.or(d.atol),
-                rtol: t.rtol.or(d.rtol),
-            },
-        );
-    }
-    (!all.is_empty()).then_some(all)
-}
-
-fn resolve(raw: RawCase, dir: &Path, device: &DeviceArgs) -> Result<Case> {
-    let usage = |m: String| Error::Usage(m);
-    let original = raw
-        .original
-        .ok_or_else(|| usage("'original' (the original model's file) is missing".into()))?;
-    let converted = raw
-        .converted
-        .ok_or_else(|| usage("'converted' (the converted model's file) is missing".into()))?;
-    let name = raw
-        .name
-        .unwrap_or_else(|| format!("{} vs {}", original.display(), converted.display()));
-    if name.trim().is_empty() {
-        return Err(usage("'name' is empty".into()));
-    }
-    let at = |p: PathBuf| dir.join(p);
-    let flags = |map: &Option<BTreeMap<String, String>>| -> Vec<String> {
-        map.iter()
-            .flatten()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect()
-    };
-    let custom_file: Vec<PathBuf> = raw
-        .custom_file
-        .map(Paths::into_vec)
-        .unwrap_or_default()
-        .into_iter()
-        .map(at)
-        .collect();
-    let input_shape: Vec<String> = raw
-        .input_shape
-        .iter()
-        .flatten()
-        .map(|(k, dims)| {
-            let dims: Vec<String> = dims.iter().map(|d| d.to_string()).collect();
-            format!("{k}={}", dims.join(","))
-        })
-        .collect();
-    let side = |model: PathBuf, weights: Option<PathBuf>, own: &Option<BTreeMap<_, _>>| ModelArgs {
-        model: at(model),
-        weights: weights.map(at),
-        custom: flags(&raw.custom),
-        own_custom: flags(own),
-        custom_file: custom_file.clone(),
-        input_shape: input_shape.clone(),
-    };
-    let original_args = side(original, raw.original_weights, &raw.original_custom);
-    let converted_args = side(converted, raw.converted_weights, &raw.converted_custom);
-
-    let inputs = match raw.inputs {
-        Some(path) => {
-            if raw.seed.is_some() || raw.batch.is_some() || raw.distribution.is_some() {
-                return Err(usage(
-                    "'inputs' (a file) and 'seed'/'batch'/'distribution' (random inputs) exclude each other".into(),
-                ));
-            }
-            InputSource::File(at(path))
-        }
-        None => InputSource::Random(
-            InputArgs {
-                inputs: None,
-                seed: raw.seed.unwrap_or(0),
-                batch: raw.batch.unwrap_or(8),
-                distribution: raw.distribution.unwrap_or_else(|| "normal".into()),
-            }
-            .random()
-            .map_err(|e| usage(e.to_string().replace("--", "")))?,
-        ),
-    };
-
-    let mut tolerances = Tolerances::default();
-    let check = |key: &str, v: f64| {
-        if v.is_finite() && v >= 0.0 {
-            Ok(v)
-        } else {
-            Err(usage(format!("'{key}' must be a number ≥ 0, not {v}")))
-        }
-    };
-    if let Some(a) = raw.atol {
-        tolerances.default.atol = check("atol", a)?;
-    }
-    if let Some(r) = raw.rtol {
-        tolerances.default.rtol = check("rtol", r)?;
-    }
-    for (output, t) in raw.outputs.iter().flatten() {
-        if t.atol.is_none() && t.rtol.is_none() {
-            return Err(usage(format!(
-                "[case.outputs.{output}] sets neither 'atol' nor 'rtol'"
-            )));
-        }
-        if let Some(a) = t.atol {
-            tolerances.atol.push((output.clone(), check("atol", a)?));
-        }
-        if let Some(r) = t.rtol {
-            tolerances.rtol.push((output.clone(), check("rtol", r)?));
-        }
-    }
-
-    let device_original = device_choice(raw.device.as_deref(), device)?;
-    let device_converted = match raw.converted_device.as_deref() {
-        Some(d) => device_choice(Some(d), device)?,
-        None => device_original.clone(),
-    };
-    let chunk = raw.chunk.unwrap_or(1024);
-    if chunk == 0 {
-        return Err(usage("'chunk' must be at least 1".into()));
-    }
-    let expect = raw.expect.unwrap_or(Verdict::Equivalent);
-    if raw.error_contains.is_some() && expect != Verdict::Error {
-        return Err(usage(
-            "'error_contains' only makes sense with expect = \"error\"".into(),
-        ));
-    }
-    Ok(Case {
-        name,
-        original: original_args,
-        converted: converted_args,
-        options: VerifyOptions {
-            tolerances,
-            inputs,
-            chunk,
-            per_layer: raw.per_layer.unwrap_or(true),
-            device_original,
-            device_converted,
-            gpu_metrics_from: crate::verify::GPU_METRICS_FROM,
-        },
-        expect,
-        error_contains: raw.error_contains,
-    })
-}
-
-/// The case's device, else the command's. The command's `--adapter` applies to GPU devices.
-fn device_choice(own: Option<&str>, command: &DeviceArgs) -> Result<DeviceChoice> {
-    let device = own.unwrap_or(&command.device);
-    let adapter = match device {
-        "cpu" | "cpu64" => None,
-        _ => command.adapter.clone(),
-    };
-    DeviceArgs {
-        device: device.to_string(),
-        adapter,
-    }
-    .choice()
-    .map_err(|e| Error::Usage(e.to_string().replace("--device", "device")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -588,6 +317,10 @@ mod tests {
                 "exclude",
             ),
             ("[[case]]\noriginal = \"a\"\nconverted = \"b\"\natol = -1", "≥ 0"),
+            (
+                "[[case]]\noriginal = \"a\"\nconverted = \"b\"\nchunk = 0",
+                "chunk must be at least 1",
+            ),
             ("[defaults]\noriginal = \"a\"", "[defaults]"),
             (
                 "[[case]]\noriginal = \"a\"\nconverted = \"b\"\nerror_contains = \"x\"",
