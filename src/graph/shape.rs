@@ -203,6 +203,17 @@ pub fn expected_weights(op: &Op, input: &[usize]) -> Vec<(&'static str, Vec<usiz
             }
             w
         }
-        _ => Vec::new(),
+        // PReLU's alpha takes the shape its config's shared axes give: graph::build asks
+        // layers::prelu_alpha_shape for it.
+        Op::PRelu => Vec::new(),
+        Op::Input
+        | Op::Activation(_)
+        | Op::Softmax { .. }
+        | Op::Identity
+        | Op::Reshape
+        | Op::Permute { .. }
+        | Op::Merge(_)
+        | Op::Concatenate { .. }
+        | Op::L2Normalize { .. } => Vec::new(),
     }
 }

@@ -334,7 +334,16 @@ fn is_class_scores(graph: &Graph, id: NodeId) -> bool {
         && match &node.op {
             Op::Dense { activation, .. } | Op::Activation(activation) => softmax(activation),
             Op::Softmax { .. } => true,
-            _ => false,
+            Op::Input
+            | Op::PRelu
+            | Op::Identity
+            | Op::Reshape
+            | Op::Permute { .. }
+            | Op::Merge(_)
+            | Op::Concatenate { .. }
+            | Op::BatchNorm { .. }
+            | Op::LayerNorm { .. }
+            | Op::L2Normalize { .. } => false,
         }
 }
 

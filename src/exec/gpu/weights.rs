@@ -145,7 +145,15 @@ pub(crate) fn upload(
                 }
                 out.params.insert(i, list);
             }
-            _ => {}
+            Op::Input
+            | Op::Activation(_)
+            | Op::Softmax { .. }
+            | Op::Identity
+            | Op::Reshape
+            | Op::Permute { .. }
+            | Op::Merge(_)
+            | Op::Concatenate { .. }
+            | Op::L2Normalize { .. } => {}
         }
     }
     Ok(out)

@@ -168,9 +168,10 @@ pub(crate) fn layout(
         .collect();
     for (i, node) in graph.nodes.iter().enumerate() {
         check_rank(node)?;
-        let slot = match node.op {
-            Op::Identity | Op::Reshape => node_slot[node.inputs[0].0],
-            _ => b.alloc(node_len[i]),
+        let slot = if aliases_its_input(&node.op) {
+            node_slot[node.inputs[0].0]
+        } else {
+            b.alloc(node_len[i])
         };
         b.live[slot] += 1;
         node_slot[i] = slot;
@@ -199,6 +200,24 @@ pub(crate) fn layout(
         drafts: b.drafts,
         a_textures: b.a_textures,
     })
+}
+
+/// Ops whose output is their input's buffer as it is (no dispatch).
+fn aliases_its_input(op: &Op) -> bool {
+    match op {
+        Op::Identity | Op::Reshape => true,
+        Op::Input
+        | Op::Dense { .. }
+        | Op::Activation(_)
+        | Op::Softmax { .. }
+        | Op::PRelu
+        | Op::Permute { .. }
+        | Op::Merge(_)
+        | Op::Concatenate { .. }
+        | Op::BatchNorm { .. }
+        | Op::LayerNorm { .. }
+        | Op::L2Normalize { .. } => false,
+    }
 }
 
 fn check_rank(node: &Node) -> Result<()> {
