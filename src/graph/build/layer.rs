@@ -1,0 +1,294 @@
+//! One call of one layer: its op (or why keqv cannot run it), shape and checked weights.
+
+use super::*;
+
+impl Builder<'_> {
+    /// One call of a layer: a node, or (nested model) its inlined subgraph.
+    pub(super) fn call(
+        &mut self,
+        layer: &LayerConfig,
+        call: usize,
+        inputs: &[NodeId],
+        prefix: &str,
+    ) -> Result<Vec<NodeId>> {
+        let name = call_name(prefix, &layer.name, call);
+        if let Some(nested) = &layer.nested {
+            self.count_call()?;
+            return self.model(nested, &format!("{name}/"), Some(inputs));
+        }
+        let bad =
+            |detail: String| Error::layer(self.path, &layer.name, layer.display_class(), detail);
+        if inputs.is_empty() {
+            return Err(bad(format!("is called on no tensor; {MALFORMED}")));
+        }
+        let status = self.support(layer, &name)?;
+        if !status.runs() || inputs.iter().any(|id| self.is_unknown(*id)) {
+            return self.placeholder(layer, name, inputs, status);
+        }
+        let input_shapes: Vec<&[usize]> = inputs
+            .iter()
+            .map(|id| self.nodes[id.0].shape.as_slice())
+            .collect();
+        let (op, fixed_shape) = self.translate(layer, input_shapes[0])?;
+        let single_input = !matches!(op, Op::Merge(_) | Op::Concatenate { .. });
+        if single_input && inputs.len() != 1 {
+            return Err(bad(format!(
+                "takes one tensor but is called on {}; {MALFORMED}",
+                inputs.len()
+            )));
+        }
+        let shape = match fixed_shape {
+            Some(shape) => shape,
+            None => infer(&op, &input_shapes).map_err(|e| bad(format!("{e}; {MALFORMED}")))?,
+        };
+        if shape.contains(&0) {
+            return Err(bad(format!(
+                "output shape {} has a zero-sized dimension; {MALFORMED}",
+                describe_dims(&shape.iter().map(|&d| Some(d)).collect::<Vec<_>>())
+            )));
+        }
+        let weights = self.weights(layer, &op, input_shapes[0])?;
+        if checked_len(&shape).is_none_or(|n| n > MAX_ELEMENTS) {
+            return Err(bad(format!(
+                "output shape {} would need {} per sample; refusing to allocate it: {MALFORMED}",
+                describe_dims(&shape.iter().map(|&d| Some(d)).collect::<Vec<_>>()),
+                human_bytes(float32_bytes(&shape))
+            )));
+        }
+        self.findings.status.insert(name.clone(), status);
+        let id = self.push(Node {
+            name,
+            layer: layer.name.clone(),
+            class: layer.display_class().to_string(),
+            op,
+            inputs: inputs.to_vec(),
+            weights,
+            shape,
+        })?;
+        Ok(vec![id])
+    }
+
+    /// Whether keqv runs a layer (mapped or as it is), recording the mapping used and a layer
+    /// it cannot run; a mapping to a name that is not a built-in is an error.
+    pub(super) fn support(&mut self, layer: &LayerConfig, name: &str) -> Result<Status> {
+        let (status, mapping) = classify(layer, &self.options.custom).map_err(|detail| {
+            Error::layer(self.path, &layer.name, layer.display_class(), detail)
+        })?;
+        if let Some(i) = mapping {
+            self.mapped[i].push(name.to_string());
+        }
+        if !status.runs() {
+            self.findings.report(name, layer, &status);
+        }
+        Ok(status)
+    }
+
+    pub(super) fn is_unknown(&self, id: NodeId) -> bool {
+        self.findings.unknown.contains(&self.nodes[id.0].name)
+    }
+
+    /// A node standing in for a layer keqv cannot run, or one whose inputs' shapes are unknown:
+    /// no op, no shape, and the file's weights as they are. Its graph must never be run.
+    pub(super) fn placeholder(
+        &mut self,
+        layer: &LayerConfig,
+        name: String,
+        inputs: &[NodeId],
+        status: Status,
+    ) -> Result<Vec<NodeId>> {
+        self.findings.unknown.insert(name.clone());
+        self.findings.status.insert(name.clone(), status);
+        let weights = layer
+            .weights
+            .iter()
+            .map(|w| Weight {
+                name: w.name.clone(),
+                value: w.value.clone(),
+            })
+            .collect();
+        let id = self.push(Node {
+            name,
+            layer: layer.name.clone(),
+            class: layer.display_class().to_string(),
+            op: Op::Identity,
+            inputs: inputs.to_vec(),
+            weights,
+            shape: Vec::new(),
+        })?;
+        Ok(vec![id])
+    }
+
+    /// The op for a layer keqv runs: its mapping's built-in, else its own class.
+    pub(super) fn translate(
+        &self,
+        layer: &LayerConfig,
+        input: &[usize],
+    ) -> Result<(Op, Option<Vec<usize>>)> {
+        let bad =
+            |detail: String| Error::layer(self.path, &layer.name, layer.display_class(), detail);
+        let class = self
+            .options
+            .custom
+            .lookup(layer)
+            .map_or(layer.class_name.as_str(), |(_, m)| m.builtin.as_str());
+        let translated = translate(class, &layer.config, input, self.dialect).map_err(|e| {
+            if e.contains("; ") {
+                bad(e)
+            } else {
+                bad(format!("{e}; {MALFORMED}"))
+            }
+        })?;
+        match translated {
+            Translation::Op(op, shape) => Ok((op, shape)),
+            Translation::Unknown => Err(bad(format!(
+                "class '{class}' has no op in keqv; {MALFORMED}"
+            ))),
+        }
+    }
+
+    /// The layer's weights, checked against what the op needs.
+    pub(super) fn weights(
+        &self,
+        layer: &LayerConfig,
+        op: &Op,
+        input: &[usize],
+    ) -> Result<Vec<Weight>> {
+        let path = self.path;
+        let bad = |detail: String| Error::layer(path, &layer.name, layer.display_class(), detail);
+        let expected: Vec<(&str, Vec<usize>)> = match op {
+            Op::PRelu => vec![(
+                "alpha",
+                prelu_alpha_shape(&layer.config, input)
+                    .map_err(|e| bad(format!("{e}; {MALFORMED}")))?,
+            )],
+            _ => expected_weights(op, input),
+        };
+        for (name, shape) in &expected {
+            if checked_len(shape).is_none_or(|n| n > MAX_ELEMENTS) {
+                return Err(bad(format!(
+                    "weight '{name}' would have shape {shape:?}, which needs {} of memory; refusing to allocate it: {MALFORMED}",
+                    human_bytes(float32_bytes(shape))
+                )));
+            }
+        }
+        // Another call of a layer already built: the same variables, which must fit this call.
+        let key: *const LayerConfig = layer;
+        if let Some(shared) = self.shared.borrow().get(&key) {
+            for (w, (name, shape)) in shared.iter().zip(&expected) {
+                if w.value.shape() != shape.as_slice() {
+                    return Err(bad(format!(
+                        "weight '{name}' has shape {:?}, but this call of the layer needs {shape:?} (a shared layer called on inputs of different shapes); {MALFORMED}",
+                        w.value.shape()
+                    )));
+                }
+            }
+            return Ok(shared.clone());
+        }
+        let weights = self.first_weights(layer, expected, &bad)?;
+        self.shared.borrow_mut().insert(key, weights.clone());
+        Ok(weights)
+    }
+
+    /// The weights of a layer's first call: the file's, checked, or placeholders.
+    pub(super) fn first_weights(
+        &self,
+        layer: &LayerConfig,
+        expected: Vec<(&str, Vec<usize>)>,
+        bad: &dyn Fn(String) -> Error,
+    ) -> Result<Vec<Weight>> {
+        if layer.weights.is_empty() && !expected.is_empty() {
+            if let Some(budget) = self.placeholder_budget.get() {
+                let needed = expected
+                    .iter()
+                    .map(|(_, shape)| checked_len(shape).unwrap_or(usize::MAX))
+                    .fold(0usize, usize::saturating_add);
+                if needed > budget {
+                    return Err(bad(format!(
+                        "placeholder weights would need {needed} more values, over the limit; {MALFORMED}"
+                    )));
+                }
+                self.placeholder_budget.set(Some(budget - needed));
+                return Ok(expected
+                    .into_iter()
+                    .map(|(name, shape)| Weight {
+                        name: name.to_string(),
+                        value: Arc::new(crate::tensor::Tensor::zeros(IxDyn(&shape))),
+                    })
+                    .collect());
+            }
+        }
+        if layer.weights.len() != expected.len() {
+            let names: Vec<&str> = expected.iter().map(|(n, _)| *n).collect();
+            let detail = if layer.weights.is_empty() {
+                format!(
+                    "the file has no weights for this layer, which needs {}; {WEIGHTS_MISMATCH}",
+                    names.join(", ")
+                )
+            } else {
+                format!(
+                    "the file has {} weight(s) for this layer, the config needs {} ({}); {WEIGHTS_MISMATCH}",
+                    layer.weights.len(),
+                    expected.len(),
+                    names.join(", ")
+                )
+            };
+            return Err(bad(detail));
+        }
+        layer
+            .weights
+            .iter()
+            .zip(&expected)
+            .map(|(w, (name, shape))| {
+                if w.value.shape() != shape.as_slice() {
+                    return Err(bad(format!(
+                        "weight '{name}' has shape {:?} in the file, the config needs {:?}; {WEIGHTS_MISMATCH}",
+                        w.value.shape(),
+                        shape
+                    )));
+                }
+                Ok(Weight {
+                    name: name.to_string(),
+                    value: w.value.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// Counts one layer call (a node, or a call of a nested model) against [`MAX_CALLS`].
+    pub(super) fn count_call(&mut self) -> Result<()> {
+        self.calls += 1;
+        if self.calls > MAX_CALLS {
+            return Err(self.malformed(format!(
+                "the model expands to more than {MAX_CALLS} layer calls (nested models called many times each)"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Adds a node, refusing a second node of the same name (a layer named `a#1` next to a
+    /// shared layer `a`, or `outer/x` next to a nested model `outer`) and graphs that nested
+    /// models called many times each would blow up beyond any real model.
+    pub(super) fn push(&mut self, node: Node) -> Result<NodeId> {
+        self.count_call()?;
+        self.name_bytes = self.name_bytes.saturating_add(node.name.len());
+        if self.name_bytes > MAX_NAME_BYTES {
+            return Err(self.malformed(format!(
+                "the names of the model's layer calls take more than {} (long names nested many times)",
+                human_bytes(MAX_NAME_BYTES as f64)
+            )));
+        }
+        if !self.names.insert(node.name.clone()) {
+            return Err(Error::layer(
+                self.path,
+                &node.layer,
+                &node.class,
+                format!(
+                    "is called '{}' in the graph, as is another layer call (a '/' or '#' in a layer name clashes with keqv's names for nested and repeated calls); rename the layer and re-save the model",
+                    node.name
+                ),
+            ));
+        }
+        self.nodes.push(node);
+        Ok(NodeId(self.nodes.len() - 1))
+    }
+}
