@@ -7,10 +7,12 @@
 //! into one submission, and reads back only the values asked for.
 
 mod context;
+mod encode;
 pub mod kernel_keys;
 pub mod kernels;
 mod plan;
 pub mod reduce;
+mod test_adapters;
 mod watchdog;
 mod weights;
 
@@ -22,11 +24,13 @@ pub use context::{list_adapters, AdapterSummary, Backend, GpuContext};
 pub use kernels::SoftTile;
 pub use plan::DenseKernel;
 pub use reduce::DeviceTensor;
+pub use test_adapters::test_adapters;
 
 use crate::error::{human_bytes, Error, Result};
 use crate::exec::{Executor, Keep, Trace};
 use crate::graph::{Graph, Op};
 use crate::tensor::Tensor;
+use encode::Sink;
 use plan::{Plan, Step};
 use weights::{DenseLayout, Weights};
 
@@ -380,112 +384,6 @@ impl GpuExecutor {
         }
         grids
     }
-
-    /// Records the plan's steps for `b` samples, and the copies of finished values to `sink`.
-    fn encode(&self, grids: &[[u32; 3]], b: usize, sink: &Sink) -> wgpu::CommandEncoder {
-        let plan = self.plan.as_ref().expect("plan built before running");
-        let staging = &self.staging.as_ref().expect("staging buffer").0;
-        let mut encoder =
-            self.ctx
-                .device()
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("keqv run"),
-                });
-        let mut pass: Option<wgpu::ComputePass<'static>> = None;
-        let mut grid = grids.iter();
-        for step in &plan.steps {
-            match step {
-                Step::Dispatch {
-                    pipeline,
-                    bind_group,
-                    windows,
-                    ..
-                } => {
-                    let p = pass.get_or_insert_with(|| {
-                        encoder
-                            .begin_compute_pass(&wgpu::ComputePassDescriptor {
-                                label: Some("keqv"),
-                                timestamp_writes: None,
-                            })
-                            .forget_lifetime()
-                    });
-                    let grid = *grid.next().expect("one grid per dispatch");
-                    p.set_pipeline(&pipeline.pipeline);
-                    dispatch(p, bind_group, grid, *windows, plan.window_stride);
-                }
-                Step::ToTexture {
-                    slot,
-                    texture,
-                    k,
-                    k4,
-                    rows_per_sample,
-                } => {
-                    pass = None;
-                    copy_rows_to_texture(
-                        &mut encoder,
-                        &plan.slots[*slot],
-                        texture,
-                        *k,
-                        *k4,
-                        rows_per_sample * b,
-                        self.ctx.limits(),
-                    );
-                }
-                Step::Done(i) => {
-                    let bytes = (plan.node_len[*i] * b) as u64 * 4;
-                    let slot = &plan.slots[plan.node_slot[*i]];
-                    if bytes == 0 {
-                        continue;
-                    }
-                    if sink.wanted[*i] {
-                        pass = None;
-                        encoder.copy_buffer_to_buffer(slot, 0, staging, sink.offsets[*i], bytes);
-                    }
-                    let outputs = self.graph.outputs.iter().enumerate();
-                    for (k, _) in outputs.filter(|(_, o)| o.0 == *i) {
-                        if let Some(buffers) = sink.resident {
-                            pass = None;
-                            encoder.copy_buffer_to_buffer(slot, 0, &buffers[k], 0, bytes);
-                        }
-                    }
-                }
-            }
-        }
-        drop(pass);
-        encoder
-    }
-}
-
-/// Where a chunk's finished values go: the read-back buffer at `offsets` for the `wanted`
-/// ones, and the `resident` output buffers when given.
-struct Sink<'a> {
-    wanted: &'a [bool],
-    offsets: &'a [u64],
-    resident: Option<&'a [wgpu::Buffer]>,
-}
-
-/// One dispatch: the whole grid, or for a window kernel (`windows` > 0) one dispatch per 64 KiB
-/// window of the input's vec4s, with each window's dynamic offsets.
-fn dispatch(
-    pass: &mut wgpu::ComputePass<'static>,
-    bind_group: &wgpu::BindGroup,
-    [x, y, z]: [u32; 3],
-    windows: usize,
-    window_stride: u64,
-) {
-    if windows == 0 {
-        pass.set_bind_group(0, bind_group, &[]);
-        pass.dispatch_workgroups(x, y, z);
-        return;
-    }
-    let per_window = (kernels::WINDOW_FLOATS / 4) as u32;
-    for w in 0..x.div_ceil(per_window) {
-        let mut offsets = vec![w * kernels::WINDOW_BYTES as u32; windows];
-        offsets.push(w * window_stride as u32);
-        pass.set_bind_group(0, bind_group, &offsets);
-        let items = per_window.min(x - w * per_window);
-        pass.dispatch_workgroups(items.div_ceil(kernels::WG), 1, 1);
-    }
 }
 
 /// How node `i`'s dense kernel is stored: as textures for the texture GEMM when they fit the
@@ -503,50 +401,6 @@ fn dense_layout(ctx: &GpuContext, graph: &Graph, i: usize, dense: DenseKernel) -
         DenseLayout::Texture
     } else {
         DenseLayout::Buffer
-    }
-}
-
-/// Copies `rows` rows of K floats (K a multiple of 64, so rows are 256-byte aligned) into the A
-/// texture: full layers in one copy, the last partial layer in another.
-fn copy_rows_to_texture(
-    encoder: &mut wgpu::CommandEncoder,
-    buffer: &wgpu::Buffer,
-    texture: &wgpu::Texture,
-    k: usize,
-    k4: u32,
-    rows: usize,
-    limits: &wgpu::Limits,
-) {
-    let ha = plan::a_layer_rows(limits);
-    let (full, rest) = (rows / ha, rows % ha);
-    let mut copy = |offset: u64, z: u32, height: usize, layers: usize| {
-        encoder.copy_buffer_to_texture(
-            wgpu::TexelCopyBufferInfo {
-                buffer,
-                layout: wgpu::TexelCopyBufferLayout {
-                    offset,
-                    bytes_per_row: Some(k as u32 * 4),
-                    rows_per_image: Some(height as u32),
-                },
-            },
-            wgpu::TexelCopyTextureInfo {
-                texture,
-                mip_level: 0,
-                origin: wgpu::Origin3d { x: 0, y: 0, z },
-                aspect: wgpu::TextureAspect::All,
-            },
-            wgpu::Extent3d {
-                width: k4,
-                height: height as u32,
-                depth_or_array_layers: layers as u32,
-            },
-        );
-    };
-    if full > 0 {
-        copy(0, 0, ha, full);
-    }
-    if rest > 0 {
-        copy((full * ha * k * 4) as u64, full as u32, rest, 1);
     }
 }
 
@@ -610,69 +464,4 @@ impl Executor for GpuExecutor {
             outputs: self.graph.outputs.clone(),
         })
     }
-}
-
-/// The GPU adapters tests should run on, one shared context each (so pipelines compile once per
-/// test binary). Rules, shared by every GPU test of the crate:
-/// - env `KEQV_GPU_BACKENDS=vulkan,gl`: an adapter of each listed backend must exist (else this
-///   panics, failing the test) and only those backends are used;
-/// - otherwise every adapter found; when there is none, `KEQV_REQUIRE_GPU=1` makes this panic,
-///   else it prints that the test is skipped and returns an empty list.
-pub fn test_adapters() -> Vec<Arc<GpuContext>> {
-    static CONTEXTS: OnceLock<std::result::Result<Vec<Arc<GpuContext>>, String>> = OnceLock::new();
-    let contexts = CONTEXTS.get_or_init(|| {
-        if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
-            // Mesa's Vulkan loader complains on every instance without it.
-            std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir());
-        }
-        open_test_adapters()
-    });
-    match contexts {
-        Ok(list) => {
-            if list.is_empty() {
-                eprintln!(
-                    "no GPU adapter found: skipping (set KEQV_REQUIRE_GPU=1 to make this an error)"
-                );
-            }
-            list.clone()
-        }
-        Err(msg) => panic!("{msg}"),
-    }
-}
-
-fn open_test_adapters() -> std::result::Result<Vec<Arc<GpuContext>>, String> {
-    let required: Option<Vec<Backend>> = match std::env::var("KEQV_GPU_BACKENDS") {
-        Ok(list) if !list.trim().is_empty() => Some(
-            list.split(',')
-                .filter(|s| !s.trim().is_empty())
-                .map(|s| {
-                    s.parse::<Backend>()
-                        .map_err(|e| format!("KEQV_GPU_BACKENDS: {e}"))
-                })
-                .collect::<std::result::Result<_, _>>()?,
-        ),
-        _ => None,
-    };
-    let summaries = list_adapters();
-    let mut out = Vec::new();
-    let backends = required.clone().unwrap_or_else(|| Backend::ALL.to_vec());
-    for backend in backends {
-        let present = summaries.iter().any(|a| a.backend == backend.to_string());
-        if !present {
-            if required.is_some() {
-                return Err(format!(
-                    "KEQV_GPU_BACKENDS asks for {backend}, but no {backend} adapter was found (found: {})",
-                    summaries.iter().map(|a| format!("{} ({})", a.name, a.backend)).collect::<Vec<_>>().join(", ")
-                ));
-            }
-            continue;
-        }
-        for ctx in GpuContext::open_each(backend) {
-            out.push(Arc::new(ctx.map_err(|e| e.to_string())?));
-        }
-    }
-    if out.is_empty() && std::env::var("KEQV_REQUIRE_GPU").is_ok_and(|v| v.trim() == "1") {
-        return Err("KEQV_REQUIRE_GPU=1 but no GPU adapter was found (install mesa-vulkan-drivers for lavapipe)".into());
-    }
-    Ok(out)
 }
