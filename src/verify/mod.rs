@@ -5,6 +5,8 @@ pub mod assumptions;
 pub mod pairing;
 pub mod per_layer;
 pub mod sides;
+mod structure;
+mod warnings;
 
 use std::sync::Arc;
 
@@ -24,6 +26,8 @@ use pairing::{pair_nodes, MatchedBy, WeightState};
 use per_layer::LayerReport;
 use sides::Sides;
 pub use sides::GPU_METRICS_FROM;
+use structure::{describe_structure, match_inputs, match_outputs};
+use warnings::semantic_warnings;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -300,21 +304,6 @@ pub fn verify_with_progress(
     })
 }
 
-/// How two paired layers' ops differ: their names, or (same op) their parameters.
-fn op_difference(a: &crate::graph::Op, b: &crate::graph::Op) -> String {
-    if a.name() == b.name() {
-        format!("{} with other parameters: {a:?} → {b:?}", a.name())
-    } else {
-        format!("{} → {}", a.name(), b.name())
-    }
-}
-
-fn is_unit_norm(graph: &Graph, node: &str) -> bool {
-    graph
-        .find(node)
-        .is_some_and(|id| graph.node(id).class == "UnitNormalization")
-}
-
 /// `'a', 'b', 'c'`: names as a user would type them.
 pub(crate) fn quoted_list(names: &[String]) -> String {
     names
@@ -345,195 +334,4 @@ fn is_class_scores(graph: &Graph, id: NodeId) -> bool {
             | Op::LayerNorm { .. }
             | Op::L2Normalize { .. } => false,
         }
-}
-
-/// For each converted input, the index of the original input that feeds it: by name, else by
-/// position. Different counts or shapes cannot be fed the same data: an error.
-fn match_inputs(og: &Graph, cg: &Graph) -> Result<Vec<usize>> {
-    let names = |g: &Graph| {
-        g.inputs
-            .iter()
-            .map(|id| g.node(*id).layer.clone())
-            .collect::<Vec<_>>()
-    };
-    let (no, nc) = (names(og), names(cg));
-    if no.len() != nc.len() {
-        return Err(Error::Input(format!(
-            "the models cannot be fed the same inputs: the original takes {} input(s) ({}), the converted {} ({})",
-            no.len(),
-            no.join(", "),
-            nc.len(),
-            nc.join(", ")
-        )));
-    }
-    let by_name: Option<Vec<usize>> = nc.iter().map(|n| no.iter().position(|o| o == n)).collect();
-    let map = by_name.unwrap_or_else(|| (0..nc.len()).collect());
-    for (c, &o) in map.iter().enumerate() {
-        let (so, sc) = (&og.node(og.inputs[o]).shape, &cg.node(cg.inputs[c]).shape);
-        if so != sc {
-            return Err(Error::Input(format!(
-                "the models cannot be fed the same inputs: original input '{}' is {}, converted input '{}' is {}",
-                no[o],
-                crate::tensor::describe_sample_shape(so),
-                nc[c],
-                crate::tensor::describe_sample_shape(sc)
-            )));
-        }
-    }
-    Ok(map)
-}
-
-/// Outputs pair by position; a different count or shape is a finding (not equivalent).
-fn match_outputs(
-    og: &Graph,
-    cg: &Graph,
-    tolerances: &Tolerances,
-) -> (Vec<(NodeId, NodeId, Tolerance)>, Vec<String>) {
-    let mut findings = Vec::new();
-    if og.outputs.len() != cg.outputs.len() {
-        findings.push(format!(
-            "the original has {} output(s), the converted {}",
-            og.outputs.len(),
-            cg.outputs.len()
-        ));
-    }
-    let mut pairs = Vec::new();
-    for (&o, &c) in og.outputs.iter().zip(&cg.outputs) {
-        let (on, cn) = (og.node(o), cg.node(c));
-        if on.shape != cn.shape {
-            findings.push(format!(
-                "output '{}' is {} in the original but '{}' is {} in the converted model",
-                on.layer,
-                crate::tensor::describe_sample_shape(&on.shape),
-                cn.layer,
-                crate::tensor::describe_sample_shape(&cn.shape)
-            ));
-            continue;
-        }
-        pairs.push((o, c, tolerances.for_output(&on.layer)));
-    }
-    (pairs, findings)
-}
-
-fn side_info(side: &Side) -> SideInfo {
-    SideInfo {
-        path: side.model.path.display().to_string(),
-        format: side.model.format,
-        dialect: side.model.dialect.to_string(),
-        keras_version: side.model.keras_version.clone(),
-        layers: side.graph.nodes.len(),
-        chain: is_chain(&side.graph),
-    }
-}
-
-fn describe_structure(original: &Side, converted: &Side, pairs: &[pairing::Pair]) -> Structure {
-    let (og, cg) = (&original.graph, &converted.graph);
-    let paired_o: Vec<NodeId> = pairs.iter().map(|p| p.original).collect();
-    let paired_c: Vec<NodeId> = pairs.iter().map(|p| p.converted).collect();
-    let unpaired = |g: &Graph, paired: &[NodeId]| {
-        (0..g.nodes.len())
-            .map(NodeId)
-            .filter(|id| !paired.contains(id))
-            .map(|id| g.node(id).name.clone())
-            .collect()
-    };
-    Structure {
-        original: side_info(original),
-        converted: side_info(converted),
-        pairs: pairs
-            .iter()
-            .map(|p| {
-                let (on, cn) = (og.node(p.original), cg.node(p.converted));
-                PairInfo {
-                    original: on.name.clone(),
-                    converted: cn.name.clone(),
-                    matched_by: p.matched_by,
-                    weights: p.weights,
-                    op_change: (on.op != cn.op).then(|| op_difference(&on.op, &cn.op)),
-                }
-            })
-            .collect(),
-        missing: unpaired(og, &paired_o),
-        extra: unpaired(cg, &paired_c),
-    }
-}
-
-/// Layers whose meaning differs between the Keras versions that wrote the two files.
-fn semantic_warnings(original: &Side, converted: &Side, structure: &Structure) -> Vec<String> {
-    let mut warnings = Vec::new();
-    if original.model.dialect != converted.model.dialect {
-        let uses_hard_sigmoid = |g: &Graph| {
-            g.nodes
-                .iter()
-                .filter(|n| n.op.name().contains("hard_sigmoid"))
-                .map(|n| n.name.clone())
-                .collect::<Vec<_>>()
-        };
-        let layers: Vec<String> = uses_hard_sigmoid(&original.graph);
-        if !layers.is_empty() {
-            warnings.push(format!(
-                "hard_sigmoid means clip(0.2x + 0.5, 0, 1) in tf-keras 2 but clip(x/6 + 0.5, 0, 1) in Keras 3; the original ({}) and the converted ({}) were written by different ones, so these layers compute different functions: {}",
-                original.model.dialect,
-                converted.model.dialect,
-                layers.join(", ")
-            ));
-        }
-        let thresholded: Vec<String> = [&original.graph, &converted.graph]
-            .into_iter()
-            .flat_map(|g| &g.nodes)
-            .filter(|n| {
-                matches!(
-                    n.op,
-                    crate::graph::Op::Activation(crate::graph::Activation::Relu {
-                        threshold_by_product: true,
-                        ..
-                    })
-                )
-            })
-            .map(|n| n.name.clone())
-            .collect();
-        if !thresholded.is_empty() {
-            warnings.push(format!(
-                "ReLU with a non-zero threshold gives NaN for a NaN or −inf input in tf-keras 2 (x·(x > threshold)) but 0 in Keras 3 (x > threshold ? x : 0); the original ({}) and the converted ({}) were written by different ones, so these layers differ there: {}",
-                original.model.dialect,
-                converted.model.dialect,
-                thresholded.join(", ")
-            ));
-        }
-    }
-    if original.model.dialect != converted.model.dialect {
-        let unit_norm: Vec<String> = structure
-            .pairs
-            .iter()
-            .filter(|p| p.op_change.is_some() && is_unit_norm(&original.graph, &p.original))
-            .map(|p| p.original.clone())
-            .collect();
-        if !unit_norm.is_empty() {
-            warnings.push(format!(
-                "UnitNormalization divides by max(‖x‖, 1e-6) in tf-keras 2 but by max(‖x‖, 1e-12) in Keras 3, so these layers differ for inputs of norm below 1e-6: {}",
-                unit_norm.join(", ")
-            ));
-        }
-    }
-    // The same relu written by tf-keras and by Keras 3: named above, not an op change.
-    let only_relu_dialect = |change: &str| {
-        change.split_once(" → ").is_some_and(|(a, b)| {
-            a != b && a.replace(", tf-keras)", ")") == b.replace(", tf-keras)", ")")
-        })
-    };
-    for pair in &structure.pairs {
-        if let Some(change) = &pair.op_change {
-            let dialect_only = original.model.dialect != converted.model.dialect
-                && (change.contains("hard_sigmoid")
-                    || only_relu_dialect(change)
-                    || is_unit_norm(&original.graph, &pair.original));
-            if !dialect_only {
-                warnings.push(format!(
-                    "{} ↔ {}: the op differs ({change})",
-                    pair.original, pair.converted
-                ));
-            }
-        }
-    }
-    warnings
 }

@@ -6,6 +6,7 @@
 //! reused by liveness. A run uploads the inputs, records every dispatch of a chunk of the batch
 //! into one submission, and reads back only the values asked for.
 
+mod adapters;
 mod context;
 mod encode;
 pub mod kernel_keys;
@@ -20,7 +21,8 @@ use std::sync::{Arc, OnceLock};
 
 use ndarray::{ArrayD, Axis, IxDyn};
 
-pub use context::{list_adapters, AdapterSummary, Backend, GpuContext};
+pub use adapters::{list_adapters, AdapterSummary, Backend};
+pub use context::GpuContext;
 pub use kernels::SoftTile;
 pub use plan::DenseKernel;
 pub use reduce::DeviceTensor;

@@ -1,0 +1,103 @@
+//! Semantic warnings: layers whose meaning differs between the Keras versions that wrote the
+//! two files, and paired layers that compute different ops.
+
+use super::*;
+
+/// How two paired layers' ops differ: their names, or (same op) their parameters.
+pub(super) fn op_difference(a: &crate::graph::Op, b: &crate::graph::Op) -> String {
+    if a.name() == b.name() {
+        format!("{} with other parameters: {a:?} → {b:?}", a.name())
+    } else {
+        format!("{} → {}", a.name(), b.name())
+    }
+}
+
+pub(super) fn is_unit_norm(graph: &Graph, node: &str) -> bool {
+    graph
+        .find(node)
+        .is_some_and(|id| graph.node(id).class == "UnitNormalization")
+}
+
+/// Layers whose meaning differs between the Keras versions that wrote the two files.
+pub(super) fn semantic_warnings(
+    original: &Side,
+    converted: &Side,
+    structure: &Structure,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if original.model.dialect != converted.model.dialect {
+        let uses_hard_sigmoid = |g: &Graph| {
+            g.nodes
+                .iter()
+                .filter(|n| n.op.name().contains("hard_sigmoid"))
+                .map(|n| n.name.clone())
+                .collect::<Vec<_>>()
+        };
+        let layers: Vec<String> = uses_hard_sigmoid(&original.graph);
+        if !layers.is_empty() {
+            warnings.push(format!(
+                "hard_sigmoid means clip(0.2x + 0.5, 0, 1) in tf-keras 2 but clip(x/6 + 0.5, 0, 1) in Keras 3; the original ({}) and the converted ({}) were written by different ones, so these layers compute different functions: {}",
+                original.model.dialect,
+                converted.model.dialect,
+                layers.join(", ")
+            ));
+        }
+        let thresholded: Vec<String> = [&original.graph, &converted.graph]
+            .into_iter()
+            .flat_map(|g| &g.nodes)
+            .filter(|n| {
+                matches!(
+                    n.op,
+                    crate::graph::Op::Activation(crate::graph::Activation::Relu {
+                        threshold_by_product: true,
+                        ..
+                    })
+                )
+            })
+            .map(|n| n.name.clone())
+            .collect();
+        if !thresholded.is_empty() {
+            warnings.push(format!(
+                "ReLU with a non-zero threshold gives NaN for a NaN or −inf input in tf-keras 2 (x·(x > threshold)) but 0 in Keras 3 (x > threshold ? x : 0); the original ({}) and the converted ({}) were written by different ones, so these layers differ there: {}",
+                original.model.dialect,
+                converted.model.dialect,
+                thresholded.join(", ")
+            ));
+        }
+    }
+    if original.model.dialect != converted.model.dialect {
+        let unit_norm: Vec<String> = structure
+            .pairs
+            .iter()
+            .filter(|p| p.op_change.is_some() && is_unit_norm(&original.graph, &p.original))
+            .map(|p| p.original.clone())
+            .collect();
+        if !unit_norm.is_empty() {
+            warnings.push(format!(
+                "UnitNormalization divides by max(‖x‖, 1e-6) in tf-keras 2 but by max(‖x‖, 1e-12) in Keras 3, so these layers differ for inputs of norm below 1e-6: {}",
+                unit_norm.join(", ")
+            ));
+        }
+    }
+    // The same relu written by tf-keras and by Keras 3: named above, not an op change.
+    let only_relu_dialect = |change: &str| {
+        change.split_once(" → ").is_some_and(|(a, b)| {
+            a != b && a.replace(", tf-keras)", ")") == b.replace(", tf-keras)", ")")
+        })
+    };
+    for pair in &structure.pairs {
+        if let Some(change) = &pair.op_change {
+            let dialect_only = original.model.dialect != converted.model.dialect
+                && (change.contains("hard_sigmoid")
+                    || only_relu_dialect(change)
+                    || is_unit_norm(&original.graph, &pair.original));
+            if !dialect_only {
+                warnings.push(format!(
+                    "{} ↔ {}: the op differs ({change})",
+                    pair.original, pair.converted
+                ));
+            }
+        }
+    }
+    warnings
+}
