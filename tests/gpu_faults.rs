@@ -1,13 +1,16 @@
 //! GPU faults end as a device error (exit 2) with one line that says what happened and what to
 //! do, on every adapter `test_adapters()` finds: a device that is lost mid-run, a wait that
-//! outlasts its timeout, and a model whose buffers exceed the GPU memory budget.
+//! outlasts its timeout, and a model whose buffers exceed the GPU memory budget. A model the GPU
+//! cannot run yet is refused there and, under `--device auto`, runs on the CPU saying why.
 
 mod common;
 
 use std::sync::Arc;
 
 use keqv::exec::gpu::{test_adapters, GpuContext, GpuExecutor};
-use keqv::exec::{Executor, Keep};
+use keqv::exec::{auto_on, Executor, Keep};
+use keqv::graph::{Activation, Graph, Op};
+use keqv::tensor::Tensor;
 use keqv::Error;
 
 const MODEL: &str = "models/tfk/c_func_skip.h5";
@@ -100,5 +103,57 @@ fn a_small_budget_splits_the_batch_instead_of_failing() {
         // 0.05 MiB holds a few hundred samples of this model: 2000 samples need several chunks.
         let (code, stderr) = run_on(&ctx, &[("KEQV_GPU_MEMORY_MB", "0.05")], 2000);
         assert_eq!(code, Some(0), "{}: {stderr}", ctx.describe());
+    }
+}
+
+#[test]
+fn a_model_the_gpu_cannot_run_is_refused_there_and_runs_on_the_cpu_under_auto() {
+    // Rank 9 with the batch: beyond the GPU kernels' index helpers.
+    let sample = vec![1; 8];
+    let mut graph = Graph {
+        name: "deep".into(),
+        ..Default::default()
+    };
+    let x = common::graphs::push_node(
+        &mut graph,
+        "x".into(),
+        Op::Input,
+        vec![],
+        vec![],
+        sample.clone(),
+    );
+    graph.inputs.push(x);
+    let relu = Op::Activation(Activation::RELU);
+    let y = common::graphs::push_node(&mut graph, "relu".into(), relu, vec![x], vec![], sample);
+    graph.outputs.push(y);
+    let graph = Arc::new(graph);
+    let mut shape = vec![2];
+    shape.extend([1; 8]);
+    let input = Tensor::from_shape_vec(shape, vec![-1.5, 2.5]).unwrap();
+    for ctx in test_adapters() {
+        let mut gpu = GpuExecutor::new(ctx.clone(), graph.clone()).unwrap();
+        let err = gpu
+            .run(std::slice::from_ref(&input), Keep::Outputs)
+            .expect_err("the GPU cannot run rank 9");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("layer 'x' (Test) is not on the GPU yet") && msg.contains("--device cpu"),
+            "{}: {msg}",
+            ctx.describe()
+        );
+        let own = GpuContext::open(ctx.backend(), Some(&ctx.info().name)).unwrap();
+        let mut auto = auto_on(own, graph.clone()).unwrap();
+        let device = auto.device();
+        assert!(
+            device.starts_with("cpu (f32")
+                && device.contains("--device auto ran it on the CPU")
+                && device.contains("cannot run layer 'x' (Test)"),
+            "{device}"
+        );
+        let out = auto
+            .run(std::slice::from_ref(&input), Keep::Outputs)
+            .unwrap()
+            .into_outputs();
+        assert_eq!(out[0].iter().copied().collect::<Vec<f32>>(), [0.0, 2.5]);
     }
 }

@@ -122,7 +122,22 @@ pub fn prepare(choice: &DeviceChoice, graph: Arc<Graph>) -> Result<Box<dyn Execu
         _ => cpu::Precision::F32,
     };
     match gpu_context(choice)? {
+        Some(ctx) if *choice == DeviceChoice::Auto => auto_on(ctx, graph),
         Some(ctx) => Ok(Box::new(gpu::GpuExecutor::new(Arc::new(ctx), graph)?)),
         None => Ok(Box::new(cpu::CpuExecutor::new(graph, precision))),
+    }
+}
+
+/// `--device auto` once it found the GPU `ctx`: the GPU executor, or the CPU executor when
+/// the GPU cannot run a layer of the model yet, with the reason in its device name.
+pub fn auto_on(ctx: gpu::GpuContext, graph: Arc<Graph>) -> Result<Box<dyn Executor>> {
+    match gpu::cannot_run(&graph) {
+        None => Ok(Box::new(gpu::GpuExecutor::new(Arc::new(ctx), graph)?)),
+        Some(reason) => Ok(Box::new(
+            cpu::CpuExecutor::new(graph, cpu::Precision::F32).with_note(format!(
+                "--device auto ran it on the CPU: {} cannot run {reason}",
+                ctx.describe()
+            )),
+        )),
     }
 }

@@ -9,9 +9,9 @@ use ndarray::{ArrayD, IxDyn};
 use super::VerifyOptions;
 use crate::compare::{Accumulator, Tolerance};
 use crate::error::{Error, Result};
-use crate::exec::gpu::reduce;
+use crate::exec::gpu::{self, reduce};
 use crate::exec::gpu::{DeviceTensor, GpuExecutor};
-use crate::exec::{gpu_context, prepare, Executor, Keep};
+use crate::exec::{gpu_context, prepare, DeviceChoice, Executor, Keep};
 use crate::graph::{Graph, NodeId};
 use crate::tensor::Tensor;
 
@@ -30,7 +30,8 @@ pub enum Sides {
 impl Sides {
     pub fn prepare(options: &VerifyOptions, og: &Arc<Graph>, cg: &Arc<Graph>) -> Result<Sides> {
         let (o, c) = (&options.device_original, &options.device_converted);
-        if o == c {
+        let gpu_runs_both = [og, cg].iter().all(|g| gpu::cannot_run(g).is_none());
+        if o == c && (gpu_runs_both || *o != DeviceChoice::Auto) {
             if let Some(ctx) = gpu_context(o)? {
                 let ctx = Arc::new(ctx);
                 return Ok(Sides::OneGpu(

@@ -76,6 +76,8 @@ pub struct CpuExecutor {
     precision: Precision,
     /// The weights converted once to f64, for f64 runs.
     weights_f64: Vec<Vec<ArrayD<f64>>>,
+    /// Why the model runs here, when it is not where the user asked (shown with the device).
+    note: Option<String>,
 }
 
 impl CpuExecutor {
@@ -92,7 +94,14 @@ impl CpuExecutor {
             graph,
             precision,
             weights_f64,
+            note: None,
         }
+    }
+
+    /// Says, with the device, why the model runs on the CPU.
+    pub fn with_note(mut self, note: String) -> Self {
+        self.note = Some(note);
+        self
     }
 
     pub fn graph(&self) -> &Graph {
@@ -103,9 +112,13 @@ impl CpuExecutor {
 impl Executor for CpuExecutor {
     fn device(&self) -> String {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let note = self
+            .note
+            .as_ref()
+            .map_or(String::new(), |n| format!("; {n}"));
         match self.precision {
-            Precision::F32 => format!("cpu (f32, {threads} threads)"),
-            Precision::F64 => format!("cpu (f64 reference, {threads} threads)"),
+            Precision::F32 => format!("cpu (f32, {threads} threads{note})"),
+            Precision::F64 => format!("cpu (f64 reference, {threads} threads{note})"),
         }
     }
 

@@ -388,6 +388,41 @@ impl GpuExecutor {
     }
 }
 
+/// Why the GPU executor cannot run `node`, if it cannot: every op family has GPU kernels, but a
+/// tensor may be of a rank the kernels' index helpers do not handle. A new op family the GPU
+/// does not run yet says so here.
+pub fn not_on_gpu(node: &crate::graph::Node) -> Option<String> {
+    let rank = node.shape.len() + 1;
+    if rank > plan::MAX_RANK {
+        return Some(format!(
+            "its output has rank {rank} (batch included) and the GPU kernels handle at most {}",
+            plan::MAX_RANK
+        ));
+    }
+    match node.op {
+        Op::Input
+        | Op::Dense { .. }
+        | Op::Activation(_)
+        | Op::Softmax { .. }
+        | Op::PRelu
+        | Op::Identity
+        | Op::Reshape
+        | Op::Permute { .. }
+        | Op::Merge(_)
+        | Op::Concatenate { .. }
+        | Op::BatchNorm { .. }
+        | Op::LayerNorm { .. }
+        | Op::L2Normalize { .. } => None,
+    }
+}
+
+/// The first layer of `graph` the GPU cannot run, and why.
+pub fn cannot_run(graph: &Graph) -> Option<String> {
+    graph.nodes.iter().find_map(|node| {
+        not_on_gpu(node).map(|reason| format!("layer '{}' ({}): {reason}", node.name, node.class))
+    })
+}
+
 /// How node `i`'s dense kernel is stored: as textures for the texture GEMM when they fit the
 /// device's texture limits, else as a buffer for `gemm_tiled`.
 fn dense_layout(ctx: &GpuContext, graph: &Graph, i: usize, dense: DenseKernel) -> DenseLayout {

@@ -167,7 +167,12 @@ pub(crate) fn layout(
         .map(|nd| nd.shape.iter().product())
         .collect();
     for (i, node) in graph.nodes.iter().enumerate() {
-        check_rank(node)?;
+        if let Some(reason) = super::not_on_gpu(node) {
+            return Err(Error::Device(format!(
+                "layer '{}' ({}) is not on the GPU yet: {reason}; run it with --device cpu",
+                node.name, node.class
+            )));
+        }
         let slot = if aliases_its_input(&node.op) {
             node_slot[node.inputs[0].0]
         } else {
@@ -218,17 +223,6 @@ fn aliases_its_input(op: &Op) -> bool {
         | Op::LayerNorm { .. }
         | Op::L2Normalize { .. } => false,
     }
-}
-
-fn check_rank(node: &Node) -> Result<()> {
-    if node.shape.len() + 1 > MAX_RANK {
-        return Err(Error::Device(format!(
-            "node '{}' has rank {} (batch included); the GPU kernels handle at most {MAX_RANK}; use --device cpu",
-            node.name,
-            node.shape.len() + 1
-        )));
-    }
-    Ok(())
 }
 
 impl Layout {
