@@ -68,12 +68,7 @@ pub fn check_chunk_memory(graph: &Graph, chunk: usize, value_bytes: usize) -> Re
 
 fn peak_values_per_sample(graph: &Graph) -> usize {
     let size = |i: usize| checked_len(&graph.nodes[i].shape).unwrap_or(usize::MAX);
-    let mut last = (0..graph.nodes.len()).collect::<Vec<_>>();
-    for (i, node) in graph.nodes.iter().enumerate() {
-        for input in &node.inputs {
-            last[input.0] = last[input.0].max(i);
-        }
-    }
+    let last = graph.last_uses();
     let mut live = 0usize;
     let mut peak = 0usize;
     for (i, node) in graph.nodes.iter().enumerate() {

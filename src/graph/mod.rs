@@ -88,6 +88,18 @@ impl Graph {
         out
     }
 
+    /// For each node, the index of the last node that reads it (itself when none does): when
+    /// its value may be freed.
+    pub fn last_uses(&self) -> Vec<usize> {
+        let mut last: Vec<usize> = (0..self.nodes.len()).collect();
+        for (i, node) in self.nodes.iter().enumerate() {
+            for input in &node.inputs {
+                last[input.0] = last[input.0].max(i);
+            }
+        }
+        last
+    }
+
     /// Number of scalar weights, counting a shared layer once.
     pub fn parameter_count(&self) -> usize {
         let mut seen = std::collections::HashSet::new();

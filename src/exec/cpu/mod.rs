@@ -156,7 +156,7 @@ fn run_graph<'w, T: Real>(
     keep: Keep,
     weights_of: impl Fn(usize) -> Vec<&'w ArrayD<T>>,
 ) -> Result<Trace> {
-    let last_use = last_uses(graph);
+    let last_use = graph.last_uses();
     let mut values: Vec<Option<ArrayD<T>>> = vec![None; graph.nodes.len()];
     for (id, x) in graph.inputs.iter().zip(inputs) {
         values[id.0] = Some(x);
@@ -187,15 +187,4 @@ fn run_graph<'w, T: Real>(
         values,
         outputs: graph.outputs.clone(),
     })
-}
-
-/// For each node, the index of the last node that reads it (itself when none does).
-fn last_uses(graph: &Graph) -> Vec<usize> {
-    let mut last: Vec<usize> = (0..graph.nodes.len()).collect();
-    for (i, node) in graph.nodes.iter().enumerate() {
-        for input in &node.inputs {
-            last[input.0] = last[input.0].max(i);
-        }
-    }
-    last
 }

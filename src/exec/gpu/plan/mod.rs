@@ -154,12 +154,7 @@ pub(crate) fn layout(
         a_textures: BTreeMap::new(),
     };
     let n = graph.nodes.len();
-    let mut last_use: Vec<usize> = (0..n).collect();
-    for (i, node) in graph.nodes.iter().enumerate() {
-        for input in &node.inputs {
-            last_use[input.0] = last_use[input.0].max(i);
-        }
-    }
+    let last_use = graph.last_uses();
     let mut node_slot = vec![usize::MAX; n];
     let node_len: Vec<usize> = graph
         .nodes
