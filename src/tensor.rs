@@ -13,6 +13,19 @@ pub fn describe_sample_shape(sample: &[usize]) -> String {
     format!("({})", dims.join(", "))
 }
 
+/// A per-sample shape as Keras prints it, the batch first: `(None, None, 64)`, `None` where a
+/// dimension is left open.
+pub fn describe_open_sample_shape(sample: &[Option<usize>]) -> String {
+    let dims: Vec<String> = std::iter::once("None".to_string())
+        .chain(
+            sample
+                .iter()
+                .map(|d| d.map_or("None".into(), |d| d.to_string())),
+        )
+        .collect();
+    format!("({})", dims.join(", "))
+}
+
 /// Number of elements in a shape, or None on overflow.
 pub fn checked_len(shape: &[usize]) -> Option<usize> {
     shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))

@@ -11,7 +11,7 @@ use crate::convert::plan::{analyze, Analysis};
 use crate::convert::{input_shapes, write, Target, TargetDialect};
 use crate::error::{Error, Result};
 use crate::graph::build::{build, BuildOptions};
-use crate::graph::mappings::unmatched_mapping;
+use crate::graph::mappings;
 use crate::graph::open_inputs::{settle, InputsFlag};
 use crate::keras::KerasModel;
 
@@ -68,9 +68,7 @@ pub fn convert(
     };
     let graph = match built {
         Ok(graph) => {
-            if let Some(unused) = graph.mappings.iter().find(|m| m.layers.is_empty()) {
-                return Err(unmatched_mapping(&unused.mapping, &[(&model.path, &graph)]));
-            }
+            mappings::check_one(&model.path, &graph)?;
             Some(graph)
         }
         Err(_) if no_verify => None,

@@ -10,7 +10,7 @@ use super::Outcome;
 use crate::cli::{ModelArgs, OutputFormat};
 use crate::error::Result;
 use crate::graph::linear::chain_problems;
-use crate::graph::mappings::unmatched_mapping;
+use crate::graph::mappings;
 use crate::graph::open_inputs::InputsFlag;
 use crate::graph::support::{survey, Status, Survey};
 use crate::graph::NodeId;
@@ -64,12 +64,7 @@ struct Layer {
 pub fn inspect(args: &ModelArgs, format: OutputFormat) -> Result<Outcome> {
     let model = KerasModel::load(&args.model, args.weights.as_deref())?;
     let survey = survey(&model, &args.build_options(&model, InputsFlag::Inspected)?)?;
-    if let Some(unused) = survey.graph.mappings.iter().find(|m| m.layers.is_empty()) {
-        return Err(unmatched_mapping(
-            &unused.mapping,
-            &[(&model.path, &survey.graph)],
-        ));
-    }
+    mappings::check_one(&model.path, &survey.graph)?;
     let summary = summarize(&model, &survey);
     match format {
         OutputFormat::Json => println!("{}", crate::document::json(&summary)),
@@ -266,14 +261,7 @@ fn render(s: &Summary) -> String {
 
 /// A shape as `(None, 4, 8)`, open dimensions as `None`; `-` when it is unknown.
 fn describe_shape(shape: Option<&[Option<usize>]>) -> String {
-    let Some(shape) = shape else {
-        return "-".into();
-    };
-    let dims: Vec<String> = shape
-        .iter()
-        .map(|d| d.map_or("None".into(), |d| d.to_string()))
-        .collect();
-    format!("({})", dims.join(", "))
+    shape.map_or("-".into(), crate::report::shape_text)
 }
 
 /// Left-aligned columns, numbers right-aligned, two spaces apart.

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use crate::cli::{Command, ModelArgs, OutputFormat};
 use crate::error::Result;
 use crate::graph::build::{build, BuildOptions};
-use crate::graph::mappings::unmatched_mapping;
+use crate::graph::mappings;
 use crate::graph::open_inputs::{settle, InputsFlag};
 use crate::graph::Graph;
 use crate::keras::KerasModel;
@@ -35,9 +35,7 @@ pub enum Outcome {
 pub fn load_model(args: &ModelArgs, inputs: InputsFlag) -> Result<(KerasModel, Arc<Graph>)> {
     let model = KerasModel::load(&args.model, args.weights.as_deref())?;
     let graph = build(&model, &args.build_options(&model, inputs)?)?;
-    if let Some(unused) = graph.mappings.iter().find(|m| m.layers.is_empty()) {
-        return Err(unmatched_mapping(&unused.mapping, &[(&model.path, &graph)]));
-    }
+    mappings::check_one(&model.path, &graph)?;
     Ok((model, Arc::new(graph)))
 }
 

@@ -18,6 +18,14 @@ pub struct MappingUse {
     pub layers: Vec<String>,
 }
 
+/// Every mapping given for one model applies to a layer of it.
+pub fn check_one(path: &Path, graph: &Graph) -> Result<()> {
+    match graph.mappings.iter().find(|m| m.layers.is_empty()) {
+        Some(unused) => Err(unmatched_mapping(&unused.mapping, &[(path, graph)])),
+        None => Ok(()),
+    }
+}
+
 /// Every mapping of a comparison applies to a layer: one given for both models to a layer of
 /// either, one given for one model to a layer of that model.
 pub fn check_pair(sides: [(&Path, &Graph); 2]) -> Result<()> {
@@ -43,7 +51,7 @@ pub fn check_pair(sides: [(&Path, &Graph); 2]) -> Result<()> {
 }
 
 /// A mapping that matches no layer of `models`, naming the classes they hold.
-pub fn unmatched_mapping(mapping: &Mapping, models: &[(&Path, &Graph)]) -> Error {
+fn unmatched_mapping(mapping: &Mapping, models: &[(&Path, &Graph)]) -> Error {
     let mut classes: Vec<&str> = Vec::new();
     for (_, graph) in models {
         for node in &graph.nodes {

@@ -37,14 +37,7 @@ impl DeclaredInput {
 
     /// As Keras prints it, the batch first: `(None, None, 64)`.
     pub fn describe(&self) -> String {
-        let dims: Vec<String> = std::iter::once("None".to_string())
-            .chain(
-                self.dims
-                    .iter()
-                    .map(|d| d.map_or("None".into(), |d| d.to_string())),
-            )
-            .collect();
-        format!("({})", dims.join(", "))
+        crate::tensor::describe_open_sample_shape(&self.dims)
     }
 
     /// The names of the open dimensions, D1 for the first dimension after the batch: the

@@ -77,13 +77,13 @@ impl Builder<'_> {
         if shape.contains(&0) {
             return Err(bad(format!(
                 "input shape {} has a zero-sized dimension; {MALFORMED}",
-                describe_dims(&shape.iter().map(|&d| Some(d)).collect::<Vec<_>>())
+                describe_sample_shape(&shape)
             )));
         }
         if checked_len(&shape).is_none_or(|n| n > MAX_ELEMENTS) {
             return Err(bad(format!(
                 "input shape {} would need {} per sample; refusing to allocate it: {MALFORMED}",
-                describe_dims(&shape.iter().map(|&d| Some(d)).collect::<Vec<_>>()),
+                describe_sample_shape(&shape),
                 human_bytes(float32_bytes(&shape))
             )));
         }
@@ -120,12 +120,4 @@ pub(crate) fn declared_dims(
                 .ok_or_else(|| format!("input dimension {v} is not a size")),
         })
         .collect()
-}
-
-pub(super) fn describe_dims(dims: &[Option<usize>]) -> String {
-    let parts: Vec<String> = dims
-        .iter()
-        .map(|d| d.map_or("None".into(), |d| d.to_string()))
-        .collect();
-    format!("(None, {})", parts.join(", "))
 }

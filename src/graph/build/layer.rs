@@ -44,14 +44,14 @@ impl Builder<'_> {
         if shape.contains(&0) {
             return Err(bad(format!(
                 "output shape {} has a zero-sized dimension; {MALFORMED}",
-                describe_dims(&shape.iter().map(|&d| Some(d)).collect::<Vec<_>>())
+                describe_sample_shape(&shape)
             )));
         }
         let weights = self.weights(layer, &op, input_shapes[0])?;
         if checked_len(&shape).is_none_or(|n| n > MAX_ELEMENTS) {
             return Err(bad(format!(
                 "output shape {} would need {} per sample; refusing to allocate it: {MALFORMED}",
-                describe_dims(&shape.iter().map(|&d| Some(d)).collect::<Vec<_>>()),
+                describe_sample_shape(&shape),
                 human_bytes(float32_bytes(&shape))
             )));
         }

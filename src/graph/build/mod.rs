@@ -27,7 +27,7 @@ use super::{Graph, MappingUse, Node, NodeId, Op, Weight};
 use crate::error::{human_bytes, Error, Result};
 use crate::keras::custom::CustomMap;
 use crate::keras::{Dialect, KerasModel, LayerConfig, ModelConfig, TensorRef};
-use crate::tensor::checked_len;
+use crate::tensor::{checked_len, describe_sample_shape};
 
 /// What the user adds to what the file says.
 #[derive(Clone, Debug, Default)]
@@ -397,5 +397,4 @@ fn describe(r: &TensorRef) -> String {
 }
 
 pub(crate) use inputs::declared_dims;
-use inputs::describe_dims;
 use prune::prune;
