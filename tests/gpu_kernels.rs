@@ -20,6 +20,7 @@ mod common;
 
 use std::sync::Arc;
 
+use common::activations::all_activations;
 use common::gpu::dense_kernels;
 use common::graphs::push_node;
 use common::rng::Rng;
@@ -415,54 +416,6 @@ fn dense_split_into_chunks() {
 }
 
 // ---------- activations ----------
-
-fn all_activations() -> Vec<Activation> {
-    vec![
-        Activation::Linear,
-        Activation::RELU,
-        Activation::Relu {
-            negative_slope: 0.0,
-            max_value: Some(6.0),
-            threshold: 0.0,
-            threshold_by_product: false,
-        },
-        Activation::Relu {
-            negative_slope: 0.1,
-            max_value: None,
-            threshold: 0.0,
-            threshold_by_product: false,
-        },
-        Activation::Relu {
-            negative_slope: 0.3,
-            max_value: Some(2.5),
-            threshold: 0.5,
-            threshold_by_product: false,
-        },
-        Activation::Relu {
-            negative_slope: 0.0,
-            max_value: Some(2.5),
-            threshold: 0.5,
-            threshold_by_product: true,
-        },
-        Activation::Sigmoid,
-        Activation::Tanh,
-        Activation::Elu { alpha: 1.0 },
-        Activation::Elu { alpha: 0.7 },
-        Activation::Selu,
-        Activation::Softplus,
-        Activation::Softsign,
-        Activation::Silu,
-        Activation::Gelu,
-        Activation::GeluTanh,
-        Activation::HardSigmoid { slope: 0.2 },
-        Activation::HardSigmoid { slope: 1.0 / 6.0 },
-        Activation::HardSilu,
-        Activation::Exponential,
-        Activation::Mish,
-        Activation::Softmax,
-        Activation::LogSoftmax,
-    ]
-}
 
 #[test]
 fn every_activation() {

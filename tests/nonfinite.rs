@@ -11,6 +11,7 @@ mod common;
 
 use std::sync::Arc;
 
+use common::activations::relu;
 use common::gpu::dense_kernels;
 use common::graphs::push_node;
 
@@ -167,15 +168,6 @@ fn specials() -> Tensor {
 fn rotated(at: [f32; 4]) -> Vec<f32> {
     let [n, i, ni, one] = at;
     vec![n, i, ni, one, one, n, i, ni, ni, one, n, i]
-}
-
-fn relu(negative_slope: f32, max_value: Option<f32>, threshold: f32) -> Activation {
-    Activation::Relu {
-        negative_slope,
-        max_value,
-        threshold,
-        threshold_by_product: false,
-    }
 }
 
 /// tf-keras's relu with a threshold: `x · (x > threshold)`.

@@ -4,9 +4,12 @@
 //! Keras's formulas. The GPU kernels are checked against the CPU executor in gpu_kernels.rs,
 //! and the whole chain against Keras's own outputs in golden.rs.
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use common::activations::all_activations;
 use keqv::exec::cpu::eval_node;
 use keqv::graph::{shape, Activation, MergeKind, Node, NodeId, Op, Weight};
 use keqv::tensor::Tensor;
@@ -198,39 +201,12 @@ fn activation(act: &Activation, x: f64) -> f64 {
     }
 }
 
-fn relu(negative_slope: f32, max_value: Option<f32>, threshold: f32) -> Activation {
-    Activation::Relu {
-        negative_slope,
-        max_value,
-        threshold,
-        threshold_by_product: false,
-    }
-}
-
+/// The elementwise activations (softmax is checked as its own op).
 fn elementwise_activations() -> Vec<Activation> {
-    vec![
-        Activation::Linear,
-        Activation::RELU,
-        relu(0.0, Some(6.0), 0.0),
-        relu(0.3, None, 0.0),
-        relu(0.2, Some(2.5), 0.5),
-        relu(0.0, None, -1.0),
-        Activation::Sigmoid,
-        Activation::Tanh,
-        Activation::Elu { alpha: 1.0 },
-        Activation::Elu { alpha: 0.5 },
-        Activation::Selu,
-        Activation::Softplus,
-        Activation::Softsign,
-        Activation::Silu,
-        Activation::Gelu,
-        Activation::GeluTanh,
-        Activation::HardSigmoid { slope: 0.2 },
-        Activation::HardSigmoid { slope: 1.0 / 6.0 },
-        Activation::HardSilu,
-        Activation::Exponential,
-        Activation::Mish,
-    ]
+    all_activations()
+        .into_iter()
+        .filter(Activation::is_elementwise)
+        .collect()
 }
 
 /// A batch of 1..=3 samples of rank 1..=3, each dimension 1..=6.
@@ -253,8 +229,8 @@ proptest! {
     #![proptest_config(Config { cases: 48, ..Config::default() })]
 
     #[test]
-    fn elementwise_activations_follow_keras(shape in shapes(), seed: u64, which in 0usize..21) {
-        let act = elementwise_activations()[which];
+    fn elementwise_activations_follow_keras(shape in shapes(), seed: u64, which: prop::sample::Index) {
+        let act = *which.get(&elementwise_activations());
         let x = plain(&shape, seed, 4.0);
         let got = run(&node(Op::Activation(act), &[&x], &[]), &[&x]);
         let want: Vec<f64> = x.data.iter().map(|&v| activation(&act, v)).collect();
@@ -264,9 +240,9 @@ proptest! {
     #[test]
     fn dense_is_a_matrix_product_then_the_activation(
         rows in 1usize..=4, k in 1usize..=40, units in 1usize..=24,
-        use_bias: bool, seed: u64, which in 0usize..21,
+        use_bias: bool, seed: u64, which: prop::sample::Index,
     ) {
-        let act = elementwise_activations()[which];
+        let act = *which.get(&elementwise_activations());
         let x = plain(&[rows, k], seed, 2.0);
         let kernel = plain(&[k, units], seed ^ 1, 1.0 / (k as f64).sqrt());
         let bias = plain(&[units], seed ^ 2, 0.5);

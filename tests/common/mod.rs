@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod activations;
 pub mod cli;
 pub mod files;
 pub mod gpu;
