@@ -2,9 +2,10 @@
 //! two files, and paired layers that compute different ops.
 
 use super::*;
+use crate::graph::{Activation, Op};
 
 /// How two paired layers' ops differ: their names, or (same op) their parameters.
-pub(super) fn op_difference(a: &crate::graph::Op, b: &crate::graph::Op) -> String {
+pub(super) fn op_difference(a: &Op, b: &Op) -> String {
     if a.name() == b.name() {
         format!("{} with other parameters: {a:?} → {b:?}", a.name())
     } else {
@@ -48,7 +49,7 @@ pub(super) fn semantic_warnings(
             .filter(|n| {
                 matches!(
                     n.op,
-                    crate::graph::Op::Activation(crate::graph::Activation::Relu {
+                    Op::Activation(Activation::Relu {
                         threshold_by_product: true,
                         ..
                     })
@@ -64,8 +65,6 @@ pub(super) fn semantic_warnings(
                 thresholded.join(", ")
             ));
         }
-    }
-    if original.model.dialect != converted.model.dialect {
         let unit_norm: Vec<String> = structure
             .pairs
             .iter()
@@ -79,18 +78,10 @@ pub(super) fn semantic_warnings(
             ));
         }
     }
-    // The same relu written by tf-keras and by Keras 3: named above, not an op change.
-    let only_relu_dialect = |change: &str| {
-        change.split_once(" → ").is_some_and(|(a, b)| {
-            a != b && a.replace(", tf-keras)", ")") == b.replace(", tf-keras)", ")")
-        })
-    };
     for pair in &structure.pairs {
         if let Some(change) = &pair.op_change {
             let dialect_only = original.model.dialect != converted.model.dialect
-                && (change.contains("hard_sigmoid")
-                    || only_relu_dialect(change)
-                    || is_unit_norm(&original.graph, &pair.original));
+                && differ_only_by_dialect(original, converted, pair);
             if !dialect_only {
                 warnings.push(format!(
                     "{} ↔ {}: the op differs ({change})",
@@ -100,4 +91,67 @@ pub(super) fn semantic_warnings(
         }
     }
     warnings
+}
+
+/// Whether a pair's ops are the same layer as tf-keras and Keras 3 each define it, differing
+/// only where the dialects do (named by the warnings above): hard_sigmoid's slope, relu's
+/// threshold form, UnitNormalization's floor.
+fn differ_only_by_dialect(original: &Side, converted: &Side, pair: &PairInfo) -> bool {
+    let op = |side: &Side, name: &str| {
+        side.graph
+            .find(name)
+            .map(|id| side.graph.node(id).op.clone())
+    };
+    let unit_norm = is_unit_norm(&original.graph, &pair.original);
+    match (op(original, &pair.original), op(converted, &pair.converted)) {
+        (Some(a), Some(b)) => dialect_neutral(&a, unit_norm) == dialect_neutral(&b, unit_norm),
+        _ => false,
+    }
+}
+
+/// `op` with the parameters that only say which Keras wrote it cleared (the floor only for a
+/// UnitNormalization layer).
+fn dialect_neutral(op: &Op, unit_norm: bool) -> Op {
+    let act = |a: &Activation| match *a {
+        Activation::HardSigmoid { .. } => Activation::HardSigmoid { slope: 0.0 },
+        Activation::Relu {
+            negative_slope,
+            max_value,
+            threshold,
+            ..
+        } => Activation::Relu {
+            negative_slope,
+            max_value,
+            threshold,
+            threshold_by_product: false,
+        },
+        other => other,
+    };
+    match op {
+        Op::Activation(a) => Op::Activation(act(a)),
+        Op::Dense {
+            units,
+            use_bias,
+            activation,
+        } => Op::Dense {
+            units: *units,
+            use_bias: *use_bias,
+            activation: act(activation),
+        },
+        Op::L2Normalize { axes, .. } if unit_norm => Op::L2Normalize {
+            axes: axes.clone(),
+            floor: 0.0,
+        },
+        Op::Input
+        | Op::Softmax { .. }
+        | Op::PRelu
+        | Op::Identity
+        | Op::Reshape
+        | Op::Permute { .. }
+        | Op::Merge(_)
+        | Op::Concatenate { .. }
+        | Op::BatchNorm { .. }
+        | Op::LayerNorm { .. }
+        | Op::L2Normalize { .. } => op.clone(),
+    }
 }
