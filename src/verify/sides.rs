@@ -30,8 +30,9 @@ pub enum Sides {
 impl Sides {
     pub fn prepare(options: &VerifyOptions, og: &Arc<Graph>, cg: &Arc<Graph>) -> Result<Sides> {
         let (o, c) = (&options.device_original, &options.device_converted);
-        let gpu_runs_both = [og, cg].iter().all(|g| gpu::cannot_run(g).is_none());
-        if o == c && (gpu_runs_both || *o != DeviceChoice::Auto) {
+        // Under auto, one GPU only for models it runs; each side then chooses for itself.
+        let gpu_runs_both = || [og, cg].iter().all(|g| gpu::cannot_run(g).is_none());
+        if o == c && (*o != DeviceChoice::Auto || gpu_runs_both()) {
             if let Some(ctx) = gpu_context(o)? {
                 let ctx = Arc::new(ctx);
                 return Ok(Sides::OneGpu(
