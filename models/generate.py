@@ -52,6 +52,7 @@ WEIGHT_SEED = {
     "f_lambda": 1013, "f_lambda_named": 1013, "g_gelu_exact": 1014,
     "h_two_heads": 1015, "h_wide_head": 1016,
     "i_nonfinite_acts": 1017, "i_nonfinite_merge_norm": 1018,
+    "j_pad_crop": 1019, "j_pad_crop_seq": 1020,
 }
 # (also the order of the models in fixtures.json: by writer, then by this order)
 
@@ -80,6 +81,9 @@ INPUT_SPEC = {
     "g_gelu_exact": (2014, {None: ((16,), 3.0)}),
     "h_two_heads": (2003, {None: ((100,), 1.0)}),
     "h_wide_head": (2003, {None: ((100,), 1.0)}),
+    "j_pad_crop": (2019, {"seq": ((7, 3), 1.0), "img": ((6, 5, 3), 1.0),
+                          "vol": ((4, 5, 3, 2), 1.0)}),
+    "j_pad_crop_seq": (2020, {None: ((6, 5, 3), 1.0)}),
 }
 
 # models whose tf-keras writer runs without oneDNN (see the module docstring)
@@ -637,6 +641,91 @@ def model_specs(K, writer):
                       "(no rms_scaling in tf-keras), ")
                    + "UnitNormalization(a); then 6 each of Dense(a, relu), Dense(b, hard_sigmoid), "
                      "Dense(b, softmax)" + ("" if k3 else "; predicted without oneDNN")),
+    ]
+
+    # --- j: ZeroPadding1D/2D/3D and Cropping1D/2D/3D -------------------------------------------
+    # Paddings and croppings as an int, a symmetric tuple and ((before, after), ...) tuples,
+    # channels_last and channels_first, crops of 0 on one side and down to a size of 1; Dense on
+    # the last axis reads the padded zeros. Shapes without the batch axis in the comments.
+    def j_pad_crop():
+        seq = K.Input((7, 3), name="seq")
+        img = K.Input((6, 5, 3), name="img")
+        vol = K.Input((4, 5, 3, 2), name="vol")
+        # 1D (steps, channels)
+        a = L.ZeroPadding1D(2, name="zp1_int")(seq)                            # (11, 3)
+        b = L.ZeroPadding1D((1, 3), name="zp1_asym")(seq)                      # (11, 3)
+        s = L.Add(name="add_1d")([a, b])
+        s = L.Cropping1D((2, 4), name="crop1_asym")(s)                         # (5, 3)
+        t = L.Cropping1D(1, name="crop1_int")(seq)                             # (5, 3)
+        s = L.Concatenate(name="cat_1d")([s, t])                               # (5, 6)
+        out_1d = L.Dense(4, name="out_1d")(s)                                  # (5, 4)
+        u = L.ZeroPadding1D((0, 2), name="zp1_after")(seq)                     # (9, 3)
+        crop1_to1 = L.Cropping1D((6, 2), name="crop1_to1")(u)                  # (1, 3)
+        v = L.Cropping1D((3, 0), name="crop1_before")(seq)                     # (4, 3)
+        # 2D channels_last (rows, cols, channels)
+        a = L.ZeroPadding2D(1, name="zp2_int")(img)                            # (8, 7, 3)
+        a = L.Cropping2D(((0, 2), (3, 1)), name="crop2_asym")(a)               # (6, 3, 3)
+        b = L.ZeroPadding2D(((1, 0), (2, 3)), name="zp2_asym")(img)            # (7, 10, 3)
+        b = L.Cropping2D(((1, 0), (4, 3)), name="crop2_asym_b")(b)             # (6, 3, 3)
+        c = L.Cropping2D((0, 1), name="crop2_sym")(img)                        # (6, 3, 3)
+        s = L.Concatenate(name="cat_2d")([a, b, c])                            # (6, 3, 9)
+        out_2d = L.Dense(4, name="out_2d")(s)                                  # (6, 3, 4)
+        d = L.ZeroPadding2D((2, 1), name="zp2_sym")(img)                       # (10, 7, 3)
+        d = L.Cropping2D(((4, 5), (0, 2)), name="crop2_to1")(d)                # (1, 5, 3)
+        e = L.Cropping2D(2, name="crop2_int")(img)                             # (2, 1, 3)
+        e = L.ZeroPadding2D(((0, 0), (2, 2)), name="zp2_cols")(e)              # (2, 5, 3)
+        e = L.Cropping2D(((1, 0), (0, 0)), name="crop2_row")(e)                # (1, 5, 3)
+        s = L.Add(name="add_2d")([d, e])
+        out_2d_row = L.Dense(2, activation="tanh", name="out_2d_row")(s)       # (1, 5, 2)
+        # 2D channels_first: img read as (channels 6, rows 5, cols 3)
+        f = L.ZeroPadding2D(((1, 2), (0, 1)), data_format="channels_first",
+                            name="zp2_cf")(img)                                # (6, 8, 4)
+        f = L.Cropping2D(((2, 0), (1, 1)), data_format="channels_first",
+                         name="crop2_cf")(f)                                   # (6, 6, 2)
+        out_2d_cf = L.Dense(3, name="out_2d_cf")(f)                            # (6, 6, 3)
+        crop2_cf_to1 = L.Cropping2D(((1, 3), 1), data_format="channels_first",
+                                    name="crop2_cf_to1")(img)                  # (6, 1, 1)
+        # 3D channels_last (dim1, dim2, dim3, channels)
+        g = L.ZeroPadding3D(1, name="zp3_int")(vol)                            # (6, 7, 5, 2)
+        g = L.Cropping3D(((0, 3), (2, 1), (1, 1)), name="crop3_asym")(g)       # (3, 4, 3, 2)
+        h = L.ZeroPadding3D((1, 0, 2), name="zp3_sym")(vol)                    # (6, 5, 7, 2)
+        h = L.Cropping3D(((2, 1), (0, 1), (1, 3)), name="crop3_asym_b")(h)     # (3, 4, 3, 2)
+        s = L.Concatenate(name="cat_3d")([g, h])                               # (3, 4, 3, 4)
+        out_3d = L.Dense(3, name="out_3d")(s)                                  # (3, 4, 3, 3)
+        k = L.ZeroPadding3D(((0, 1), (2, 0), (1, 2)), name="zp3_asym")(vol)    # (5, 7, 6, 2)
+        k = L.Cropping3D((2, (3, 3), (0, 5)), name="crop3_to1")(k)             # (1, 1, 1, 2)
+        crop3_int = L.Cropping3D(1, name="crop3_int")(vol)                     # (2, 3, 1, 2)
+        # 3D channels_first: vol read as (channels 4, dim1 5, dim2 3, dim3 2)
+        m = L.ZeroPadding3D(((1, 1), (0, 2), (2, 0)), data_format="channels_first",
+                            name="zp3_cf")(vol)                                # (4, 7, 5, 4)
+        m = L.Cropping3D(((3, 1), (2, 0), (0, 1)), data_format="channels_first",
+                         name="crop3_cf")(m)                                   # (4, 3, 3, 3)
+        n = L.ZeroPadding3D(1, data_format="channels_first", name="zp3_cf_int")(vol)
+        n = L.Cropping3D((2, 1, (0, 1)), data_format="channels_first",
+                         name="crop3_cf_b")(n)                                 # (4, 3, 3, 3)
+        s = L.Add(name="add_3d_cf")([m, n])
+        out_3d_cf = L.Dense(2, name="out_3d_cf")(s)                            # (4, 3, 3, 2)
+        outputs = [out_1d, crop1_to1, v, out_2d, out_2d_row, out_2d_cf, crop2_cf_to1,
+                   out_3d, k, crop3_int, out_3d_cf]
+        return K.Model([seq, img, vol], outputs, name="j_pad_crop")
+
+    def j_pad_crop_seq():
+        return K.Sequential([K.Input((6, 5, 3)),
+                             L.ZeroPadding2D(((1, 2), (0, 1))),                # (9, 6, 3)
+                             L.Cropping2D(((0, 1), (2, 0))),                   # (8, 4, 3)
+                             L.Flatten(), L.Dense(5)], name="j_pad_crop_seq")
+
+    specs += [
+        Spec("j_pad_crop", j_pad_crop, chain=False,
+             notes="3 inputs seq (7,3), img (6,5,3), vol (4,5,3,2); 11 outputs; ZeroPadding1D/2D/3D "
+                   "and Cropping1D/2D/3D given as an int, a symmetric tuple and ((before, after), "
+                   "...) tuples, crops of 0 on one side and to a size of 1; 2D and 3D both "
+                   "channels_last and channels_first (img, vol read as channels first); Add, "
+                   "Concatenate, Dense on the last axis after padding and cropping; the layer "
+                   "configs and shapes are in models/generate.py"),
+        Spec("j_pad_crop_seq", j_pad_crop_seq,
+             notes="Sequential ZeroPadding2D(((1,2),(0,1))) -> Cropping2D(((0,1),(2,0))) -> "
+                   "Flatten -> Dense(5), default layer names"),
     ]
     return specs, dropped
 
