@@ -16,6 +16,7 @@ use keqv::exec::cpu::{CpuExecutor, Precision};
 use keqv::exec::gpu::{self, DenseKernel, GpuContext, GpuExecutor, SoftTile};
 use keqv::exec::{Executor, Keep};
 use keqv::graph::{Activation, Graph, MergeKind, Node, NodeId, Op, Weight};
+use keqv::ops::{Dense, LayerNorm};
 use keqv::tensor::Tensor;
 use ndarray::{ArrayD, Ix2, IxDyn};
 
@@ -68,11 +69,11 @@ fn graph(input: Vec<usize>, ops: Vec<(Op, Vec<Tensor>, Vec<usize>)>) -> Arc<Grap
 }
 
 fn dense_graph(k: usize, n: usize) -> Arc<Graph> {
-    let op = Op::Dense {
+    let op = Op::Dense(Dense {
         units: n,
         use_bias: true,
         activation: Activation::Linear,
-    };
+    });
     graph(
         vec![k],
         vec![(op, vec![tensor(&[k, n], 1), tensor(&[n], 2)], vec![n])],
@@ -226,13 +227,13 @@ fn layer_norm(c: &mut Criterion) {
         return;
     }
     let (rows, f) = (4096, 1024);
-    let op = Op::LayerNorm {
+    let op = Op::LayerNorm(LayerNorm {
         axes: vec![1],
         epsilon: 1e-3,
         center: true,
         scale: true,
         rms_scaling: false,
-    };
+    });
     let g = graph(
         vec![f],
         vec![(op, vec![tensor(&[f], 5), tensor(&[f], 6)], vec![f])],

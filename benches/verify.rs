@@ -11,6 +11,7 @@ use keqv::graph::build::{build, BuildOptions};
 use keqv::graph::{Activation, Graph, Node, NodeId, Op, Weight};
 use keqv::inputs::{generate, RandomInputs};
 use keqv::keras::KerasModel;
+use keqv::ops::Dense;
 use keqv::tensor::Tensor;
 use keqv::verify::{verify, InputSource, Side, VerifyOptions};
 use ndarray::IxDyn;
@@ -87,11 +88,11 @@ pub fn large_mlp() -> Graph {
             name: format!("dense_{i}"),
             layer: format!("dense_{i}"),
             class: "Dense".into(),
-            op: Op::Dense {
+            op: Op::Dense(Dense {
                 units: n,
                 use_bias: true,
                 activation,
-            },
+            }),
             inputs: vec![NodeId(i)],
             weights: vec![
                 Weight {

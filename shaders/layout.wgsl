@@ -26,3 +26,34 @@ fn copy_strided(FLAT_INVOCATION) {
     }
     cp_dst[p.u.z + di] = cp_src[p.u.w + si];
 }
+
+// ---- pad: dst[i] = src at (output index − before) where that lies inside the source, else 0 ----
+// Bindings: 1 src, 2 dst (as copy_strided). Params: u = (n, rank, -, -), dims = output dims,
+// s0 = source strides, s1 = rows added before each axis as i32 bits (negative: cropped),
+// s2 = source dims. Zero padding and cropping are the same gather.
+
+@compute @workgroup_size(WG)
+fn pad(FLAT_INVOCATION) {
+    let i = FLAT_ID;
+    if (i >= p.u.x) {
+        return;
+    }
+    var rem = i;
+    var off = 0u;
+    var inside = true;
+    for (var d = p.u.y; d > 0u; d--) {
+        let size = at(p.dims, d - 1u);
+        let at_src = i32(rem % size) - bitcast<i32>(at(p.s1, d - 1u));
+        rem /= size;
+        if (at_src < 0 || at_src >= i32(at(p.s2, d - 1u))) {
+            inside = false;
+        } else {
+            off += u32(at_src) * at(p.s0, d - 1u);
+        }
+    }
+    var v = 0.0;
+    if (inside) {
+        v = cp_src[off];
+    }
+    cp_dst[i] = v;
+}

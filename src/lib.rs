@@ -17,6 +17,7 @@ pub mod html;
 pub mod inputs;
 pub mod keras;
 pub mod npy;
+pub mod ops;
 pub mod progress;
 pub mod report;
 pub mod stream;

@@ -27,7 +27,10 @@ use common::rng::Rng;
 use keqv::exec::cpu::{CpuExecutor, Precision};
 use keqv::exec::gpu::{self, DenseKernel, GpuExecutor, SoftTile};
 use keqv::exec::{Executor, Keep};
-use keqv::graph::{shape, Activation, Graph, MergeKind, NodeId, Op};
+use keqv::graph::{Activation, Graph, MergeKind, NodeId, Op};
+use keqv::ops::{
+    BatchNorm, Concatenate, Dense, L2Normalize, LayerNorm, PRelu, Permute, Reshape, Softmax,
+};
 use keqv::tensor::Tensor;
 use ndarray::{ArrayD, IxDyn};
 
@@ -62,12 +65,21 @@ impl Builder {
             .map(|i| self.graph.node(*i).shape.clone())
             .collect();
         let refs: Vec<&[usize]> = shapes.iter().map(|s| &s[..]).collect();
-        let out = shape::infer(&op, &refs).unwrap_or_else(|e| panic!("bad test graph: {e}"));
+        let out = op
+            .output_shape(&refs)
+            .unwrap_or_else(|e| panic!("bad test graph: {e}"));
         self.push(op, inputs.to_vec(), weights, out)
     }
 
     fn reshape(&mut self, input: NodeId, target: &[usize]) -> NodeId {
-        self.push(Op::Reshape, vec![input], vec![], target.to_vec())
+        self.push(
+            Op::Reshape(Reshape {
+                shape: target.to_vec(),
+            }),
+            vec![input],
+            vec![],
+            target.to_vec(),
+        )
     }
 
     fn dense(
@@ -84,11 +96,11 @@ impl Builder {
             w.push(self.rng.tensor(&[units], 0.5));
         }
         self.op(
-            Op::Dense {
+            Op::Dense(Dense {
                 units,
                 use_bias,
                 activation,
-            },
+            }),
             &[input],
             w,
         )
@@ -523,12 +535,12 @@ fn elementwise_over_many_windows() {
         g.rng.tensor(&[40_003], 1.0).mapv(|v| v.abs() + 0.1),
     ];
     let bn = g.op(
-        Op::BatchNorm {
+        Op::BatchNorm(BatchNorm {
             axes: vec![1],
             epsilon: 1e-3,
             center: true,
             scale: true,
-        },
+        }),
         &[m],
         bn_w,
     );
@@ -549,7 +561,7 @@ fn prelu_full_and_shared_axes() {
         let mut g = Builder::new(11);
         let x = g.input(&[3, 5]);
         let alpha = g.rng.tensor(&alpha_shape, 0.5);
-        let y = g.op(Op::PRelu, &[x], vec![alpha]);
+        let y = g.op(Op::PRelu(PRelu::default()), &[x], vec![alpha]);
         let graph = g.finish(&[y]);
         let inputs = inputs_for(&graph, 4, 12, 2.0);
         check(what, &graph, &inputs, &*elementwise_tol(), false);
@@ -569,11 +581,11 @@ fn softmax_over_other_axes() {
         let mut g = Builder::new(21);
         let x = g.input(&[4, 3, 5]);
         let y = g.op(
-            Op::Softmax {
+            Op::Softmax(Softmax {
                 axes: axes.clone(),
                 log,
                 logsumexp: axes.len() > 1,
-            },
+            }),
             &[x],
             vec![],
         );
@@ -646,7 +658,7 @@ fn concatenate_on_each_axis() {
         let x = g.input(&a);
         let y = g.input(&b);
         let z = g.input(&[2, 3, 4]);
-        let c = g.op(Op::Concatenate { axis }, &[x, y, z], vec![]);
+        let c = g.op(Op::Concatenate(Concatenate { axis }), &[x, y, z], vec![]);
         let graph = g.finish(&[c]);
         let inputs = inputs_for(&graph, 3, 42, 1.0);
         check(
@@ -664,9 +676,9 @@ fn permute_and_reshape() {
     let mut g = Builder::new(51);
     let x = g.input(&[2, 3, 4]);
     let p = g.op(
-        Op::Permute {
+        Op::Permute(Permute {
             dims: vec![3, 1, 2],
-        },
+        }),
         &[x],
         vec![],
     );
@@ -708,12 +720,12 @@ fn batch_norm_on_last_and_other_axes() {
         w.push(g.rng.tensor(&pshape, 1.0));
         w.push(g.rng.tensor(&pshape, 1.0).mapv(|v| v.abs() + 0.1));
         let y = g.op(
-            Op::BatchNorm {
+            Op::BatchNorm(BatchNorm {
                 axes: axes.clone(),
                 epsilon: 1e-3,
                 center,
                 scale,
-            },
+            }),
             &[x],
             w,
         );
@@ -752,13 +764,13 @@ fn layer_norm_over_one_and_two_axes_and_rms() {
             w.push(g.rng.tensor(&pshape, 1.0));
         }
         let y = g.op(
-            Op::LayerNorm {
+            Op::LayerNorm(LayerNorm {
                 axes: axes.clone(),
                 epsilon: 1e-5,
                 center,
                 scale,
                 rms_scaling: rms,
-            },
+            }),
             &[x],
             w,
         );
@@ -780,10 +792,10 @@ fn l2_normalize() {
         let mut g = Builder::new(81);
         let x = g.input(&[6, 7]);
         let y = g.op(
-            Op::L2Normalize {
+            Op::L2Normalize(L2Normalize {
                 axes: axes.clone(),
                 floor,
-            },
+            }),
             &[x],
             vec![],
         );
@@ -810,18 +822,18 @@ fn keep_all_trace_matches_every_node() {
     let s = g.op(Op::Merge(MergeKind::Add), &[a, b], vec![]);
     let r = g.reshape(s, &[4, 4]);
     let n = g.op(
-        Op::LayerNorm {
+        Op::LayerNorm(LayerNorm {
             axes: vec![2],
             epsilon: 1e-3,
             center: false,
             scale: false,
             rms_scaling: false,
-        },
+        }),
         &[r],
         vec![],
     );
-    let p = g.op(Op::Permute { dims: vec![2, 1] }, &[n], vec![]);
-    let c = g.op(Op::Concatenate { axis: 2 }, &[p, r], vec![]);
+    let p = g.op(Op::Permute(Permute { dims: vec![2, 1] }), &[n], vec![]);
+    let c = g.op(Op::Concatenate(Concatenate { axis: 2 }), &[p, r], vec![]);
     let d = g.dense(c, 3, true, Activation::Softmax);
     let graph = g.finish(&[d, a]);
     let inputs = inputs_for(&graph, 7, 92, 1.0);

@@ -18,7 +18,8 @@ use common::graphs::push_node;
 use keqv::exec::cpu::{CpuExecutor, Precision};
 use keqv::exec::gpu::{self, DenseKernel, GpuContext, GpuExecutor};
 use keqv::exec::{Executor, Keep};
-use keqv::graph::{shape, Activation, Graph, MergeKind, NodeId, Op};
+use keqv::graph::{Activation, Graph, MergeKind, NodeId, Op};
+use keqv::ops::{BatchNorm, Dense, L2Normalize, LayerNorm, PRelu, Softmax};
 use keqv::tensor::Tensor;
 use ndarray::{ArrayD, IxDyn};
 
@@ -44,7 +45,9 @@ fn one_op(op: Op, inputs: &[&[usize]], weights: Vec<Tensor>) -> Arc<Graph> {
         .iter()
         .map(|s| node(Op::Input, vec![], vec![], s.to_vec()))
         .collect();
-    let out_shape = shape::infer(&op, inputs).unwrap_or_else(|e| panic!("bad test graph: {e}"));
+    let out_shape = op
+        .output_shape(inputs)
+        .unwrap_or_else(|e| panic!("bad test graph: {e}"));
     let out = node(op, ids.clone(), weights, out_shape);
     graph.inputs = ids;
     graph.outputs = vec![out];
@@ -241,7 +244,7 @@ fn prelu_keeps_nan_and_infinities() {
     let alpha = tensor(&[4], &[0.25; 4]);
     let case = Case::new(
         "prelu",
-        one_op(Op::PRelu, &[&[4]], vec![alpha]),
+        one_op(Op::PRelu(PRelu::default()), &[&[4]], vec![alpha]),
         vec![specials()],
         &rotated([N, I, NI, 1.0]),
     );
@@ -325,11 +328,11 @@ fn softmax_layer_over_another_axis() {
     let case = Case::new(
         "softmax over axis 1",
         one_op(
-            Op::Softmax {
+            Op::Softmax(Softmax {
                 axes: vec![1],
                 log: false,
                 logsumexp: false,
-            },
+            }),
             &[&[2, 2]],
             vec![],
         ),
@@ -386,11 +389,11 @@ fn softmax_layer_over_several_axes_shifts_by_logsumexp() {
             Case::new(
                 format!("softmax over axes 1, 2 (log {log})"),
                 one_op(
-                    Op::Softmax {
+                    Op::Softmax(Softmax {
                         axes: vec![1, 2],
                         log,
                         logsumexp: true,
-                    },
+                    }),
                     &[&[2, 2]],
                     vec![],
                 ),
@@ -483,12 +486,12 @@ fn three_way_maximum_and_minimum_keep_a_nan_from_any_input() {
 fn batch_norm_keeps_nan_and_infinities() {
     let w = |v: f32| tensor(&[4], &[v; 4]);
     let graph = one_op(
-        Op::BatchNorm {
+        Op::BatchNorm(BatchNorm {
             axes: vec![1],
             epsilon: 1e-3,
             center: true,
             scale: true,
-        },
+        }),
         &[&[4]],
         vec![w(1.5), w(0.1), w(0.2), w(1.0)],
     );
@@ -521,12 +524,14 @@ fn norm_rows() -> Tensor {
 fn layer_norm_gives_nan_rows_for_any_nonfinite_element() {
     let gamma = tensor(&[4], &[1.0; 4]);
     let beta = tensor(&[4], &[0.0; 4]);
-    let layer_norm = |rms_scaling: bool| Op::LayerNorm {
-        axes: vec![1],
-        epsilon: 1e-3,
-        center: !rms_scaling,
-        scale: true,
-        rms_scaling,
+    let layer_norm = |rms_scaling: bool| {
+        Op::LayerNorm(LayerNorm {
+            axes: vec![1],
+            epsilon: 1e-3,
+            center: !rms_scaling,
+            scale: true,
+            rms_scaling,
+        })
     };
     let nan_rows = |first: [f32; 4]| {
         let mut v = first.to_vec();
@@ -589,10 +594,10 @@ fn l2_normalize_divides_by_an_infinite_norm_and_keeps_nan() {
             Case::new(
                 format!("l2_normalize floor {floor}"),
                 one_op(
-                    Op::L2Normalize {
+                    Op::L2Normalize(L2Normalize {
                         axes: vec![1],
                         floor,
-                    },
+                    }),
                     &[&[4]],
                     vec![],
                 ),
@@ -616,11 +621,11 @@ fn dense_with_nonfinite_inputs_through_every_kernel() {
     );
     let dense = |activation: Activation| {
         one_op(
-            Op::Dense {
+            Op::Dense(Dense {
                 units: 3,
                 use_bias: true,
                 activation,
-            },
+            }),
             &[&[3]],
             vec![kernel.clone(), bias.clone()],
         )

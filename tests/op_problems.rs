@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use common::activations::all_activations;
 use keqv::exec::cpu::eval_node;
-use keqv::graph::{shape, Activation, MergeKind, Node, NodeId, Op, Weight};
+use keqv::graph::{Activation, MergeKind, Node, NodeId, Op, Weight};
+use keqv::ops::{BatchNorm, Concatenate, Dense, L2Normalize, LayerNorm, Permute, Softmax};
 use keqv::tensor::Tensor;
 use ndarray::{ArrayD, IxDyn};
 use proptest::prelude::*;
@@ -103,7 +104,9 @@ fn plain(shape: &[usize], seed: u64, span: f64) -> Plain {
 /// One node of `op` on inputs of these sample shapes, with these weights.
 fn node(op: Op, inputs: &[&Plain], weights: &[&Plain]) -> Node {
     let samples: Vec<&[usize]> = inputs.iter().map(|p| &p.shape[1..]).collect();
-    let shape = shape::infer(&op, &samples).unwrap_or_else(|e| panic!("{op:?}: {e}"));
+    let shape = op
+        .output_shape(&samples)
+        .unwrap_or_else(|e| panic!("{op:?}: {e}"));
     Node {
         name: "n".into(),
         layer: "n".into(),
@@ -247,7 +250,7 @@ proptest! {
         let kernel = plain(&[k, units], seed ^ 1, 1.0 / (k as f64).sqrt());
         let bias = plain(&[units], seed ^ 2, 0.5);
         let weights: Vec<&Plain> = if use_bias { vec![&kernel, &bias] } else { vec![&kernel] };
-        let op = Op::Dense { units, use_bias, activation: act };
+        let op = Op::Dense(Dense { units, use_bias, activation: act });
         let got = run(&node(op, &[&x], &weights), &[&x]);
         let mut want = Vec::new();
         let mut magnitude = Vec::new();
@@ -268,7 +271,7 @@ proptest! {
     fn softmax_over_any_axes(shape in shapes(), seed: u64, mask: u8, log: bool, logsumexp: bool) {
         let x = plain(&shape, seed, 5.0);
         let axes = axes_of(&shape, mask);
-        let got = run(&node(Op::Softmax { axes: axes.clone(), log, logsumexp }, &[&x], &[]), &[&x]);
+        let got = run(&node(Op::Softmax(Softmax { axes: axes.clone(), log, logsumexp }), &[&x], &[]), &[&x]);
         let mut want = vec![0.0; x.data.len()];
         for group in x.groups(&axes) {
             let max = group.iter().map(|&i| x.data[i]).fold(f64::NEG_INFINITY, f64::max);
@@ -318,7 +321,7 @@ proptest! {
         let mut other = shape.clone();
         other[axis] = extra;
         let b = plain(&other, seed ^ 9, 1.0);
-        let got = run(&node(Op::Concatenate { axis }, &[&a, &b], &[]), &[&a, &b]);
+        let got = run(&node(Op::Concatenate(Concatenate { axis }), &[&a, &b], &[]), &[&a, &b]);
         let mut out_shape = shape.clone();
         out_shape[axis] += extra;
         let out = Plain { shape: out_shape, data: vec![0.0; got.len()] };
@@ -342,7 +345,7 @@ proptest! {
         // Keras's dims: 1-based sample axes; here a rotation of them.
         let dims: Vec<usize> = (0..rank).map(|i| 1 + (i + rotate) % rank).collect();
         let x = plain(&shape, seed, 1.0);
-        let got = run(&node(Op::Permute { dims: dims.clone() }, &[&x], &[]), &[&x]);
+        let got = run(&node(Op::Permute(Permute { dims: dims.clone() }), &[&x], &[]), &[&x]);
         let out_shape: Vec<usize> =
             std::iter::once(shape[0]).chain(dims.iter().map(|&d| shape[d])).collect();
         let out = Plain { shape: out_shape, data: vec![0.0; got.len()] };
@@ -376,7 +379,7 @@ proptest! {
         if center { weights.push(&beta); }
         weights.extend([&mean, &var]);
         let epsilon = 1e-3;
-        let op = Op::BatchNorm { axes: axes.clone(), epsilon, center, scale };
+        let op = Op::BatchNorm(BatchNorm { axes: axes.clone(), epsilon, center, scale });
         let got = run(&node(op, &[&x], &weights), &[&x]);
         let want: Vec<f64> = (0..x.data.len())
             .map(|i| {
@@ -402,7 +405,7 @@ proptest! {
         if scale || rms_scaling { weights.push(&gamma); }
         if center && !rms_scaling { weights.push(&beta); }
         let epsilon = 1e-3;
-        let op = Op::LayerNorm { axes: axes.clone(), epsilon, center, scale, rms_scaling };
+        let op = Op::LayerNorm(LayerNorm { axes: axes.clone(), epsilon, center, scale, rms_scaling });
         let got = run(&node(op, &[&x], &weights), &[&x]);
         let mut want = vec![0.0; x.data.len()];
         for group in x.groups(&axes) {
@@ -430,7 +433,7 @@ proptest! {
         // Tiny inputs put the sum of squares below the floor.
         let x = plain(&shape, seed, if tiny { 1e-8 } else { 3.0 });
         let floor = 1e-12;
-        let op = Op::L2Normalize { axes: axes.clone(), floor };
+        let op = Op::L2Normalize(L2Normalize { axes: axes.clone(), floor });
         let got = run(&node(op, &[&x], &[]), &[&x]);
         let mut want = vec![0.0; x.data.len()];
         for group in x.groups(&axes) {

@@ -9,7 +9,6 @@ use std::io::Write;
 use std::path::Path;
 
 use keqv::graph::build::{build, build_with_placeholder_weights, BuildOptions};
-use keqv::graph::shape::expected_weights;
 use keqv::graph::{Graph, Op};
 use keqv::keras::config::{parse_json, parse_model, sniff_dialect};
 use keqv::keras::{sniff, Dialect, Format, KerasModel};
@@ -181,19 +180,17 @@ pub fn check_graph(graph: &Graph) {
             node.name
         );
         let input = &graph.nodes[node.inputs[0].0].shape;
-        if node.op != Op::PRelu {
-            let expected = expected_weights(&node.op, input);
-            let got: Vec<(&str, &[usize])> = node
-                .weights
-                .iter()
-                .map(|w| (w.name.as_str(), w.value.shape()))
-                .collect();
-            let want: Vec<(&str, &[usize])> = expected
-                .iter()
-                .map(|(name, shape)| (*name, shape.as_slice()))
-                .collect();
-            assert_eq!(got, want, "weights of node {:?}", node.name);
-        }
+        let expected = node.op.weights(input).expect("weights checked when built");
+        let got: Vec<(&str, &[usize])> = node
+            .weights
+            .iter()
+            .map(|w| (w.name.as_str(), w.value.shape()))
+            .collect();
+        let want: Vec<(&str, &[usize])> = expected
+            .iter()
+            .map(|w| (w.name, w.shape.as_slice()))
+            .collect();
+        assert_eq!(got, want, "weights of node {:?}", node.name);
     }
     let _ = graph.consumers();
     let _ = graph.parameter_count();

@@ -5,7 +5,8 @@
 //! `batch_input_shape` ↔ `batch_shape`, a dtype string ↔ a `DTypePolicy` object, LeakyReLU
 //! `alpha` ↔ `negative_slope`, `swish` ↔ `silu`, tf-keras's one-element BatchNormalization axis
 //! list ↔ Keras 3's integer, and the Keras-3-only keys tf-keras does not accept (unset
-//! `quantization_config`, `rms_scaling: false`, initializer `input_axes`/`output_axes`).
+//! `quantization_config`, `rms_scaling: false`, initializer `input_axes`/`output_axes`,
+//! ZeroPadding1D's `data_format`).
 //! What would change the function is refused: `hard_sigmoid` (0.2x + 0.5 in tf-keras, x/6 + 0.5
 //! in Keras 3), activations one side lacks, Lambda bytecode, RMS layer normalization.
 
@@ -70,6 +71,12 @@ pub fn translate(class: &str, config: &Value, from: Dialect, to: Dialect) -> Res
             }
             "axis" if class == "BatchNormalization" && to == Dialect::Keras3 => {
                 batch_norm_axis(value)?
+            }
+            "data_format" if class == "ZeroPadding1D" && to == Dialect::TfKeras2 => {
+                if value.as_str() == Some("channels_first") {
+                    return Err("tf-keras's ZeroPadding1D pads channels-last inputs only".into());
+                }
+                continue;
             }
             "rms_scaling" if to == Dialect::TfKeras2 => {
                 if value.as_bool() == Some(true) {
@@ -247,6 +254,19 @@ mod tests {
                 "kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform", "config": {"seed": null}, "registered_name": null}
             })
         );
+    }
+
+    #[test]
+    fn zero_padding_1d_loses_keras3s_data_format_for_tf_keras() {
+        let pad = json!({"name": "p", "padding": [1, 2], "data_format": "channels_last"});
+        let out = translate("ZeroPadding1D", &pad, Dialect::Keras3, Dialect::TfKeras2).unwrap();
+        assert_eq!(out, json!({"name": "p", "padding": [1, 2]}));
+        let first = json!({"padding": [1, 2], "data_format": "channels_first"});
+        let err = translate("ZeroPadding1D", &first, Dialect::Keras3, Dialect::TfKeras2);
+        assert!(err.unwrap_err().contains("channels-last"));
+        let crop = json!({"cropping": [[1, 2], [0, 0]], "data_format": "channels_last"});
+        let out = translate("Cropping2D", &crop, Dialect::Keras3, Dialect::TfKeras2).unwrap();
+        assert_eq!(out, crop);
     }
 
     #[test]

@@ -5,20 +5,17 @@
 
 pub mod build;
 pub mod keras_layers;
-pub mod layers;
 pub mod linear;
 pub mod mappings;
-pub mod op;
 pub mod open_inputs;
-pub mod shape;
 pub mod support;
 
 use std::sync::Arc;
 
 use serde::Serialize;
 
+pub use crate::ops::{Activation, MergeKind, Op};
 pub use mappings::MappingUse;
-pub use op::{Activation, MergeKind, Op};
 
 use crate::tensor::Tensor;
 
@@ -111,17 +108,14 @@ impl Graph {
             .sum()
     }
 
-    /// Multiply–adds per sample, the figure benchmarks turn into GFLOP/s (dense layers only).
+    /// Multiply–adds per sample, the figure benchmarks turn into GFLOP/s.
     pub fn macs_per_sample(&self) -> u64 {
         self.nodes
             .iter()
-            .filter(|n| matches!(n.op, Op::Dense { .. }))
-            .map(|n| n.weights[0].value.len() as u64 * rows_per_sample(&n.shape) as u64)
+            .map(|n| {
+                let input = n.inputs.first().map_or(&[][..], |i| &self.nodes[i.0].shape);
+                n.op.macs(input, &n.shape)
+            })
             .sum()
     }
-}
-
-/// How many rows a Dense layer multiplies per sample (all axes but the last).
-fn rows_per_sample(shape: &[usize]) -> usize {
-    shape[..shape.len().saturating_sub(1)].iter().product()
 }

@@ -9,11 +9,12 @@ use std::path::Path;
 
 use super::build::{build_parts, BuildOptions};
 use super::keras_layers::is_keras_layer_class;
-use super::layers::{parse_activation, EXTRA_BUILTINS, LAYER_CLASSES};
 use super::Graph;
 use crate::error::{Error, Result};
 use crate::keras::custom::CustomMap;
 use crate::keras::{Dialect, KerasModel, LayerConfig};
+use crate::ops::activation::parse_activation;
+use crate::ops::registry::{is_layer_class, layer_classes, EXTRA_BUILTINS};
 
 /// Whether keqv runs a layer, and if not, why.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,7 +51,7 @@ impl Status {
 /// Whether keqv runs layers of `class` (a Keras class, or a name `--custom` maps to).
 pub fn runs_class(class: &str) -> bool {
     class != "InputLayer"
-        && (LAYER_CLASSES.contains(&class)
+        && (is_layer_class(class)
             || EXTRA_BUILTINS.contains(&class)
             || parse_activation(class, Dialect::Keras3).is_some())
 }
@@ -67,7 +68,7 @@ pub fn classify(
                 "is mapped to '{}', which is not a built-in; fix the --custom mapping: built-ins are {}, every activation name, and {}",
                 mapping.builtin,
                 EXTRA_BUILTINS.join(", "),
-                LAYER_CLASSES.join(", ")
+                layer_classes().collect::<Vec<_>>().join(", ")
             ));
         }
         return Ok((Status::Mapped(mapping.builtin.clone()), Some(i)));
@@ -296,18 +297,31 @@ fn with_more(shown: Vec<String>, total: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::layers::{translate, Translation};
+    use crate::ops::registry::translate;
     use serde_json::json;
 
     #[test]
     fn every_class_keqv_runs_translates() {
-        for class in LAYER_CLASSES.iter().chain(EXTRA_BUILTINS) {
-            let config = json!({"units": 2, "target_shape": [4], "dims": [1]});
-            let translated = translate(class, &config, &[4], Dialect::Keras3);
-            let known = !matches!(translated, Ok(Translation::Unknown));
+        // InputLayer is read as the graph's input, never run as a layer or mapped to.
+        let classes = layer_classes().filter(|&c| c != "InputLayer");
+        for class in classes.chain(EXTRA_BUILTINS.iter().copied()) {
+            let config =
+                json!({"units": 2, "target_shape": [4], "dims": [1], "padding": 1, "cropping": 1});
+            let input: &[usize] = if class.ends_with("3D") {
+                &[4, 4, 4, 2]
+            } else if class.ends_with("2D") {
+                &[4, 4, 2]
+            } else if class.ends_with("1D") {
+                &[4, 2]
+            } else {
+                &[4]
+            };
+            let translated = translate(class, &config, input, Dialect::Keras3);
+            let known = matches!(translated, Ok(Some(_)));
             assert_eq!(known, runs_class(class), "{class}");
         }
         assert!(!runs_class("Conv2D"));
+        assert!(!runs_class("InputLayer"));
         assert!(runs_class("gelu"));
     }
 

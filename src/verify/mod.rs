@@ -315,23 +315,24 @@ pub(crate) fn quoted_list(names: &[String]) -> String {
 
 /// A (batch, classes) output that ends in a softmax: its argmax is a predicted class.
 fn is_class_scores(graph: &Graph, id: NodeId) -> bool {
-    use crate::graph::{Activation, Op};
+    use crate::ops::{Activation, Dense, Op};
     let node = graph.node(id);
     let softmax = |a: &Activation| matches!(a, Activation::Softmax | Activation::LogSoftmax);
     node.shape.len() == 1
         && node.shape[0] >= 2
         && match &node.op {
-            Op::Dense { activation, .. } | Op::Activation(activation) => softmax(activation),
-            Op::Softmax { .. } => true,
+            Op::Dense(Dense { activation, .. }) | Op::Activation(activation) => softmax(activation),
+            Op::Softmax(_) => true,
             Op::Input
-            | Op::PRelu
+            | Op::PRelu(_)
             | Op::Identity
-            | Op::Reshape
-            | Op::Permute { .. }
+            | Op::Reshape(_)
+            | Op::Permute(_)
             | Op::Merge(_)
-            | Op::Concatenate { .. }
-            | Op::BatchNorm { .. }
-            | Op::LayerNorm { .. }
-            | Op::L2Normalize { .. } => false,
+            | Op::Concatenate(_)
+            | Op::BatchNorm(_)
+            | Op::LayerNorm(_)
+            | Op::L2Normalize(_)
+            | Op::Pad(_) => false,
         }
 }

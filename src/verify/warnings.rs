@@ -2,7 +2,7 @@
 //! two files, and paired layers that compute different ops.
 
 use super::*;
-use crate::graph::{Activation, Op};
+use crate::ops::{Activation, Dense, L2Normalize, Op};
 
 /// How two paired layers' ops differ: their names, or (same op) their parameters.
 pub(super) fn op_difference(a: &Op, b: &Op) -> String {
@@ -129,29 +129,25 @@ fn dialect_neutral(op: &Op, unit_norm: bool) -> Op {
     };
     match op {
         Op::Activation(a) => Op::Activation(act(a)),
-        Op::Dense {
-            units,
-            use_bias,
-            activation,
-        } => Op::Dense {
-            units: *units,
-            use_bias: *use_bias,
-            activation: act(activation),
-        },
-        Op::L2Normalize { axes, .. } if unit_norm => Op::L2Normalize {
-            axes: axes.clone(),
+        Op::Dense(d) => Op::Dense(Dense {
+            activation: act(&d.activation),
+            ..d.clone()
+        }),
+        Op::L2Normalize(n) if unit_norm => Op::L2Normalize(L2Normalize {
+            axes: n.axes.clone(),
             floor: 0.0,
-        },
+        }),
         Op::Input
-        | Op::Softmax { .. }
-        | Op::PRelu
+        | Op::Softmax(_)
+        | Op::PRelu(_)
         | Op::Identity
-        | Op::Reshape
-        | Op::Permute { .. }
+        | Op::Reshape(_)
+        | Op::Permute(_)
         | Op::Merge(_)
-        | Op::Concatenate { .. }
-        | Op::BatchNorm { .. }
-        | Op::LayerNorm { .. }
-        | Op::L2Normalize { .. } => op.clone(),
+        | Op::Concatenate(_)
+        | Op::BatchNorm(_)
+        | Op::LayerNorm(_)
+        | Op::L2Normalize(_)
+        | Op::Pad(_) => op.clone(),
     }
 }

@@ -1,69 +1,18 @@
 //! The CPU executor: ndarray, f32 for normal runs and f64 for reference runs. Dense layers go
 //! through ndarray's multithreaded `dot`.
 
-mod activation;
-mod nan;
-mod ops;
-
 use std::sync::Arc;
 
-use ndarray::{ArrayD, LinalgScalar, ScalarOperand};
-use num_traits::Float;
+use ndarray::ArrayD;
 
-pub use activation::scalar as activation_scalar;
+pub use crate::ops::activation::scalar as activation_scalar;
 
 use crate::error::Result;
 use crate::exec::{Executor, Keep, Trace};
 use crate::graph::{Graph, Node};
 use crate::tensor::Tensor;
 
-/// The float types the CPU executor computes in.
-pub trait Real:
-    Float + LinalgScalar + ScalarOperand + std::ops::AddAssign + Send + Sync + std::fmt::Debug + 'static
-{
-    fn from_f32(v: f32) -> Self;
-    fn from_f64(v: f64) -> Self;
-    fn to_f32(self) -> f32;
-    fn erf(self) -> Self;
-    /// The array in float32: a move for f32, a conversion for f64.
-    fn array_to_f32(a: ArrayD<Self>) -> ArrayD<f32>;
-}
-
-impl Real for f32 {
-    fn from_f32(v: f32) -> Self {
-        v
-    }
-    fn from_f64(v: f64) -> Self {
-        v as f32
-    }
-    fn to_f32(self) -> f32 {
-        self
-    }
-    fn erf(self) -> Self {
-        libm::erff(self)
-    }
-    fn array_to_f32(a: ArrayD<Self>) -> ArrayD<f32> {
-        a
-    }
-}
-
-impl Real for f64 {
-    fn from_f32(v: f32) -> Self {
-        v as f64
-    }
-    fn from_f64(v: f64) -> Self {
-        v
-    }
-    fn to_f32(self) -> f32 {
-        self as f32
-    }
-    fn erf(self) -> Self {
-        libm::erf(self)
-    }
-    fn array_to_f32(a: ArrayD<Self>) -> ArrayD<f32> {
-        a.mapv(Real::to_f32)
-    }
-}
+pub use crate::ops::Real;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Precision {
@@ -146,7 +95,7 @@ impl Executor for CpuExecutor {
 /// one model's values into the other model's layer.
 pub fn eval_node(node: &Node, inputs: &[&Tensor]) -> Tensor {
     let weights: Vec<&Tensor> = node.weights.iter().map(|w| &*w.value).collect();
-    ops::eval(node, inputs, &weights)
+    node.op.eval(inputs, &weights, &out_shape(node, inputs))
 }
 
 /// Walks the nodes in order; with `Keep::Outputs`, frees each value after its last consumer.
@@ -168,7 +117,7 @@ fn run_graph<'w, T: Real>(
                 .iter()
                 .map(|id| values[id.0].as_ref().expect("inputs computed before use"))
                 .collect();
-            let y = ops::eval(node, &args, &weights_of(i));
+            let y = node.op.eval(&args, &weights_of(i), &out_shape(node, &args));
             values[i] = Some(y);
         }
         if keep == Keep::Outputs {
@@ -187,4 +136,12 @@ fn run_graph<'w, T: Real>(
         values,
         outputs: graph.outputs.clone(),
     })
+}
+
+/// A node's output shape for this run: the batch of its inputs, then its sample shape.
+fn out_shape<T>(node: &Node, inputs: &[&ArrayD<T>]) -> Vec<usize> {
+    let batch = inputs.first().map_or(0, |x| x.shape()[0]);
+    std::iter::once(batch)
+        .chain(node.shape.iter().copied())
+        .collect()
 }

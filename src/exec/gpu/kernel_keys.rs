@@ -49,6 +49,8 @@ pub enum Kernel {
     LayerNorm,
     L2Normalize,
     CopyStrided,
+    /// Zero padding and cropping as one gather.
+    Pad,
     /// A pass of the difference reduction (compare.wgsl): `compare` or `top1`.
     Compare(&'static str),
 }
@@ -107,6 +109,7 @@ impl Kernel {
             Kernel::LayerNorm => plain(F::Normalize, "layer_norm"),
             Kernel::L2Normalize => plain(F::Normalize, "l2_normalize"),
             Kernel::CopyStrided => plain(F::Layout, "copy_strided"),
+            Kernel::Pad => plain(F::Layout, "pad"),
             Kernel::Compare(entry) => KernelKey::new(F::Compare, entry),
         }
     }
@@ -122,6 +125,7 @@ impl Kernel {
             Kernel::LayerNorm,
             Kernel::L2Normalize,
             Kernel::CopyStrided,
+            Kernel::Pad,
             Kernel::Compare("compare"),
             Kernel::Compare("top1"),
         ];

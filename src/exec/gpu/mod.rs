@@ -401,18 +401,19 @@ pub fn not_on_gpu(node: &crate::graph::Node) -> Option<String> {
     }
     match node.op {
         Op::Input
-        | Op::Dense { .. }
+        | Op::Dense(_)
         | Op::Activation(_)
-        | Op::Softmax { .. }
-        | Op::PRelu
+        | Op::Softmax(_)
+        | Op::PRelu(_)
         | Op::Identity
-        | Op::Reshape
-        | Op::Permute { .. }
+        | Op::Reshape(_)
+        | Op::Permute(_)
         | Op::Merge(_)
-        | Op::Concatenate { .. }
-        | Op::BatchNorm { .. }
-        | Op::LayerNorm { .. }
-        | Op::L2Normalize { .. } => None,
+        | Op::Concatenate(_)
+        | Op::BatchNorm(_)
+        | Op::LayerNorm(_)
+        | Op::L2Normalize(_)
+        | Op::Pad(_) => None,
     }
 }
 
@@ -427,7 +428,7 @@ pub fn cannot_run(graph: &Graph) -> Option<String> {
 /// device's texture limits, else as a buffer for `gemm_tiled`.
 fn dense_layout(ctx: &GpuContext, graph: &Graph, i: usize, dense: DenseKernel) -> DenseLayout {
     let node = &graph.nodes[i];
-    if !matches!(node.op, Op::Dense { .. }) || dense == DenseKernel::Tiled {
+    if !matches!(node.op, Op::Dense(_)) || dense == DenseKernel::Tiled {
         return DenseLayout::Buffer;
     }
     let shape = node.weights[0].value.shape();

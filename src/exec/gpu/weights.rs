@@ -10,6 +10,7 @@ use super::kernels::SOFT_MAX_TEXELS;
 use super::GpuContext;
 use crate::error::{Error, Result};
 use crate::graph::{Node, Op};
+use crate::ops::{BatchNorm, Dense};
 use crate::tensor::Tensor;
 
 /// Where the dense kernel of a node lives.
@@ -88,7 +89,7 @@ pub(crate) fn upload(
         };
     for (i, node) in nodes.iter().enumerate() {
         match &node.op {
-            Op::Dense { use_bias, .. } => {
+            Op::Dense(Dense { use_bias, .. }) => {
                 let kernel = &node.weights[0].value;
                 let weights = match layout_of(i) {
                     DenseLayout::Buffer => {
@@ -123,12 +124,12 @@ pub(crate) fn upload(
                 };
                 out.dense.insert(i, DenseUpload { weights, bias });
             }
-            Op::BatchNorm {
+            Op::BatchNorm(BatchNorm {
                 epsilon,
                 center,
                 scale,
                 ..
-            } => {
+            }) => {
                 let (inv, shift) = batch_norm_constants(node, *epsilon, *center, *scale);
                 out.params.insert(
                     i,
@@ -138,7 +139,7 @@ pub(crate) fn upload(
                     ],
                 );
             }
-            Op::LayerNorm { .. } | Op::PRelu => {
+            Op::LayerNorm(_) | Op::PRelu(_) => {
                 let mut list = Vec::new();
                 for w in &node.weights {
                     list.push(shared_buffer(ctx, &w.value, &node.name)?);
@@ -147,13 +148,14 @@ pub(crate) fn upload(
             }
             Op::Input
             | Op::Activation(_)
-            | Op::Softmax { .. }
+            | Op::Softmax(_)
             | Op::Identity
-            | Op::Reshape
-            | Op::Permute { .. }
+            | Op::Reshape(_)
+            | Op::Permute(_)
             | Op::Merge(_)
-            | Op::Concatenate { .. }
-            | Op::L2Normalize { .. } => {}
+            | Op::Concatenate(_)
+            | Op::L2Normalize(_)
+            | Op::Pad(_) => {}
         }
     }
     Ok(out)

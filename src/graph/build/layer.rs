@@ -29,18 +29,16 @@ impl Builder<'_> {
             .iter()
             .map(|id| self.nodes[id.0].shape.as_slice())
             .collect();
-        let (op, fixed_shape) = self.translate(layer, input_shapes[0])?;
-        let single_input = !matches!(op, Op::Merge(_) | Op::Concatenate { .. });
-        if single_input && inputs.len() != 1 {
+        let op = self.translate(layer, input_shapes[0])?;
+        if !op.takes_many() && inputs.len() != 1 {
             return Err(bad(format!(
                 "takes one tensor but is called on {}; {MALFORMED}",
                 inputs.len()
             )));
         }
-        let shape = match fixed_shape {
-            Some(shape) => shape,
-            None => infer(&op, &input_shapes).map_err(|e| bad(format!("{e}; {MALFORMED}")))?,
-        };
+        let shape = op
+            .output_shape(&input_shapes)
+            .map_err(|e| bad(format!("{e}; {MALFORMED}")))?;
         if shape.contains(&0) {
             return Err(bad(format!(
                 "output shape {} has a zero-sized dimension; {MALFORMED}",
@@ -119,11 +117,7 @@ impl Builder<'_> {
     }
 
     /// The op for a layer keqv runs: its mapping's built-in, else its own class.
-    pub(super) fn translate(
-        &self,
-        layer: &LayerConfig,
-        input: &[usize],
-    ) -> Result<(Op, Option<Vec<usize>>)> {
+    pub(super) fn translate(&self, layer: &LayerConfig, input: &[usize]) -> Result<Op> {
         let bad =
             |detail: String| Error::layer(self.path, &layer.name, layer.display_class(), detail);
         let class = self
@@ -138,12 +132,7 @@ impl Builder<'_> {
                 bad(format!("{e}; {MALFORMED}"))
             }
         })?;
-        match translated {
-            Translation::Op(op, shape) => Ok((op, shape)),
-            Translation::Unknown => Err(bad(format!(
-                "class '{class}' has no op in keqv; {MALFORMED}"
-            ))),
-        }
+        translated.ok_or_else(|| bad(format!("class '{class}' has no op in keqv; {MALFORMED}")))
     }
 
     /// The layer's weights, checked against what the op needs.
@@ -155,15 +144,10 @@ impl Builder<'_> {
     ) -> Result<Vec<Weight>> {
         let path = self.path;
         let bad = |detail: String| Error::layer(path, &layer.name, layer.display_class(), detail);
-        let expected: Vec<(&str, Vec<usize>)> = match op {
-            Op::PRelu => vec![(
-                "alpha",
-                prelu_alpha_shape(&layer.config, input)
-                    .map_err(|e| bad(format!("{e}; {MALFORMED}")))?,
-            )],
-            _ => expected_weights(op, input),
-        };
-        for (name, shape) in &expected {
+        let expected = op
+            .weights(input)
+            .map_err(|e| bad(format!("{e}; {MALFORMED}")))?;
+        for WeightSpec { name, shape } in &expected {
             if checked_len(shape).is_none_or(|n| n > MAX_ELEMENTS) {
                 return Err(bad(format!(
                     "weight '{name}' would have shape {shape:?}, which needs {} of memory; refusing to allocate it: {MALFORMED}",
@@ -174,7 +158,7 @@ impl Builder<'_> {
         // Another call of a layer already built: the same variables, which must fit this call.
         let key: *const LayerConfig = layer;
         if let Some(shared) = self.shared.borrow().get(&key) {
-            for (w, (name, shape)) in shared.iter().zip(&expected) {
+            for (w, WeightSpec { name, shape }) in shared.iter().zip(&expected) {
                 if w.value.shape() != shape.as_slice() {
                     return Err(bad(format!(
                         "weight '{name}' has shape {:?}, but this call of the layer needs {shape:?} (a shared layer called on inputs of different shapes); {MALFORMED}",
@@ -193,14 +177,14 @@ impl Builder<'_> {
     pub(super) fn first_weights(
         &self,
         layer: &LayerConfig,
-        expected: Vec<(&str, Vec<usize>)>,
+        expected: Vec<WeightSpec>,
         bad: &dyn Fn(String) -> Error,
     ) -> Result<Vec<Weight>> {
         if layer.weights.is_empty() && !expected.is_empty() {
             if let Some(budget) = self.placeholder_budget.get() {
                 let needed = expected
                     .iter()
-                    .map(|(_, shape)| checked_len(shape).unwrap_or(usize::MAX))
+                    .map(|w| checked_len(&w.shape).unwrap_or(usize::MAX))
                     .fold(0usize, usize::saturating_add);
                 if needed > budget {
                     return Err(bad(format!(
@@ -210,15 +194,15 @@ impl Builder<'_> {
                 self.placeholder_budget.set(Some(budget - needed));
                 return Ok(expected
                     .into_iter()
-                    .map(|(name, shape)| Weight {
-                        name: name.to_string(),
-                        value: Arc::new(crate::tensor::Tensor::zeros(IxDyn(&shape))),
+                    .map(|w| Weight {
+                        name: w.name.to_string(),
+                        value: Arc::new(crate::tensor::Tensor::zeros(IxDyn(&w.shape))),
                     })
                     .collect());
             }
         }
         if layer.weights.len() != expected.len() {
-            let names: Vec<&str> = expected.iter().map(|(n, _)| *n).collect();
+            let names: Vec<&str> = expected.iter().map(|w| w.name).collect();
             let detail = if layer.weights.is_empty() {
                 format!(
                     "the file has no weights for this layer, which needs {}; {WEIGHTS_MISMATCH}",
@@ -238,7 +222,7 @@ impl Builder<'_> {
             .weights
             .iter()
             .zip(&expected)
-            .map(|(w, (name, shape))| {
+            .map(|(w, WeightSpec { name, shape })| {
                 if w.value.shape() != shape.as_slice() {
                     return Err(bad(format!(
                         "weight '{name}' has shape {:?} in the file, the config needs {:?}; {WEIGHTS_MISMATCH}",

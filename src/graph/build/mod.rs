@@ -19,14 +19,14 @@ use std::sync::Arc;
 use ndarray::IxDyn;
 use serde_json::Value;
 
-use super::layers::{prelu_alpha_shape, translate, Translation};
 use super::open_inputs::{join_dims, DeclaredInput};
-use super::shape::{expected_weights, infer};
 use super::support::{cannot_run, classify, Findings, OpenInput, Status};
 use super::{Graph, MappingUse, Node, NodeId, Op, Weight};
 use crate::error::{human_bytes, Error, Result};
 use crate::keras::custom::CustomMap;
 use crate::keras::{Dialect, KerasModel, LayerConfig, ModelConfig, TensorRef};
+use crate::ops::registry::translate;
+use crate::ops::WeightSpec;
 use crate::tensor::{checked_len, describe_sample_shape};
 
 /// What the user adds to what the file says.

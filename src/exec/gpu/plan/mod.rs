@@ -205,18 +205,19 @@ pub(crate) fn layout(
 /// Ops whose output is their input's buffer as it is (no dispatch).
 fn aliases_its_input(op: &Op) -> bool {
     match op {
-        Op::Identity | Op::Reshape => true,
+        Op::Identity | Op::Reshape(_) => true,
         Op::Input
-        | Op::Dense { .. }
+        | Op::Dense(_)
         | Op::Activation(_)
-        | Op::Softmax { .. }
-        | Op::PRelu
-        | Op::Permute { .. }
+        | Op::Softmax(_)
+        | Op::PRelu(_)
+        | Op::Permute(_)
         | Op::Merge(_)
-        | Op::Concatenate { .. }
-        | Op::BatchNorm { .. }
-        | Op::LayerNorm { .. }
-        | Op::L2Normalize { .. } => false,
+        | Op::Concatenate(_)
+        | Op::BatchNorm(_)
+        | Op::LayerNorm(_)
+        | Op::L2Normalize(_)
+        | Op::Pad(_) => false,
     }
 }
 
@@ -319,47 +320,34 @@ impl Builder<'_> {
     /// Plans node `i`, reading slots `ins` and writing slot `out`.
     fn node(&mut self, i: usize, node: &Node, ins: &[usize], out: usize) -> Result<()> {
         match &node.op {
-            Op::Input | Op::Identity | Op::Reshape => {}
-            Op::Dense {
-                units,
-                use_bias,
-                activation,
-            } => self.dense_node(i, node, ins[0], out, *units, *use_bias, activation)?,
+            Op::Input | Op::Identity | Op::Reshape(_) => {}
+            Op::Dense(d) => {
+                self.dense_node(i, node, ins[0], out, d.units, d.use_bias, &d.activation)?
+            }
             Op::Activation(act) => self.activation(node, ins[0], out, act)?,
-            Op::Softmax {
-                axes,
-                log,
-                logsumexp,
-            } => self.softmax(
+            Op::Softmax(s) => self.softmax(
                 ins[0],
                 out,
                 node.shape.clone(),
-                axes.clone(),
-                *log,
-                *logsumexp,
+                s.axes.clone(),
+                s.log,
+                s.logsumexp,
             )?,
-            Op::PRelu => self.prelu(i, node, ins[0], out),
-            Op::Permute { dims } => self.permute(node, ins[0], out, dims),
+            Op::PRelu(_) => self.prelu(i, node, ins[0], out),
+            Op::Permute(p) => self.permute(node, ins[0], out, &p.dims),
             Op::Merge(kind) => self.merge(*kind, node, ins, out),
-            Op::Concatenate { axis } => self.concatenate(node, ins, out, *axis),
-            Op::BatchNorm { axes, .. } => self.batch_norm(i, node, ins[0], out, axes),
-            Op::LayerNorm {
-                axes,
-                epsilon,
-                center,
-                scale,
-                rms_scaling,
-            } => self.layer_norm(
+            Op::Concatenate(c) => self.concatenate(node, ins, out, c.axis),
+            Op::BatchNorm(n) => self.batch_norm(i, node, ins[0], out, &n.axes),
+            Op::LayerNorm(n) => self.layer_norm(
                 i,
                 node,
                 (ins[0], out),
-                axes,
-                *epsilon,
-                (*center, *scale, *rms_scaling),
+                &n.axes,
+                n.epsilon,
+                (n.center, n.scale, n.rms_scaling),
             )?,
-            Op::L2Normalize { axes, floor } => {
-                self.l2_normalize(node, (ins[0], out), axes, *floor)?
-            }
+            Op::L2Normalize(n) => self.l2_normalize(node, (ins[0], out), &n.axes, n.floor)?,
+            Op::Pad(p) => self.pad(node, ins[0], out, p),
         }
         Ok(())
     }

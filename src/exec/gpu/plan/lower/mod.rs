@@ -6,3 +6,4 @@ mod dense;
 mod layout;
 mod merge;
 mod norm;
+mod pad;

@@ -1,10 +1,11 @@
 //! Activations on the CPU, in the precision of the run, with the formulas Keras uses. A NaN or
 //! an infinity comes out as Keras gives it: max, min and clip propagate NaN (see `nan`).
 
-use ndarray::{ArrayD, Axis};
+use ndarray::{ArrayD, Axis, Zip};
 
-use super::{nan, Real};
-use crate::graph::Activation;
+use super::Activation;
+use crate::ops::reduce::reduce_keep;
+use crate::ops::{nan, Real};
 
 /// Applies `act` to `x`; softmax and log-softmax run over the last axis.
 pub fn apply<T: Real>(act: &Activation, x: &mut ArrayD<T>) {
@@ -112,4 +113,53 @@ fn softmax_last_axis<T: Real>(x: &mut ArrayD<T>, log: bool) {
             lane.mapv_inplace(|v| v / sum);
         }
     }
+}
+
+/// PReLU: `x >= 0 ? x : alpha·x`, alpha broadcast over the shared axes.
+pub fn prelu<T: Real>(x: &ArrayD<T>, alpha: &ArrayD<T>) -> ArrayD<T> {
+    let mut y = x.clone();
+    Zip::from(&mut y).and_broadcast(alpha).for_each(|v, &a| {
+        if *v < T::zero() {
+            *v = a * *v
+        }
+    });
+    y
+}
+
+/// Softmax over several axes at once: exp(x − max) / Σ exp(x − max), NaN in a group with a NaN
+/// or +inf (or only −inf). With `logsumexp`, exp(x − logsumexp(x)) as Keras computes it: the
+/// same except in a group whose max is +inf, where logsumexp is +inf, so its +inf elements come
+/// out NaN and the others 0 (log: −inf).
+pub(super) fn softmax<T: Real>(
+    x: &ArrayD<T>,
+    axes: &[usize],
+    log: bool,
+    logsumexp: bool,
+) -> ArrayD<T> {
+    let mut max = x.clone();
+    for &axis in axes {
+        max = max
+            .fold_axis(Axis(axis), T::neg_infinity(), |m, &v| nan::max(*m, v))
+            .insert_axis(Axis(axis));
+    }
+    let shifted = x - &max;
+    let sum = reduce_keep(&shifted.mapv(|v| v.exp()), axes);
+    let mut y = if log {
+        shifted - &sum.mapv(|s| s.ln())
+    } else {
+        shifted.mapv(|v| v.exp()) / &sum
+    };
+    if logsumexp {
+        // There logsumexp is +inf: x − inf is −inf, or NaN at a +inf itself.
+        Zip::from(&mut y)
+            .and(x)
+            .and_broadcast(&max)
+            .for_each(|y, &v, &m| {
+                if m == T::infinity() {
+                    let d = v - m;
+                    *y = if log { d } else { d.exp() };
+                }
+            });
+    }
+    y
 }

@@ -1,0 +1,35 @@
+//! Padding and cropping: one gather per output element, zero where it falls outside the input.
+
+use super::super::*;
+use crate::ops::Pad;
+
+impl Builder<'_> {
+    pub(crate) fn pad(&mut self, node: &Node, input: usize, out: usize, pad: &Pad) {
+        let max = self.max_dim();
+        let shape = node.shape.clone();
+        let len: usize = shape.iter().product();
+        let in_shape = self.graph.node(node.inputs[0]).shape.clone();
+        // Axis 0 is the batch, never padded; an amount travels as its i32 bits.
+        let before: Vec<usize> = std::iter::once(0)
+            .chain(pad.before.iter().map(|&b| b as i32 as u32 as usize))
+            .collect();
+        self.dispatch(
+            Kernel::Pad.key(),
+            vec![Res::Slot(input), Res::Slot(out)],
+            Box::new(move |b| {
+                let full_in = with_batch(b, &in_shape);
+                let full_out = with_batch(b, &shape);
+                let n = b * len;
+                let mut p = Params {
+                    u: [n as u32, full_out.len() as u32, 0, 0],
+                    ..Default::default()
+                };
+                put(&mut p.dims, &full_out);
+                put(&mut p.s0, &strides(&full_in));
+                put(&mut p.s1, &before);
+                put(&mut p.s2, &full_in);
+                (p, grid_1d(n, max))
+            }),
+        );
+    }
+}

@@ -1,0 +1,44 @@
+//! Dense on the CPU: one GEMM over all leading axes through ndarray's `general_mat_mul`.
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array2, ArrayD, ArrayView2, IxDyn};
+
+use crate::ops::Real;
+
+/// `x·kernel + bias` over the last axis of `x`, as one GEMM over all leading axes.
+pub(super) fn dense<T: Real>(
+    x: &ArrayD<T>,
+    kernel: &ArrayD<T>,
+    bias: Option<&ArrayD<T>>,
+    out_shape: &[usize],
+) -> ArrayD<T> {
+    let k = kernel.shape()[0];
+    let x = x.as_standard_layout();
+    let rows = x.len() / k.max(1);
+    let x2: ArrayView2<T> = x
+        .view()
+        .into_shape_with_order((rows, k))
+        .expect("dense input is contiguous");
+    let w2: ArrayView2<T> = kernel
+        .view()
+        .into_shape_with_order((k, kernel.shape()[1]))
+        .expect("kernel is 2-D");
+    // The bias goes in first and the product is accumulated onto it (beta = 1), which saves
+    // a separate pass over the output.
+    let n = w2.ncols();
+    let (mut y, beta) = match bias {
+        Some(b) => {
+            let b = b.view().into_shape_with_order(n).expect("bias is 1-D");
+            (
+                b.broadcast((rows, n))
+                    .expect("bias fits the output")
+                    .to_owned(),
+                T::one(),
+            )
+        }
+        None => (Array2::zeros((rows, n)), T::zero()),
+    };
+    general_mat_mul(T::one(), &x2, &w2, beta, &mut y);
+    y.into_shape_with_order(IxDyn(out_shape))
+        .expect("dense output shape was inferred")
+}

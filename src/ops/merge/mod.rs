@@ -1,0 +1,154 @@
+//! Merges: Add, Subtract, Multiply, Average, Maximum, Minimum (elementwise, with Keras's
+//! broadcasting) and Concatenate.
+
+use ndarray::{concatenate, ArrayD, Axis, IxDyn, Zip};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::fields::{i64_field, resolve_axis};
+use super::{nan, Op, Real};
+
+/// How a merge layer combines its N same-shaped (or broadcastable) inputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MergeKind {
+    Add,
+    /// Exactly two inputs: first − second.
+    Subtract,
+    Multiply,
+    Average,
+    Maximum,
+    Minimum,
+}
+
+/// Joins the inputs along one axis.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Concatenate {
+    pub axis: usize,
+}
+
+pub const CLASSES: &[&str] = &[
+    "Add",
+    "Subtract",
+    "Multiply",
+    "Average",
+    "Maximum",
+    "Minimum",
+    "Concatenate",
+];
+
+/// Reads a merge layer; `rank` counts the batch axis.
+pub fn parse(class: &str, config: &Value, rank: usize) -> Result<Op, String> {
+    Ok(Op::Merge(match class {
+        "Add" => MergeKind::Add,
+        "Subtract" => MergeKind::Subtract,
+        "Multiply" => MergeKind::Multiply,
+        "Average" => MergeKind::Average,
+        "Maximum" => MergeKind::Maximum,
+        "Minimum" => MergeKind::Minimum,
+        _ => {
+            return Ok(Op::Concatenate(Concatenate {
+                axis: resolve_axis(i64_field(config, "axis")?.unwrap_or(-1), rank)?,
+            }))
+        }
+    }))
+}
+
+impl MergeKind {
+    pub fn name(self) -> String {
+        format!("{self:?}").to_lowercase()
+    }
+
+    /// Keras's merge broadcasting: equal ranks, and per axis equal sizes or a size of 1.
+    pub fn output_shape(self, inputs: &[&[usize]]) -> Result<Vec<usize>, String> {
+        if inputs.len() < 2 || (self == MergeKind::Subtract && inputs.len() != 2) {
+            let want = if self == MergeKind::Subtract {
+                "exactly 2"
+            } else {
+                "at least 2"
+            };
+            return Err(format!(
+                "{self:?} needs {want} inputs, got {}",
+                inputs.len()
+            ));
+        }
+        let mut out = inputs[0].to_vec();
+        for shape in &inputs[1..] {
+            if shape.len() != out.len() {
+                return Err(format!("{self:?} inputs have different ranks: {inputs:?}"));
+            }
+            for (o, &s) in out.iter_mut().zip(shape.iter()) {
+                match (*o, s) {
+                    (a, b) if a == b => {}
+                    (1, b) => *o = b,
+                    (_, 1) => {}
+                    _ => return Err(format!("{self:?} inputs do not broadcast: {inputs:?}")),
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Keras folds a merge left to right (`((a + b) + c)`), then Average divides once.
+    pub fn eval<T: Real>(self, inputs: &[&ArrayD<T>], out_shape: &[usize]) -> ArrayD<T> {
+        let first = inputs[0]
+            .broadcast(IxDyn(out_shape))
+            .expect("merge shapes checked");
+        let mut acc = first.to_owned();
+        for x in &inputs[1..] {
+            let combine: fn(T, T) -> T = match self {
+                MergeKind::Add | MergeKind::Average => |a, b| a + b,
+                MergeKind::Subtract => |a, b| a - b,
+                MergeKind::Multiply => |a, b| a * b,
+                MergeKind::Maximum => nan::max,
+                MergeKind::Minimum => nan::min,
+            };
+            Zip::from(&mut acc)
+                .and_broadcast(*x)
+                .for_each(|a, &b| *a = combine(*a, b));
+        }
+        if self == MergeKind::Average {
+            let n = T::from_f64(inputs.len() as f64);
+            acc.mapv_inplace(|v| v / n);
+        }
+        acc
+    }
+}
+
+impl Concatenate {
+    /// `axis` is absolute (batch is axis 0); every other axis must agree.
+    pub fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>, String> {
+        let first = inputs
+            .first()
+            .ok_or("Concatenate needs at least one input")?;
+        let axis = self.axis;
+        if axis == 0 || axis > first.len() {
+            return Err(format!(
+                "Concatenate axis {axis} is out of range for shape {first:?}"
+            ));
+        }
+        let mut out = first.to_vec();
+        out[axis - 1] = 0;
+        for shape in inputs {
+            let mut a = shape.to_vec();
+            if a.len() != first.len() {
+                return Err(format!(
+                    "Concatenate inputs have different ranks: {inputs:?}"
+                ));
+            }
+            out[axis - 1] += a[axis - 1];
+            a[axis - 1] = first[axis - 1];
+            if a != **first {
+                return Err(format!(
+                    "Concatenate inputs differ outside axis {axis}: {inputs:?}"
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn eval<T: Real>(&self, inputs: &[&ArrayD<T>]) -> ArrayD<T> {
+        let views: Vec<_> = inputs.iter().map(|x| x.view()).collect();
+        concatenate(Axis(self.axis), &views).expect("shapes checked when the graph was built")
+    }
+}

@@ -1,0 +1,195 @@
+//! Every operation a graph node can perform, one module per op family.
+//!
+//! A family keeps in one place how its Keras classes' configs read (both dialects), its output
+//! shape rule, the weights it expects, its cost and its CPU evaluation; `registry` maps Keras
+//! class names to the family's parser. `Op` dispatches to the families with exhaustive matches,
+//! so a new op does not compile until every executor handles it or says it cannot.
+//!
+//! Axes are absolute indices into the full tensor shape, batch axis included (axis 0 is the
+//! batch), already resolved from Keras's negative or 1-based forms when the config is read.
+
+pub mod activation;
+pub mod dense;
+mod fields;
+pub mod layout;
+pub mod merge;
+pub mod nan;
+pub mod norm;
+pub mod pad;
+mod real;
+mod reduce;
+pub mod registry;
+
+use ndarray::ArrayD;
+use serde::Serialize;
+
+pub use activation::{Activation, PRelu, Softmax};
+pub use dense::Dense;
+pub use layout::{Permute, Reshape};
+pub use merge::{Concatenate, MergeKind};
+pub use norm::{BatchNorm, L2Normalize, LayerNorm};
+pub use pad::Pad;
+pub use real::Real;
+
+/// One node's computation. Weights live on the node, in the order its family's `weights` lists.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    /// A model input; no computation.
+    Input,
+    Dense(Dense),
+    Activation(Activation),
+    Softmax(Softmax),
+    PRelu(PRelu),
+    /// Passes its input through (Dropout and the noise layers at inference, mapped no-ops).
+    Identity,
+    Reshape(Reshape),
+    Permute(Permute),
+    /// Elementwise combination of the inputs, with Keras's broadcasting.
+    Merge(MergeKind),
+    Concatenate(Concatenate),
+    BatchNorm(BatchNorm),
+    LayerNorm(LayerNorm),
+    L2Normalize(L2Normalize),
+    Pad(Pad),
+}
+
+/// A weight an op expects: Keras's variable name and its shape.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WeightSpec {
+    pub name: &'static str,
+    pub shape: Vec<usize>,
+}
+
+impl WeightSpec {
+    pub fn new(name: &'static str, shape: Vec<usize>) -> Self {
+        WeightSpec { name, shape }
+    }
+}
+
+impl Op {
+    /// Short op name for tables and reports.
+    pub fn name(&self) -> String {
+        match self {
+            Op::Input => "input".into(),
+            Op::Dense(d) => d.name(),
+            Op::Activation(a) => a.name(),
+            Op::Softmax(s) => s.name().into(),
+            Op::PRelu(_) => "prelu".into(),
+            Op::Identity => "identity".into(),
+            Op::Reshape(_) => "reshape".into(),
+            Op::Permute(_) => "permute".into(),
+            Op::Merge(kind) => kind.name(),
+            Op::Concatenate(_) => "concatenate".into(),
+            Op::BatchNorm(_) => "batch_norm".into(),
+            Op::LayerNorm(n) => n.name().into(),
+            Op::L2Normalize(_) => "l2_normalize".into(),
+            Op::Pad(p) => p.name().into(),
+        }
+    }
+
+    /// Whether the op takes several tensors (merges) rather than exactly one.
+    pub fn takes_many(&self) -> bool {
+        match self {
+            Op::Merge(_) | Op::Concatenate(_) => true,
+            Op::Input
+            | Op::Dense(_)
+            | Op::Activation(_)
+            | Op::Softmax(_)
+            | Op::PRelu(_)
+            | Op::Identity
+            | Op::Reshape(_)
+            | Op::Permute(_)
+            | Op::BatchNorm(_)
+            | Op::LayerNorm(_)
+            | Op::L2Normalize(_)
+            | Op::Pad(_) => false,
+        }
+    }
+
+    /// The output shape of one sample, from the input shapes (batch left out everywhere).
+    /// Errors are plain sentences; the graph builder adds the file and layer.
+    pub fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>, String> {
+        let first = inputs.first().copied().unwrap_or(&[]);
+        match self {
+            Op::Input | Op::Activation(_) | Op::PRelu(_) | Op::Identity => Ok(first.to_vec()),
+            Op::Dense(d) => d.output_shape(first),
+            Op::Softmax(s) => norm::same_shape(&s.axes, first),
+            Op::Reshape(r) => r.output_shape(first),
+            Op::Permute(p) => p.output_shape(first),
+            Op::Merge(kind) => kind.output_shape(inputs),
+            Op::Concatenate(c) => c.output_shape(inputs),
+            Op::BatchNorm(n) => norm::same_shape(&n.axes, first),
+            Op::LayerNorm(n) => norm::same_shape(&n.axes, first),
+            Op::L2Normalize(n) => norm::same_shape(&n.axes, first),
+            Op::Pad(p) => p.output_shape(first),
+        }
+    }
+
+    /// The weights the op expects, in Keras's order, given its (first) input's sample shape.
+    pub fn weights(&self, input: &[usize]) -> Result<Vec<WeightSpec>, String> {
+        Ok(match self {
+            Op::Dense(d) => d.weights(input),
+            Op::PRelu(p) => p.weights(input)?,
+            Op::BatchNorm(n) => n.weights(input),
+            Op::LayerNorm(n) => n.weights(input),
+            Op::Input
+            | Op::Activation(_)
+            | Op::Softmax(_)
+            | Op::Identity
+            | Op::Reshape(_)
+            | Op::Permute(_)
+            | Op::Merge(_)
+            | Op::Concatenate(_)
+            | Op::L2Normalize(_)
+            | Op::Pad(_) => Vec::new(),
+        })
+    }
+
+    /// Multiply–adds per sample, the figure benchmarks turn into GFLOP/s (the matrix products
+    /// that dominate a model's time; elementwise ops count 0).
+    pub fn macs(&self, input: &[usize], output: &[usize]) -> u64 {
+        match self {
+            Op::Dense(d) => d.macs(input, output),
+            Op::Input
+            | Op::Activation(_)
+            | Op::Softmax(_)
+            | Op::PRelu(_)
+            | Op::Identity
+            | Op::Reshape(_)
+            | Op::Permute(_)
+            | Op::Merge(_)
+            | Op::Concatenate(_)
+            | Op::BatchNorm(_)
+            | Op::LayerNorm(_)
+            | Op::L2Normalize(_)
+            | Op::Pad(_) => 0,
+        }
+    }
+
+    /// Computes the op on the CPU from its input values and its (already converted) weights;
+    /// `out_shape` is the output's full shape, batch included.
+    pub fn eval<T: Real>(
+        &self,
+        inputs: &[&ArrayD<T>],
+        weights: &[&ArrayD<T>],
+        out_shape: &[usize],
+    ) -> ArrayD<T> {
+        let x = inputs[0];
+        match self {
+            Op::Input | Op::Identity => x.clone(),
+            Op::Dense(d) => d.eval(x, weights, out_shape),
+            Op::Activation(a) => a.eval(x),
+            Op::Softmax(s) => s.eval(x),
+            Op::PRelu(_) => activation::prelu(x, weights[0]),
+            Op::Reshape(_) => layout::reshape(x, out_shape),
+            Op::Permute(p) => p.eval(x),
+            Op::Merge(kind) => kind.eval(inputs, out_shape),
+            Op::Concatenate(c) => c.eval(inputs),
+            Op::BatchNorm(n) => n.eval(x, weights),
+            Op::LayerNorm(n) => n.eval(x, weights),
+            Op::L2Normalize(n) => n.eval(x),
+            Op::Pad(p) => p.eval(x, out_shape),
+        }
+    }
+}

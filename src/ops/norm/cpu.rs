@@ -1,0 +1,88 @@
+//! The normalizations on the CPU, with Keras's formulas.
+
+use ndarray::{ArrayD, IxDyn, Zip};
+
+use crate::ops::reduce::{mean_keep, reduce_keep};
+use crate::ops::{nan, Real};
+
+/// A parameter stored over `axes` only, reshaped to broadcast against a tensor of rank `ndim`.
+fn broadcastable<T: Real>(param: &ArrayD<T>, axes: &[usize], input_shape: &[usize]) -> ArrayD<T> {
+    let mut shape = vec![1; input_shape.len()];
+    for &a in axes {
+        shape[a] = input_shape[a];
+    }
+    param
+        .as_standard_layout()
+        .into_owned()
+        .into_shape_with_order(IxDyn(&shape))
+        .expect("parameter shape checked when the graph was built")
+}
+
+pub(super) fn batch_norm<T: Real>(
+    x: &ArrayD<T>,
+    weights: &[&ArrayD<T>],
+    axes: &[usize],
+    eps: T,
+    center: bool,
+    scale: bool,
+) -> ArrayD<T> {
+    let shape = x.shape();
+    let mut params = weights.iter().map(|w| broadcastable(w, axes, shape));
+    let gamma = scale.then(|| params.next().expect("gamma"));
+    let beta = center.then(|| params.next().expect("beta"));
+    let mean = params.next().expect("moving_mean");
+    let var = params.next().expect("moving_variance");
+    // Keras: inv = rsqrt(var + eps) · gamma; y = x·inv + (beta − mean·inv).
+    let mut inv = var.mapv(|v| T::one() / (v + eps).sqrt());
+    if let Some(g) = &gamma {
+        inv = inv * g;
+    }
+    let mut shift = -(&mean * &inv);
+    if let Some(b) = &beta {
+        shift += b;
+    }
+    let mut y = x.clone();
+    Zip::from(&mut y)
+        .and_broadcast(&inv)
+        .and_broadcast(&shift)
+        .for_each(|v, &i, &s| *v = *v * i + s);
+    y
+}
+
+pub(super) fn layer_norm<T: Real>(
+    x: &ArrayD<T>,
+    weights: &[&ArrayD<T>],
+    axes: &[usize],
+    eps: T,
+    (center, scale, rms_scaling): (bool, bool, bool),
+) -> ArrayD<T> {
+    let shape = x.shape();
+    let mut params = weights.iter().map(|w| broadcastable(w, axes, shape));
+    let mean = mean_keep(x, axes);
+    let centered = x - &mean;
+    let var = mean_keep(&centered.mapv(|v| v * v), axes);
+    let inv = var.mapv(|v| T::one() / (v + eps).sqrt());
+    if rms_scaling {
+        // Keras 3 divides the uncentred input by sqrt(variance + eps) and only scales.
+        let gamma = params.next().expect("gamma");
+        return x * &inv * &gamma;
+    }
+    let mut y = centered * &inv;
+    if scale {
+        y = y * &params.next().expect("gamma");
+    }
+    if center {
+        y += &params.next().expect("beta");
+    }
+    y
+}
+
+/// `x / sqrt(max(Σx², floor))` over `axes`.
+pub(super) fn l2_normalize<T: Real>(x: &ArrayD<T>, axes: &[usize], floor: T) -> ArrayD<T> {
+    let sum_sq = reduce_keep(&x.mapv(|v| v * v), axes);
+    let mut y = x.clone();
+    Zip::from(&mut y)
+        .and_broadcast(&sum_sq)
+        .for_each(|v, &s| *v = *v / nan::max(s, floor).sqrt());
+    y
+}

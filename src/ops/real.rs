@@ -1,0 +1,52 @@
+//! The float types the CPU evaluations compute in: f32 for normal runs, f64 for reference runs.
+
+use ndarray::{ArrayD, LinalgScalar, ScalarOperand};
+use num_traits::Float;
+
+/// The float types the CPU executor computes in.
+pub trait Real:
+    Float + LinalgScalar + ScalarOperand + std::ops::AddAssign + Send + Sync + std::fmt::Debug + 'static
+{
+    fn from_f32(v: f32) -> Self;
+    fn from_f64(v: f64) -> Self;
+    fn to_f32(self) -> f32;
+    fn erf(self) -> Self;
+    /// The array in float32: a move for f32, a conversion for f64.
+    fn array_to_f32(a: ArrayD<Self>) -> ArrayD<f32>;
+}
+
+impl Real for f32 {
+    fn from_f32(v: f32) -> Self {
+        v
+    }
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+    fn to_f32(self) -> f32 {
+        self
+    }
+    fn erf(self) -> Self {
+        libm::erff(self)
+    }
+    fn array_to_f32(a: ArrayD<Self>) -> ArrayD<f32> {
+        a
+    }
+}
+
+impl Real for f64 {
+    fn from_f32(v: f32) -> Self {
+        v as f64
+    }
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+    fn to_f32(self) -> f32 {
+        self as f32
+    }
+    fn erf(self) -> Self {
+        libm::erf(self)
+    }
+    fn array_to_f32(a: ArrayD<Self>) -> ArrayD<f32> {
+        a.mapv(Real::to_f32)
+    }
+}

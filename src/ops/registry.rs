@@ -1,0 +1,87 @@
+//! Keras class name → the op family that reads it: the only place that lists layer classes.
+
+use serde_json::Value;
+
+use super::{activation, dense, layout, merge, norm, pad, Op};
+use crate::keras::Dialect;
+
+/// How one family reads a layer of one of its classes.
+struct Layer<'a> {
+    class: &'a str,
+    config: &'a Value,
+    /// The (first) input's sample shape.
+    input: &'a [usize],
+    dialect: Dialect,
+}
+
+impl Layer<'_> {
+    /// Rank of the input, batch included.
+    fn rank(&self) -> usize {
+        self.input.len() + 1
+    }
+}
+
+type Parser = fn(&Layer) -> Result<Op, String>;
+
+/// The families, each with the classes it reads. Adding a family is one line here.
+const FAMILIES: &[(&[&str], Parser)] = &[
+    (&["InputLayer"], |_| Ok(Op::Input)),
+    (dense::CLASSES, |l| dense::parse(l.config, l.dialect)),
+    (activation::CLASSES, |l| {
+        activation::parse(l.class, l.config, l.rank(), l.dialect)
+    }),
+    (layout::IDENTITY_CLASSES, |_| Ok(Op::Identity)),
+    (layout::CLASSES, |l| {
+        layout::parse(l.class, l.config, l.input)
+    }),
+    (merge::CLASSES, |l| {
+        merge::parse(l.class, l.config, l.rank())
+    }),
+    (norm::CLASSES, |l| {
+        norm::parse(l.class, l.config, l.rank(), l.dialect)
+    }),
+    (pad::CLASSES, |l| pad::parse(l.class, l.config, l.input)),
+];
+
+/// Names accepted on the right of `--custom NAME=BUILTIN` that are no layer class.
+pub const EXTRA_BUILTINS: &[&str] = &["l2_normalize", "identity"];
+
+/// Every layer class keqv runs, in the registry's order.
+pub fn layer_classes() -> impl Iterator<Item = &'static str> {
+    FAMILIES
+        .iter()
+        .flat_map(|(classes, _)| classes.iter().copied())
+        .filter(|c| !EXTRA_BUILTINS.contains(c))
+}
+
+/// Whether keqv runs layers of this class.
+pub fn is_layer_class(class: &str) -> bool {
+    layer_classes().any(|c| c == class)
+}
+
+/// The op for a layer of class `class` (or a `--custom` built-in name: a class, an extra
+/// built-in or an activation name) with `config`, whose (first) input sample shape is `input`;
+/// `None` when no family reads the class.
+pub fn translate(
+    class: &str,
+    config: &Value,
+    input: &[usize],
+    dialect: Dialect,
+) -> Result<Option<Op>, String> {
+    let layer = Layer {
+        class,
+        config,
+        input,
+        dialect,
+    };
+    if class == "identity" {
+        return Ok(Some(Op::Identity));
+    }
+    if let Some((_, parse)) = FAMILIES
+        .iter()
+        .find(|(classes, _)| classes.contains(&class))
+    {
+        return parse(&layer).map(Some);
+    }
+    Ok(activation::parse_activation(class, dialect).map(Op::Activation))
+}
