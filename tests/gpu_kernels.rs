@@ -29,7 +29,7 @@ use keqv::exec::gpu::{self, DenseKernel, GpuExecutor, SoftTile};
 use keqv::exec::{Executor, Keep};
 use keqv::graph::{Activation, Graph, MergeKind, NodeId, Op};
 use keqv::ops::{
-    BatchNorm, Concatenate, Dense, L2Normalize, LayerNorm, PRelu, Permute, Reshape, Softmax,
+    BatchNorm, Concatenate, Dense, L2Normalize, LayerNorm, PRelu, Pad, Permute, Reshape, Softmax,
 };
 use keqv::tensor::Tensor;
 use ndarray::{ArrayD, IxDyn};
@@ -693,6 +693,38 @@ fn permute_and_reshape() {
         &|_, _| 0.0,
         false,
     );
+}
+
+#[test]
+fn pad_and_crop_on_every_axis_and_rank() {
+    // (sample shape, before, after): zero padding, cropping, one side only, a crop to size 1,
+    // and channels-first style (the first sample axis untouched).
+    let cases: [(&[usize], &[i64], &[i64]); 6] = [
+        (&[7, 3], &[2, 0], &[1, 0]),
+        (&[7, 3], &[-2, 0], &[-4, 0]),
+        (&[6, 5, 3], &[1, 0, 0], &[2, 3, 0]),
+        (&[6, 5, 3], &[0, -4, -1], &[0, 0, -1]),
+        (&[4, 5, 3, 2], &[0, 1, 0, 2], &[0, 1, 2, 0]),
+        (&[4, 5, 3, 2], &[-3, -3, 0, 0], &[0, -1, -2, 0]),
+    ];
+    for (k, (shape, before, after)) in cases.into_iter().enumerate() {
+        let mut g = Builder::new(61 + k as u64);
+        let x = g.input(shape);
+        let pad = Pad {
+            before: before.to_vec(),
+            after: after.to_vec(),
+        };
+        let y = g.op(Op::Pad(pad), &[x], vec![]);
+        let graph = g.finish(&[y]);
+        let inputs = inputs_for(&graph, 3, 62 + k as u64, 1.0);
+        check(
+            &format!("pad {shape:?} by {before:?}/{after:?}"),
+            &graph,
+            &inputs,
+            &|_, _| 0.0,
+            false,
+        );
+    }
 }
 
 // ---------- normalisation ----------

@@ -19,7 +19,7 @@ use keqv::exec::cpu::{CpuExecutor, Precision};
 use keqv::exec::gpu::{self, DenseKernel, GpuContext, GpuExecutor};
 use keqv::exec::{Executor, Keep};
 use keqv::graph::{Activation, Graph, MergeKind, NodeId, Op};
-use keqv::ops::{BatchNorm, Dense, L2Normalize, LayerNorm, PRelu, Softmax};
+use keqv::ops::{BatchNorm, Dense, L2Normalize, LayerNorm, PRelu, Pad, Softmax};
 use keqv::tensor::Tensor;
 use ndarray::{ArrayD, IxDyn};
 
@@ -247,6 +247,24 @@ fn prelu_keeps_nan_and_infinities() {
         one_op(Op::PRelu(PRelu::default()), &[&[4]], vec![alpha]),
         vec![specials()],
         &rotated([N, I, NI, 1.0]),
+    );
+    run_everywhere(&[case], false);
+}
+
+#[test]
+fn pad_and_crop_move_nan_and_infinities_and_add_plain_zeros() {
+    // specials() rows are [NaN, inf, −inf, 1], [1, NaN, inf, −inf], [−inf, 1, NaN, inf]: one
+    // zero before, the last column cropped.
+    let pad = Pad {
+        before: vec![1],
+        after: vec![-1],
+    };
+    let want = [[0.0, N, I, NI], [0.0, 1.0, N, I], [0.0, NI, 1.0, N]];
+    let case = Case::new(
+        "pad",
+        one_op(Op::Pad(pad), &[&[4]], vec![]),
+        vec![specials()],
+        want.as_flattened(),
     );
     run_everywhere(&[case], false);
 }
