@@ -29,7 +29,8 @@ use keqv::exec::gpu::{self, DenseKernel, GpuExecutor, SoftTile};
 use keqv::exec::{Executor, Keep};
 use keqv::graph::{Activation, Graph, MergeKind, NodeId, Op};
 use keqv::ops::{
-    BatchNorm, Concatenate, Dense, L2Normalize, LayerNorm, PRelu, Pad, Permute, Reshape, Softmax,
+    BatchNorm, Concatenate, Dense, L2Normalize, LayerNorm, PRelu, Pad, Permute, Pool, PoolKind,
+    Reshape, Softmax,
 };
 use keqv::tensor::Tensor;
 use ndarray::{ArrayD, IxDyn};
@@ -722,6 +723,60 @@ fn pad_and_crop_on_every_axis_and_rank() {
             &graph,
             &inputs,
             &|_, _| 0.0,
+            false,
+        );
+    }
+}
+
+#[test]
+fn pooling_max_average_same_valid_and_global() {
+    // (sample shape, window, strides, same, max, global)
+    type PoolCase<'a> = (&'a [usize], &'a [usize], &'a [usize], bool, bool, bool);
+    let cases: [PoolCase; 7] = [
+        (&[9, 3], &[2, 1], &[2, 1], false, true, false),
+        (&[9, 3], &[3, 1], &[2, 1], true, false, false),
+        (&[7, 8, 3], &[2, 3, 1], &[2, 2, 1], true, true, false),
+        (&[7, 8, 3], &[3, 2, 1], &[1, 3, 1], true, false, false),
+        (&[3, 7, 8], &[1, 2, 2], &[1, 2, 2], false, false, false),
+        (
+            &[5, 6, 4, 2],
+            &[2, 2, 3, 1],
+            &[2, 2, 1, 1],
+            true,
+            true,
+            false,
+        ),
+        (
+            &[5, 6, 4, 2],
+            &[5, 6, 4, 1],
+            &[1, 1, 1, 1],
+            false,
+            false,
+            true,
+        ),
+    ];
+    for (k, (shape, window, strides, same, max, global)) in cases.into_iter().enumerate() {
+        let mut g = Builder::new(71 + k as u64);
+        let x = g.input(shape);
+        let pool = Pool {
+            kind: if max {
+                PoolKind::Max
+            } else {
+                PoolKind::Average
+            },
+            window: window.to_vec(),
+            strides: strides.to_vec(),
+            same,
+            keep_only: global.then_some(shape.len() - 1),
+        };
+        let y = g.op(Op::Pool(pool), &[x], vec![]);
+        let graph = g.finish(&[y]);
+        let inputs = inputs_for(&graph, 3, 72 + k as u64, 1.0);
+        check(
+            &format!("pool {shape:?} window {window:?} strides {strides:?} same {same} max {max}"),
+            &graph,
+            &inputs,
+            &*reduction_tol(),
             false,
         );
     }

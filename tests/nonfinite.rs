@@ -19,7 +19,7 @@ use keqv::exec::cpu::{CpuExecutor, Precision};
 use keqv::exec::gpu::{self, DenseKernel, GpuContext, GpuExecutor};
 use keqv::exec::{Executor, Keep};
 use keqv::graph::{Activation, Graph, MergeKind, NodeId, Op};
-use keqv::ops::{BatchNorm, Dense, L2Normalize, LayerNorm, PRelu, Pad, Softmax};
+use keqv::ops::{BatchNorm, Dense, L2Normalize, LayerNorm, PRelu, Pad, Pool, PoolKind, Softmax};
 use keqv::tensor::Tensor;
 use ndarray::{ArrayD, IxDyn};
 
@@ -267,6 +267,37 @@ fn pad_and_crop_move_nan_and_infinities_and_add_plain_zeros() {
         want.as_flattened(),
     );
     run_everywhere(&[case], false);
+}
+
+#[test]
+fn pooling_propagates_nan_through_max_and_mean() {
+    // specials() rows [NaN, inf, −inf, 1], [1, NaN, inf, −inf], [−inf, 1, NaN, inf] as 4 steps
+    // of one channel, pooled in pairs: NaN goes through max (as in jax) and through the sum.
+    let pool = |kind| {
+        Op::Pool(Pool {
+            kind,
+            window: vec![2, 1],
+            strides: vec![2, 1],
+            same: false,
+            keep_only: None,
+        })
+    };
+    let input = specials().into_shape_with_order(IxDyn(&[3, 4, 1])).unwrap();
+    let cases = [
+        Case::new(
+            "max pool",
+            one_op(pool(PoolKind::Max), &[&[4, 1]], vec![]),
+            vec![input.clone()],
+            &[N, 1.0, N, I, 1.0, N],
+        ),
+        Case::new(
+            "average pool",
+            one_op(pool(PoolKind::Average), &[&[4, 1]], vec![]),
+            vec![input],
+            &[N, NI, N, N, NI, N],
+        ),
+    ];
+    run_everywhere(&cases, false);
 }
 
 // ---------- softmax ----------

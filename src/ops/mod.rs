@@ -16,6 +16,7 @@ pub mod merge;
 pub mod nan;
 pub mod norm;
 pub mod pad;
+pub mod pool;
 mod real;
 mod reduce;
 pub mod registry;
@@ -29,6 +30,7 @@ pub use layout::{Permute, Reshape};
 pub use merge::{Concatenate, MergeKind};
 pub use norm::{BatchNorm, L2Normalize, LayerNorm};
 pub use pad::Pad;
+pub use pool::{Pool, PoolKind};
 pub use real::Real;
 
 /// One node's computation. Weights live on the node, in the order its family's `weights` lists.
@@ -52,6 +54,7 @@ pub enum Op {
     LayerNorm(LayerNorm),
     L2Normalize(L2Normalize),
     Pad(Pad),
+    Pool(Pool),
 }
 
 /// A weight an op expects: Keras's variable name and its shape.
@@ -85,6 +88,7 @@ impl Op {
             Op::LayerNorm(n) => n.name().into(),
             Op::L2Normalize(_) => "l2_normalize".into(),
             Op::Pad(p) => p.name().into(),
+            Op::Pool(p) => p.name().into(),
         }
     }
 
@@ -103,7 +107,8 @@ impl Op {
             | Op::BatchNorm(_)
             | Op::LayerNorm(_)
             | Op::L2Normalize(_)
-            | Op::Pad(_) => false,
+            | Op::Pad(_)
+            | Op::Pool(_) => false,
         }
     }
 
@@ -123,6 +128,7 @@ impl Op {
             Op::LayerNorm(n) => norm::same_shape(&n.axes, first),
             Op::L2Normalize(n) => norm::same_shape(&n.axes, first),
             Op::Pad(p) => p.output_shape(first),
+            Op::Pool(p) => p.output_shape(first),
         }
     }
 
@@ -142,7 +148,8 @@ impl Op {
             | Op::Merge(_)
             | Op::Concatenate(_)
             | Op::L2Normalize(_)
-            | Op::Pad(_) => Vec::new(),
+            | Op::Pad(_)
+            | Op::Pool(_) => Vec::new(),
         })
     }
 
@@ -163,7 +170,8 @@ impl Op {
             | Op::BatchNorm(_)
             | Op::LayerNorm(_)
             | Op::L2Normalize(_)
-            | Op::Pad(_) => 0,
+            | Op::Pad(_)
+            | Op::Pool(_) => 0,
         }
     }
 
@@ -190,6 +198,7 @@ impl Op {
             Op::LayerNorm(n) => n.eval(x, weights),
             Op::L2Normalize(n) => n.eval(x),
             Op::Pad(p) => p.eval(x, out_shape),
+            Op::Pool(p) => p.eval(x, out_shape),
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{activation, dense, layout, merge, norm, pad, Op};
+use super::{activation, dense, layout, merge, norm, pad, pool, Op};
 use crate::keras::Dialect;
 
 /// How one family reads a layer of one of its classes.
@@ -41,6 +41,7 @@ const FAMILIES: &[(&[&str], Parser)] = &[
         norm::parse(l.class, l.config, l.rank(), l.dialect)
     }),
     (pad::CLASSES, |l| pad::parse(l.class, l.config, l.input)),
+    (pool::CLASSES, |l| pool::parse(l.class, l.config, l.input)),
 ];
 
 /// Names accepted on the right of `--custom NAME=BUILTIN` that are no layer class.

@@ -333,6 +333,7 @@ fn is_class_scores(graph: &Graph, id: NodeId) -> bool {
             | Op::BatchNorm(_)
             | Op::LayerNorm(_)
             | Op::L2Normalize(_)
-            | Op::Pad(_) => false,
+            | Op::Pad(_)
+            | Op::Pool(_) => false,
         }
 }

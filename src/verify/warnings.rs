@@ -148,6 +148,7 @@ fn dialect_neutral(op: &Op, unit_norm: bool) -> Op {
         | Op::BatchNorm(_)
         | Op::LayerNorm(_)
         | Op::L2Normalize(_)
-        | Op::Pad(_) => op.clone(),
+        | Op::Pad(_)
+        | Op::Pool(_) => op.clone(),
     }
 }

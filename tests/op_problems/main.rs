@@ -14,3 +14,4 @@ mod layout;
 mod merge;
 mod norm;
 mod pad;
+mod pool;

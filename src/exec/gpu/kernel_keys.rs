@@ -51,6 +51,8 @@ pub enum Kernel {
     CopyStrided,
     /// Zero padding and cropping as one gather.
     Pad,
+    /// Max or average pooling over a window.
+    Pool,
     /// A pass of the difference reduction (compare.wgsl): `compare` or `top1`.
     Compare(&'static str),
 }
@@ -110,6 +112,7 @@ impl Kernel {
             Kernel::L2Normalize => plain(F::Normalize, "l2_normalize"),
             Kernel::CopyStrided => plain(F::Layout, "copy_strided"),
             Kernel::Pad => plain(F::Layout, "pad"),
+            Kernel::Pool => plain(F::Layout, "pool"),
             Kernel::Compare(entry) => KernelKey::new(F::Compare, entry),
         }
     }
@@ -126,6 +129,7 @@ impl Kernel {
             Kernel::L2Normalize,
             Kernel::CopyStrided,
             Kernel::Pad,
+            Kernel::Pool,
             Kernel::Compare("compare"),
             Kernel::Compare("top1"),
         ];

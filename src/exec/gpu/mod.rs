@@ -413,7 +413,8 @@ pub fn not_on_gpu(node: &crate::graph::Node) -> Option<String> {
         | Op::BatchNorm(_)
         | Op::LayerNorm(_)
         | Op::L2Normalize(_)
-        | Op::Pad(_) => None,
+        | Op::Pad(_)
+        | Op::Pool(_) => None,
     }
 }
 

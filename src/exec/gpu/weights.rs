@@ -155,7 +155,8 @@ pub(crate) fn upload(
             | Op::Merge(_)
             | Op::Concatenate(_)
             | Op::L2Normalize(_)
-            | Op::Pad(_) => {}
+            | Op::Pad(_)
+            | Op::Pool(_) => {}
         }
     }
     Ok(out)

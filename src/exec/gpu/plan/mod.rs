@@ -217,7 +217,8 @@ fn aliases_its_input(op: &Op) -> bool {
         | Op::BatchNorm(_)
         | Op::LayerNorm(_)
         | Op::L2Normalize(_)
-        | Op::Pad(_) => false,
+        | Op::Pad(_)
+        | Op::Pool(_) => false,
     }
 }
 
@@ -348,6 +349,7 @@ impl Builder<'_> {
             )?,
             Op::L2Normalize(n) => self.l2_normalize(node, (ins[0], out), &n.axes, n.floor)?,
             Op::Pad(p) => self.pad(node, ins[0], out, p),
+            Op::Pool(p) => self.pool(node, ins[0], out, p)?,
         }
         Ok(())
     }

@@ -7,3 +7,4 @@ mod layout;
 mod merge;
 mod norm;
 mod pad;
+mod pool;
