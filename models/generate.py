@@ -53,6 +53,7 @@ WEIGHT_SEED = {
     "h_two_heads": 1015, "h_wide_head": 1016,
     "i_nonfinite_acts": 1017, "i_nonfinite_merge_norm": 1018,
     "j_pad_crop": 1019, "j_pad_crop_seq": 1020,
+    "k_pool": 1021, "k_pool_seq": 1022,
 }
 # (also the order of the models in fixtures.json: by writer, then by this order)
 
@@ -84,6 +85,9 @@ INPUT_SPEC = {
     "j_pad_crop": (2019, {"seq": ((7, 3), 1.0), "img": ((6, 5, 3), 1.0),
                           "vol": ((4, 5, 3, 2), 1.0)}),
     "j_pad_crop_seq": (2020, {None: ((6, 5, 3), 1.0)}),
+    "k_pool": (2021, {"seq": ((9, 3), 1.0), "img": ((7, 8, 3), 1.0),
+                      "vol": ((5, 6, 4, 2), 1.0)}),
+    "k_pool_seq": (2022, {None: ((8, 7, 3), 1.0)}),
 }
 
 # models whose tf-keras writer runs without oneDNN (see the module docstring)
@@ -726,6 +730,135 @@ def model_specs(K, writer):
         Spec("j_pad_crop_seq", j_pad_crop_seq,
              notes="Sequential ZeroPadding2D(((1,2),(0,1))) -> Cropping2D(((0,1),(2,0))) -> "
                    "Flatten -> Dense(5), default layer names"),
+    ]
+
+    # --- k: MaxPooling/AveragePooling 1D/2D/3D and GlobalMax/GlobalAveragePooling 1D/2D/3D -----
+    # Default strides (= pool_size), strides smaller and larger than the pool, "valid" and "same"
+    # with uneven "same" padding (the extra row/column goes after: e.g. 7 with pool 2 stride 2 pads
+    # (0, 1), 8 with pool 3 stride 2 pads (0, 1), 9 with pool 4 stride 2 pads (1, 2)), non-square
+    # pools, channels_last and channels_first, keepdims False and True; Dense on the last axis after
+    # some of them. The comments give shapes without the batch axis and, for "same", the padding
+    # of each spatial axis as before+after.
+    def k_pool():
+        seq = K.Input((9, 3), name="seq")
+        img = K.Input((7, 8, 3), name="img")
+        vol = K.Input((5, 6, 4, 2), name="vol")
+        # 1D channels_last (steps 9, channels 3)
+        a = L.AveragePooling1D(2, padding="same", name="ap1_same")(seq)        # (5, 3) 0+1
+        b = L.MaxPooling1D(4, strides=2, padding="same", name="mp1_same_p4s2")(seq)  # (5, 3) 1+2
+        c = L.AveragePooling1D(4, strides=2, padding="same",
+                               name="ap1_same_p4s2")(seq)                      # (5, 3) 1+2
+        pool1_same = L.Concatenate(name="pool1_same")([a, b, c])               # (5, 9)
+        a = L.MaxPooling1D(2, name="mp1_default")(seq)                         # (4, 3)
+        b = L.MaxPooling1D(3, strides=1, name="mp1_s1")(seq)                   # (7, 3)
+        c = L.AveragePooling1D(2, strides=3, name="ap1_s3")(seq)               # (3, 3)
+        d = L.MaxPooling1D(2, strides=4, padding="same", name="mp1_same_s4")(seq)  # (3, 3) 0+1
+        s = L.Concatenate(axis=1, name="cat_1d")([a, b, c, d])                 # (17, 3)
+        out_1d = L.Dense(4, name="out_1d")(s)                                  # (17, 4)
+        # 1D channels_first: seq read as (channels 9, steps 3)
+        a = L.MaxPooling1D(2, data_format="channels_first", name="mp1_cf")(seq)  # (9, 1)
+        b = L.AveragePooling1D(2, strides=1, padding="same", data_format="channels_first",
+                               name="ap1_cf_same")(seq)                        # (9, 3) 0+1
+        pool1_cf = L.Concatenate(name="pool1_cf")([a, b])                      # (9, 4)
+        # 2D channels_last (rows 7, cols 8, channels 3)
+        a = L.AveragePooling2D(2, padding="same", name="ap2_same")(img)        # (4, 4, 3) rows 0+1
+        b = L.MaxPooling2D(3, strides=2, padding="same",
+                           name="mp2_same_p3s2")(img)                          # (4, 4, 3) 1+1 0+1
+        c = L.AveragePooling2D(3, strides=2, padding="same",
+                               name="ap2_same_p3s2")(img)                      # (4, 4, 3) 1+1 0+1
+        pool2_same = L.Concatenate(name="pool2_same")([a, b, c])               # (4, 4, 9)
+        a = L.MaxPooling2D(2, name="mp2_default")(img)                         # (3, 4, 3)
+        b = L.AveragePooling2D((2, 3), strides=(3, 2), padding="same",
+                               name="ap2_rect_same")(img)                      # (3, 4, 3) 0+1 0+1
+        pool2_mix = L.Concatenate(name="pool2_mix")([a, b])                    # (3, 4, 6)
+        a = L.MaxPooling2D((2, 3), name="mp2_rect")(img)                       # (3, 2, 3)
+        b = L.AveragePooling2D((2, 3), strides=1, name="ap2_rect_s1")(img)     # (6, 6, 3)
+        c = L.MaxPooling2D(2, strides=3, name="mp2_s3")(img)                   # (2, 3, 3)
+        d = L.MaxPooling2D((3, 2), strides=(1, 3), padding="same",
+                           name="mp2_rect_same")(img)                          # (7, 3, 3) 1+1 0+0
+        s = L.Concatenate(name="cat_2d")([L.Flatten(name="flat_mp2_rect")(a),
+                                          L.Flatten(name="flat_ap2_rect_s1")(b),
+                                          L.Flatten(name="flat_mp2_s3")(c),
+                                          L.Flatten(name="flat_mp2_rect_same")(d)])  # (207,)
+        out_2d = L.Dense(6, name="out_2d")(s)                                  # (6,)
+        # 2D channels_first: img read as (channels 7, rows 8, cols 3)
+        a = L.MaxPooling2D((3, 2), strides=(2, 1), padding="same", data_format="channels_first",
+                           name="mp2_cf_same")(img)                            # (7, 4, 3) 0+1 0+1
+        b = L.AveragePooling2D(2, padding="same", data_format="channels_first",
+                               name="ap2_cf_same")(img)                        # (7, 4, 2) 0+0 0+1
+        pool2_cf = L.Concatenate(name="pool2_cf")([a, b])                      # (7, 4, 5)
+        c = L.AveragePooling2D((3, 2), strides=(2, 1), data_format="channels_first",
+                               name="ap2_cf_valid")(img)                       # (7, 3, 2)
+        out_2d_cf = L.Dense(3, name="out_2d_cf")(c)                            # (7, 3, 3)
+        # 3D channels_last (dims 5, 6, 4, channels 2)
+        a = L.AveragePooling3D(2, padding="same",
+                               name="ap3_same")(vol)                     # (3, 3, 2, 2) 0+1 0+0 0+0
+        b = L.MaxPooling3D((3, 2, 3), strides=2, padding="same",
+                           name="mp3_same")(vol)                         # (3, 3, 2, 2) 1+1 0+0 0+1
+        pool3_same = L.Concatenate(name="pool3_same")([a, b])                  # (3, 3, 2, 4)
+        ap3_same_rect = L.AveragePooling3D((2, 3, 2), strides=(1, 2, 3), padding="same",
+                                           name="ap3_same_rect")(vol)  # (5, 3, 2, 2) 0+1 x 3
+        a = L.MaxPooling3D(2, name="mp3_default")(vol)                         # (2, 3, 2, 2)
+        b = L.MaxPooling3D(2, strides=1, name="mp3_s1")(vol)                   # (4, 5, 3, 2)
+        c = L.AveragePooling3D((3, 2, 2), strides=(2, 3, 1),
+                               name="ap3_valid_s")(vol)                        # (2, 2, 3, 2)
+        s = L.Concatenate(name="cat_3d")([L.Flatten(name="flat_mp3_default")(a),
+                                          L.Flatten(name="flat_mp3_s1")(b),
+                                          L.Flatten(name="flat_ap3_valid_s")(c)])  # (168,)
+        out_3d = L.Dense(4, activation="tanh", name="out_3d")(s)               # (4,)
+        # 3D channels_first: vol read as (channels 5, dims 6, 4, 2)
+        a = L.MaxPooling3D(2, data_format="channels_first", name="mp3_cf")(vol)  # (5, 3, 2, 1)
+        b = L.AveragePooling3D((3, 2, 2), strides=(2, 1, 2), padding="same",
+                               data_format="channels_first",
+                               name="ap3_cf_same")(vol)                  # (5, 3, 4, 1) 0+1 0+1 0+0
+        pool3_cf = L.Concatenate(axis=3, name="pool3_cf")([a, b])              # (5, 3, 6, 1)
+        c = L.MaxPooling3D(2, strides=(2, 2, 1), padding="same", data_format="channels_first",
+                           name="mp3_cf_same")(vol)                      # (5, 3, 2, 2) 0+0 0+0 0+1
+        out_3d_cf = L.Dense(3, name="out_3d_cf")(c)                            # (5, 3, 2, 3)
+        # global pooling: each class channels_last and channels_first, keepdims False and True
+        g = [L.GlobalMaxPooling1D(name="gmp1")(seq),                           # (3,)
+             L.GlobalAveragePooling1D(data_format="channels_first", name="gap1_cf")(seq),  # (9,)
+             L.GlobalMaxPooling2D(name="gmp2")(img),                           # (3,)
+             L.GlobalAveragePooling2D(data_format="channels_first", name="gap2_cf")(img),  # (7,)
+             L.GlobalMaxPooling3D(name="gmp3")(vol),                           # (2,)
+             L.GlobalAveragePooling3D(data_format="channels_first", name="gap3_cf")(vol)]  # (5,)
+        global_vec = L.Concatenate(name="global_vec")(g)                       # (29,)
+        gmp1_cf_keep = L.GlobalMaxPooling1D(data_format="channels_first", keepdims=True,
+                                            name="gmp1_cf_keep")(seq)          # (9, 1)
+        a = L.GlobalAveragePooling1D(keepdims=True, name="gap1_keep")(seq)     # (1, 3)
+        out_gap1_keep = L.Dense(2, name="out_gap1_keep")(a)                    # (1, 2)
+        gmp2_cf_keep = L.GlobalMaxPooling2D(data_format="channels_first", keepdims=True,
+                                            name="gmp2_cf_keep")(img)          # (7, 1, 1)
+        gap2_keep = L.GlobalAveragePooling2D(keepdims=True, name="gap2_keep")(img)  # (1, 1, 3)
+        gmp3_cf_keep = L.GlobalMaxPooling3D(data_format="channels_first", keepdims=True,
+                                            name="gmp3_cf_keep")(vol)          # (5, 1, 1, 1)
+        a = L.GlobalAveragePooling3D(keepdims=True, name="gap3_keep")(vol)     # (1, 1, 1, 2)
+        out_gap3_keep = L.Dense(3, name="out_gap3_keep")(a)                    # (1, 1, 1, 3)
+        outputs = [pool1_same, out_1d, pool1_cf, pool2_same, pool2_mix, out_2d, pool2_cf,
+                   out_2d_cf, pool3_same, ap3_same_rect, out_3d, pool3_cf, out_3d_cf, global_vec,
+                   gmp1_cf_keep, out_gap1_keep, gmp2_cf_keep, gap2_keep, gmp3_cf_keep,
+                   out_gap3_keep]
+        return K.Model([seq, img, vol], outputs, name="k_pool")
+
+    def k_pool_seq():
+        return K.Sequential([K.Input((8, 7, 3)),
+                             L.MaxPooling2D(),                                 # (4, 3, 3)
+                             L.AveragePooling2D(2, padding="same"),            # (2, 2, 3) cols 0+1
+                             L.GlobalAveragePooling2D(), L.Dense(3)], name="k_pool_seq")
+
+    specs += [
+        Spec("k_pool", k_pool, chain=False,
+             notes="3 inputs seq (9,3), img (7,8,3), vol (5,6,4,2); 20 outputs; MaxPooling1D/2D/3D "
+                   "and AveragePooling1D/2D/3D with default strides, strides smaller and larger "
+                   "than the pool, valid and same padding (same padding uneven: the extra goes "
+                   "after), non-square pools, channels_last and channels_first (seq, img, vol read "
+                   "as channels first); GlobalMaxPooling1D/2D/3D and GlobalAveragePooling1D/2D/3D "
+                   "in both data formats with keepdims false and true; Concatenate, Flatten and "
+                   "Dense after some of them; the layer configs and shapes are in "
+                   "models/generate.py"),
+        Spec("k_pool_seq", k_pool_seq,
+             notes="Sequential MaxPooling2D() -> AveragePooling2D(padding='same') -> "
+                   "GlobalAveragePooling2D -> Dense(3), default layer names"),
     ]
     return specs, dropped
 
