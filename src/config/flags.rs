@@ -1,6 +1,8 @@
 //! The command line's flags into configs: `verify`'s drafted for the one validator, and the
 //! model, inputs and device flags the other commands share, through the same rules.
 
+use std::path::PathBuf;
+
 use super::draft::{DevicesDraft, Draft, InputsDraft, ModelDraft, ToleranceDraft};
 use super::names::{Origin, Setting};
 use super::{rules, validate, ModelConfig, Reports, VerifyCommand};
@@ -12,10 +14,10 @@ use crate::inputs::InputSource;
 const HERE: Origin = Origin::CommandLine;
 
 pub fn verify(args: &VerifyArgs) -> Result<VerifyCommand> {
-    let side = |model: &std::path::PathBuf, weights: &Option<_>, custom: &Vec<String>| ModelDraft {
+    let side = |model: &PathBuf, weights: &Option<PathBuf>, custom: &[String]| ModelDraft {
         model: model.clone(),
         weights: weights.clone(),
-        custom: custom.clone(),
+        custom: custom.to_vec(),
     };
     let draft = Draft {
         origin: HERE,

@@ -131,7 +131,8 @@ pub struct Manifest {
 }
 
 impl Manifest {
-    /// Reads `path`. Cases that name no device run on `device` (the command's `--device`).
+    /// Reads `path`. Cases that name no device run on `device` (the command's `--device`), and
+    /// cases on a GPU on its `--adapter`.
     pub fn load(path: &Path, device: &DeviceArgs) -> Result<Manifest> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let manifest = Manifest::parse(&text, path, device)?;
@@ -163,6 +164,7 @@ impl Manifest {
 
     /// Parses manifest text; `path` names the file in errors and its folder anchors the paths.
     pub fn parse(text: &str, path: &Path, device: &DeviceArgs) -> Result<Manifest> {
+        // The command's flags are checked as flags, before any case might fall back on them.
         let devices = flags::suite_devices(device)?;
         let raw: RawManifest = toml::from_str(text).map_err(|e| {
             Error::format(
