@@ -1,18 +1,11 @@
-//! Command-line definitions, and their conversion into validated library settings.
+//! Command-line definitions. `config::flags` turns them into the validated settings the
+//! commands run on.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::error::{Error, Result};
-use crate::exec::gpu::Backend;
-use crate::exec::DeviceChoice;
-use crate::graph::build::BuildOptions;
-use crate::graph::open_inputs::{settle, InputsFlag};
-use crate::inputs::{Distribution, RandomInputs};
-use crate::keras::custom::CustomMap;
-use crate::keras::KerasModel;
-use crate::verify::Tolerances;
+use crate::config::DEFAULT_CHUNK;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -48,7 +41,7 @@ pub enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
         /// Samples run at once; the batch streams through in chunks of this size.
-        #[arg(long, default_value_t = 1024)]
+        #[arg(long, default_value_t = DEFAULT_CHUNK)]
         chunk: usize,
     },
     /// Run the original and the converted model on the same inputs; exit 0 when equivalent,
@@ -151,7 +144,7 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
     /// Samples run at once; larger batches stream through in chunks of this size.
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, default_value_t = DEFAULT_CHUNK)]
     pub chunk: usize,
     /// Also write a self-contained HTML report (metrics, error histograms, per-layer plot) to
     /// this file; implies --per-layer.
@@ -189,70 +182,6 @@ pub struct SuiteArgs {
     pub html: Option<PathBuf>,
 }
 
-impl VerifyArgs {
-    /// The model arguments of one side: shared options plus that side's own.
-    pub fn side(&self, converted: bool) -> ModelArgs {
-        let (model, weights, own) = if converted {
-            (
-                &self.converted,
-                &self.converted_weights,
-                &self.converted_custom,
-            )
-        } else {
-            (
-                &self.original,
-                &self.original_weights,
-                &self.original_custom,
-            )
-        };
-        ModelArgs {
-            model: model.clone(),
-            weights: weights.clone(),
-            custom: self.custom.clone(),
-            own_custom: own.clone(),
-            custom_file: self.custom_file.clone(),
-            input_shape: self.input_shape.clone(),
-        }
-    }
-
-    pub fn tolerances(&self) -> Result<Tolerances> {
-        let mut t = Tolerances::default();
-        for (flags, name) in [(&self.atol, "--atol"), (&self.rtol, "--rtol")] {
-            for flag in flags {
-                let (output, value) = match flag.rsplit_once(':') {
-                    Some((o, _)) if o.trim().is_empty() => {
-                        return Err(Error::Usage(format!(
-                            "{name} '{flag}' names no output: write {name} OUTPUT:VALUE, or {name} VALUE for every output"
-                        )))
-                    }
-                    Some((o, v)) => (Some(o.trim().to_string()), v),
-                    None => (None, flag.as_str()),
-                };
-                let value: f64 = value
-                    .trim()
-                    .parse()
-                    .ok()
-                    .filter(|v: &f64| is_tolerance(*v))
-                    .ok_or_else(|| {
-                        Error::Usage(format!(
-                            "{name} '{flag}' is not [OUTPUT:]VALUE with VALUE ≥ 0"
-                        ))
-                    })?;
-                let (default, per_output) = if name == "--atol" {
-                    (&mut t.default.atol, &mut t.atol)
-                } else {
-                    (&mut t.default.rtol, &mut t.rtol)
-                };
-                match output {
-                    Some(o) => per_output.push((o, value)),
-                    None => *default = value,
-                }
-            }
-        }
-        Ok(t)
-    }
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     Text,
@@ -270,10 +199,6 @@ pub struct ModelArgs {
     /// Map a custom layer (class, package>Class or layer name) to a built-in op: NAME=BUILTIN.
     #[arg(long, value_name = "NAME=BUILTIN")]
     pub custom: Vec<String>,
-    /// Mappings for this model alone when it is one side of a comparison
-    /// (`verify --original-custom`, a manifest's `original_custom`).
-    #[arg(skip)]
-    pub own_custom: Vec<String>,
     /// Read custom mappings from a file (NAME=BUILTIN lines, or a JSON object).
     #[arg(long, value_name = "FILE")]
     pub custom_file: Vec<PathBuf>,
@@ -283,101 +208,20 @@ pub struct ModelArgs {
     pub input_shape: Vec<String>,
 }
 
-impl ModelArgs {
-    /// The custom-layer mappings of `--custom-file` and `--custom`.
-    pub fn custom_map(&self) -> Result<CustomMap> {
-        let mut custom = CustomMap::default();
-        for path in &self.custom_file {
-            custom.add_file(path)?;
-        }
-        for flag in &self.custom {
-            custom.add_flag(flag)?;
-        }
-        for flag in &self.own_custom {
-            custom.add_own_flag(flag)?;
-        }
-        Ok(custom)
-    }
-
-    /// How to build `model`: the custom mappings, and the dimensions its inputs leave open,
-    /// settled by `--input-shape` or by `inputs` (see [`settle`]).
-    pub fn build_options(&self, model: &KerasModel, inputs: InputsFlag) -> Result<BuildOptions> {
-        let custom = self.custom_map()?;
-        let mut shapes = settle(&[model], &self.input_shape, inputs)?;
-        Ok(BuildOptions {
-            custom,
-            input_shapes: shapes.remove(0),
-        })
-    }
-}
-
 #[derive(Args, Debug, Clone)]
 pub struct InputArgs {
     /// Inputs: a .npy for a single-input model, or a .npz keyed by input name.
     #[arg(long, value_name = "FILE")]
     pub inputs: Option<PathBuf>,
-    /// Seed of the random inputs used when --inputs is not given.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Batch size of the random inputs.
-    #[arg(long, default_value_t = 8)]
-    pub batch: usize,
-    /// Distribution of the random inputs: normal, or uniform:LOW,HIGH.
-    #[arg(long, default_value = "normal", value_name = "normal|uniform:LOW,HIGH")]
-    pub distribution: String,
-}
-
-impl InputArgs {
-    /// The `--inputs` file, as what can settle open input dimensions.
-    pub fn file(&self) -> InputsFlag<'_> {
-        match &self.inputs {
-            Some(path) => InputsFlag::Given(path),
-            None => InputsFlag::NotGiven,
-        }
-    }
-
-    pub fn random(&self) -> Result<RandomInputs> {
-        if self.batch == 0 {
-            return Err(Error::Usage("--batch must be at least 1".into()));
-        }
-        Ok(RandomInputs {
-            seed: self.seed,
-            batch: self.batch,
-            distribution: parse_distribution(&self.distribution)?,
-        })
-    }
-}
-
-/// The samples run at once (`--chunk`, a manifest's `chunk`): at least 1.
-pub fn checked_chunk(chunk: usize) -> Result<usize> {
-    if chunk == 0 {
-        return Err(Error::Usage("--chunk must be at least 1".into()));
-    }
-    Ok(chunk)
-}
-
-/// Whether `value` can be a tolerance (`--atol`, `--rtol`, a manifest's `atol`, `rtol`).
-pub fn is_tolerance(value: f64) -> bool {
-    value.is_finite() && value >= 0.0
-}
-
-fn parse_distribution(text: &str) -> Result<Distribution> {
-    if text == "normal" {
-        return Ok(Distribution::Normal);
-    }
-    let bad = || {
-        Error::Usage(format!(
-            "--distribution '{text}' is not 'normal' or 'uniform:LOW,HIGH'"
-        ))
-    };
-    let range = text.strip_prefix("uniform:").ok_or_else(bad)?;
-    let (low, high) = range.split_once(',').ok_or_else(bad)?;
-    let low: f32 = low.trim().parse().map_err(|_| bad())?;
-    let high: f32 = high.trim().parse().map_err(|_| bad())?;
-    if low >= high || !low.is_finite() || !high.is_finite() {
-        return Err(bad());
-    }
-    Ok(Distribution::Uniform { low, high })
+    /// Seed of the random inputs, which --inputs excludes [default: 0].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Batch size of the random inputs [default: 8].
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Distribution of the random inputs: normal, or uniform:LOW,HIGH [default: normal].
+    #[arg(long, value_name = "normal|uniform:LOW,HIGH")]
+    pub distribution: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -389,35 +233,4 @@ pub struct DeviceArgs {
     /// Use the GPU adapter whose name contains this text.
     #[arg(long, value_name = "NAME")]
     pub adapter: Option<String>,
-}
-
-impl DeviceArgs {
-    pub fn choice(&self) -> Result<DeviceChoice> {
-        let gpu = |backend| DeviceChoice::Gpu {
-            backend,
-            adapter: self.adapter.clone(),
-        };
-        let choice = match self.device.as_str() {
-            "auto" if self.adapter.is_some() => gpu(None),
-            "auto" => DeviceChoice::Auto,
-            "cpu" => DeviceChoice::Cpu,
-            "cpu64" => DeviceChoice::CpuF64,
-            "gpu" => gpu(None),
-            "vulkan" => gpu(Some(Backend::Vulkan)),
-            "metal" => gpu(Some(Backend::Metal)),
-            "dx12" => gpu(Some(Backend::Dx12)),
-            "gl" => gpu(Some(Backend::Gl)),
-            other => {
-                return Err(Error::Usage(format!(
-                "--device '{other}' is not one of auto, cpu, cpu64, gpu, vulkan, metal, dx12, gl"
-            )))
-            }
-        };
-        if self.adapter.is_some() && matches!(choice, DeviceChoice::Cpu | DeviceChoice::CpuF64) {
-            return Err(Error::Usage(
-                "--adapter picks a GPU adapter; it cannot be used with --device cpu".into(),
-            ));
-        }
-        Ok(choice)
-    }
 }

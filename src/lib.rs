@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod commands;
 pub mod compare;
+pub mod config;
 pub mod convert;
 pub mod document;
 pub mod error;

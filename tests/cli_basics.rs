@@ -271,3 +271,28 @@ fn random_inputs_are_reproducible_by_seed() {
     assert_eq!(a, b, "same seed, different outputs");
     assert_ne!(a, c, "different seeds, same outputs");
 }
+
+/// A random-input flag beside an inputs file would be ignored, so it is refused, as the
+/// manifest of a suite refuses its keys.
+#[test]
+fn an_inputs_file_excludes_the_random_input_flags() {
+    let model = fixture("k3/a_seq_mlp.keras");
+    for flag in [
+        ["--seed", "3"],
+        ["--batch", "2"],
+        ["--distribution", "normal"],
+    ] {
+        let mut args: Vec<OsString> = vec!["run".into(), "--device".into(), "cpu".into()];
+        args.push(model.clone().into());
+        args.extend(inputs("inputs/a_seq_mlp.npy"));
+        args.extend(flag.map(OsString::from));
+        let out = common::keqv().args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag:?}: {err}");
+        assert!(
+            err.contains("--inputs (a file) and --seed/--batch/--distribution (random inputs) exclude each other")
+                && err.lines().count() == 1,
+            "{flag:?}: {err}"
+        );
+    }
+}

@@ -441,3 +441,53 @@ fn mistakes_are_one_line_errors_with_exit_code_2() {
         );
     }
 }
+
+/// A case's keys are refused by the rules of the flags they stand for, when the manifest is
+/// read and named as keys; the suite's own `--device` is named as the flag, even where every
+/// case names its own device.
+#[test]
+fn settings_are_named_where_they_were_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = |extra: &str| {
+        format!(
+            "[[case]]\nname = \"c\"\noriginal = {}\nconverted = {}\ndevice = \"cpu\"\n{extra}\n",
+            fixture("k3/a_seq_mlp.keras"),
+            fixture("k3/a_func_mlp.keras")
+        )
+    };
+    for (extra, needle) in [
+        (
+            "converted_device = \"tpu\"",
+            "case 1 (c): converted_device 'tpu' is not one of",
+        ),
+        (
+            "custom = { FeatureNormalization = \"\" }",
+            "case 1 (c): custom 'FeatureNormalization=' is not NAME=BUILTIN",
+        ),
+        (
+            "original_custom = { \"\" = \"relu\" }",
+            "case 1 (c): original_custom '=relu' is not NAME=BUILTIN",
+        ),
+        ("chunk = 0", "case 1 (c): chunk must be at least 1"),
+    ] {
+        let path = manifest(dir.path(), &case(extra));
+        let run = suite(&[path.to_str().unwrap()]);
+        assert_eq!(run.code, 2, "{extra}: {}{}", run.stdout, run.stderr);
+        assert!(
+            run.stderr.contains(needle)
+                && !run.stderr.contains("--")
+                && run.stderr.lines().count() == 1,
+            "{extra}: {}",
+            run.stderr
+        );
+        assert!(run.stdout.is_empty(), "refused before any case ran");
+    }
+    let path = manifest(dir.path(), &case(""));
+    let run = suite(&[path.to_str().unwrap(), "--device", "tpu"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("--device 'tpu' is not one of") && !run.stderr.contains("case 1"),
+        "{}",
+        run.stderr
+    );
+}

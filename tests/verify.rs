@@ -403,3 +403,56 @@ fn verify_runs_on_every_gpu_adapter() {
         eprintln!("verify on {}: ok", ctx.describe());
     }
 }
+
+/// The flags that a suite manifest's keys stand for are refused by the same rules, each named
+/// as the flag it is.
+#[test]
+fn mistaken_flags_are_refused_before_the_models_are_read() {
+    let (a, b) = ("models/k3/a_seq_mlp.keras", "models/k3/a_func_mlp.keras");
+    for (args, needle) in [
+        (
+            vec!["--converted-device", "tpu"],
+            "--converted-device 'tpu' is not one of",
+        ),
+        (
+            vec!["--inputs", "models/inputs/a_seq_mlp.npy", "--seed", "3"],
+            "--inputs (a file) and --seed/--batch/--distribution (random inputs) exclude each other",
+        ),
+        (
+            vec!["--original-custom", "Dense"],
+            "--original-custom 'Dense' is not NAME=BUILTIN",
+        ),
+        (
+            vec!["--converted-custom", "=relu"],
+            "--converted-custom '=relu' is not NAME=BUILTIN",
+        ),
+        (vec!["--adapter", "any"], "--adapter picks a GPU adapter"),
+    ] {
+        // A model that does not exist: the flags are checked first.
+        let err = refused(a, &format!("{b}.missing"), &args);
+        assert!(
+            err.contains(needle) && err.lines().count() == 1,
+            "{args:?}: {err}"
+        );
+    }
+}
+
+/// An adapter serves the side that runs on a GPU, as a suite's does, instead of being refused
+/// because the other side runs on the CPU.
+#[test]
+fn an_adapter_serves_the_side_on_a_gpu() {
+    let err = refused(
+        "models/k3/a_seq_mlp.keras",
+        "models/k3/a_func_mlp.keras",
+        &[
+            "--converted-device",
+            "gpu",
+            "--adapter",
+            "no adapter is named this",
+        ],
+    );
+    assert!(
+        err.contains("no GPU adapter whose name contains 'no adapter is named this'"),
+        "{err}"
+    );
+}

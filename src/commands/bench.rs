@@ -7,9 +7,10 @@ use serde::Serialize;
 
 use super::{load_model, Outcome};
 use crate::cli::{DeviceArgs, InputArgs, ModelArgs, OutputFormat};
+use crate::config::{flags, inputs_flag};
 use crate::error::{Error, Result};
 use crate::exec::{prepare, Keep};
-use crate::inputs;
+use crate::inputs::{self, InputSource};
 use crate::progress::Progress;
 
 #[derive(Serialize)]
@@ -49,14 +50,16 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
     if args.runs == 0 {
         return Err(Error::Usage("--runs must be at least 1".into()));
     }
-    let (_, graph) = load_model(args.model, args.inputs.file())?;
-    let batch_inputs = match &args.inputs.inputs {
-        Some(path) => inputs::load(path, &graph)?,
-        None => inputs::generate(&graph, &args.inputs.random()?)?,
+    let model = flags::model(args.model)?;
+    let source = flags::inputs(args.inputs)?;
+    let devices = flags::device_list(args.device)?;
+    let (_, graph) = load_model(&model, inputs_flag(&source))?;
+    let batch_inputs = match &source {
+        InputSource::File(path) => inputs::load(path, &graph)?,
+        InputSource::Random(spec) => inputs::generate(&graph, spec)?,
     };
     let batch = batch_inputs.first().map_or(0, |t| t.shape()[0]);
     let mut timings = Vec::new();
-    let devices: Vec<&str> = args.device.device.split(',').collect();
     let total = (devices.len() * (args.warmup + args.runs)) as u64;
     let progress = Progress::new(total, "runs");
     let mut done = 0;
@@ -64,12 +67,7 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
         done += 1;
         progress.set(done, total);
     };
-    for device in devices {
-        let choice = DeviceArgs {
-            device: device.trim().to_string(),
-            adapter: args.device.adapter.clone(),
-        }
-        .choice()?;
+    for choice in devices {
         let start = Instant::now();
         let mut exec = prepare(&choice, graph.clone())?;
         let prepare_ms = start.elapsed().as_secs_f64() * 1e3;
@@ -103,7 +101,7 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
     }
     progress.finish();
     let report = BenchReport {
-        model: args.model.model.display().to_string(),
+        model: model.model.display().to_string(),
         parameters: graph.parameter_count(),
         macs_per_sample: graph.macs_per_sample(),
         devices: timings,

@@ -7,6 +7,7 @@ use std::path::Path;
 use super::verify::verify_after_convert;
 use super::Outcome;
 use crate::cli::{DeviceArgs, ModelArgs};
+use crate::config::{flags, ModelConfig};
 use crate::convert::plan::{analyze, Analysis};
 use crate::convert::{input_shapes, write, Target, TargetDialect};
 use crate::error::{Error, Result};
@@ -31,31 +32,30 @@ pub fn convert(
     model_args: &ModelArgs,
     output: &Path,
     dialect: TargetDialect,
-    flags: Flags,
+    switches: Flags,
     device: &DeviceArgs,
 ) -> Result<Outcome> {
-    let Flags { no_verify, force } = flags;
+    let Flags { no_verify, force } = switches;
     let target = Target::for_path(output, dialect.into())?;
-    refuse_overwriting_source(model_args, output)?;
+    let config = flags::model(model_args)?;
+    let device = (!no_verify).then(|| flags::device(device)).transpose()?;
+    refuse_overwriting_source(&config, output)?;
     if output.exists() && !force {
         return Err(Error::Usage(format!(
             "{}: the output file exists; pass --force to replace it (check the order: keqv convert MODEL -o OUT)",
             output.display()
         )));
     }
-    if !no_verify {
-        device.choice()?;
-    }
-    let model = KerasModel::load(&model_args.model, model_args.weights.as_deref())?;
+    let model = KerasModel::load(&config.model, config.weights.as_deref())?;
     let plan = match analyze(&model)? {
-        Analysis::NotChain(problems) => return Ok(not_a_chain(model_args, &problems)),
+        Analysis::NotChain(problems) => return Ok(not_a_chain(&config, &problems)),
         Analysis::Chain(plan) => plan,
     };
     // A chain keqv cannot run can still be converted, only not verified.
     // Mistaken flags are errors; a model keqv cannot build (open input dimensions nothing
     // settles included) is one it cannot verify.
-    let custom = model_args.custom_map()?;
-    let built = match settle(&[&model], &model_args.input_shape, InputsFlag::NotTaken) {
+    let custom = config.custom_map()?;
+    let built = match settle(&[&model], &config.input_shapes, InputsFlag::NotTaken) {
         Err(e @ Error::Usage(_)) => return Err(e),
         Err(e) => Err(e),
         Ok(mut shapes) => build(
@@ -86,17 +86,17 @@ pub fn convert(
     for warning in &model.warnings {
         println!("warning: {warning}");
     }
-    if no_verify {
+    let Some(device) = device else {
         println!("not verified (--no-verify)");
         return Ok(Outcome::Success);
-    }
-    verify_after_convert(model_args, output, device)
+    };
+    verify_after_convert(&config, output, &device)
 }
 
-fn not_a_chain(model_args: &ModelArgs, problems: &[String]) -> Outcome {
+fn not_a_chain(config: &ModelConfig, problems: &[String]) -> Outcome {
     println!(
         "{} cannot be a Sequential model, so nothing was written:",
-        model_args.model.display()
+        config.model.display()
     );
     for p in problems {
         println!("  - {p}");
@@ -105,11 +105,11 @@ fn not_a_chain(model_args: &ModelArgs, problems: &[String]) -> Outcome {
 }
 
 /// Writing over the model being converted (or its weights) would destroy it.
-fn refuse_overwriting_source(model_args: &ModelArgs, output: &Path) -> Result<()> {
+fn refuse_overwriting_source(config: &ModelConfig, output: &Path) -> Result<()> {
     let Ok(out) = output.canonicalize() else {
         return Ok(());
     };
-    let sources = std::iter::once(&model_args.model).chain(model_args.weights.as_ref());
+    let sources = std::iter::once(&config.model).chain(config.weights.as_ref());
     for source in sources {
         if source.canonicalize().is_ok_and(|s| s == out) {
             return Err(Error::Usage(format!(

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::Outcome;
 use crate::cli::{ModelArgs, OutputFormat};
+use crate::config::flags;
 use crate::error::Result;
 use crate::graph::linear::chain_problems;
 use crate::graph::mappings;
@@ -62,8 +63,12 @@ struct Layer {
 }
 
 pub fn inspect(args: &ModelArgs, format: OutputFormat) -> Result<Outcome> {
-    let model = KerasModel::load(&args.model, args.weights.as_deref())?;
-    let survey = survey(&model, &args.build_options(&model, InputsFlag::Inspected)?)?;
+    let config = flags::model(args)?;
+    let model = KerasModel::load(&config.model, config.weights.as_deref())?;
+    let survey = survey(
+        &model,
+        &config.build_options(&model, InputsFlag::Inspected)?,
+    )?;
     mappings::check_one(&model.path, &survey.graph)?;
     let summary = summarize(&model, &survey);
     match format {

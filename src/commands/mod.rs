@@ -11,7 +11,8 @@ pub mod verify;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::cli::{Command, ModelArgs, OutputFormat};
+use crate::cli::{Command, OutputFormat};
+use crate::config::ModelConfig;
 use crate::error::Result;
 use crate::graph::build::{build, BuildOptions};
 use crate::graph::mappings;
@@ -32,25 +33,24 @@ pub enum Outcome {
 /// Reads a model file and builds its graph, with the user's weights and mappings; `inputs`
 /// may settle the dimensions its inputs leave open. Every mapping must apply to one of its
 /// layers.
-pub fn load_model(args: &ModelArgs, inputs: InputsFlag) -> Result<(KerasModel, Arc<Graph>)> {
-    let model = KerasModel::load(&args.model, args.weights.as_deref())?;
-    let graph = build(&model, &args.build_options(&model, inputs)?)?;
+pub fn load_model(config: &ModelConfig, inputs: InputsFlag) -> Result<(KerasModel, Arc<Graph>)> {
+    let model = KerasModel::load(&config.model, config.weights.as_deref())?;
+    let graph = build(&model, &config.build_options(&model, inputs)?)?;
     mappings::check_one(&model.path, &graph)?;
     Ok((model, Arc::new(graph)))
 }
 
 /// Reads and builds two models fed the same inputs (verify's original and converted). They
-/// share the `--input-shape` flags (the original's), each of which must name an input of
-/// either model.
+/// share the input shapes (the original's), each of which must name an input of either model.
 pub fn load_pair(
-    original: &ModelArgs,
-    converted: &ModelArgs,
+    original: &ModelConfig,
+    converted: &ModelConfig,
     inputs: InputsFlag,
 ) -> Result<(Side, Side)> {
     let model_o = KerasModel::load(&original.model, original.weights.as_deref())?;
     let model_c = KerasModel::load(&converted.model, converted.weights.as_deref())?;
     let (custom_o, custom_c) = (original.custom_map()?, converted.custom_map()?);
-    let mut shapes = settle(&[&model_o, &model_c], &original.input_shape, inputs)?;
+    let mut shapes = settle(&[&model_o, &model_c], &original.input_shapes, inputs)?;
     let side = |model: KerasModel, custom, input_shapes| -> Result<Side> {
         let graph = build(
             &model,

@@ -5,10 +5,11 @@
 use std::path::Path;
 
 use super::{load_model, Outcome};
-use crate::cli::{checked_chunk, DeviceArgs, InputArgs, ModelArgs};
+use crate::cli::{DeviceArgs, InputArgs, ModelArgs};
+use crate::config::{flags, inputs_flag};
 use crate::error::Result;
 use crate::exec::{prepare, DeviceChoice};
-use crate::inputs::{InputFeed, InputSource};
+use crate::inputs::InputFeed;
 use crate::progress::Progress;
 use crate::stream::{check_chunk_memory, run_chunks, OutputFile, Summary};
 
@@ -19,13 +20,11 @@ pub fn run(
     output: Option<&Path>,
     chunk: usize,
 ) -> Result<Outcome> {
-    let chunk = checked_chunk(chunk)?;
-    let choice = device.choice()?;
-    let source = match &input_args.inputs {
-        Some(path) => InputSource::File(path.clone()),
-        None => InputSource::Random(input_args.random()?),
-    };
-    let (model, graph) = load_model(model_args, input_args.file())?;
+    let chunk = flags::chunk(chunk)?;
+    let choice = flags::device(device)?;
+    let source = flags::inputs(input_args)?;
+    let model_config = flags::model(model_args)?;
+    let (model, graph) = load_model(&model_config, inputs_flag(&source))?;
     for warning in &model.warnings {
         eprintln!("keqv: warning: {}: {warning}", model.path.display());
     }

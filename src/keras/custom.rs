@@ -24,6 +24,22 @@ pub struct Mapping {
     pub both_models: bool,
 }
 
+impl Mapping {
+    /// `NAME=BUILTIN`, trimmed; None when either side is empty.
+    pub fn parse(text: &str, both_models: bool) -> Option<Mapping> {
+        let (name, builtin) = text
+            .split_once('=')
+            .map(|(n, b)| (n.trim(), b.trim()))
+            .filter(|(n, b)| !n.is_empty() && !b.is_empty())?;
+        Some(Mapping {
+            name: name.to_string(),
+            builtin: builtin.to_string(),
+            file: None,
+            both_models,
+        })
+    }
+}
+
 impl std::fmt::Display for Mapping {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}={}", self.name, self.builtin)
@@ -39,29 +55,23 @@ impl CustomMap {
     /// Adds one `Name=builtin` mapping as written on the command line, for both models of a
     /// comparison.
     pub fn add_flag(&mut self, flag: &str) -> Result<()> {
-        self.add(flag, None, true)
+        self.add(flag, None)
     }
 
-    /// Adds a mapping given for this model alone (`--original-custom`, `--converted-custom`).
-    pub fn add_own_flag(&mut self, flag: &str) -> Result<()> {
-        self.add(flag, None, false)
+    /// Adds a mapping already checked (see [`Mapping::parse`]).
+    pub fn push(&mut self, mapping: Mapping) {
+        self.entries.push(mapping);
     }
 
-    fn add(&mut self, flag: &str, file: Option<&Path>, both_models: bool) -> Result<()> {
-        let (name, builtin) = flag
-            .split_once('=')
-            .map(|(n, b)| (n.trim(), b.trim()))
-            .filter(|(n, b)| !n.is_empty() && !b.is_empty())
-            .ok_or_else(|| {
-                Error::Usage(format!(
-                    "--custom '{flag}' is not NAME=BUILTIN (for example --custom FeatureNormalization=l2_normalize)"
-                ))
-            })?;
+    fn add(&mut self, flag: &str, file: Option<&Path>) -> Result<()> {
+        let mapping = Mapping::parse(flag, true).ok_or_else(|| {
+            Error::Usage(format!(
+                "--custom '{flag}' is not NAME=BUILTIN (for example --custom FeatureNormalization=l2_normalize)"
+            ))
+        })?;
         self.entries.push(Mapping {
-            name: name.to_string(),
-            builtin: builtin.to_string(),
             file: file.map(|f| f.display().to_string()),
-            both_models,
+            ..mapping
         });
         Ok(())
     }
@@ -96,7 +106,7 @@ impl CustomMap {
         for (n, line) in text.lines().enumerate() {
             let line = line.split('#').next().unwrap_or_default().trim();
             if !line.is_empty() {
-                self.add(line, Some(path), true).map_err(|_| {
+                self.add(line, Some(path)).map_err(|_| {
                     Error::format(
                         path,
                         format!(

@@ -13,8 +13,7 @@ use super::manifest::{Case, Verdict};
 use super::shard::Shard;
 use crate::commands::load_pair;
 use crate::error::{Error, Result};
-use crate::graph::open_inputs::InputsFlag;
-use crate::verify::{verify, InputSource, VerifyReport};
+use crate::verify::{verify, VerifyReport};
 
 /// What one case gave, and whether that is what the manifest expects.
 #[derive(Clone, Debug, Serialize)]
@@ -157,11 +156,7 @@ pub fn run_case(case: &Case) -> CaseResult {
 }
 
 fn compare(case: &Case) -> Result<VerifyReport> {
-    let inputs = match &case.options.inputs {
-        InputSource::File(path) => InputsFlag::Given(path),
-        InputSource::Random(_) => InputsFlag::NotGiven,
-    };
-    let (original, converted) = load_pair(&case.original, &case.converted, inputs)?;
+    let (original, converted) = load_pair(&case.original, &case.converted, case.inputs_flag())?;
     verify(&original, &converted, &case.options)
 }
 

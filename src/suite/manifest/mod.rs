@@ -24,14 +24,16 @@ mod resolve;
 
 use std::collections::HashSet;
 use std::fmt;
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{DeviceArgs, ModelArgs};
+use crate::cli::DeviceArgs;
+use crate::config::{flags, VerifyConfig};
 use crate::error::{Error, Result};
 use crate::exec::DeviceChoice;
-use crate::verify::{InputSource, VerifyOptions};
+use crate::verify::InputSource;
 use raw::{RawCase, RawManifest};
 use resolve::resolve;
 
@@ -60,12 +62,20 @@ impl fmt::Display for Verdict {
 #[derive(Clone, Debug)]
 pub struct Case {
     pub name: String,
-    pub original: ModelArgs,
-    pub converted: ModelArgs,
-    pub options: VerifyOptions,
+    /// The comparison the case runs.
+    pub verify: VerifyConfig,
     pub expect: Verdict,
     /// With `expect = "error"`: text the error message must contain.
     pub error_contains: Option<String>,
+}
+
+/// A case reads as the comparison it runs: `case.original`, `case.options`.
+impl Deref for Case {
+    type Target = VerifyConfig;
+
+    fn deref(&self) -> &VerifyConfig {
+        &self.verify
+    }
 }
 
 impl Case {
@@ -82,9 +92,9 @@ impl Case {
     /// The files the case reads, each with the manifest key that names it.
     fn files(&self) -> Vec<(&'static str, &Path)> {
         let mut files = Vec::new();
-        for (side, args) in [("original", &self.original), ("converted", &self.converted)] {
-            files.push((side, args.model.as_path()));
-            if let Some(w) = &args.weights {
+        for (side, model) in [("original", &self.original), ("converted", &self.converted)] {
+            files.push((side, model.model.as_path()));
+            if let Some(w) = &model.weights {
                 let key = if side == "original" {
                     "original_weights"
                 } else {
@@ -95,7 +105,7 @@ impl Case {
         }
         files.extend(
             self.original
-                .custom_file
+                .custom_files
                 .iter()
                 .map(|f| ("custom_file", f.as_path())),
         );
@@ -121,7 +131,8 @@ pub struct Manifest {
 }
 
 impl Manifest {
-    /// Reads `path`. Cases that name no device run on `device` (the command's `--device`).
+    /// Reads `path`. Cases that name no device run on `device` (the command's `--device`), and
+    /// cases on a GPU on its `--adapter`.
     pub fn load(path: &Path, device: &DeviceArgs) -> Result<Manifest> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let manifest = Manifest::parse(&text, path, device)?;
@@ -153,6 +164,8 @@ impl Manifest {
 
     /// Parses manifest text; `path` names the file in errors and its folder anchors the paths.
     pub fn parse(text: &str, path: &Path, device: &DeviceArgs) -> Result<Manifest> {
+        // The command's flags are checked as flags, before any case might fall back on them.
+        let devices = flags::suite_devices(device)?;
         let raw: RawManifest = toml::from_str(text).map_err(|e| {
             Error::format(
                 path,
@@ -177,7 +190,7 @@ impl Manifest {
         let mut cases = Vec::with_capacity(raw.cases.len());
         for (i, raw_case) in raw.cases.iter().enumerate() {
             let merged = raw_case.clone().or(&raw.defaults);
-            let case = resolve(merged, dir, device)
+            let case = resolve(merged, dir, &devices)
                 .map_err(|e| bad(format!("case {} ({}): {e}", i + 1, case_label(raw_case))))?;
             if !names.insert(case.name.clone()) {
                 return Err(bad(format!(
@@ -275,7 +288,13 @@ mod tests {
             first.converted.weights.as_deref(),
             Some(Path::new("suites/w.weights.h5"))
         );
-        assert_eq!(first.original.custom, vec!["A=identity", "B=relu"]);
+        let custom: Vec<String> = first
+            .original
+            .custom
+            .iter()
+            .map(|m| m.to_string())
+            .collect();
+        assert_eq!(custom, vec!["A=identity", "B=relu"]);
         assert_eq!(first.expect, Verdict::NotEquivalent);
         let t = &first.options.tolerances;
         assert_eq!(t.default.atol, 1e-4);
