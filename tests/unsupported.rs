@@ -135,15 +135,7 @@ fn inspect_shows_every_layer_and_its_status() {
             "cpu+gpu",
         ],
         &["conv1", "Conv2D", "-", "-", "112", "image", "unsupported"],
-        &[
-            "up",
-            "UpSampling2D",
-            "-",
-            "-",
-            "0",
-            "conv1",
-            "unsupported",
-        ],
+        &["up", "UpSampling2D", "-", "-", "0", "conv1", "unsupported"],
         &[
             "norm",
             "mypkg>FeatureNormalization",
