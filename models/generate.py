@@ -54,6 +54,7 @@ WEIGHT_SEED = {
     "i_nonfinite_acts": 1017, "i_nonfinite_merge_norm": 1018,
     "j_pad_crop": 1019, "j_pad_crop_seq": 1020,
     "k_pool": 1021, "k_pool_seq": 1022,
+    "l_conv": 1023, "l_conv_seq": 1024,
 }
 # (also the order of the models in fixtures.json: by writer, then by this order)
 
@@ -88,6 +89,9 @@ INPUT_SPEC = {
     "k_pool": (2021, {"seq": ((9, 3), 1.0), "img": ((7, 8, 3), 1.0),
                       "vol": ((5, 6, 4, 2), 1.0)}),
     "k_pool_seq": (2022, {None: ((8, 7, 3), 1.0)}),
+    "l_conv": (2023, {"seq": ((12, 4), 1.0), "img": ((9, 8, 4), 1.0),
+                      "vol": ((5, 6, 4, 2), 1.0)}),
+    "l_conv_seq": (2024, {None: ((8, 8, 3), 1.0)}),
 }
 
 # models whose tf-keras writer runs without oneDNN (see the module docstring)
@@ -859,6 +863,131 @@ def model_specs(K, writer):
         Spec("k_pool_seq", k_pool_seq,
              notes="Sequential MaxPooling2D() -> AveragePooling2D(padding='same') -> "
                    "GlobalAveragePooling2D -> Dense(3), default layer names"),
+    ]
+
+    # --- l: Conv1D/2D/3D ----------------------------------------------------------------------
+    # Kernel sizes 1, 3 and non-square, strides 1, 2 and non-uniform, dilation 2 (stride 1),
+    # "valid", "same" (padded unevenly: the extra goes after, e.g. 12 with kernel 2 stride 1 pads
+    # (0, 1), 12 with kernel 3 stride 2 pads (0, 1), 9 with kernel 2 stride 2 pads (0, 1)) and
+    # Conv1D "causal" (the whole padding before), groups 2 and 3 (1D, 2D, 3D), use_bias False,
+    # activations linear, relu, tanh, gelu, silu, channels_last and channels_first (seq, img, vol
+    # read as channels first); Add, Concatenate, Flatten and Dense after them. The comments give
+    # shapes without the batch axis and, for "same"/"causal", the padding of each spatial axis as
+    # before+after. Conv kernels get N(0,1)/sqrt(kernel volume * input channels / groups).
+    def l_conv():
+        seq = K.Input((12, 4), name="seq")
+        img = K.Input((9, 8, 4), name="img")
+        vol = K.Input((5, 6, 4, 2), name="vol")
+        # 1D channels_last (steps 12, channels 4)
+        a = L.Conv1D(3, 1, use_bias=False, name="c1_k1")(seq)                  # (12, 3)
+        b = L.Conv1D(4, 2, padding="same", activation="tanh",
+                     name="c1_k2_same")(seq)                                   # (12, 4) 0+1
+        c = L.Conv1D(4, 3, padding="causal", name="c1_causal")(seq)            # (12, 4) 2+0
+        d = L.Conv1D(4, 2, padding="causal", dilation_rate=2, activation="relu",
+                     name="c1_causal_d2")(seq)                                 # (12, 4) 2+0
+        e = L.Conv1D(6, 3, padding="same", groups=2, activation="silu",
+                     name="c1_groups_same")(seq)                               # (12, 6) 1+1
+        conv1_same = L.Concatenate(name="conv1_same")(
+            [a, b, L.Add(name="add_1d")([c, d]), e])                           # (12, 17)
+        a = L.Conv1D(3, 3, strides=2, name="c1_s2")(seq)                       # (5, 3)
+        b = L.Conv1D(3, 3, dilation_rate=2, activation="tanh", name="c1_d2")(seq)  # (8, 3)
+        s = L.Concatenate(axis=1, name="cat_1d")([a, b])                       # (13, 3)
+        out_1d = L.Dense(4, name="out_1d")(s)                                  # (13, 4)
+        a = L.Conv1D(3, 3, strides=2, padding="same", name="c1_s2_same")(seq)  # (6, 3) 0+1
+        b = L.Conv1D(3, 4, strides=2, padding="same", use_bias=False,
+                     name="c1_k4s2_same")(seq)                                 # (6, 3) 1+1
+        c = L.Conv1D(6, 2, strides=2, groups=2, activation="relu",
+                     name="c1_groups_s2")(seq)                                 # (6, 6)
+        conv1_s2 = L.Concatenate(name="conv1_s2")([a, b, c])                   # (6, 12)
+        # 1D channels_first: seq read as (channels 12, steps 4)
+        a = L.Conv1D(5, 3, padding="same", data_format="channels_first",
+                     name="c1_cf_same")(seq)                                   # (5, 4) 1+1
+        b = L.Conv1D(6, 2, padding="causal", groups=3, data_format="channels_first",
+                     name="c1_cf_causal_groups")(seq)                          # (6, 4) 1+0
+        conv1_cf = L.Concatenate(axis=1, name="conv1_cf")([a, b])              # (11, 4)
+        c = L.Conv1D(4, 2, dilation_rate=2, activation="relu", data_format="channels_first",
+                     name="c1_cf_d2")(seq)                                     # (4, 2)
+        out_1d_cf = L.Dense(3, name="out_1d_cf")(c)                            # (4, 3)
+        # 2D channels_last (rows 9, cols 8, channels 4)
+        a = L.Conv2D(3, 1, activation="relu", name="c2_k1")(img)               # (9, 8, 3)
+        b = L.Conv2D(4, 3, padding="same", use_bias=False,
+                     name="c2_k3_same")(img)                                   # (9, 8, 4) 1+1 1+1
+        c = L.Conv2D(4, 2, padding="same", activation="tanh",
+                     name="c2_k2_same")(img)                                   # (9, 8, 4) 0+1 0+1
+        d = L.Conv2D(4, (3, 2), dilation_rate=(2, 1), padding="same",
+                     name="c2_d21_same")(img)                                  # (9, 8, 4) 2+2 0+1
+        e = L.Conv2D(6, 3, groups=2, padding="same", activation="gelu",
+                     name="c2_groups_same")(img)                               # (9, 8, 6) 1+1 1+1
+        conv2_same = L.Concatenate(name="conv2_same")(
+            [a, L.Add(name="add_2d")([b, c, d]), e])                           # (9, 8, 13)
+        a = L.Conv2D(5, (2, 3), strides=2, padding="same",
+                     name="c2_rect_s2_same")(img)                              # (5, 4, 5) 0+1 0+1
+        b = L.Conv2D(5, 3, strides=2, padding="same", activation="relu",
+                     name="c2_s2_same")(img)                                   # (5, 4, 5) 1+1 0+1
+        conv2_s2_same = L.Concatenate(name="conv2_s2_same")([a, b])            # (5, 4, 10)
+        a = L.Conv2D(3, (2, 3), strides=(2, 1), name="c2_rect_s21")(img)       # (4, 6, 3)
+        b = L.Conv2D(3, 3, dilation_rate=2, activation="silu", name="c2_d2")(img)  # (5, 4, 3)
+        c = L.Conv2D(4, 3, strides=2, name="c2_s2")(img)                       # (4, 3, 4)
+        d = L.Conv2D(6, (2, 3), strides=2, groups=2, use_bias=False,
+                     name="c2_groups_s2")(img)                                 # (4, 3, 6)
+        s = L.Concatenate(name="cat_2d")([L.Flatten(name="flat_c2_rect_s21")(a),
+                                          L.Flatten(name="flat_c2_d2")(b),
+                                          L.Flatten(name="flat_c2_s2")(c),
+                                          L.Flatten(name="flat_c2_groups_s2")(d)])  # (252,)
+        out_2d = L.Dense(6, name="out_2d")(s)                                  # (6,)
+        # 2D channels_first: img read as (channels 9, rows 8, cols 4)
+        conv2_cf = L.Conv2D(4, (3, 2), strides=(2, 1), padding="same",
+                            data_format="channels_first",
+                            name="conv2_cf")(img)                              # (4, 4, 4) 0+1 0+1
+        a = L.Conv2D(6, 2, dilation_rate=2, groups=3, activation="tanh",
+                     data_format="channels_first", name="c2_cf_groups_d2")(img)  # (6, 6, 2)
+        out_2d_cf = L.Dense(3, name="out_2d_cf")(a)                            # (6, 6, 3)
+        # 3D channels_last (dims 5, 6, 4, channels 2)
+        a = L.Conv3D(3, 1, name="c3_k1")(vol)                                  # (5, 6, 4, 3)
+        b = L.Conv3D(3, (3, 1, 2), padding="same", activation="relu",
+                     name="c3_rect_same")(vol)                     # (5, 6, 4, 3) 1+1 0+0 0+1
+        c = L.Conv3D(4, 3, groups=2, padding="same", name="c3_groups_same")(vol)  # (5, 6, 4, 4)
+        conv3_same = L.Concatenate(name="conv3_same")(
+            [L.Add(name="add_3d")([a, b]), c])                                 # (5, 6, 4, 7)
+        a = L.Conv3D(3, 3, strides=2, padding="same",
+                     name="c3_s2_same")(vol)                       # (3, 3, 2, 3) 1+1 0+1 0+1
+        b = L.Conv3D(3, (3, 1, 2), strides=(2, 1, 1), activation="tanh",
+                     name="c3_rect_s211")(vol)                                 # (2, 6, 3, 3)
+        c = L.Conv3D(2, 2, dilation_rate=2, use_bias=False, name="c3_d2")(vol)  # (3, 4, 2, 2)
+        s = L.Concatenate(name="cat_3d")([L.Flatten(name="flat_c3_s2_same")(a),
+                                          L.Flatten(name="flat_c3_rect_s211")(b),
+                                          L.Flatten(name="flat_c3_d2")(c)])    # (210,)
+        out_3d = L.Dense(4, activation="tanh", name="out_3d")(s)               # (4,)
+        # 3D channels_first: vol read as (channels 5, dims 6, 4, 2)
+        conv3_cf = L.Conv3D(4, (3, 2, 1), padding="same", activation="tanh",
+                            data_format="channels_first",
+                            name="conv3_cf")(vol)                  # (4, 6, 4, 2) 1+1 0+1 0+0
+        a = L.Conv3D(3, 2, strides=(2, 1, 1), data_format="channels_first",
+                     name="c3_cf_s211")(vol)                                   # (3, 3, 3, 1)
+        out_3d_cf = L.Dense(2, name="out_3d_cf")(a)                            # (3, 3, 3, 2)
+        outputs = [conv1_same, out_1d, conv1_s2, conv1_cf, out_1d_cf, conv2_same, conv2_s2_same,
+                   out_2d, conv2_cf, out_2d_cf, conv3_same, out_3d, conv3_cf, out_3d_cf]
+        return K.Model([seq, img, vol], outputs, name="l_conv")
+
+    def l_conv_seq():
+        return K.Sequential([K.Input((8, 8, 3)),
+                             L.Conv2D(4, 3, padding="same", activation="relu"),  # (8, 8, 4)
+                             L.Conv2D(6, (2, 3), strides=2),                   # (4, 3, 6)
+                             L.Flatten(), L.Dense(3)], name="l_conv_seq")
+
+    specs += [
+        Spec("l_conv", l_conv, chain=False,
+             notes="3 inputs seq (12,4), img (9,8,4), vol (5,6,4,2); 14 outputs; Conv1D/2D/3D with "
+                   "kernel sizes 1, 3 and non-square, strides 1, 2 and non-uniform, dilation 2 "
+                   "(stride 1), valid and same padding (same padding uneven: the extra goes "
+                   "after), Conv1D causal padding with and without dilation, groups 2 and 3 in "
+                   "1D, 2D and 3D, use_bias false, activations linear, relu, tanh, gelu and silu, "
+                   "channels_last and channels_first in 1D, 2D and 3D (seq, img, vol read as "
+                   "channels first); Add, Concatenate, Flatten and Dense after them; the layer "
+                   "configs and shapes are in models/generate.py"),
+        Spec("l_conv_seq", l_conv_seq,
+             notes="Sequential Conv2D(4, 3, padding='same', activation='relu') -> "
+                   "Conv2D(6, (2, 3), strides=2) -> Flatten -> Dense(3), default layer names"),
     ]
     return specs, dropped
 
