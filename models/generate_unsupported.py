@@ -3,11 +3,11 @@
 
     python models/generate_unsupported.py            # rewrites models/unsupported/
 
-Keras's own built-ins keqv does not run yet (Conv2D, UpSampling2D, Embedding, LSTM) and a
+Keras's own built-ins keqv does not run yet (SeparableConv2D, UpSampling2D, Embedding, LSTM) and a
 registered custom layer (mypkg>FeatureNormalization), in both dialects:
-  conv.keras  (Keras 3)    conv1 Conv2D -> up UpSampling2D -> Flatten -> Dense
+  conv.keras  (Keras 3)    conv1 SeparableConv2D -> up UpSampling2D -> Flatten -> Dense
   seq.h5      (tf-keras 2) embed Embedding -> lstm LSTM -> Dense
-  mixed.keras (Keras 3)    conv1 Conv2D -> up UpSampling2D -> norm FeatureNormalization -> Flatten -> Dense
+  mixed.keras (Keras 3)    conv1 SeparableConv2D -> up UpSampling2D -> norm FeatureNormalization -> Flatten -> Dense
   mixed.h5    (tf-keras 2) the same
 No predictions are saved: keqv refuses to run these models, and `keqv inspect` describes them.
 Each writer runs in its own subprocess (Keras 3 and tf-keras do not share a process cleanly).
@@ -31,7 +31,7 @@ def build(K, mixed_norm):
 
     def conv(with_custom):
         layers = [K.Input((8, 8, 3), name="image"),
-                  L.Conv2D(4, 3, name="conv1"),
+                  L.SeparableConv2D(4, 3, name="conv1"),
                   L.UpSampling2D(name="up")]
         if with_custom:
             layers.append(FeatureNormalization(name="norm"))

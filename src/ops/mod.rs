@@ -9,6 +9,7 @@
 //! batch), already resolved from Keras's negative or 1-based forms when the config is read.
 
 pub mod activation;
+pub mod conv;
 pub mod dense;
 mod fields;
 pub mod layout;
@@ -20,11 +21,13 @@ pub mod pool;
 mod real;
 mod reduce;
 pub mod registry;
+pub mod window;
 
 use ndarray::ArrayD;
 use serde::Serialize;
 
 pub use activation::{Activation, PRelu, Softmax};
+pub use conv::Conv;
 pub use dense::Dense;
 pub use layout::{Permute, Reshape};
 pub use merge::{Concatenate, MergeKind};
@@ -55,6 +58,7 @@ pub enum Op {
     L2Normalize(L2Normalize),
     Pad(Pad),
     Pool(Pool),
+    Conv(Conv),
 }
 
 /// A weight an op expects: Keras's variable name and its shape.
@@ -89,6 +93,7 @@ impl Op {
             Op::L2Normalize(_) => "l2_normalize".into(),
             Op::Pad(p) => p.name().into(),
             Op::Pool(p) => p.name().into(),
+            Op::Conv(c) => c.name(),
         }
     }
 
@@ -108,7 +113,8 @@ impl Op {
             | Op::LayerNorm(_)
             | Op::L2Normalize(_)
             | Op::Pad(_)
-            | Op::Pool(_) => false,
+            | Op::Pool(_)
+            | Op::Conv(_) => false,
         }
     }
 
@@ -129,6 +135,7 @@ impl Op {
             Op::L2Normalize(n) => norm::same_shape(&n.axes, first),
             Op::Pad(p) => p.output_shape(first),
             Op::Pool(p) => p.output_shape(first),
+            Op::Conv(c) => c.output_shape(first),
         }
     }
 
@@ -139,6 +146,7 @@ impl Op {
             Op::PRelu(p) => p.weights(input)?,
             Op::BatchNorm(n) => n.weights(input),
             Op::LayerNorm(n) => n.weights(input),
+            Op::Conv(c) => c.weights(input)?,
             Op::Input
             | Op::Activation(_)
             | Op::Softmax(_)
@@ -158,6 +166,7 @@ impl Op {
     pub fn macs(&self, input: &[usize], output: &[usize]) -> u64 {
         match self {
             Op::Dense(d) => d.macs(input, output),
+            Op::Conv(c) => c.macs(input, output),
             Op::Input
             | Op::Activation(_)
             | Op::Softmax(_)
@@ -199,6 +208,7 @@ impl Op {
             Op::L2Normalize(n) => n.eval(x),
             Op::Pad(p) => p.eval(x, out_shape),
             Op::Pool(p) => p.eval(x, out_shape),
+            Op::Conv(c) => c.eval(x, weights),
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{activation, dense, layout, merge, norm, pad, pool, Op};
+use super::{activation, conv, dense, layout, merge, norm, pad, pool, Op};
 use crate::keras::Dialect;
 
 /// How one family reads a layer of one of its classes.
@@ -42,6 +42,7 @@ const FAMILIES: &[(&[&str], Parser)] = &[
     }),
     (pad::CLASSES, |l| pad::parse(l.class, l.config, l.input)),
     (pool::CLASSES, |l| pool::parse(l.class, l.config, l.input)),
+    (conv::CLASSES, |l| conv::parse(l.class, l.config, l.dialect)),
 ];
 
 /// Names accepted on the right of `--custom NAME=BUILTIN` that are no layer class.

@@ -315,13 +315,15 @@ pub(crate) fn quoted_list(names: &[String]) -> String {
 
 /// A (batch, classes) output that ends in a softmax: its argmax is a predicted class.
 fn is_class_scores(graph: &Graph, id: NodeId) -> bool {
-    use crate::ops::{Activation, Dense, Op};
+    use crate::ops::{Activation, Conv, Dense, Op};
     let node = graph.node(id);
     let softmax = |a: &Activation| matches!(a, Activation::Softmax | Activation::LogSoftmax);
     node.shape.len() == 1
         && node.shape[0] >= 2
         && match &node.op {
-            Op::Dense(Dense { activation, .. }) | Op::Activation(activation) => softmax(activation),
+            Op::Dense(Dense { activation, .. })
+            | Op::Conv(Conv { activation, .. })
+            | Op::Activation(activation) => softmax(activation),
             Op::Softmax(_) => true,
             Op::Input
             | Op::PRelu(_)

@@ -2,7 +2,7 @@
 //! two files, and paired layers that compute different ops.
 
 use super::*;
-use crate::ops::{Activation, Dense, L2Normalize, Op};
+use crate::ops::{Activation, Conv, Dense, L2Normalize, Op};
 
 /// How two paired layers' ops differ: their names, or (same op) their parameters.
 pub(super) fn op_difference(a: &Op, b: &Op) -> String {
@@ -150,5 +150,9 @@ fn dialect_neutral(op: &Op, unit_norm: bool) -> Op {
         | Op::L2Normalize(_)
         | Op::Pad(_)
         | Op::Pool(_) => op.clone(),
+        Op::Conv(c) => Op::Conv(Conv {
+            activation: act(&c.activation),
+            ..c.clone()
+        }),
     }
 }

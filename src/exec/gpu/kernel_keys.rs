@@ -53,6 +53,10 @@ pub enum Kernel {
     Pad,
     /// Max or average pooling over a window.
     Pool,
+    /// A direct convolution with bias and a fused activation (`act_code`).
+    Conv {
+        act: u32,
+    },
     /// A pass of the difference reduction (compare.wgsl): `compare` or `top1`.
     Compare(&'static str),
 }
@@ -113,6 +117,7 @@ impl Kernel {
             Kernel::CopyStrided => plain(F::Layout, "copy_strided"),
             Kernel::Pad => plain(F::Layout, "pad"),
             Kernel::Pool => plain(F::Layout, "pool"),
+            Kernel::Conv { act } => plain(F::Conv, "conv").with("ACT", act),
             Kernel::Compare(entry) => KernelKey::new(F::Compare, entry),
         }
     }
@@ -139,6 +144,7 @@ impl Kernel {
                     Kernel::ActMap { act },
                     Kernel::ActWindow { act },
                     Kernel::GemmTiled { act },
+                    Kernel::Conv { act },
                 ]);
             }
             for subgroups in [false, true] {

@@ -19,11 +19,12 @@ pub enum ShaderFile {
     Normalize,
     Elementwise,
     Layout,
+    Conv,
     Compare,
 }
 
 impl ShaderFile {
-    pub const ALL: [ShaderFile; 8] = [
+    pub const ALL: [ShaderFile; 9] = [
         ShaderFile::Dense,
         ShaderFile::GemmSoft,
         ShaderFile::GemmSoftSubgroup,
@@ -31,6 +32,7 @@ impl ShaderFile {
         ShaderFile::Normalize,
         ShaderFile::Elementwise,
         ShaderFile::Layout,
+        ShaderFile::Conv,
         ShaderFile::Compare,
     ];
 
@@ -43,6 +45,7 @@ impl ShaderFile {
             ShaderFile::Normalize => "normalize.wgsl",
             ShaderFile::Elementwise => "elementwise.wgsl",
             ShaderFile::Layout => "layout.wgsl",
+            ShaderFile::Conv => "conv.wgsl",
             ShaderFile::Compare => "compare.wgsl",
         }
     }
@@ -58,6 +61,7 @@ impl ShaderFile {
             ShaderFile::Normalize => include_str!("../../../shaders/normalize.wgsl"),
             ShaderFile::Elementwise => include_str!("../../../shaders/elementwise.wgsl"),
             ShaderFile::Layout => include_str!("../../../shaders/layout.wgsl"),
+            ShaderFile::Conv => include_str!("../../../shaders/conv.wgsl"),
             ShaderFile::Compare => include_str!("../../../shaders/compare.wgsl"),
         }
     }

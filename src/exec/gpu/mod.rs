@@ -414,7 +414,8 @@ pub fn not_on_gpu(node: &crate::graph::Node) -> Option<String> {
         | Op::LayerNorm(_)
         | Op::L2Normalize(_)
         | Op::Pad(_)
-        | Op::Pool(_) => None,
+        | Op::Pool(_)
+        | Op::Conv(_) => None,
     }
 }
 

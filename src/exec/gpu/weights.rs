@@ -139,7 +139,7 @@ pub(crate) fn upload(
                     ],
                 );
             }
-            Op::LayerNorm(_) | Op::PRelu(_) => {
+            Op::LayerNorm(_) | Op::PRelu(_) | Op::Conv(_) => {
                 let mut list = Vec::new();
                 for w in &node.weights {
                     list.push(shared_buffer(ctx, &w.value, &node.name)?);

@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::fields::{bool_field, channels_first};
+use super::window::{self, sizes, Padding};
 use super::{Op, Real};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -88,15 +89,7 @@ pub fn parse(class: &str, config: &Value, input: &[usize]) -> Result<Op, String>
         window[a] = pool[k];
         strides[a] = step[k];
     }
-    let same = match config.get("padding").and_then(Value::as_str) {
-        None | Some("valid") => false,
-        Some("same") => true,
-        Some(other) => {
-            return Err(format!(
-                "'padding' is \"{other}\", not \"valid\" or \"same\""
-            ))
-        }
-    };
+    let same = Padding::parse(config.get("padding"), false)? == Padding::Same;
     Ok(Op::Pool(Pool {
         kind,
         window,
@@ -104,30 +97,6 @@ pub fn parse(class: &str, config: &Value, input: &[usize]) -> Result<Op, String>
         same,
         keep_only: None,
     }))
-}
-
-/// A size per spatial axis: an int for all, or a list (null: absent).
-fn sizes(config: &Value, key: &str, spatial: usize) -> Result<Option<Vec<usize>>, String> {
-    let bad = || {
-        format!(
-            "'{key}' is {}, not {spatial} positive integer(s)",
-            config[key]
-        )
-    };
-    let one = |v: &Value| {
-        v.as_u64()
-            .filter(|&n| n > 0)
-            .map(|n| n as usize)
-            .ok_or_else(bad)
-    };
-    match config.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Array(items)) if items.len() == spatial => {
-            items.iter().map(one).collect::<Result<_, _>>().map(Some)
-        }
-        Some(v @ Value::Number(_)) => Ok(Some(vec![one(v)?; spatial])),
-        Some(_) => Err(bad()),
-    }
 }
 
 impl Pool {
@@ -140,8 +109,7 @@ impl Pool {
         }
     }
 
-    /// Per sample axis: the output size and the rows padded before (TensorFlow's rule, which
-    /// both Keras follow: `same` pads ⌊total/2⌋ before and the rest after).
+    /// Per sample axis: the output size and the rows padded before.
     pub fn geometry(&self, input: &[usize]) -> Result<Vec<(usize, usize)>, String> {
         if self.window.len() != input.len() || self.strides.len() != input.len() {
             return Err(format!(
@@ -153,17 +121,12 @@ impl Pool {
             .iter()
             .zip(self.window.iter().zip(&self.strides))
             .map(|(&n, (&w, &s))| {
-                if self.same {
-                    let out = n.div_ceil(s);
-                    let total = ((out - 1) * s + w).saturating_sub(n);
-                    Ok((out, total / 2))
-                } else if n >= w {
-                    Ok(((n - w) / s + 1, 0))
+                let padding = if self.same {
+                    Padding::Same
                 } else {
-                    Err(format!(
-                        "a pool of {w} does not fit an axis of {n} with 'valid' padding"
-                    ))
-                }
+                    Padding::Valid
+                };
+                window::axis(n, w, s, 1, padding)
             })
             .collect()
     }

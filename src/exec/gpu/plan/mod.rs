@@ -218,7 +218,8 @@ fn aliases_its_input(op: &Op) -> bool {
         | Op::LayerNorm(_)
         | Op::L2Normalize(_)
         | Op::Pad(_)
-        | Op::Pool(_) => false,
+        | Op::Pool(_)
+        | Op::Conv(_) => false,
     }
 }
 
@@ -350,6 +351,7 @@ impl Builder<'_> {
             Op::L2Normalize(n) => self.l2_normalize(node, (ins[0], out), &n.axes, n.floor)?,
             Op::Pad(p) => self.pad(node, ins[0], out, p),
             Op::Pool(p) => self.pool(node, ins[0], out, p)?,
+            Op::Conv(c) => self.conv(i, node, ins[0], out, c)?,
         }
         Ok(())
     }

@@ -2,6 +2,7 @@
 //! plan's builder.
 
 mod activation;
+mod conv;
 mod dense;
 mod layout;
 mod merge;

@@ -1,0 +1,104 @@
+//! Sliding-window geometry shared by convolution and pooling: the output size and the rows
+//! padded before, per spatial axis, as TensorFlow and XLA (hence both Keras) compute them.
+
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Padding {
+    /// Only windows that fit inside the input.
+    Valid,
+    /// Output ⌈n / stride⌉; the padding total split ⌊total/2⌋ before, the rest (the odd row)
+    /// after.
+    Same,
+    /// Conv1D's: (window − 1)·dilation rows before, none after.
+    Causal,
+}
+
+impl Padding {
+    /// Keras's `padding` string.
+    pub fn parse(value: Option<&serde_json::Value>, causal_allowed: bool) -> Result<Self, String> {
+        match value.and_then(serde_json::Value::as_str) {
+            None | Some("valid") => Ok(Padding::Valid),
+            Some("same") => Ok(Padding::Same),
+            Some("causal") if causal_allowed => Ok(Padding::Causal),
+            Some(other) => Err(format!(
+                "'padding' is \"{other}\", not \"valid\"{} or \"same\"",
+                if causal_allowed { ", \"causal\"" } else { "" }
+            )),
+        }
+    }
+}
+
+/// One axis of `n` rows under a window of `size` taps `dilation` apart moved by `stride`:
+/// the output size and the rows padded before.
+pub fn axis(
+    n: usize,
+    size: usize,
+    stride: usize,
+    dilation: usize,
+    padding: Padding,
+) -> Result<(usize, usize), String> {
+    let span = (size - 1) * dilation + 1;
+    match padding {
+        Padding::Same => {
+            let out = n.div_ceil(stride);
+            let total = ((out - 1) * stride + span).saturating_sub(n);
+            Ok((out, total / 2))
+        }
+        Padding::Causal => Ok(((n - 1) / stride + 1, span - 1)),
+        Padding::Valid if n >= span => Ok(((n - span) / stride + 1, 0)),
+        Padding::Valid => Err(format!(
+            "a window spanning {span} rows does not fit an axis of {n} with 'valid' padding"
+        )),
+    }
+}
+
+/// A size per spatial axis from an int for all or a list (None when absent or null).
+pub fn sizes(
+    config: &serde_json::Value,
+    key: &str,
+    spatial: usize,
+) -> Result<Option<Vec<usize>>, String> {
+    use serde_json::Value;
+    let bad = || {
+        format!(
+            "'{key}' is {}, not {spatial} positive integer(s)",
+            config[key]
+        )
+    };
+    let one = |v: &Value| {
+        v.as_u64()
+            .filter(|&n| n > 0)
+            .map(|n| n as usize)
+            .ok_or_else(bad)
+    };
+    match config.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) if items.len() == spatial => {
+            items.iter().map(one).collect::<Result<_, _>>().map(Some)
+        }
+        Some(v @ Value::Number(_)) => Ok(Some(vec![one(v)?; spatial])),
+        Some(_) => Err(bad()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_pads_the_odd_row_after_and_causal_before() {
+        // TensorFlow: n = 7, window 2, stride 2 → 4 outputs, total 1 padded, 0 before.
+        assert_eq!(axis(7, 2, 2, 1, Padding::Same), Ok((4, 0)));
+        // n = 8, window 3, stride 2 → 4 outputs, total 1, 0 before; window 4 → total 2, 1.
+        assert_eq!(axis(8, 3, 2, 1, Padding::Same), Ok((4, 0)));
+        assert_eq!(axis(8, 4, 2, 1, Padding::Same), Ok((4, 1)));
+        // Dilation 2 makes a 3-tap window span 5 rows.
+        assert_eq!(axis(9, 3, 1, 2, Padding::Valid), Ok((5, 0)));
+        assert_eq!(axis(9, 3, 1, 2, Padding::Same), Ok((9, 2)));
+        assert_eq!(axis(9, 3, 1, 2, Padding::Causal), Ok((9, 4)));
+        assert_eq!(axis(9, 3, 2, 1, Padding::Causal), Ok((5, 2)));
+        assert!(axis(2, 3, 1, 1, Padding::Valid).is_err());
+    }
+}
