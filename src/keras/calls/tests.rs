@@ -102,3 +102,23 @@ fn a_cycle_through_a_keyword_tensor_is_found() {
         "{err}"
     );
 }
+
+#[test]
+fn a_nested_model_called_with_a_keyword_tensor_is_refused() {
+    let inner = json!({"class_name": "Functional", "name": "inner", "config": {
+        "name": "inner",
+        "layers": [input("i"), layer("d", json!([[["i", 0, 0, {}]]]))],
+        "input_layers": [["i", 0, 0]], "output_layers": [["d", 0, 0]]},
+        "inbound_nodes": [[["q", 0, 0, {"mask": ["v", 0, 0]}]]]});
+    let cfg = model(json!([
+        input("q"),
+        input("v"),
+        inner,
+        layer("out", json!([[["inner", 0, 0, {}]]])),
+    ]));
+    let err = walk(Path::new("m.h5"), &cfg, "", None, &mut Names::default()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "m.h5: layer 'inner' (Functional): is a nested model called with a tensor as keyword argument 'mask', which keqv does not support; call it on positional tensors and re-save the model"
+    );
+}
