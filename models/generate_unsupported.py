@@ -9,6 +9,11 @@ registered custom layer (mypkg>FeatureNormalization), in both dialects:
   seq.h5      (tf-keras 2) embed Embedding -> lstm LSTM -> Dense
   mixed.keras (Keras 3)    conv1 SeparableConv2D -> up UpSampling2D -> norm FeatureNormalization -> Flatten -> Dense
   mixed.h5    (tf-keras 2) the same
+Layers called with tensors as keyword arguments, in both dialects (.keras from Keras 3, .h5 from
+tf-keras 2), inputs of shape (3, 4):
+  keywords      q, v, m -> mha MultiHeadAttention(q, value=v) (1 head, key_dim 2),
+                att Attention([q, v]), sm Softmax(q, mask=m) -> out Add
+  softmax_mask  x, m -> sm Softmax(x, mask=m): a layer keqv runs, but not with a mask
 No predictions are saved: keqv refuses to run these models, and `keqv inspect` describes them.
 Each writer runs in its own subprocess (Keras 3 and tf-keras do not share a process cleanly).
 """
@@ -44,7 +49,18 @@ def build(K, mixed_norm):
                              L.LSTM(5, name="lstm"),
                              L.Dense(3, name="out")], name="seq")
 
-    return conv, seq
+    def keywords():
+        q, v, m = (K.Input((3, 4), name=n) for n in "qvm")
+        mha = L.MultiHeadAttention(num_heads=1, key_dim=2, name="mha")(q, value=v)
+        att = L.Attention(name="att")([q, v])
+        sm = L.Softmax(name="sm")(q, mask=m)
+        return K.Model([q, v, m], L.Add(name="out")([mha, att, sm]), name="keywords")
+
+    def softmax_mask():
+        x, m = (K.Input((3, 4), name=n) for n in "xm")
+        return K.Model([x, m], L.Softmax(name="sm")(x, mask=m), name="softmax_mask")
+
+    return conv, seq, keywords, softmax_mask
 
 
 def writer(kind):
@@ -53,16 +69,22 @@ def writer(kind):
         os.environ["KERAS_BACKEND"] = "jax"
         import keras as K
 
-        conv, seq = build(K, lambda x: K.ops.normalize(x, axis=-1, order=2))
+        conv, seq, keywords, softmax_mask = build(
+            K, lambda x: K.ops.normalize(x, axis=-1, order=2))
         conv(False).save(os.path.join(OUT, "conv.keras"))
         conv(True).save(os.path.join(OUT, "mixed.keras"))
+        keywords().save(os.path.join(OUT, "keywords.keras"))
+        softmax_mask().save(os.path.join(OUT, "softmax_mask.keras"))
     else:
         import tensorflow as tf
         import tf_keras as K
 
-        conv, seq = build(K, lambda x: tf.math.l2_normalize(x, axis=-1))
+        conv, seq, keywords, softmax_mask = build(
+            K, lambda x: tf.math.l2_normalize(x, axis=-1))
         seq().save(os.path.join(OUT, "seq.h5"))
         conv(True).save(os.path.join(OUT, "mixed.h5"))
+        keywords().save(os.path.join(OUT, "keywords.h5"))
+        softmax_mask().save(os.path.join(OUT, "softmax_mask.h5"))
 
 
 if __name__ == "__main__":

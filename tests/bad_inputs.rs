@@ -855,6 +855,30 @@ fn references_to_missing_layers_nodes_and_tensors() {
     );
 }
 
+/// `keqv convert` reads a model's calls with the walk `run` builds its graph with, so a broken
+/// call graph gets the same line from both.
+#[test]
+fn convert_and_run_give_the_same_line_for_a_broken_call_graph() {
+    let s = Scratch::new();
+    let out = s.path("out.keras");
+    let out = out.to_str().unwrap();
+    let cases = [
+        (json!(["add", 0, 0]), "form a cycle"),
+        (json!(["nope", 0, 0]), "which is not in the model"),
+        (json!(["dense_x", 3, 0]), "which is called only 1 time(s)"),
+        (json!(["input", 0, 2]), "which has 1 output(s)"),
+    ];
+    for (i, (history, message)) in cases.into_iter().enumerate() {
+        let path = keras_with_config(&s, "k3/c_func_skip.keras", &format!("walk{i}.keras"), |c| {
+            set_k3_history(c, "dense_x", history)
+        });
+        let line = refused(&path);
+        assert_mentions(&line, &[message, "malformed"]);
+        let convert = ["convert", path.to_str().unwrap(), "-o", out, "--no-verify"];
+        assert_eq!(error_line(&convert), line);
+    }
+}
+
 #[test]
 fn duplicate_layer_names() {
     let s = Scratch::new();

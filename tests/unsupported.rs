@@ -223,3 +223,66 @@ fn inspect_of_a_runnable_model_says_so() {
     let text = keqv(&["inspect", fixture.to_str().unwrap()]).stdout;
     assert!(text.ends_with("runs in keqv: yes\n"), "{text}");
 }
+
+#[test]
+fn a_layer_keqv_runs_is_refused_when_called_with_a_keyword_tensor() {
+    for name in ["softmax_mask.keras", "softmax_mask.h5"] {
+        assert_eq!(
+            refused(name),
+            "layer 'sm' (Softmax): is called with a tensor as keyword argument 'mask', which keqv does not support for Softmax yet",
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn keyword_tensors_are_named_with_the_other_layers_keqv_cannot_run() {
+    for name in ["keywords.keras", "keywords.h5"] {
+        assert_eq!(
+            refused(name),
+            "3 layers keqv cannot run: 'mha' (MultiHeadAttention), 'att' (Attention) are Keras built-ins keqv does not support yet (supported: see README 'Supported layers'); 'sm' (Softmax, keyword 'mask') is called with keyword tensors keqv does not support yet",
+            "{name}"
+        );
+    }
+}
+
+/// The layers feeding a call by keyword are among its inbound layers, in `inspect` and in
+/// `convert`'s analysis alike.
+#[test]
+fn inspect_and_convert_count_keyword_tensors_as_inputs() {
+    for name in ["keywords.keras", "keywords.h5"] {
+        let path = model(name);
+        let out = keqv(&["inspect", path.to_str().unwrap(), "--format", "json"]);
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+        let json: Value = serde_json::from_str(&out.stdout).unwrap();
+        let layer = |name: &str| {
+            json["layers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|l| l["name"] == name)
+                .unwrap_or_else(|| panic!("no layer {name}"))
+                .clone()
+        };
+        assert_eq!(layer("mha")["inbound"], serde_json::json!(["q", "v"]));
+        assert_eq!(layer("sm")["inbound"], serde_json::json!(["q", "m"]));
+        assert_eq!(layer("sm")["status"], "keyword 'mask': unsupported");
+        let problems: Vec<&str> = json["chain_problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap())
+            .collect();
+        assert!(
+            problems.contains(&"sm merges 2 tensors (q, m)"),
+            "{problems:?}"
+        );
+        let model = keqv::keras::KerasModel::load(&path, None).unwrap();
+        match keqv::convert::plan::analyze(&model).unwrap() {
+            keqv::convert::plan::Analysis::NotChain(from_config) => {
+                assert_eq!(from_config, problems, "{name}")
+            }
+            keqv::convert::plan::Analysis::Chain(_) => panic!("{name} is no chain"),
+        }
+    }
+}

@@ -152,10 +152,13 @@ fn summarize(model: &KerasModel, survey: &Survey) -> Summary {
             .unrunnable
             .iter()
             .map(|u| {
-                let why = match u.status {
+                let why = match &u.status {
                     Status::Lambda => "refused".to_string(),
                     Status::Custom => {
                         format!("custom: map it with --custom {}=BUILTIN", u.map_name)
+                    }
+                    Status::KeywordTensor(keyword) => {
+                        format!("called with a tensor as keyword '{keyword}': unsupported")
                     }
                     _ => "unsupported".to_string(),
                 };

@@ -1,5 +1,6 @@
-//! From a model config to a Sequential plan: resolves every layer call into a node (inlining
-//! nested models, whose nodes are named `outer/inner` as in the graph), asks
+//! From a model config to a Sequential plan: turns every layer call into a node through
+//! [`crate::keras::calls`], the walk the graph builder takes too (inlining nested models, whose
+//! nodes are named `outer/inner` as in the graph; a keyword tensor is one more input), asks
 //! [`crate::graph::linear::problems`] whether the result is a chain, and if it is, lists its
 //! layers in order.
 //!
@@ -9,10 +10,11 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::graph::build::call_name;
 use crate::graph::linear::{problems, TopoNode, Topology};
-use crate::keras::{KerasModel, LayerConfig, ModelConfig, TensorRef};
+use crate::keras::calls::{walk, CallArgs, Visitor};
+use crate::keras::{KerasModel, LayerConfig, ModelConfig};
 
 /// A chain, ready to be written as a Sequential model.
 #[derive(Debug)]
@@ -100,6 +102,7 @@ fn duplicate_names(topo: &Topology, layers: &[&LayerConfig]) -> Vec<String> {
         .collect()
 }
 
+/// Turns each call into a topology node, through the walk the graph builder uses too.
 struct Walker<'m> {
     path: &'m Path,
     topo: Topology,
@@ -107,99 +110,15 @@ struct Walker<'m> {
     layers: Vec<&'m LayerConfig>,
 }
 
-/// The output nodes of one call of one layer.
-type CallOutputs = HashMap<(String, usize), Vec<usize>>;
-
 impl<'m> Walker<'m> {
-    /// One (possibly nested) model; `bound` are the nodes its inputs are bound to when it is
-    /// called from an enclosing model. Returns its output nodes.
     fn model(
         &mut self,
         cfg: &'m ModelConfig,
         prefix: &str,
         bound: Option<&[usize]>,
     ) -> Result<Vec<usize>> {
-        let mut done: CallOutputs = HashMap::new();
-        for (i, input) in cfg.inputs.iter().enumerate() {
-            let layer = cfg
-                .layer(&input.layer)
-                .filter(|l| l.class_name == "InputLayer")
-                .ok_or_else(|| {
-                    self.bad(format!(
-                        "model '{}' lists input '{}', which is not an InputLayer of the model",
-                        cfg.name, input.layer
-                    ))
-                })?;
-            let id = match bound {
-                Some(ids) => *ids.get(i).ok_or_else(|| {
-                    self.bad(format!(
-                        "nested model '{}' is called with {} tensors but has {} inputs",
-                        cfg.name,
-                        ids.len(),
-                        cfg.inputs.len()
-                    ))
-                })?,
-                None => self.push(format!("{prefix}{}", layer.name), Vec::new(), layer),
-            };
-            done.insert((layer.name.clone(), 0), vec![id]);
-        }
-        let mut pending: Vec<(&'m LayerConfig, usize)> = cfg
-            .layers
-            .iter()
-            .filter(|l| l.class_name != "InputLayer")
-            .flat_map(|l| (0..l.calls.len()).map(move |c| (l, c)))
-            .collect();
-        while !pending.is_empty() {
-            let before = pending.len();
-            let mut waiting = Vec::new();
-            for (layer, call) in pending {
-                let inputs = layer.calls[call]
-                    .iter()
-                    .map(|r| resolve(&done, r))
-                    .collect::<Option<Vec<_>>>();
-                match inputs {
-                    Some(inputs) => {
-                        let outputs = self.call(layer, call, inputs, prefix)?;
-                        done.insert((layer.name.clone(), call), outputs);
-                    }
-                    None => waiting.push((layer, call)),
-                }
-            }
-            if waiting.len() == before {
-                let names: Vec<&str> = waiting.iter().map(|(l, _)| l.name.as_str()).collect();
-                return Err(self.bad(format!(
-                    "in model '{}', the calls of {} take tensors that no layer produces (a bad reference or a cycle)",
-                    cfg.name,
-                    names.join(", ")
-                )));
-            }
-            pending = waiting;
-        }
-        cfg.outputs
-            .iter()
-            .map(|r| {
-                resolve(&done, r).ok_or_else(|| {
-                    self.bad(format!(
-                        "model '{}' output ['{}', {}, {}] refers to a tensor no layer produces",
-                        cfg.name, r.layer, r.node, r.tensor
-                    ))
-                })
-            })
-            .collect()
-    }
-
-    fn call(
-        &mut self,
-        layer: &'m LayerConfig,
-        call: usize,
-        inputs: Vec<usize>,
-        prefix: &str,
-    ) -> Result<Vec<usize>> {
-        let name = call_name(prefix, &layer.name, call);
-        match &layer.nested {
-            Some(nested) => self.model(nested, &format!("{name}/"), Some(&inputs)),
-            None => Ok(vec![self.push(name, inputs, layer)]),
-        }
+        let path = self.path;
+        walk(path, cfg, prefix, bound, self)
     }
 
     fn push(&mut self, name: String, inputs: Vec<usize>, layer: &'m LayerConfig) -> usize {
@@ -212,14 +131,27 @@ impl<'m> Walker<'m> {
         self.layers.push(layer);
         self.topo.nodes.len() - 1
     }
-
-    fn bad(&self, detail: String) -> Error {
-        Error::format(self.path, detail)
-    }
 }
 
-fn resolve(done: &CallOutputs, r: &TensorRef) -> Option<usize> {
-    done.get(&(r.layer.clone(), r.node))
-        .and_then(|outs| outs.get(r.tensor))
-        .copied()
+impl<'m> Visitor<'m> for Walker<'m> {
+    type Value = usize;
+
+    fn input(&mut self, layer: &'m LayerConfig, prefix: &str) -> Result<usize> {
+        Ok(self.push(format!("{prefix}{}", layer.name), Vec::new(), layer))
+    }
+
+    /// A keyword tensor is one more input of the node, so a layer fed by one is no chain link.
+    fn layer_call(
+        &mut self,
+        layer: &'m LayerConfig,
+        call: usize,
+        args: CallArgs<'m, usize>,
+        prefix: &str,
+    ) -> Result<Vec<usize>> {
+        let name = call_name(prefix, &layer.name, call);
+        match &layer.nested {
+            Some(nested) => self.model(nested, &format!("{name}/"), Some(&args.args)),
+            None => Ok(vec![self.push(name, args.all(), layer)]),
+        }
+    }
 }

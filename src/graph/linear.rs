@@ -1,8 +1,9 @@
 //! Whether a model is a plain chain, and so can be a Sequential model; if not, every node that
 //! prevents it, in plain words.
 //!
-//! A chain has one input and one output, every node takes exactly one tensor, every node's
-//! output feeds exactly one node (the output feeds none), and no layer is applied twice.
+//! A chain has one input and one output, every node takes exactly one tensor (a tensor passed
+//! by keyword counts: `softmax(x, mask=m)` merges two), every node's output feeds exactly one
+//! node (the output feeds none), and no layer is applied twice.
 //! Nested models are inlined (their nodes are named `outer/inner`), so nested chains flatten
 //! naturally.
 //!

@@ -29,6 +29,9 @@ pub enum Status {
     Custom,
     /// A Lambda layer: Python code, which keqv never runs.
     Lambda,
+    /// A layer keqv runs, called with a tensor as this keyword argument, which its op does not
+    /// take.
+    KeywordTensor(String),
 }
 
 impl Status {
@@ -44,6 +47,7 @@ impl Status {
             Status::Unsupported => "unsupported".into(),
             Status::Custom => "custom: map it".into(),
             Status::Lambda => "Lambda: refused".into(),
+            Status::KeywordTensor(keyword) => format!("keyword '{keyword}': unsupported"),
         }
     }
 }
@@ -198,7 +202,7 @@ const NAMED: usize = 8;
 /// The one-line error for a model with layers keqv cannot run.
 pub fn cannot_run(path: &Path, layers: &[Unrunnable]) -> Error {
     if let [one] = layers {
-        let detail = match one.status {
+        let detail = match &one.status {
             Status::Lambda => format!(
                 "Lambda layers hold Python code, which keqv never runs; if it computes a built-in op, map it with --custom {}=BUILTIN (for example l2_normalize, identity, relu)",
                 one.map_name
@@ -206,6 +210,10 @@ pub fn cannot_run(path: &Path, layers: &[Unrunnable]) -> Error {
             Status::Custom => format!(
                 "is a custom layer class keqv does not know; map it to a built-in with --custom {}=BUILTIN (for example l2_normalize, identity, relu, or a Keras layer class such as Dense)",
                 one.map_name
+            ),
+            Status::KeywordTensor(keyword) => format!(
+                "is called with a tensor as keyword argument '{keyword}', which keqv does not support for {} yet",
+                one.class
             ),
             _ => "is a Keras built-in layer that keqv does not support yet (supported: see README 'Supported layers')".into(),
         };
@@ -253,6 +261,21 @@ pub fn cannot_run(path: &Path, layers: &[Unrunnable]) -> Error {
             flags(&lambdas)
         ));
     }
+    let keywords: Vec<&Unrunnable> = layers
+        .iter()
+        .filter(|l| matches!(l.status, Status::KeywordTensor(_)))
+        .collect();
+    if !keywords.is_empty() {
+        parts.push(format!(
+            "{} {} with keyword tensors keqv does not support yet",
+            with_keywords(&keywords),
+            if keywords.len() == 1 {
+                "is called"
+            } else {
+                "are called"
+            }
+        ));
+    }
     Error::format(
         path,
         format!(
@@ -269,6 +292,19 @@ fn names(layers: &[&Unrunnable]) -> String {
         .iter()
         .take(NAMED)
         .map(|l| format!("'{}' ({})", l.name, l.class))
+        .collect();
+    with_more(shown, layers.len())
+}
+
+/// `'sm' (Softmax, keyword 'mask')`, at most [`NAMED`] of them.
+fn with_keywords(layers: &[&Unrunnable]) -> String {
+    let shown: Vec<String> = layers
+        .iter()
+        .take(NAMED)
+        .map(|l| match &l.status {
+            Status::KeywordTensor(k) => format!("'{}' ({}, keyword '{k}')", l.name, l.class),
+            _ => format!("'{}' ({})", l.name, l.class),
+        })
         .collect();
     with_more(shown, layers.len())
 }

@@ -5,13 +5,16 @@
 //! `__keras_tensor__` objects; Keras 3 collapses a single model input/output to a flat triple;
 //! tf-keras numbers the calls of a nested model built on its own Input from 1; legacy `.h5`
 //! files put `package>Name` in `class_name` where `.keras` files use `registered_name`.
+//! `inbound.rs` reads one inbound node of either dialect into a [`Call`].
 
 use std::path::Path;
 
 use serde_json::Value;
 
-use super::{Dialect, LayerConfig, ModelConfig, TensorRef};
+use super::{Call, Dialect, LayerConfig, ModelConfig, TensorRef};
 use crate::error::{Error, Result};
+
+mod inbound;
 
 /// Parses the root `{"class_name": …, "config": …}` object.
 pub fn parse_model(root: &Value, dialect: Dialect, path: &Path) -> Result<ModelConfig> {
@@ -201,7 +204,7 @@ impl Parser<'_> {
                 node: 0,
                 tensor: 0,
             };
-            model.layers[i].calls = vec![vec![prev]];
+            model.layers[i].calls = vec![Call::positional(vec![prev])];
         }
         model.inputs = vec![tensor_ref(&model.layers[0].name)];
         model.outputs = vec![tensor_ref(&model.layers.last().expect("non-empty").name)];
@@ -275,95 +278,6 @@ impl Parser<'_> {
             ))
         })
     }
-
-    fn inbound_nodes(&self, nodes: &Value, layer: &str) -> Result<Vec<Vec<TensorRef>>> {
-        let nodes = nodes
-            .as_array()
-            .ok_or_else(|| self.bad(format!("layer '{layer}': \"inbound_nodes\" is not a list")))?;
-        nodes.iter().map(|node| self.call(node, layer)).collect()
-    }
-
-    /// One inbound node: Keras 3 `{"args", "kwargs"}` or tf-keras `[[name, node, tensor, {}], …]`.
-    fn call(&self, node: &Value, layer: &str) -> Result<Vec<TensorRef>> {
-        match node {
-            Value::Object(obj) => {
-                let mut refs = Vec::new();
-                self.collect_tensors(obj.get("args").unwrap_or(&Value::Null), layer, &mut refs)?;
-                let mut in_kwargs = Vec::new();
-                self.collect_tensors(
-                    obj.get("kwargs").unwrap_or(&Value::Null),
-                    layer,
-                    &mut in_kwargs,
-                )?;
-                if !in_kwargs.is_empty() {
-                    return Err(self.unsupported(format!(
-                        "layer '{layer}' is called with tensors as keyword arguments, which keqv does not support; rebuild the model passing tensors positionally"
-                    )));
-                }
-                Ok(refs)
-            }
-            Value::Array(items) => {
-                // tf-keras writes every call argument after the first in a fourth element:
-                // `["mha", 0, 0, {"value": ["v", 0, 0]}]`. Ignoring a tensor there would build
-                // another computation than the model's.
-                if items.iter().any(|t| {
-                    t.as_array()
-                        .and_then(|p| p.get(3))
-                        .is_some_and(holds_tensor_reference)
-                }) {
-                    return Err(self.unsupported(format!(
-                        "layer '{layer}' is called with tensors as keyword arguments, which keqv does not support; rebuild the model passing tensors positionally"
-                    )));
-                }
-                items
-                    .iter()
-                    .map(|t| self.triple(t, &format!("layer '{layer}'")))
-                    .collect()
-            }
-            other => Err(self.bad(format!(
-                "layer '{layer}': inbound node {other} is not understood"
-            ))),
-        }
-    }
-
-    fn collect_tensors(&self, value: &Value, layer: &str, out: &mut Vec<TensorRef>) -> Result<()> {
-        match value {
-            Value::Array(items) => items
-                .iter()
-                .try_for_each(|v| self.collect_tensors(v, layer, out)),
-            Value::Object(obj)
-                if obj.get("class_name").and_then(Value::as_str) == Some("__keras_tensor__") =>
-            {
-                let history = obj
-                    .get("config")
-                    .and_then(|c| c.get("keras_history"))
-                    .ok_or_else(|| {
-                        self.bad(format!(
-                            "layer '{layer}': a __keras_tensor__ argument has no keras_history"
-                        ))
-                    })?;
-                out.push(self.triple(history, &format!("layer '{layer}'"))?);
-                Ok(())
-            }
-            Value::Object(obj) => obj
-                .values()
-                .try_for_each(|v| self.collect_tensors(v, layer, out)),
-            _ => Ok(()),
-        }
-    }
-}
-
-/// Whether a tf-keras call's keyword arguments hold a tensor: a `[layer, node, tensor]`
-/// reference, alone or inside lists and dicts.
-fn holds_tensor_reference(value: &Value) -> bool {
-    match value {
-        Value::Array(p) if p.len() >= 3 && p[0].is_string() && p[1].is_u64() && p[2].is_u64() => {
-            true
-        }
-        Value::Array(items) => items.iter().any(holds_tensor_reference),
-        Value::Object(obj) => obj.values().any(holds_tensor_reference),
-        _ => false,
-    }
 }
 
 /// tf-keras does not serialise the first call of a nested model that was built on its own
@@ -389,7 +303,11 @@ fn renumber_nested_calls(model: &mut ModelConfig) {
         }
     };
     for layer in &mut model.layers {
-        layer.calls.iter_mut().flatten().for_each(fix);
+        layer
+            .calls
+            .iter_mut()
+            .flat_map(Call::tensors_mut)
+            .for_each(fix);
     }
     model.outputs.iter_mut().for_each(fix);
 }
@@ -420,43 +338,5 @@ fn tensor_ref(layer: &str) -> TensorRef {
         layer: layer.to_string(),
         node: 0,
         tensor: 0,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn functional(inbound_of_b: Value) -> Value {
-        json!({"class_name": "Functional", "config": {
-            "name": "m",
-            "layers": [
-                {"class_name": "InputLayer", "name": "x",
-                 "config": {"name": "x", "batch_input_shape": [null, 4]}, "inbound_nodes": []},
-                {"class_name": "InputLayer", "name": "v",
-                 "config": {"name": "v", "batch_input_shape": [null, 4]}, "inbound_nodes": []},
-                {"class_name": "Dense", "name": "b", "config": {"name": "b", "units": 2},
-                 "inbound_nodes": inbound_of_b}
-            ],
-            "input_layers": [["x", 0, 0], ["v", 0, 0]],
-            "output_layers": [["b", 0, 0]]
-        }})
-    }
-
-    #[test]
-    fn tf_keras_keyword_tensors_are_refused_and_plain_keywords_kept() {
-        let path = Path::new("m.h5");
-        let plain = functional(json!([[["x", 0, 0, {"training": false, "mask": null}]]]));
-        let model = parse_model(&plain, Dialect::TfKeras2, path).expect("plain keywords");
-        assert_eq!(model.layers[2].calls[0].len(), 1);
-        for kwargs in [
-            json!({"value": ["v", 0, 0]}),
-            json!({"values": [["v", 0, 0]]}),
-        ] {
-            let keyword = functional(json!([[["x", 0, 0, kwargs]]]));
-            let err = parse_model(&keyword, Dialect::TfKeras2, path).unwrap_err();
-            assert!(err.to_string().contains("keyword arguments"), "{err}");
-        }
     }
 }

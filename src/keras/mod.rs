@@ -5,6 +5,7 @@
 //! their calls (inbound nodes) in one dialect-free form, and their weights.
 
 pub mod archive;
+pub mod calls;
 pub mod config;
 pub mod custom;
 pub(crate) mod guard;
@@ -57,6 +58,51 @@ pub struct TensorRef {
     pub tensor: usize,
 }
 
+/// One call of a layer (one inbound node), in one form for both dialects.
+///
+/// The split between positional and keyword tensors is the file's: Keras 3 keeps it as the call
+/// was written, tf-keras writes every argument after the first as a keyword, so `mha(q, v)`
+/// reads as `value=v` there and as a second positional tensor in Keras 3.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Call {
+    /// The tensors of the positional arguments in order (a merge layer's list flattened).
+    pub args: Vec<TensorRef>,
+    /// The tensors passed by keyword (`value=` of MultiHeadAttention, `mask=` of Softmax). A
+    /// keyword holding several tensors (`mask=[q_mask, v_mask]`) appears once per tensor.
+    pub keywords: Vec<KeywordTensor>,
+    /// The call's other keyword arguments (`training`, `mask: null`), as written.
+    pub kwargs: serde_json::Map<String, Value>,
+}
+
+/// A tensor passed to a call as a keyword argument.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeywordTensor {
+    pub name: String,
+    pub tensor: TensorRef,
+}
+
+impl Call {
+    /// A call on positional tensors only (Sequential models' synthesized chain).
+    pub fn positional(args: Vec<TensorRef>) -> Self {
+        Call {
+            args,
+            ..Call::default()
+        }
+    }
+
+    /// Every tensor the call takes: the positional ones, then the keyword ones.
+    pub fn tensors(&self) -> impl Iterator<Item = &TensorRef> {
+        self.args
+            .iter()
+            .chain(self.keywords.iter().map(|k| &k.tensor))
+    }
+
+    pub fn tensors_mut(&mut self) -> impl Iterator<Item = &mut TensorRef> {
+        let keywords = self.keywords.iter_mut().map(|k| &mut k.tensor);
+        self.args.iter_mut().chain(keywords)
+    }
+}
+
 /// A model (the root, or one nested inside another as a layer).
 #[derive(Clone, Debug)]
 pub struct ModelConfig {
@@ -88,9 +134,9 @@ pub struct LayerConfig {
     pub registered_name: Option<String>,
     /// The layer's `config` object, exactly as written.
     pub config: Value,
-    /// One entry per call of the layer (a shared layer has several), each listing the tensors
+    /// One entry per call of the layer (a shared layer has several), each holding the tensors
     /// it was called on. Sequential models get synthesized chain calls.
-    pub calls: Vec<Vec<TensorRef>>,
+    pub calls: Vec<Call>,
     /// Set when the layer is itself a model.
     pub nested: Option<Box<ModelConfig>>,
     /// The layer's variables in Keras's order, once weights are loaded.

@@ -84,7 +84,7 @@ impl Conv {
         } else {
             (input[spatial], &input[..spatial])
         };
-        if channels % self.groups != 0 || self.filters % self.groups != 0 {
+        if !channels.is_multiple_of(self.groups) || !self.filters.is_multiple_of(self.groups) {
             return Err(format!(
                 "{channels} input channels and {} filters do not split into {} groups",
                 self.filters, self.groups
@@ -96,9 +96,9 @@ impl Conv {
             output: Vec::new(),
             pad: Vec::new(),
         };
-        for a in 0..spatial {
+        for (a, &n) in sizes.iter().enumerate() {
             let (out, pad) = window::axis(
-                sizes[a],
+                n,
                 self.window[a],
                 self.strides[a],
                 self.dilation[a],
