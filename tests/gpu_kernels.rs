@@ -28,9 +28,10 @@ use keqv::exec::cpu::{CpuExecutor, Precision};
 use keqv::exec::gpu::{self, DenseKernel, GpuExecutor, SoftTile};
 use keqv::exec::{Executor, Keep};
 use keqv::graph::{Activation, Graph, MergeKind, NodeId, Op};
+use keqv::ops::window::Padding;
 use keqv::ops::{
-    BatchNorm, Concatenate, Dense, L2Normalize, LayerNorm, PRelu, Pad, Permute, Pool, PoolKind,
-    Reshape, Softmax,
+    BatchNorm, Concatenate, Conv, Dense, L2Normalize, LayerNorm, PRelu, Pad, Permute, Pool,
+    PoolKind, Reshape, Softmax,
 };
 use keqv::tensor::Tensor;
 use ndarray::{ArrayD, IxDyn};
@@ -774,6 +775,149 @@ fn pooling_max_average_same_valid_and_global() {
         let inputs = inputs_for(&graph, 3, 72 + k as u64, 1.0);
         check(
             &format!("pool {shape:?} window {window:?} strides {strides:?} same {same} max {max}"),
+            &graph,
+            &inputs,
+            &*reduction_tol(),
+            false,
+        );
+    }
+}
+
+#[test]
+fn conv_in_every_geometry_and_data_format() {
+    // (sample shape, window, strides, dilation, padding, groups, channels first, activation)
+    let relu = Activation::RELU;
+    let softmax = Activation::Softmax;
+    let cases: Vec<(
+        Vec<usize>,
+        Vec<usize>,
+        Vec<usize>,
+        Vec<usize>,
+        Padding,
+        usize,
+        bool,
+        Activation,
+    )> = vec![
+        (
+            vec![12, 4],
+            vec![3],
+            vec![1],
+            vec![1],
+            Padding::Causal,
+            1,
+            false,
+            relu,
+        ),
+        (
+            vec![12, 4],
+            vec![2],
+            vec![2],
+            vec![1],
+            Padding::Same,
+            2,
+            false,
+            Activation::Tanh,
+        ),
+        (
+            vec![4, 12],
+            vec![3],
+            vec![1],
+            vec![2],
+            Padding::Valid,
+            1,
+            true,
+            Activation::Linear,
+        ),
+        (
+            vec![9, 8, 4],
+            vec![3, 3],
+            vec![1, 1],
+            vec![1, 1],
+            Padding::Same,
+            1,
+            false,
+            Activation::Gelu,
+        ),
+        (
+            vec![9, 8, 4],
+            vec![2, 3],
+            vec![2, 1],
+            vec![1, 1],
+            Padding::Same,
+            2,
+            false,
+            softmax,
+        ),
+        (
+            vec![4, 9, 8],
+            vec![2, 2],
+            vec![1, 1],
+            vec![2, 2],
+            Padding::Valid,
+            2,
+            true,
+            relu,
+        ),
+        (
+            vec![5, 6, 4, 2],
+            vec![3, 1, 2],
+            vec![2, 1, 1],
+            vec![1, 1, 1],
+            Padding::Same,
+            1,
+            false,
+            Activation::Silu,
+        ),
+        (
+            vec![2, 5, 6, 4],
+            vec![2, 2, 2],
+            vec![1, 2, 1],
+            vec![1, 1, 1],
+            Padding::Valid,
+            2,
+            true,
+            relu,
+        ),
+    ];
+    for (k, (shape, window, strides, dilation, padding, groups, first, activation)) in
+        cases.into_iter().enumerate()
+    {
+        let mut g = Builder::new(81 + k as u64);
+        let x = g.input(&shape);
+        let channels = if first {
+            shape[0]
+        } else {
+            shape[shape.len() - 1]
+        };
+        let filters = 3 * groups;
+        let kshape: Vec<usize> = window
+            .iter()
+            .copied()
+            .chain([channels / groups, filters])
+            .collect();
+        let kernel = g.rng.tensor(&kshape, 0.5);
+        let bias = g.rng.tensor(&[filters], 0.5);
+        let conv = Conv {
+            filters,
+            window,
+            strides,
+            dilation,
+            padding,
+            groups,
+            channels_first: first,
+            use_bias: k % 3 != 2,
+            activation,
+        };
+        let weights = if k % 3 != 2 {
+            vec![kernel, bias]
+        } else {
+            vec![kernel]
+        };
+        let y = g.op(Op::Conv(conv), &[x], weights);
+        let graph = g.finish(&[y]);
+        let inputs = inputs_for(&graph, 3, 82 + k as u64, 1.0);
+        check(
+            &format!("conv case {k}"),
             &graph,
             &inputs,
             &*reduction_tol(),

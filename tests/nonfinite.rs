@@ -19,7 +19,10 @@ use keqv::exec::cpu::{CpuExecutor, Precision};
 use keqv::exec::gpu::{self, DenseKernel, GpuContext, GpuExecutor};
 use keqv::exec::{Executor, Keep};
 use keqv::graph::{Activation, Graph, MergeKind, NodeId, Op};
-use keqv::ops::{BatchNorm, Dense, L2Normalize, LayerNorm, PRelu, Pad, Pool, PoolKind, Softmax};
+use keqv::ops::window::Padding;
+use keqv::ops::{
+    BatchNorm, Conv, Dense, L2Normalize, LayerNorm, PRelu, Pad, Pool, PoolKind, Softmax,
+};
 use keqv::tensor::Tensor;
 use ndarray::{ArrayD, IxDyn};
 
@@ -298,6 +301,32 @@ fn pooling_propagates_nan_through_max_and_mean() {
         ),
     ];
     run_everywhere(&cases, false);
+}
+
+#[test]
+fn conv_propagates_nan_and_infinities_through_its_sums() {
+    // specials() rows as 4 steps of one channel, a 2-tap kernel of ones, `valid`: each output
+    // is the sum of two neighbours, NaN where either is NaN or inf meets −inf.
+    let conv = Conv {
+        filters: 1,
+        window: vec![2],
+        strides: vec![1],
+        dilation: vec![1],
+        padding: Padding::Valid,
+        groups: 1,
+        channels_first: false,
+        use_bias: false,
+        activation: Activation::Linear,
+    };
+    let input = specials().into_shape_with_order(IxDyn(&[3, 4, 1])).unwrap();
+    let kernel = tensor(&[2, 1, 1], &[1.0, 1.0]);
+    let case = Case::new(
+        "conv",
+        one_op(Op::Conv(conv), &[&[4, 1]], vec![kernel]),
+        vec![input],
+        &[N, N, NI, N, N, N, NI, N, N],
+    );
+    run_everywhere(&[case], false);
 }
 
 // ---------- softmax ----------

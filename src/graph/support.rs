@@ -376,25 +376,25 @@ mod tests {
     #[test]
     fn one_line_names_every_layer_by_kind() {
         let layers = [
-            unrunnable("conv1", "Conv2D", Status::Unsupported),
+            unrunnable("conv1", "SeparableConv2D", Status::Unsupported),
             unrunnable("norm", "mypkg>FeatureNormalization", Status::Custom),
-            unrunnable("pool", "MaxPooling2D", Status::Unsupported),
+            unrunnable("pool", "UpSampling2D", Status::Unsupported),
         ];
         let message = cannot_run(Path::new("models/x.h5"), &layers).to_string();
         assert_eq!(
             message,
-            "models/x.h5: 3 layers keqv cannot run: 'conv1' (Conv2D), 'pool' (MaxPooling2D) are Keras built-ins keqv does not support yet (supported: see README 'Supported layers'); 'norm' (mypkg>FeatureNormalization) is a custom layer: map it with --custom FeatureNormalization=BUILTIN"
+            "models/x.h5: 3 layers keqv cannot run: 'conv1' (SeparableConv2D), 'pool' (UpSampling2D) are Keras built-ins keqv does not support yet (supported: see README 'Supported layers'); 'norm' (mypkg>FeatureNormalization) is a custom layer: map it with --custom FeatureNormalization=BUILTIN"
         );
     }
 
     #[test]
     fn a_long_list_is_cut_short() {
         let layers: Vec<Unrunnable> = (0..12)
-            .map(|i| unrunnable(&format!("c{i}"), "Conv2D", Status::Unsupported))
+            .map(|i| unrunnable(&format!("c{i}"), "SeparableConv2D", Status::Unsupported))
             .collect();
         let message = cannot_run(Path::new("m.keras"), &layers).to_string();
         assert!(
-            message.contains("'c7' (Conv2D) and 4 more are"),
+            message.contains("'c7' (SeparableConv2D) and 4 more are"),
             "{message}"
         );
         assert!(!message.contains("'c8'"), "{message}");

@@ -9,6 +9,7 @@ mod common;
 mod plain;
 
 mod activation;
+mod conv;
 mod dense;
 mod layout;
 mod merge;
