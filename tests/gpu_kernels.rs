@@ -788,7 +788,7 @@ fn conv_in_every_geometry_and_data_format() {
     // (sample shape, window, strides, dilation, padding, groups, channels first, activation)
     let relu = Activation::RELU;
     let softmax = Activation::Softmax;
-    let cases: Vec<(
+    type ConvCase = (
         Vec<usize>,
         Vec<usize>,
         Vec<usize>,
@@ -797,7 +797,8 @@ fn conv_in_every_geometry_and_data_format() {
         usize,
         bool,
         Activation,
-    )> = vec![
+    );
+    let cases: Vec<ConvCase> = vec![
         (
             vec![12, 4],
             vec![3],
