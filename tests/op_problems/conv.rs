@@ -8,8 +8,10 @@ use keqv::graph::{Activation, Op};
 use keqv::ops::window::Padding;
 use keqv::ops::Conv;
 
-/// A convolution case: spatial sizes, channels, filters, groups and per-axis window.
-fn cases() -> impl Strategy<Value = (Vec<usize>, usize, usize, usize, Vec<(usize, usize, usize)>)> {
+/// Spatial sizes, channels, filters, groups, and per axis (window, stride, dilation).
+type Case = (Vec<usize>, usize, usize, usize, Vec<(usize, usize, usize)>);
+
+fn cases() -> impl Strategy<Value = Case> {
     (1usize..=3, 1usize..=3, 1usize..=2, 1usize..=2).prop_flat_map(|(spatial, cg, fg, groups)| {
         (
             prop::collection::vec(1usize..=6, spatial),
