@@ -265,21 +265,10 @@ impl GpuContext {
                 *d = Some(r);
             }
         });
-        let poll = {
+        let state = {
             let _deadline = self.deadline(what);
-            self.device.poll(wgpu::PollType::Wait {
-                submission_index: None,
-                timeout: Some(self.timeout),
-            })
+            self.wait_for_map(&done, what)?
         };
-        if let Err(e) = poll {
-            self.check_lost()?;
-            return Err(match e {
-                wgpu::PollError::Timeout => self.timed_out(what),
-                e => Error::Device(format!("waiting for the GPU while {what} failed: {e}")),
-            });
-        }
-        let state = done.lock().ok().and_then(|mut d| d.take());
         match state {
             Some(Ok(())) => {}
             Some(Err(e)) => {
@@ -300,6 +289,35 @@ impl GpuContext {
         buffer.unmap();
         self.check_health()?;
         Ok(data)
+    }
+
+    /// Polls until the map callback in `done` has run, within the timeout. A poll can return
+    /// before the callback runs when another thread sharing the device polled the completion
+    /// first and is still calling it back: then polling again is the wait.
+    fn wait_for_map(
+        &self,
+        done: &Mutex<Option<std::result::Result<(), wgpu::BufferAsyncError>>>,
+        what: &str,
+    ) -> Result<Option<std::result::Result<(), wgpu::BufferAsyncError>>> {
+        let start = std::time::Instant::now();
+        loop {
+            let poll = self.device.poll(wgpu::PollType::Wait {
+                submission_index: None,
+                timeout: Some(self.timeout),
+            });
+            if let Err(e) = poll {
+                self.check_lost()?;
+                return Err(match e {
+                    wgpu::PollError::Timeout => self.timed_out(what),
+                    e => Error::Device(format!("waiting for the GPU while {what} failed: {e}")),
+                });
+            }
+            let state = done.lock().ok().and_then(|mut d| d.take());
+            if state.is_some() || start.elapsed() >= self.timeout {
+                return Ok(state);
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     /// Ends the process if a GPU call made while it lives outlasts the timeout: the backstop for
