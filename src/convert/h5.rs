@@ -1,6 +1,7 @@
 //! HDF5 writers for a Sequential model's weights, with the attribute types Keras uses
 //! (keras-formats.md §3–§6): the legacy `.h5` (`model_config` + `model_weights`) and the
-//! `model.weights.h5` inside a `.keras` archive (`layers/<class>_<k>/vars/<i>`).
+//! `model.weights.h5` inside a `.keras` archive (`layers/<class>_<k>/vars/<i>`, a sublayer's
+//! variables at `layers/<class>_<k>/<sublayer>/vars/<i>`).
 //!
 //! Attribute names are ASCII-encoded, as h5py writes them; datasets are contiguous
 //! little-endian float32 without timestamps.
@@ -13,7 +14,7 @@ use hdf5::types::{FixedAscii, TypeDescriptor, VarLenAscii, VarLenUnicode};
 use hdf5::{Group, Location};
 
 use crate::error::{Error, Result};
-use crate::keras::weights::snake_case;
+use crate::keras::weights::{snake_case, Place};
 use crate::keras::Dialect;
 use crate::tensor::Tensor;
 
@@ -22,8 +23,9 @@ pub struct LayerWeights<'a> {
     pub name: &'a str,
     /// The Python class (`Dense`, `FeatureNormalization`): it names the `.keras` groups.
     pub class_name: &'a str,
-    /// Variable short names (`kernel`, `bias`) and values, in Keras's order.
-    pub vars: Vec<(String, &'a Tensor)>,
+    /// Where each variable goes (its sublayer group, its legacy name) and its value, in
+    /// Keras's order.
+    pub vars: Vec<(Place, &'a Tensor)>,
 }
 
 /// Attribute values larger than this are split into `name0, name1, …` (Keras's
@@ -68,9 +70,9 @@ pub fn write_legacy(
         let names: Vec<String> = layer
             .vars
             .iter()
-            .map(|(var, _)| match dialect {
-                Dialect::Keras3 => format!("{model_name}/{}/{var}", layer.name),
-                Dialect::TfKeras2 => format!("{}/{var}:0", layer.name),
+            .map(|(place, _)| match dialect {
+                Dialect::Keras3 => format!("{model_name}/{}/{}", layer.name, place.legacy),
+                Dialect::TfKeras2 => format!("{}/{}:0", layer.name, place.legacy),
             })
             .collect();
         string_list(&g, "weight_names", &names, path)?;
@@ -107,15 +109,23 @@ pub fn write_v3_weights(
         let k = counters.entry(base.clone()).or_insert(0);
         let group_name = if *k == 0 { base } else { format!("{base}_{k}") };
         *k += 1;
-        let vars = file
+        let group = file
             .create_group(&format!("layers/{group_name}"))
-            .and_then(|g| g.create_group("vars"))
             .map_err(fail)?;
+        let vars = group.create_group("vars").map_err(fail)?;
         if dialect == Dialect::Keras3 {
             utf8_scalar(&vars, "name", layer.name).map_err(fail)?;
         }
-        for (i, (_, value)) in layer.vars.iter().enumerate() {
-            dataset(&vars, &i.to_string(), value).map_err(fail)?;
+        // A sublayer's variables go to `<sublayer group>/vars/<i>`, numbered within it.
+        let mut numbered: HashMap<&str, usize> = HashMap::new();
+        for (place, value) in &layer.vars {
+            let i = numbered.entry(place.group.as_str()).or_insert(0);
+            let at = match place.group.as_str() {
+                "" => format!("vars/{i}"),
+                sub => format!("{sub}/vars/{i}"),
+            };
+            *i += 1;
+            dataset(&group, &at, value).map_err(fail)?;
         }
     }
     file.close().map_err(fail)

@@ -22,7 +22,8 @@ use self::h5::{LayerWeights, Versions};
 use self::plan::{Analysis, Plan};
 use crate::error::{Error, Result};
 use crate::graph::Graph;
-use crate::keras::{Dialect, Format, KerasModel, LayerConfig};
+use crate::keras::weights::places;
+use crate::keras::{Dialect, Format, KerasModel};
 
 /// The Keras versions whose files keqv's writers reproduce (keras-formats.md).
 pub const KERAS3_VERSION: &str = "3.15.1";
@@ -149,7 +150,7 @@ pub fn write(
         .map(|s| LayerWeights {
             name: &s.layer.name,
             class_name: &s.layer.class_name,
-            vars: var_names(s.layer)
+            vars: places(s.layer, target.dialect)
                 .into_iter()
                 .zip(s.layer.weights.iter().map(|w| &*w.value))
                 .collect(),
@@ -233,67 +234,4 @@ fn keras_version(model: &KerasModel, to: Dialect) -> String {
         .clone()
         .filter(|_| model.dialect == to)
         .unwrap_or_else(|| default.to_string())
-}
-
-/// Short variable names (`kernel`, `bias`) for the legacy `weight_names`: from the source's
-/// names where it had them (legacy files), else Keras's names for the layer class (`.keras`
-/// files number their variables).
-pub fn var_names(layer: &LayerConfig) -> Vec<String> {
-    let known = class_var_names(layer);
-    layer
-        .weights
-        .iter()
-        .enumerate()
-        .map(|(i, w)| {
-            let short = w.name.rsplit('/').next().unwrap_or(&w.name);
-            if !short.is_empty() && short.parse::<usize>().is_err() {
-                short.to_string()
-            } else if let Some(name) = known.get(i) {
-                name.to_string()
-            } else if i == 0 {
-                "variable".to_string()
-            } else {
-                format!("variable_{i}")
-            }
-        })
-        .collect()
-}
-
-fn class_var_names(layer: &LayerConfig) -> Vec<&'static str> {
-    let flag = |key: &str, default: bool| {
-        layer
-            .config
-            .get(key)
-            .and_then(Value::as_bool)
-            .unwrap_or(default)
-    };
-    match layer.class_name.as_str() {
-        "Dense" | "EinsumDense" | "Conv1D" | "Conv2D" | "Conv3D" | "Conv1DTranspose"
-        | "Conv2DTranspose" | "Conv3DTranspose" => vec!["kernel", "bias"],
-        "Embedding" => vec!["embeddings"],
-        "PReLU" => vec!["alpha"],
-        "BatchNormalization" => {
-            let mut names = Vec::new();
-            if flag("scale", true) {
-                names.push("gamma");
-            }
-            if flag("center", true) {
-                names.push("beta");
-            }
-            names.extend(["moving_mean", "moving_variance"]);
-            names
-        }
-        "LayerNormalization" => {
-            let rms = flag("rms_scaling", false);
-            let mut names = Vec::new();
-            if flag("scale", true) || rms {
-                names.push("gamma");
-            }
-            if flag("center", true) && !rms {
-                names.push("beta");
-            }
-            names
-        }
-        _ => Vec::new(),
-    }
 }

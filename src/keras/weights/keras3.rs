@@ -1,8 +1,7 @@
-//! The Keras 3 layout: `layers/<snake_case(class)>[_k]/vars/0..n`, nested models under
-//! `layers/<group>/layers/`.
+//! The Keras 3 layout: `layers/<snake_case(class)>[_k]/vars/0..n` (a layer's variables and
+//! its sublayers' are read in `keras3_vars.rs`), nested models under `layers/<group>/layers/`.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use hdf5::Group;
 
@@ -11,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::keras::guard;
 use crate::keras::h5_attrs::read_string;
 use crate::keras::h5_open::first_line;
-use crate::keras::{LayerConfig, ModelConfig, NamedTensor};
+use crate::keras::{LayerConfig, ModelConfig};
 
 impl Reader<'_> {
     /// Keras 3 layout for one model: walks its layers in config order with per-class counters.
@@ -51,7 +50,7 @@ impl Reader<'_> {
                     let inner = group.group("layers").map_err(|_| missing_inner)?;
                     self.v3_model(nested, &inner)?;
                 }
-                None => layer.weights = self.v3_vars(&group, &group_name, &layer.name)?,
+                None => layer.weights = self.v3_layer(&group, &group_name, layer)?,
             }
         }
         self.check_all_used(model, layers_group, &used)
@@ -120,39 +119,6 @@ impl Reader<'_> {
             )),
             _ => Ok(()),
         }
-    }
-
-    /// `vars/0, vars/1, …` in numeric order.
-    fn v3_vars(
-        &mut self,
-        group: &Group,
-        group_name: &str,
-        layer: &str,
-    ) -> Result<Vec<NamedTensor>> {
-        let Ok(vars) = group.group("vars") else {
-            return Ok(Vec::new());
-        };
-        let names = vars
-            .member_names()
-            .map_err(|e| Error::format(self.path, e.to_string()))?;
-        let mut indices: Vec<usize> = names.iter().filter_map(|n| n.parse().ok()).collect();
-        indices.sort_unstable();
-        if indices.iter().enumerate().any(|(i, &v)| i != v) {
-            return Err(Error::format(
-                self.path,
-                format!("layers/{group_name}/vars has members {names:?}, expected 0, 1, …; the file is corrupt: re-save the model"),
-            ));
-        }
-        indices
-            .iter()
-            .map(|i| {
-                let value = self.dataset(&vars, &i.to_string(), layer)?;
-                Ok(NamedTensor {
-                    name: i.to_string(),
-                    value: Arc::new(value),
-                })
-            })
-            .collect()
     }
 }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use hdf5::Group;
 
+use super::legacy_names::{name_model_by_class, under_layer};
 use super::reader::Reader;
 use crate::error::{Error, Result};
 use crate::keras::guard;
@@ -64,7 +65,15 @@ pub(super) fn assign_legacy(
             ));
         };
         match &mut layer.nested {
-            None => layer.weights = weights,
+            None => {
+                layer.weights = weights
+                    .into_iter()
+                    .map(|w| NamedTensor {
+                        name: under_layer(&w.name, &name),
+                        value: w.value,
+                    })
+                    .collect();
+            }
             Some(nested) => {
                 for w in weights {
                     assign_nested(nested, w, &name, path)?;
@@ -72,10 +81,12 @@ pub(super) fn assign_legacy(
             }
         }
     }
+    name_model_by_class(model);
     Ok(())
 }
 
-/// A nested model's legacy weight `…/layer/var` goes to the inner layer named in its path.
+/// A nested model's legacy weight `…/layer/var` goes to the inner layer named in its path,
+/// named by its path under that layer.
 fn assign_nested(
     model: &mut ModelConfig,
     weight: NamedTensor,
@@ -87,10 +98,9 @@ fn assign_nested(
         if !parts[..parts.len().saturating_sub(1)].contains(&layer.name.as_str()) {
             continue;
         }
-        let short = parts.last().copied().unwrap_or_default().to_string();
         match &mut layer.nested {
             None => layer.weights.push(NamedTensor {
-                name: short,
+                name: under_layer(&weight.name, &layer.name),
                 value: weight.value,
             }),
             Some(inner) => assign_nested(inner, weight, outer, path)?,

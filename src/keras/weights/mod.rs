@@ -4,12 +4,18 @@
 //!   layer `L/@weight_names`, dataset `L/<weight name>`. Names may be split into
 //!   `layer_names0, layer_names1, …` fixed-length arrays; empty lists are float64 arrays.
 //! - Keras 3 (`model.weights.h5`, `*.weights.h5`): `layers/<snake_case(class)>[_k]/vars/0..n`,
-//!   group names counted per class in `model.layers` order; nested models recurse under
-//!   `layers/<group>/layers/`.
+//!   group names counted per class in `model.layers` order; a sublayer's variables under
+//!   `layers/<group>/<attribute>/vars/`; nested models recurse under `layers/<group>/layers/`.
+//!
+//! Both name each variable the same way ([`weight_name`]: `kernel`, `cell/kernel`).
 
 mod keras3;
+mod keras3_vars;
 mod legacy;
+mod legacy_names;
+mod names;
 mod reader;
+mod sublayers;
 
 use std::path::Path;
 
@@ -22,7 +28,9 @@ use super::{Format, KerasModel, ModelConfig};
 use crate::error::{Error, Result};
 pub use keras3::snake_case;
 use legacy::assign_legacy;
+pub use names::{split_weight_name, weight_name};
 use reader::Reader;
+pub use sublayers::{expected_names, places, Place};
 
 /// Reads a legacy `model.save('x.h5')` file: config and weights.
 pub fn read_legacy_model(path: &Path) -> Result<KerasModel> {

@@ -1,0 +1,191 @@
+//! Where a layer class keeps its variables: its own, then those of its sublayers (an RNN's
+//! `cell`, Bidirectional's `forward_layer`/`backward_layer`, MultiHeadAttention's four
+//! projections), in the order Keras's `layer.weights` lists them. The Keras 3 layout stores a
+//! sublayer's variables in a group named after the attribute holding it; the legacy layout in
+//! a variable scope named after the sublayer (keras-formats.md §4.4, §5.1).
+
+use serde_json::Value;
+
+use super::keras3::snake_case;
+use super::names::{own_roles, split_weight_name, weight_name};
+use crate::keras::{Dialect, LayerConfig};
+
+/// One group of variables of a layer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Part {
+    /// The group under the layer's, as Keras 3 writes it ("" for the layer's own variables).
+    pub group: String,
+    /// The same group as tf-keras writes it (private attributes: `_query_dense`).
+    pub tf_group: String,
+    /// The variable scope in legacy weight names (`lstm_cell`, `forward_lstm/lstm_cell`).
+    pub scope: String,
+    /// The variables' roles in Keras's order.
+    pub roles: Vec<&'static str>,
+}
+
+/// The parts of a layer of `class` with `config`, in `layer.weights` order. A class keqv does
+/// not know has only its own variables here; its sublayer groups are read in file order.
+pub fn parts(class: &str, config: &Value) -> Vec<Part> {
+    let bias = config
+        .get("use_bias")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    let with_bias = |roles: &[&'static str]| {
+        let mut roles = roles.to_vec();
+        if bias {
+            roles.push("bias");
+        }
+        roles
+    };
+    match class {
+        "LSTM" | "GRU" | "SimpleRNN" => vec![Part {
+            group: "cell".into(),
+            tf_group: "cell".into(),
+            scope: format!("{}_cell", snake_case(class)),
+            roles: with_bias(&["kernel", "recurrent_kernel"]),
+        }],
+        "Bidirectional" => bidirectional(config),
+        "MultiHeadAttention" => [
+            ("query_dense", "query"),
+            ("key_dense", "key"),
+            ("value_dense", "value"),
+            ("output_dense", "attention_output"),
+        ]
+        .into_iter()
+        .map(|(group, scope)| Part {
+            group: group.into(),
+            tf_group: format!("_{group}"),
+            scope: scope.into(),
+            roles: with_bias(&["kernel"]),
+        })
+        .collect(),
+        _ => vec![Part {
+            group: String::new(),
+            tf_group: String::new(),
+            scope: String::new(),
+            roles: own_roles(class, config),
+        }],
+    }
+}
+
+/// The wrapped layer's parts twice, under `forward_layer` and `backward_layer`; the legacy
+/// scopes are `forward_<layer>` and `backward_<layer>`.
+fn bidirectional(config: &Value) -> Vec<Part> {
+    let forward = config.get("layer");
+    let backward = config
+        .get("backward_layer")
+        .filter(|v| !v.is_null())
+        .or(forward);
+    let side = |attr: &str, direction: &str, inner: Option<&Value>| {
+        let class = inner
+            .and_then(|v| v.get("class_name"))
+            .and_then(Value::as_str);
+        let inner_config = inner
+            .and_then(|v| v.get("config"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        let name = inner_config
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("layer");
+        let scope = format!("{direction}_{name}");
+        parts(class.unwrap_or(""), &inner_config)
+            .into_iter()
+            .map(|p| Part {
+                group: weight_name(attr, &p.group).trim_end_matches('/').into(),
+                tf_group: weight_name(attr, &p.tf_group).trim_end_matches('/').into(),
+                scope: weight_name(&scope, &p.scope).trim_end_matches('/').into(),
+                roles: p.roles,
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut all = side("forward_layer", "forward", forward);
+    all.extend(side("backward_layer", "backward", backward));
+    all
+}
+
+/// Every weight name a layer of this class has, in Keras's order.
+pub fn expected_names(layer: &LayerConfig) -> Vec<String> {
+    parts(&layer.class_name, &layer.config)
+        .iter()
+        .flat_map(|p| p.roles.iter().map(|r| weight_name(&p.group, r)))
+        .collect()
+}
+
+/// Where a writer puts one weight of a layer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Place {
+    /// The group under the layer's in the Keras 3 layout, for the target dialect.
+    pub group: String,
+    /// The name under the layer's scope in legacy weight names (`lstm_cell/kernel`).
+    pub legacy: String,
+}
+
+/// Where each of a layer's weights goes, from its name. A variable known only by its number
+/// (a class keqv does not know, read from the Keras 3 layout) is called `variable`,
+/// `variable_1`, … in legacy names.
+pub fn places(layer: &LayerConfig, dialect: Dialect) -> Vec<Place> {
+    let parts = parts(&layer.class_name, &layer.config);
+    layer
+        .weights
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let (group, role) = split_weight_name(&w.name);
+            let role = match role.parse::<usize>() {
+                Err(_) if !role.is_empty() => role.to_string(),
+                _ if i == 0 => "variable".to_string(),
+                _ => format!("variable_{i}"),
+            };
+            match parts.iter().find(|p| p.group == group) {
+                Some(p) => Place {
+                    group: match dialect {
+                        Dialect::Keras3 => p.group.clone(),
+                        Dialect::TfKeras2 => p.tf_group.clone(),
+                    },
+                    legacy: weight_name(&p.scope, &role),
+                },
+                None => Place {
+                    group: group.to_string(),
+                    legacy: weight_name(group, &role),
+                },
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn bidirectional_nests_the_wrapped_layer() {
+        let config = json!({"layer": {"class_name": "LSTM", "config": {"name": "lstm"}}});
+        let p = parts("Bidirectional", &config);
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[0].group, "forward_layer/cell");
+        assert_eq!(p[0].scope, "forward_lstm/lstm_cell");
+        assert_eq!(p[1].group, "backward_layer/cell");
+        assert_eq!(p[1].roles, ["kernel", "recurrent_kernel", "bias"]);
+    }
+
+    #[test]
+    fn attention_groups_differ_by_dialect() {
+        let p = parts("MultiHeadAttention", &json!({"use_bias": false}));
+        let groups: Vec<_> = p
+            .iter()
+            .map(|p| (p.group.as_str(), p.tf_group.as_str()))
+            .collect();
+        assert_eq!(groups[3], ("output_dense", "_output_dense"));
+        assert_eq!(p[3].scope, "attention_output");
+        assert_eq!(p[0].roles, ["kernel"]);
+    }
+
+    #[test]
+    fn own_variables_have_no_group() {
+        let p = parts("Dense", &json!({}));
+        assert_eq!(p[0].group, "");
+        assert_eq!(p[0].roles, ["kernel", "bias"]);
+    }
+}
