@@ -39,6 +39,10 @@ fn cases() -> Vec<(PathBuf, Option<PathBuf>, &'static str)> {
     ] {
         cases.push((k3("sublayers.keras"), Some(tfk(f)), "tfk"));
     }
+    // tf-keras's own model files (its MultiHeadAttention takes `value` as a keyword tensor).
+    for f in ["sublayers.keras", "sublayers.h5"] {
+        cases.push((tfk(f), None, "tfk"));
+    }
     cases
 }
 
