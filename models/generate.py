@@ -55,6 +55,7 @@ WEIGHT_SEED = {
     "j_pad_crop": 1019, "j_pad_crop_seq": 1020,
     "k_pool": 1021, "k_pool_seq": 1022,
     "l_conv": 1023, "l_conv_seq": 1024,
+    "m_depthwise": 1025, "m_depthwise_seq": 1026,
 }
 # (also the order of the models in fixtures.json: by writer, then by this order)
 
@@ -92,6 +93,8 @@ INPUT_SPEC = {
     "l_conv": (2023, {"seq": ((12, 4), 1.0), "img": ((9, 8, 4), 1.0),
                       "vol": ((5, 6, 4, 2), 1.0)}),
     "l_conv_seq": (2024, {None: ((8, 8, 3), 1.0)}),
+    "m_depthwise": (2025, {"seq": ((12, 4), 1.0), "img": ((9, 8, 4), 1.0)}),
+    "m_depthwise_seq": (2026, {None: ((8, 8, 3), 1.0)}),
 }
 
 # models whose tf-keras writer runs without oneDNN (see the module docstring)
@@ -188,6 +191,10 @@ def draw(rng, role, shape):
     if role == "kernel":
         fan_in = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
         return rng.standard_normal(shape) / np.sqrt(fan_in)
+    if role == "depthwise_kernel":  # (*kernel_size, in_channels, depth_multiplier): fan_in = taps
+        return rng.standard_normal(shape) / np.sqrt(int(np.prod(shape[:-2])))
+    if role == "pointwise_kernel":  # (1[, 1], in_channels * depth_multiplier, filters)
+        return rng.standard_normal(shape) / np.sqrt(int(np.prod(shape[:-1])))
     if role == "bias":
         return rng.standard_normal(shape) * 0.1
     if role == "gamma":
@@ -203,9 +210,13 @@ def draw(rng, role, shape):
     return rng.standard_normal(shape) * 0.1
 
 
-def var_role(v):
+def var_role(v, layer=None):
     # k3: "kernel"; tf-keras: "dense/kernel:0"
-    return v.name.split("/")[-1].split(":")[0]
+    role = v.name.split("/")[-1].split(":")[0]
+    # Keras 3 names a DepthwiseConv1D/2D kernel "kernel", tf-keras "depthwise_kernel"
+    if role == "kernel" and type(layer).__name__.startswith("DepthwiseConv"):
+        return "depthwise_kernel"
+    return role
 
 
 def fill_layer(rng, layer):
@@ -217,7 +228,7 @@ def fill_layer(rng, layer):
         if not np.issubdtype(w.dtype, np.floating):
             new.append(w)
             continue
-        new.append(draw(rng, var_role(v), w.shape).astype(np.float32))
+        new.append(draw(rng, var_role(v, layer), w.shape).astype(np.float32))
     layer.set_weights(new)
 
 
@@ -988,6 +999,100 @@ def model_specs(K, writer):
         Spec("l_conv_seq", l_conv_seq,
              notes="Sequential Conv2D(4, 3, padding='same', activation='relu') -> "
                    "Conv2D(6, (2, 3), strides=2) -> Flatten -> Dense(3), default layer names"),
+    ]
+
+    # DepthwiseConv1D/2D (each input channel convolved with depth_multiplier kernels of its own;
+    # output channel c*depth_multiplier+m from input channel c) and SeparableConv1D/2D (that
+    # depthwise step without bias or activation, then a 1x1 pointwise convolution to `filters`,
+    # then bias and activation): depth_multiplier 1, 2 and 3, strides 1, 2 and (2, 1), dilation 2
+    # (every axis) at stride 1, "valid" and "same" (padded unevenly: 12 with kernel 2 stride 1, 12
+    # with kernel 3 stride 2, 9 with kernel 2 stride 2, 8 with kernel 3 stride 2, 4 with kernel 2
+    # stride 1), use_bias False, activations linear, relu, tanh, channels_last and channels_first
+    # (seq read as (channels 12, steps 4), img as (channels 9, rows 8, cols 4)); Concatenate,
+    # Flatten and Dense after them. Comments as in l_conv. Depthwise kernels get N(0,1)/sqrt(taps),
+    # pointwise kernels N(0,1)/sqrt(in_channels * depth_multiplier).
+    def m_depthwise():
+        seq = K.Input((12, 4), name="seq")
+        img = K.Input((9, 8, 4), name="img")
+        # 1D channels_last (steps 12, channels 4)
+        a = L.DepthwiseConv1D(2, padding="same", depth_multiplier=2, activation="relu",
+                              name="dw1_k2_same_m2")(seq)                     # (12, 8) 0+1
+        b = L.SeparableConv1D(5, 3, padding="same", activation="relu",
+                              name="sp1_same")(seq)                           # (12, 5) 1+1
+        sep1_same = L.Concatenate(name="sep1_same")([a, b])                  # (12, 13)
+        a = L.DepthwiseConv1D(3, strides=2, padding="same", depth_multiplier=3,
+                              activation="tanh", name="dw1_s2_same_m3")(seq)  # (6, 12) 0+1
+        b = L.SeparableConv1D(6, 2, strides=2, depth_multiplier=2, use_bias=False,
+                              name="sp1_s2_m2")(seq)                          # (6, 6)
+        sep1_s2 = L.Concatenate(name="sep1_s2")([a, b])                      # (6, 18)
+        dw1_d2_m2 = L.DepthwiseConv1D(3, dilation_rate=2, depth_multiplier=2,
+                                      name="dw1_d2_m2")(seq)                  # (8, 8)
+        a = L.DepthwiseConv1D(3, use_bias=False, name="dw1_k3")(seq)         # (10, 4)
+        b = L.SeparableConv1D(4, 3, dilation_rate=2, activation="tanh",
+                              name="sp1_d2")(seq)                             # (8, 4)
+        out_1d = L.Dense(3, name="out_1d")(
+            L.Concatenate(axis=1, name="cat_1d")([a, b]))                    # (18, 3)
+        # 2D channels_last (rows 9, cols 8, channels 4)
+        a = L.DepthwiseConv2D(2, padding="same", depth_multiplier=2,
+                              name="dw2_k2_same_m2")(img)                     # (9, 8, 8) 0+1 0+1
+        b = L.SeparableConv2D(6, 3, padding="same", depth_multiplier=2, activation="relu",
+                              name="sp2_same_m2")(img)                        # (9, 8, 6) 1+1 1+1
+        sep2_same = L.Concatenate(name="sep2_same")([a, b])                  # (9, 8, 14)
+        a = L.DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=2,
+                              activation="tanh", name="dw2_s2_same_m2")(img)  # (5, 4, 8) 1+1 0+1
+        b = L.SeparableConv2D(5, 2, strides=2, padding="same", use_bias=False,
+                              name="sp2_s2_same")(img)                        # (5, 4, 5) 0+1 0+0
+        sep2_s2 = L.Concatenate(name="sep2_s2")([a, b])                      # (5, 4, 13)
+        a = L.DepthwiseConv2D(3, activation="relu", name="dw2_k3")(img)      # (7, 6, 4)
+        b = L.DepthwiseConv2D((3, 2), dilation_rate=2, use_bias=False,
+                              name="dw2_d2")(img)                             # (5, 6, 4)
+        c = L.DepthwiseConv2D((2, 3), strides=(2, 1), name="dw2_rect_s21")(img)  # (4, 6, 4)
+        d = L.SeparableConv2D(4, 3, dilation_rate=2, activation="tanh",
+                              name="sp2_d2")(img)                             # (5, 4, 4)
+        e = L.SeparableConv2D(3, (3, 2), strides=2, depth_multiplier=2,
+                              name="sp2_rect_s2_m2")(img)                     # (4, 4, 3)
+        s = L.Concatenate(name="cat_2d")([L.Flatten(name="flat_dw2_k3")(a),
+                                          L.Flatten(name="flat_dw2_d2")(b),
+                                          L.Flatten(name="flat_dw2_rect_s21")(c),
+                                          L.Flatten(name="flat_sp2_d2")(d),
+                                          L.Flatten(name="flat_sp2_rect_s2_m2")(e)])  # (512,)
+        out_2d = L.Dense(5, name="out_2d")(s)                                 # (5,)
+        # channels_first: seq read as (channels 12, steps 4), img as (channels 9, rows 8, cols 4)
+        a = L.DepthwiseConv1D(3, padding="same", depth_multiplier=2, data_format="channels_first",
+                              name="dw1_cf_same_m2")(seq)                     # (24, 4) 1+1
+        b = L.SeparableConv1D(6, 2, padding="same", data_format="channels_first",
+                              name="sp1_cf_same")(seq)                        # (6, 4) 0+1
+        sep1_cf = L.Concatenate(axis=1, name="sep1_cf")([a, b])              # (30, 4)
+        dw2_cf_same = L.DepthwiseConv2D(3, padding="same", data_format="channels_first",
+                                        name="dw2_cf_same")(img)              # (9, 8, 4) 1+1 1+1
+        sp2_cf_s2_m2 = L.SeparableConv2D(4, 2, strides=2, depth_multiplier=2, activation="relu",
+                                         data_format="channels_first",
+                                         name="sp2_cf_s2_m2")(img)            # (4, 4, 2)
+        outputs = [sep1_same, sep1_s2, dw1_d2_m2, out_1d, sep1_cf,
+                   sep2_same, sep2_s2, out_2d, dw2_cf_same, sp2_cf_s2_m2]
+        return K.Model([seq, img], outputs, name="m_depthwise")
+
+    def m_depthwise_seq():
+        return K.Sequential([K.Input((8, 8, 3)),
+                             L.DepthwiseConv2D(3, padding="same", depth_multiplier=2,
+                                               activation="relu"),             # (8, 8, 6)
+                             L.SeparableConv2D(5, 3, strides=2),               # (3, 3, 5)
+                             L.GlobalAveragePooling2D(), L.Dense(3)], name="m_depthwise_seq")
+
+    specs += [
+        Spec("m_depthwise", m_depthwise, chain=False,
+             notes="2 inputs seq (12,4), img (9,8,4); 10 outputs; DepthwiseConv1D/2D with "
+                   "depth_multiplier 1, 2 and 3, SeparableConv1D/2D with depth_multiplier 1 and "
+                   "2, kernel sizes 2, 3 and non-square, strides 1, 2 and (2,1), dilation 2 "
+                   "(stride 1), valid and same padding (same padding uneven: the extra goes "
+                   "after), use_bias false, activations linear, relu and tanh, channels_last and "
+                   "channels_first in 1D and 2D (seq, img read as channels first); Concatenate, "
+                   "Flatten and Dense after them; the layer configs and shapes are in "
+                   "models/generate.py"),
+        Spec("m_depthwise_seq", m_depthwise_seq,
+             notes="Sequential DepthwiseConv2D(3, padding='same', depth_multiplier=2, "
+                   "activation='relu') -> SeparableConv2D(5, 3, strides=2) -> "
+                   "GlobalAveragePooling2D -> Dense(3), default layer names"),
     ]
     return specs, dropped
 

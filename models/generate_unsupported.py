@@ -3,11 +3,11 @@
 
     python models/generate_unsupported.py            # rewrites models/unsupported/
 
-Keras's own built-ins keqv does not run yet (SeparableConv2D, UpSampling2D, Embedding, LSTM) and a
+Keras's own built-ins keqv does not run yet (Conv2DTranspose, UpSampling2D, Embedding, LSTM) and a
 registered custom layer (mypkg>FeatureNormalization), in both dialects:
-  conv.keras  (Keras 3)    conv1 SeparableConv2D -> up UpSampling2D -> Flatten -> Dense
+  conv.keras  (Keras 3)    conv1 Conv2DTranspose -> up UpSampling2D -> Flatten -> Dense
   seq.h5      (tf-keras 2) embed Embedding -> lstm LSTM -> Dense
-  mixed.keras (Keras 3)    conv1 SeparableConv2D -> up UpSampling2D -> norm FeatureNormalization -> Flatten -> Dense
+  mixed.keras (Keras 3)    conv1 Conv2DTranspose -> up UpSampling2D -> norm FeatureNormalization -> Flatten -> Dense
   mixed.h5    (tf-keras 2) the same
 Layers called with tensors as keyword arguments, in both dialects (.keras from Keras 3, .h5 from
 tf-keras 2), inputs of shape (3, 4):
@@ -36,7 +36,7 @@ def build(K, mixed_norm):
 
     def conv(with_custom):
         layers = [K.Input((8, 8, 3), name="image"),
-                  L.SeparableConv2D(4, 3, name="conv1"),
+                  L.Conv2DTranspose(4, 3, name="conv1"),
                   L.UpSampling2D(name="up")]
         if with_custom:
             layers.append(FeatureNormalization(name="norm"))
