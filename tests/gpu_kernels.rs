@@ -30,8 +30,8 @@ use keqv::exec::{Executor, Keep};
 use keqv::graph::{Activation, Graph, MergeKind, NodeId, Op};
 use keqv::ops::window::Padding;
 use keqv::ops::{
-    BatchNorm, Concatenate, Conv, Dense, L2Normalize, LayerNorm, PRelu, Pad, Permute, Pool,
-    PoolKind, Reshape, Softmax,
+    BatchNorm, Concatenate, Conv, ConvKind, Dense, L2Normalize, LayerNorm, PRelu, Pad, Permute,
+    Pool, PoolKind, Reshape, Softmax,
 };
 use keqv::tensor::Tensor;
 use ndarray::{ArrayD, IxDyn};
@@ -908,6 +908,7 @@ fn conv_in_every_geometry_and_data_format() {
             channels_first: first,
             use_bias: k % 3 != 2,
             activation,
+            kind: ConvKind::Standard,
         };
         let weights = if k % 3 != 2 {
             vec![kernel, bias]
@@ -919,6 +920,81 @@ fn conv_in_every_geometry_and_data_format() {
         let inputs = inputs_for(&graph, 3, 82 + k as u64, 1.0);
         check(
             &format!("conv case {k}"),
+            &graph,
+            &inputs,
+            &*reduction_tol(),
+            false,
+        );
+    }
+}
+
+#[test]
+fn separable_conv_runs_its_two_stages() {
+    // (sample shape, window, strides, channels first, depth multiplier, activation)
+    let cases = [
+        (vec![12, 4], vec![3], vec![2], false, 2, Activation::RELU),
+        (vec![4, 12], vec![2], vec![1], true, 1, Activation::Tanh),
+        (
+            vec![9, 8, 4],
+            vec![3, 3],
+            vec![2, 2],
+            false,
+            2,
+            Activation::Softmax,
+        ),
+        (
+            vec![4, 9, 8],
+            vec![2, 3],
+            vec![1, 1],
+            true,
+            1,
+            Activation::Linear,
+        ),
+    ];
+    for (k, (shape, window, strides, first, multiplier, activation)) in
+        cases.into_iter().enumerate()
+    {
+        let mut g = Builder::new(91 + k as u64);
+        let x = g.input(&shape);
+        let channels = if first {
+            shape[0]
+        } else {
+            shape[shape.len() - 1]
+        };
+        let filters = 5;
+        let dshape: Vec<usize> = window
+            .iter()
+            .copied()
+            .chain([channels, multiplier])
+            .collect();
+        let pshape: Vec<usize> = window
+            .iter()
+            .map(|_| 1)
+            .chain([channels * multiplier, filters])
+            .collect();
+        let weights = vec![
+            g.rng.tensor(&dshape, 0.5),
+            g.rng.tensor(&pshape, 0.5),
+            g.rng.tensor(&[filters], 0.5),
+        ];
+        let ones = vec![1; window.len()];
+        let conv = Conv {
+            filters,
+            window,
+            strides,
+            dilation: ones,
+            padding: Padding::Same,
+            groups: channels,
+            channels_first: first,
+            use_bias: true,
+            activation,
+            kind: ConvKind::Separable { multiplier },
+        };
+        let y = g.op(Op::Conv(conv), &[x], weights);
+        let graph = g.finish(&[y]);
+        let inputs = inputs_for(&graph, 3, 92 + k as u64, 1.0);
+        check(
+            &format!("separable conv case {k}"),
             &graph,
             &inputs,
             &*reduction_tol(),

@@ -21,7 +21,7 @@ use keqv::exec::{Executor, Keep};
 use keqv::graph::{Activation, Graph, MergeKind, NodeId, Op};
 use keqv::ops::window::Padding;
 use keqv::ops::{
-    BatchNorm, Conv, Dense, L2Normalize, LayerNorm, PRelu, Pad, Pool, PoolKind, Softmax,
+    BatchNorm, Conv, ConvKind, Dense, L2Normalize, LayerNorm, PRelu, Pad, Pool, PoolKind, Softmax,
 };
 use keqv::tensor::Tensor;
 use ndarray::{ArrayD, IxDyn};
@@ -317,6 +317,7 @@ fn conv_propagates_nan_and_infinities_through_its_sums() {
         channels_first: false,
         use_bias: false,
         activation: Activation::Linear,
+        kind: ConvKind::Standard,
     };
     let input = specials().into_shape_with_order(IxDyn(&[3, 4, 1])).unwrap();
     let kernel = tensor(&[2, 1, 1], &[1.0, 1.0]);

@@ -27,7 +27,7 @@ use ndarray::ArrayD;
 use serde::Serialize;
 
 pub use activation::{Activation, PRelu, Softmax};
-pub use conv::Conv;
+pub use conv::{Conv, ConvKind};
 pub use dense::Dense;
 pub use layout::{Permute, Reshape};
 pub use merge::{Concatenate, MergeKind};

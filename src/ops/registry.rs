@@ -42,7 +42,9 @@ const FAMILIES: &[(&[&str], Parser)] = &[
     }),
     (pad::CLASSES, |l| pad::parse(l.class, l.config, l.input)),
     (pool::CLASSES, |l| pool::parse(l.class, l.config, l.input)),
-    (conv::CLASSES, |l| conv::parse(l.class, l.config, l.dialect)),
+    (conv::CLASSES, |l| {
+        conv::parse(l.class, l.config, l.input, l.dialect)
+    }),
 ];
 
 /// Names accepted on the right of `--custom NAME=BUILTIN` that are no layer class.

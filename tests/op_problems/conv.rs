@@ -6,7 +6,7 @@ use proptest::prelude::*;
 
 use keqv::graph::{Activation, Op};
 use keqv::ops::window::Padding;
-use keqv::ops::Conv;
+use keqv::ops::{Conv, ConvKind};
 
 /// Spatial sizes, channels, filters, groups, and per axis (window, stride, dilation).
 type Case = (Vec<usize>, usize, usize, usize, Vec<(usize, usize, usize)>);
@@ -54,6 +54,7 @@ proptest! {
         let conv = Conv {
             filters, window: window.clone(), strides: strides.clone(), dilation: dilation.clone(),
             padding, groups, channels_first: first, use_bias, activation: Activation::Linear,
+            kind: ConvKind::Standard,
         };
         let weights: Vec<&Plain> = if use_bias { vec![&kernel, &bias] } else { vec![&kernel] };
         let got = run(&node(Op::Conv(conv), &[&x], &weights), &[&x]);

@@ -1,5 +1,8 @@
-//! Convolution: Conv1D, Conv2D and Conv3D (strides, dilation, groups, `valid`/`same`/`causal`
-//! padding, either data format), then the bias and the activation.
+//! Convolution: Conv1D/2D/3D (strides, dilation, groups, `valid`/`same`/`causal` padding,
+//! either data format), DepthwiseConv1D/2D and SeparableConv1D/2D, then the bias and the
+//! activation. A depthwise convolution is a grouped one (a group per input channel; Keras's
+//! `[window…, channels, multiplier]` kernel is the grouped kernel's layout), and a separable
+//! one is that followed by a 1×1 convolution.
 
 mod cpu;
 
@@ -27,6 +30,21 @@ pub struct Conv {
     pub channels_first: bool,
     pub use_bias: bool,
     pub activation: Activation,
+    pub kind: ConvKind,
+}
+
+/// Which Keras convolution, for its weights (`groups` is the input channels for the last two).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConvKind {
+    Standard,
+    Depthwise {
+        multiplier: usize,
+    },
+    /// `filters` are the pointwise convolution's.
+    Separable {
+        multiplier: usize,
+    },
 }
 
 /// The geometry of one convolution over a given input.
@@ -38,32 +56,75 @@ pub struct ConvGeometry {
     pub pad: Vec<usize>,
 }
 
-pub const CLASSES: &[&str] = &["Conv1D", "Conv2D", "Conv3D"];
+pub const CLASSES: &[&str] = &[
+    "Conv1D",
+    "Conv2D",
+    "Conv3D",
+    "DepthwiseConv1D",
+    "DepthwiseConv2D",
+    "SeparableConv1D",
+    "SeparableConv2D",
+];
 
-pub fn parse(class: &str, config: &Value, dialect: Dialect) -> Result<Op, String> {
-    let spatial = match class {
-        "Conv1D" => 1,
-        "Conv2D" => 2,
+/// Reads a convolution layer whose input sample shape is `input`.
+pub fn parse(class: &str, config: &Value, input: &[usize], dialect: Dialect) -> Result<Op, String> {
+    let spatial = match &class[class.len() - 2..] {
+        "1D" => 1,
+        "2D" => 2,
         _ => 3,
+    };
+    let first = channels_first(config)?;
+    let channels = if first { input.first() } else { input.last() };
+    let channels = *channels.ok_or("a convolution needs an input with channels")?;
+    let multiplier = || -> Result<usize, String> {
+        Ok(usize_field(config, "depth_multiplier")?.unwrap_or(1).max(1))
+    };
+    let (kind, groups, filters) = if class.starts_with("Depthwise") {
+        let m = multiplier()?;
+        (
+            ConvKind::Depthwise { multiplier: m },
+            channels,
+            channels * m,
+        )
+    } else {
+        let filters = usize_field(config, "filters")?.ok_or("the config has no 'filters'")?;
+        if class.starts_with("Separable") {
+            (
+                ConvKind::Separable {
+                    multiplier: multiplier()?,
+                },
+                channels,
+                filters,
+            )
+        } else {
+            let groups = usize_field(config, "groups")?.unwrap_or(1).max(1);
+            (ConvKind::Standard, groups, filters)
+        }
     };
     let window = sizes(config, "kernel_size", spatial)?.ok_or("the config has no 'kernel_size'")?;
     let one = || vec![1; spatial];
     Ok(Op::Conv(Conv {
-        filters: usize_field(config, "filters")?.ok_or("the config has no 'filters'")?,
+        filters,
         strides: sizes(config, "strides", spatial)?.unwrap_or_else(one),
         dilation: sizes(config, "dilation_rate", spatial)?.unwrap_or_else(one),
         window,
         padding: Padding::parse(config.get("padding"), spatial == 1)?,
-        groups: usize_field(config, "groups")?.unwrap_or(1).max(1),
-        channels_first: channels_first(config)?,
+        groups,
+        channels_first: first,
         use_bias: bool_field(config, "use_bias", true)?,
         activation: activation_field(config, dialect)?,
+        kind,
     }))
 }
 
 impl Conv {
     pub fn name(&self) -> String {
-        let base = format!("conv{}d", self.window.len());
+        let prefix = match self.kind {
+            ConvKind::Standard => "",
+            ConvKind::Depthwise { .. } => "depthwise_",
+            ConvKind::Separable { .. } => "separable_",
+        };
+        let base = format!("{prefix}conv{}d", self.window.len());
         match self.activation {
             Activation::Linear => base,
             a => format!("{base}+{}", a.name()),
@@ -84,7 +145,16 @@ impl Conv {
         } else {
             (input[spatial], &input[..spatial])
         };
-        if !channels.is_multiple_of(self.groups) || !self.filters.is_multiple_of(self.groups) {
+        let per_channel = self.kind != ConvKind::Standard;
+        if per_channel && channels != self.groups {
+            return Err(format!(
+                "the layer was built for {} input channels, this call has {channels}",
+                self.groups
+            ));
+        }
+        let split_filters = matches!(self.kind, ConvKind::Separable { .. })
+            || self.filters.is_multiple_of(self.groups);
+        if !channels.is_multiple_of(self.groups) || !split_filters {
             return Err(format!(
                 "{channels} input channels and {} filters do not split into {} groups",
                 self.filters, self.groups
@@ -121,21 +191,73 @@ impl Conv {
 
     pub fn weights(&self, input: &[usize]) -> Result<Vec<WeightSpec>, String> {
         let channels = self.geometry(input)?.channels;
-        let kernel = self
-            .window
-            .iter()
-            .copied()
-            .chain([channels / self.groups, self.filters])
-            .collect();
-        let mut w = vec![WeightSpec::new("kernel", kernel)];
+        let window = || self.window.iter().copied();
+        let mut w = match self.kind {
+            ConvKind::Standard => vec![WeightSpec::new(
+                "kernel",
+                window()
+                    .chain([channels / self.groups, self.filters])
+                    .collect(),
+            )],
+            ConvKind::Depthwise { multiplier } => vec![WeightSpec::new(
+                "depthwise_kernel",
+                window().chain([channels, multiplier]).collect(),
+            )],
+            ConvKind::Separable { multiplier } => vec![
+                WeightSpec::new(
+                    "depthwise_kernel",
+                    window().chain([channels, multiplier]).collect(),
+                ),
+                WeightSpec::new(
+                    "pointwise_kernel",
+                    self.window
+                        .iter()
+                        .map(|_| 1)
+                        .chain([channels * multiplier, self.filters])
+                        .collect(),
+                ),
+            ],
+        };
         if self.use_bias {
             w.push(WeightSpec::new("bias", vec![self.filters]));
         }
         Ok(w)
     }
 
+    /// A separable convolution's two stages as plain convolutions: the depthwise one (no bias,
+    /// no activation) and the 1×1 one.
+    pub fn separable_stages(&self) -> Option<(Conv, Conv)> {
+        let ConvKind::Separable { multiplier } = self.kind else {
+            return None;
+        };
+        let depthwise = Conv {
+            filters: self.groups * multiplier,
+            use_bias: false,
+            activation: Activation::Linear,
+            kind: ConvKind::Standard,
+            ..self.clone()
+        };
+        let ones = vec![1; self.window.len()];
+        let pointwise = Conv {
+            window: ones.clone(),
+            strides: ones.clone(),
+            dilation: ones,
+            padding: Padding::Valid,
+            groups: 1,
+            kind: ConvKind::Standard,
+            ..self.clone()
+        };
+        Some((depthwise, pointwise))
+    }
+
     /// One multiply–add per output value, kernel tap and input channel of its group.
     pub fn macs(&self, input: &[usize], output: &[usize]) -> u64 {
+        if let Some((depthwise, pointwise)) = self.separable_stages() {
+            let Ok(mid) = depthwise.output_shape(input) else {
+                return 0;
+            };
+            return depthwise.macs(input, &mid) + pointwise.macs(&mid, output);
+        }
         let Ok(geometry) = self.geometry(input) else {
             return 0;
         };
@@ -144,6 +266,10 @@ impl Conv {
     }
 
     pub fn eval<T: Real>(&self, x: &ArrayD<T>, weights: &[&ArrayD<T>]) -> ArrayD<T> {
+        if let Some((depthwise, pointwise)) = self.separable_stages() {
+            let mid = depthwise.eval(x, &weights[..1]);
+            return pointwise.eval(&mid, &weights[1..]);
+        }
         let geometry = self.geometry(&x.shape()[1..]).expect("checked when built");
         let bias = self.use_bias.then(|| weights[1]);
         let mut y = cpu::conv(self, &geometry, x, weights[0], bias);

@@ -1,5 +1,6 @@
-//! Convolution: the direct kernel with bias and activation fused; a softmax activation runs as
-//! its own reduction over the last axis after it.
+//! Convolution: the direct kernel with bias and activation fused (a depthwise convolution is a
+//! grouped one); a separable one is two such dispatches; a softmax activation runs as its own
+//! reduction over the last axis after it.
 
 use super::super::*;
 use crate::ops::Conv;
@@ -13,43 +14,70 @@ impl Builder<'_> {
         out: usize,
         conv: &Conv,
     ) -> Result<()> {
-        let shape = node.shape.clone();
+        let in_shape = self.graph.node(node.inputs[0]).shape.clone();
+        let params = self.weights.params[&i].clone();
+        let Some((depthwise, pointwise)) = conv.separable_stages() else {
+            let bias = conv.use_bias.then(|| params[1].clone());
+            return self.conv_stage(conv, &in_shape, (input, out), params[0].clone(), bias);
+        };
+        // Separable: the depthwise stage into a scratch slot, then the 1×1 stage.
+        let mid_shape = depthwise
+            .output_shape(&in_shape)
+            .expect("checked when built");
+        let mid = self.alloc(mid_shape.iter().product());
+        self.live[mid] += 1;
+        self.conv_stage(&depthwise, &in_shape, (input, mid), params[0].clone(), None)?;
+        let bias = conv.use_bias.then(|| params[2].clone());
+        self.conv_stage(&pointwise, &mid_shape, (mid, out), params[1].clone(), bias)?;
+        self.live[mid] -= 1;
+        Ok(())
+    }
+
+    /// One plain convolution; a softmax activation runs as its own reduction after it.
+    fn conv_stage(
+        &mut self,
+        conv: &Conv,
+        in_shape: &[usize],
+        (input, out): (usize, usize),
+        kernel: Arc<wgpu::Buffer>,
+        bias: Option<Arc<wgpu::Buffer>>,
+    ) -> Result<()> {
+        let shape = conv.output_shape(in_shape).expect("checked when built");
         match conv.activation {
             Activation::Softmax | Activation::LogSoftmax => {
                 let tmp = self.alloc(shape.iter().product());
                 self.live[tmp] += 1;
-                self.conv_kernel(i, node, input, tmp, conv, &Activation::Linear);
+                let linear = Conv {
+                    activation: Activation::Linear,
+                    ..conv.clone()
+                };
+                self.conv_kernel(&linear, in_shape, (input, tmp), kernel, bias);
                 let log = conv.activation == Activation::LogSoftmax;
                 self.softmax(tmp, out, shape.clone(), vec![shape.len()], log, false)?;
                 self.live[tmp] -= 1;
             }
-            act => self.conv_kernel(i, node, input, out, conv, &act),
+            _ => self.conv_kernel(conv, in_shape, (input, out), kernel, bias),
         }
         Ok(())
     }
 
     fn conv_kernel(
         &mut self,
-        i: usize,
-        node: &Node,
-        input: usize,
-        out: usize,
         conv: &Conv,
-        act: &Activation,
+        in_shape: &[usize],
+        (input, out): (usize, usize),
+        kernel: Arc<wgpu::Buffer>,
+        bias: Option<Arc<wgpu::Buffer>>,
     ) {
         let max = self.max_dim();
-        let in_shape = self.graph.node(node.inputs[0]).shape.clone();
+        let in_shape = in_shape.to_vec();
         let geometry = conv.geometry(&in_shape).expect("checked when built");
-        let shape = node.shape.clone();
+        let shape = conv.output_shape(&in_shape).expect("checked when built");
         let len: usize = shape.iter().product();
-        let params = &self.weights.params[&i];
-        let kernel = params[0].clone();
-        let bias = params
-            .get(1)
-            .cloned()
-            .unwrap_or_else(|| self.weights.dummy());
-        let code = act_code(act).expect("softmax is applied separately");
-        let f = act_params(act);
+        let has_bias = bias.is_some();
+        let bias = bias.unwrap_or_else(|| self.weights.dummy());
+        let code = act_code(&conv.activation).expect("softmax is applied separately");
+        let f = act_params(&conv.activation);
         let (mut s1, mut s2) = ([0; 8], [0; 8]);
         for (a, &n) in geometry.input.iter().enumerate() {
             s1[a] = conv.window[a];
@@ -67,7 +95,7 @@ impl Builder<'_> {
         let flags = [
             groups as u32,
             u32::from(conv.channels_first),
-            u32::from(conv.use_bias),
+            u32::from(has_bias),
             0,
         ];
         self.dispatch(
