@@ -6,7 +6,8 @@
 //! `alpha` ↔ `negative_slope`, `swish` ↔ `silu`, tf-keras's one-element BatchNormalization axis
 //! list ↔ Keras 3's integer, and the Keras-3-only keys tf-keras does not accept (unset
 //! `quantization_config`, `rms_scaling: false`, initializer `input_axes`/`output_axes`,
-//! ZeroPadding1D's `data_format`).
+//! ZeroPadding1D's `data_format`; tf-keras's `groups` of depthwise and separable convolutions and
+//! the unused `kernel_*` settings of separable ones).
 //! What would change the function is refused: `hard_sigmoid` (0.2x + 0.5 in tf-keras, x/6 + 0.5
 //! in Keras 3), activations one side lacks, Lambda bytecode, RMS layer normalization.
 
@@ -71,6 +72,25 @@ pub fn translate(class: &str, config: &Value, from: Dialect, to: Dialect) -> Res
             }
             "axis" if class == "BatchNormalization" && to == Dialect::Keras3 => {
                 batch_norm_axis(value)?
+            }
+            // tf-keras's depthwise and separable convolutions inherit Conv's `groups` (always
+            // 1); Keras 3's do not take it.
+            "groups"
+                if to == Dialect::Keras3
+                    && (class.starts_with("DepthwiseConv")
+                        || class.starts_with("SeparableConv")) =>
+            {
+                if value.as_u64() != Some(1) {
+                    return Err(format!("{class} with groups = {value} has no Keras 3 form"));
+                }
+                continue;
+            }
+            // tf-keras's separable convolutions also inherit an unused kernel initializer,
+            // regularizer and constraint that Keras 3's reject.
+            "kernel_initializer" | "kernel_regularizer" | "kernel_constraint"
+                if to == Dialect::Keras3 && class.starts_with("SeparableConv") =>
+            {
+                continue
             }
             "data_format" if class == "ZeroPadding1D" && to == Dialect::TfKeras2 => {
                 if value.as_str() == Some("channels_first") {
@@ -267,6 +287,27 @@ mod tests {
         let crop = json!({"cropping": [[1, 2], [0, 0]], "data_format": "channels_last"});
         let out = translate("Cropping2D", &crop, Dialect::Keras3, Dialect::TfKeras2).unwrap();
         assert_eq!(out, crop);
+    }
+
+    #[test]
+    fn depthwise_and_separable_convolutions_lose_tf_kerass_groups_for_keras3() {
+        let config = json!({"name": "dw", "groups": 1, "depth_multiplier": 2});
+        let separable = json!({"name": "dw", "groups": 1, "depth_multiplier": 2,
+            "kernel_initializer": null, "kernel_regularizer": null, "kernel_constraint": null});
+        let out = translate(
+            "SeparableConv2D",
+            &separable,
+            Dialect::TfKeras2,
+            Dialect::Keras3,
+        );
+        assert_eq!(out.unwrap(), json!({"name": "dw", "depth_multiplier": 2}));
+        for class in ["DepthwiseConv2D", "SeparableConv1D"] {
+            let out = translate(class, &config, Dialect::TfKeras2, Dialect::Keras3).unwrap();
+            assert_eq!(out, json!({"name": "dw", "depth_multiplier": 2}));
+        }
+        let conv = json!({"groups": 2});
+        let out = translate("Conv2D", &conv, Dialect::TfKeras2, Dialect::Keras3).unwrap();
+        assert_eq!(out, conv);
     }
 
     #[test]
