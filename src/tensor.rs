@@ -30,3 +30,20 @@ pub fn describe_open_sample_shape(sample: &[Option<usize>]) -> String {
 pub fn checked_len(shape: &[usize]) -> Option<usize> {
     shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
 }
+
+/// Row-major strides of `shape`, in elements.
+pub fn strides(shape: &[usize]) -> Vec<usize> {
+    let mut st = vec![1; shape.len()];
+    for d in (0..shape.len().saturating_sub(1)).rev() {
+        st[d] = st[d + 1] * shape[d + 1];
+    }
+    st
+}
+
+/// The row-major multi-index of flat position `i` in `shape`, written into `index`.
+pub fn unravel(mut i: usize, shape: &[usize], index: &mut [usize]) {
+    for a in (0..shape.len()).rev() {
+        index[a] = i % shape[a];
+        i /= shape[a];
+    }
+}

@@ -30,6 +30,17 @@ impl Padding {
     }
 }
 
+/// The spatial rank a layer class names by its suffix (`Conv2D` → 2, `MaxPooling1D` → 1).
+pub fn spatial_rank(class: &str) -> usize {
+    if class.ends_with("1D") {
+        1
+    } else if class.ends_with("2D") {
+        2
+    } else {
+        3
+    }
+}
+
 /// One axis of `n` rows under a window of `size` taps `dilation` apart moved by `stride`:
 /// the output size and the rows padded before.
 pub fn axis(

@@ -6,6 +6,7 @@ use ndarray::{s, Array2, ArrayD, Axis, IxDyn};
 
 use super::{Conv, ConvGeometry};
 use crate::ops::Real;
+use crate::tensor::unravel;
 
 /// The convolution with its bias, channels last: `[batch, output…, filters]`.
 pub(super) fn conv<T: Real>(
@@ -95,14 +96,6 @@ fn im2col<T: Real>(
         }
     }
     cols
-}
-
-/// The row-major multi-index of flat position `i`.
-fn unravel(mut i: usize, shape: &[usize], index: &mut [usize]) {
-    for a in (0..shape.len()).rev() {
-        index[a] = i % shape[a];
-        i /= shape[a];
-    }
 }
 
 /// `[batch, channels, spatial…]` → `[batch, spatial…, channels]`.

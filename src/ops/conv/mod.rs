@@ -68,11 +68,7 @@ pub const CLASSES: &[&str] = &[
 
 /// Reads a convolution layer whose input sample shape is `input`.
 pub fn parse(class: &str, config: &Value, input: &[usize], dialect: Dialect) -> Result<Op, String> {
-    let spatial = match &class[class.len() - 2..] {
-        "1D" => 1,
-        "2D" => 2,
-        _ => 3,
-    };
+    let spatial = window::spatial_rank(class);
     let first = channels_first(config)?;
     let channels = if first { input.first() } else { input.last() };
     let channels = *channels.ok_or("a convolution needs an input with channels")?;

@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::fields::channels_first;
+use super::window::spatial_rank;
 use super::{Op, Real};
 
 /// Per sample axis, how many rows to add (positive, zeros) or remove (negative) before and
@@ -27,14 +28,7 @@ pub const CLASSES: &[&str] = &[
 
 /// Reads a padding or cropping layer whose input sample shape is `input`.
 pub fn parse(class: &str, config: &Value, input: &[usize]) -> Result<Op, String> {
-    let (crop, spatial) = match class {
-        "ZeroPadding1D" => (false, 1),
-        "ZeroPadding2D" => (false, 2),
-        "ZeroPadding3D" => (false, 3),
-        "Cropping1D" => (true, 1),
-        "Cropping2D" => (true, 2),
-        _ => (true, 3),
-    };
+    let (crop, spatial) = (class.starts_with("Cropping"), spatial_rank(class));
     if input.len() != spatial + 1 {
         return Err(format!(
             "{class} needs a sample with {} axes ({spatial} spatial and the channels), got {input:?}",

@@ -4,6 +4,7 @@ use ndarray::{ArrayD, IxDyn};
 
 use super::{Pool, PoolKind};
 use crate::ops::{nan, Real};
+use crate::tensor::{strides, unravel};
 
 /// The pooled tensor (global pooling keeps its size-1 axes here), batch first.
 pub(super) fn pool<T: Real>(pool: &Pool, x: &ArrayD<T>, geometry: &[(usize, usize)]) -> ArrayD<T> {
@@ -50,20 +51,4 @@ pub(super) fn pool<T: Real>(pool: &Pool, x: &ArrayD<T>, geometry: &[(usize, usiz
         });
     }
     ArrayD::from_shape_vec(IxDyn(&out_shape), out).expect("one value per output cell")
-}
-
-fn strides(shape: &[usize]) -> Vec<usize> {
-    let mut st = vec![1; shape.len()];
-    for a in (0..shape.len().saturating_sub(1)).rev() {
-        st[a] = st[a + 1] * shape[a + 1];
-    }
-    st
-}
-
-/// The row-major multi-index of flat position `i`.
-fn unravel(mut i: usize, shape: &[usize], index: &mut [usize]) {
-    for a in (0..shape.len()).rev() {
-        index[a] = i % shape[a];
-        i /= shape[a];
-    }
 }

@@ -55,11 +55,7 @@ pub fn parse(class: &str, config: &Value, input: &[usize]) -> Result<Op, String>
     } else {
         PoolKind::Average
     };
-    let spatial = match &class[class.len() - 2..] {
-        "1D" => 1,
-        "2D" => 2,
-        _ => 3,
-    };
+    let spatial = window::spatial_rank(class);
     if input.len() != spatial + 1 {
         return Err(format!(
             "{class} needs a sample with {} axes ({spatial} spatial and the channels), got {input:?}",

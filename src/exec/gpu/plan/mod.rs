@@ -362,14 +362,7 @@ fn with_batch(b: usize, sample: &[usize]) -> Vec<usize> {
     std::iter::once(b).chain(sample.iter().copied()).collect()
 }
 
-/// Row-major strides.
-pub(crate) fn strides(shape: &[usize]) -> Vec<usize> {
-    let mut st = vec![1; shape.len()];
-    for d in (0..shape.len().saturating_sub(1)).rev() {
-        st[d] = st[d + 1] * shape[d + 1];
-    }
-    st
-}
+pub(crate) use crate::tensor::strides;
 
 fn put(dst: &mut [u32; 8], values: &[usize]) {
     for (d, &v) in dst.iter_mut().zip(values) {

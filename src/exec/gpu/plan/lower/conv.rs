@@ -43,22 +43,14 @@ impl Builder<'_> {
         bias: Option<Arc<wgpu::Buffer>>,
     ) -> Result<()> {
         let shape = conv.output_shape(in_shape).expect("checked when built");
-        match conv.activation {
-            Activation::Softmax | Activation::LogSoftmax => {
-                let tmp = self.alloc(shape.iter().product());
-                self.live[tmp] += 1;
-                let linear = Conv {
-                    activation: Activation::Linear,
-                    ..conv.clone()
-                };
-                self.conv_kernel(&linear, in_shape, (input, tmp), kernel, bias);
-                let log = conv.activation == Activation::LogSoftmax;
-                self.softmax(tmp, out, shape.clone(), vec![shape.len()], log, false)?;
-                self.live[tmp] -= 1;
-            }
-            _ => self.conv_kernel(conv, in_shape, (input, out), kernel, bias),
-        }
-        Ok(())
+        self.then_softmax(&conv.activation, &shape, out, |b, dst, act| {
+            let conv = Conv {
+                activation: *act,
+                ..conv.clone()
+            };
+            b.conv_kernel(&conv, in_shape, (input, dst), kernel, bias);
+            Ok(())
+        })
     }
 
     fn conv_kernel(

@@ -22,17 +22,30 @@ impl Builder<'_> {
         let rows: usize = in_shape[..in_shape.len().saturating_sub(1)]
             .iter()
             .product();
-        match activation {
-            Activation::Softmax | Activation::LogSoftmax => {
-                let tmp = self.alloc(shape.iter().product());
-                self.live[tmp] += 1;
-                self.dense(i, input, tmp, k, units, rows, use_bias, &Activation::Linear)?;
-                let log = *activation == Activation::LogSoftmax;
-                self.softmax(tmp, out, shape.clone(), vec![shape.len()], log, false)?;
-                self.live[tmp] -= 1;
-            }
-            act => self.dense(i, input, out, k, units, rows, use_bias, act)?,
+        self.then_softmax(activation, &shape, out, |b, dst, act| {
+            b.dense(i, input, dst, k, units, rows, use_bias, act)
+        })
+    }
+
+    /// Runs `op` into `out` with its activation fused, except a softmax (or log-softmax),
+    /// which no kernel fuses: then `op` runs linear into a scratch slot and the softmax over
+    /// the last axis of `shape` follows as its own reduction.
+    pub(crate) fn then_softmax(
+        &mut self,
+        activation: &Activation,
+        shape: &[usize],
+        out: usize,
+        op: impl FnOnce(&mut Self, usize, &Activation) -> Result<()>,
+    ) -> Result<()> {
+        if !matches!(activation, Activation::Softmax | Activation::LogSoftmax) {
+            return op(self, out, activation);
         }
+        let tmp = self.alloc(shape.iter().product());
+        self.live[tmp] += 1;
+        op(self, tmp, &Activation::Linear)?;
+        let log = *activation == Activation::LogSoftmax;
+        self.softmax(tmp, out, shape.to_vec(), vec![shape.len()], log, false)?;
+        self.live[tmp] -= 1;
         Ok(())
     }
 
