@@ -1,21 +1,10 @@
 // Shared prelude, prepended to every kernel file before compilation (see src/exec/gpu/kernels.rs).
 //
-// Every kernel reads one `Params` block at @group(0) @binding(0). Shapes, strides and sizes live
-// here, never in shader text, so one pipeline per kernel variant serves every shape. Each kernel
-// documents what it reads from `u`, `v`, `f` and the four 8-entry index arrays.
-
-struct Params {
-    u: vec4<u32>,
-    v: vec4<u32>,
-    f: vec4<f32>,
-    // Up to 8 dimensions (batch included) and three stride sets; entry d is [d / 4][d % 4].
-    dims: array<vec4<u32>, 2>,
-    s0: array<vec4<u32>, 2>,
-    s1: array<vec4<u32>, 2>,
-    s2: array<vec4<u32>, 2>,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+// Every kernel reads its own parameter struct at @group(0) @binding(0) (`ConvParams` for
+// `conv`, …). The structs are declared in Rust (src/exec/gpu/params.rs, where each field is
+// documented) and their WGSL declarations are generated from there and placed before this
+// prelude. Shapes, strides and sizes live in them, never in shader text, so one pipeline per
+// kernel variant serves every shape.
 
 // Workgroup size of the one-dimensional kernels.
 override WG: u32 = 64u;
@@ -268,20 +257,18 @@ fn act_apply(code: u32, x: f32, a: vec4<f32>) -> f32 {
     }
 }
 
-// ---- grouped reductions (softmax, layer norm, L2 normalisation) ----
-// A reduction runs over "groups": u.x groups, each the elements that share their non-reduced
-// coordinates. Group g starts at offset_of(g, u.y, dims, s0); its r-th element (row-major over
-// the reduced axes, in axis order) sits u.w elements long at red_offset(r) from there, with the
-// reduced sizes in s1 and their strides in s2 (rank u.z).
+// ---- grouped reductions (softmax, layer norm, L2 normalisation; see `Groups`) ----
 
-fn group_base(g: u32) -> u32 {
-    return offset_of(g, p.u.y, p.dims, p.s0);
+// Offset of group g's first element.
+fn group_base(gr: Groups, g: u32) -> u32 {
+    return offset_of(g, gr.kept_rank, gr.kept_dims, gr.kept_strides);
 }
 
-fn red_offset(r: u32) -> u32 {
-    if (p.u.z == 1u) {
-        return r * p.s2[0].x;
+// Offset of a group's r-th element from its first.
+fn red_offset(gr: Groups, r: u32) -> u32 {
+    if (gr.reduced_rank == 1u) {
+        return r * gr.reduced_strides[0].x;
     }
-    return offset_of(r, p.u.z, p.s1, p.s2);
+    return offset_of(r, gr.reduced_rank, gr.reduced_dims, gr.reduced_strides);
 }
 

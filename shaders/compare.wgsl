@@ -2,15 +2,17 @@
 // workgroup reduces a grid-strided share of the elements to one 40-word record, so only the
 // records are read back, never the tensors.
 //
-// compare: u.x = elements; f.x = atol, f.y = rtol, f.z = the max_rel floor (max(atol, smallest
-// normal)). `conv` is the converted model's tensor (a), `orig` the original's (b).
+// compare (CompareParams): `conv` is the converted model's tensor (a), `orig` the original's (b);
+// the max_rel floor is max(atol, smallest normal).
 // The rule is src/compare.rs's: |a − b| ≤ atol + rtol·|b|; NaN matches only NaN and an infinity
 // only the same infinity. Float32 decides a pass, a histogram bin or the absence of overflow
 // exactly except within a hair (2^-20, relative) of a threshold; such elements are counted as
 // `unsure`, and the host measures that tensor again in float64.
 //
-// top1: u.x = rows, u.y = classes; counts the rows whose argmax agrees into record word 0.
+// top1 (Top1Params): counts the rows whose argmax agrees into record word 0.
 
+@group(0) @binding(0) var<uniform> cmp: CompareParams;
+@group(0) @binding(0) var<uniform> t1p: Top1Params;
 @group(0) @binding(1) var<storage, read> conv: array<f32>;
 @group(0) @binding(2) var<storage, read> orig: array<f32>;
 @group(0) @binding(3) var<storage, read_write> records: array<atomic<u32>>;
@@ -99,10 +101,10 @@ fn compare(
         atomicStore(&counts[lid], 0u);
     }
     workgroupBarrier();
-    let n = p.u.x;
-    let atol = p.f.x;
-    let rtol = p.f.y;
-    let rel_floor = p.f.z;
+    let n = cmp.n;
+    let atol = cmp.atol;
+    let rtol = cmp.rtol;
+    let rel_floor = cmp.rel_floor;
     var best_d = -1.0;
     var best_i = NONE;
     var best_a = 0.0;
@@ -253,8 +255,8 @@ fn argmax(side: u32, start: u32, width: u32) -> u32 {
 
 @compute @workgroup_size(CWG)
 fn top1(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let rows = p.u.x;
-    let width = p.u.y;
+    let rows = t1p.rows;
+    let width = t1p.width;
     for (var r = gid.x; r < rows; r += groups.x * CWG) {
         if argmax(0u, r * width, width) == argmax(1u, r * width, width) {
             atomicAdd(&records[0], 1u);

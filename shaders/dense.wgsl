@@ -5,9 +5,10 @@
 // Software adapters use the texture kernels of gemm_soft*.wgsl instead, fed by `pack_a`.
 
 // ---- gemm_tiled ----
-// Bindings: 1 A [M, K], 2 B [K, N] (row-major), 3 bias [N] (or a dummy), 4 C (row stride ldc).
-// Params: u = (M, N, K, ldc), v = (n0, has_bias, -, -), f = activation parameters.
-// Grid: x over column tiles, (y, z) over row tiles.
+// Bindings: 0 GemmTiledParams, 1 A [M, K], 2 B [K, N] (row-major), 3 bias [N] (or a dummy),
+// 4 C (row stride ldc). Grid: x over column tiles, (y, z) over row tiles.
+
+@group(0) @binding(0) var<uniform> gtp: GemmTiledParams;
 
 @group(0) @binding(1) var<storage, read> ga: array<f32>;
 @group(0) @binding(2) var<storage, read> gb: array<f32>;
@@ -28,9 +29,9 @@ fn gemm_tiled(
     @builtin(local_invocation_id) lid: vec3<u32>,
     @builtin(local_invocation_index) li: u32,
 ) {
-    let m = p.u.x;
-    let n = p.u.y;
-    let k = p.u.z;
+    let m = gtp.m;
+    let n = gtp.n;
+    let k = gtp.k;
     let bm = GY * 4u;
     let bn = GX * 4u;
     let row0 = (wid.z * nwg.y + wid.y) * bm;
@@ -74,18 +75,18 @@ fn gemm_tiled(
         }
         workgroupBarrier();
     }
-    let n0 = p.v.x;
-    let ldc = p.u.w;
+    let n0 = gtp.n0;
+    let ldc = gtp.ldc;
     for (var i = 0u; i < 4u; i++) {
         let r = row0 + lid.y * 4u + i;
         for (var j = 0u; j < 4u; j++) {
             let cc = col0 + lid.x * 4u + j;
             if (r < m && cc < n) {
                 var v = acc[i * 4u + j];
-                if (p.v.y != 0u) {
+                if (gtp.has_bias != 0u) {
                     v += gbias[n0 + cc];
                 }
-                gc[r * ldc + n0 + cc] = activate(v, p.f);
+                gc[r * ldc + n0 + cc] = activate(v, gtp.act);
             }
         }
     }
@@ -94,7 +95,9 @@ fn gemm_tiled(
 // ---- pack_a ----
 // Copies A [M, K] (row-major buffer) into the rgba32float array texture the software GEMM reads:
 // texel (q, r % HA, layer r / HA) = A[r, 4q..4q+3], zero past K. One invocation per texel.
-// Params: u = (M, K, K4 = texels per row, HA = rows per layer).
+// Bindings: 0 PackAParams, 1 A, 2 the texture.
+
+@group(0) @binding(0) var<uniform> pap: PackAParams;
 
 @group(0) @binding(1) var<storage, read> pa_src: array<f32>;
 @group(0) @binding(2) var pa_dst: texture_storage_2d_array<rgba32float, write>;
@@ -106,9 +109,9 @@ fn pack_a(
     @builtin(local_invocation_index) li: u32,
 ) {
     let t = flat_id(wid, nwg, li);
-    let k = p.u.y;
-    let k4 = p.u.z;
-    if (t >= p.u.x * k4) {
+    let k = pap.k;
+    let k4 = pap.k4;
+    if (t >= pap.m * k4) {
         return;
     }
     let r = t / k4;
@@ -119,5 +122,5 @@ fn pack_a(
             v[e] = pa_src[r * k + q * 4u + e];
         }
     }
-    textureStore(pa_dst, vec2<u32>(q, r % p.u.w), r / p.u.w, v);
+    textureStore(pa_dst, vec2<u32>(q, r % pap.rows_per_layer), r / pap.rows_per_layer, v);
 }

@@ -15,10 +15,13 @@ fn combine(a: f32, b: f32) -> f32 {
     }
 }
 
-// Divides by f.x on the last step of an Average (f.x == 0 otherwise).
+// Every merge kernel reads MergeParams.
+@group(0) @binding(0) var<uniform> mp: MergeParams;
+
+// Divides by the divisor on the last step of an Average (0 otherwise).
 fn finish(v: f32) -> f32 {
-    if (p.f.x != 0.0) {
-        return v / p.f.x;
+    if (mp.divisor != 0.0) {
+        return v / mp.divisor;
     }
     return v;
 }
@@ -34,8 +37,7 @@ fn combine4(a: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
 }
 
 // ---- merge: out = a op b ----
-// Bindings: 1 a, 2 b, 3 out. Params: u = (n, rank, a is dense, b is dense); dims = output shape,
-// s0 / s1 = strides of a / b (0 on broadcast axes); a dense operand is indexed by i directly.
+// Bindings: 1 a, 2 b, 3 out.
 
 @group(0) @binding(1) var<storage, read> mg_a: array<f32>;
 @group(0) @binding(2) var<storage, read> mg_b: array<f32>;
@@ -44,22 +46,22 @@ fn combine4(a: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
 @compute @workgroup_size(WG)
 fn merge(FLAT_INVOCATION) {
     let i = FLAT_ID;
-    if (i >= p.u.x) {
+    if (i >= mp.n) {
         return;
     }
     var ia = i;
-    if (p.u.z == 0u) {
-        ia = offset_of(i, p.u.y, p.dims, p.s0);
+    if (mp.a_dense == 0u) {
+        ia = offset_of(i, mp.rank, mp.dims, mp.a_strides);
     }
     var ib = i;
-    if (p.u.w == 0u) {
-        ib = offset_of(i, p.u.y, p.dims, p.s1);
+    if (mp.b_dense == 0u) {
+        ib = offset_of(i, mp.rank, mp.dims, mp.b_strides);
     }
     mg_out[i] = finish(combine(mg_a[ia], mg_b[ib]));
 }
 
 // ---- merge_acc: out = out op b ----
-// Bindings: 1 b, 2 out. Params as for merge (s1 and u.w describe b).
+// Bindings: 1 b, 2 out (b as for merge).
 
 @group(0) @binding(1) var<storage, read> ma_b: array<f32>;
 @group(0) @binding(2) var<storage, read_write> ma_out: array<f32>;
@@ -67,18 +69,18 @@ fn merge(FLAT_INVOCATION) {
 @compute @workgroup_size(WG)
 fn merge_acc(FLAT_INVOCATION) {
     let i = FLAT_ID;
-    if (i >= p.u.x) {
+    if (i >= mp.n) {
         return;
     }
     var ib = i;
-    if (p.u.w == 0u) {
-        ib = offset_of(i, p.u.y, p.dims, p.s1);
+    if (mp.b_dense == 0u) {
+        ib = offset_of(i, mp.rank, mp.dims, mp.b_strides);
     }
     ma_out[i] = finish(combine(ma_out[i], ma_b[ib]));
 }
 
 // ---- merge_window: out = a op b for same-shaped a and b, read through uniform windows ----
-// Bindings: 1 a window, 2 b window, 3 out, 4 window. Params: u.x = vec4 count, f.x as for merge.
+// Bindings: 1 a window, 2 b window, 3 out, 4 window; n counts vec4s.
 
 @group(0) @binding(1) var<uniform> mw_a: array<vec4<f32>, WINDOW>;
 @group(0) @binding(2) var<uniform> mw_b: array<vec4<f32>, WINDOW>;
@@ -89,7 +91,7 @@ fn merge_acc(FLAT_INVOCATION) {
 fn merge_window(@builtin(global_invocation_id) gid: vec3<u32>) {
     let i = gid.x;
     let at = mw_win.base + i;
-    if (i >= WINDOW || at >= p.u.x) {
+    if (i >= WINDOW || at >= mp.n) {
         return;
     }
     let a = mw_a[i];
@@ -98,7 +100,7 @@ fn merge_window(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 // ---- merge_acc_window: out = out op b for same-shaped b, b read through uniform windows ----
-// Bindings: 1 b window, 2 out, 3 window. Params as merge_window.
+// Bindings: 1 b window, 2 out, 3 window; n counts vec4s.
 
 @group(0) @binding(1) var<uniform> mwa_b: array<vec4<f32>, WINDOW>;
 @group(0) @binding(2) var<storage, read_write> mwa_out: array<vec4<f32>>;
@@ -108,7 +110,7 @@ fn merge_window(@builtin(global_invocation_id) gid: vec3<u32>) {
 fn merge_acc_window(@builtin(global_invocation_id) gid: vec3<u32>) {
     let i = gid.x;
     let at = mwa_win.base + i;
-    if (i >= WINDOW || at >= p.u.x) {
+    if (i >= WINDOW || at >= mp.n) {
         return;
     }
     let a = mwa_out[at];

@@ -3,14 +3,12 @@
 // C[m, n0 + n] = act(sum_k A[m, k] * B[k, n] + bias[n0 + n]) for the software (CPU) adapters.
 // Bindings: 1 A texture, texel (q, r % HA, layer r / HA) = A[r, 4q..4q+3] (zero past K);
 // 2 B texture, texel (t, k % (4 HB4), layer k / (4 HB4)) = B[k, 4t..4t+3] of this column panel;
-// 3 bias (the whole bias; the panel starts at n0); 4 C, row stride ldc.
-// Params: u = (M, N of this panel, ldc = row stride of C, has_bias), v = (n0 = first column of
-// the panel in C, HA = rows of A per texture layer, HB4 = k-quads of B per layer, K4 = k-quads);
+// 3 bias (the whole bias; the panel starts at n0); 4 C, row stride ldc; 0 GemmSoftParams.
 // K4 and HB4 are even (the textures are zero-padded) because the main loop takes two quads a turn.
-// f = activation parameters; dims[0].x = activation code when ACT is ACT_DYNAMIC.
 // Grid: (x, z) over row blocks of TM rows, y over column blocks of WX * TN4 texels. Row blocks
 // vary fastest, so consecutive workgroups reuse one column strip of B from cache.
 
+@group(0) @binding(0) var<uniform> gsp: GemmSoftParams;
 @group(0) @binding(1) var ta: texture_storage_2d_array<rgba32float, read>;
 @group(0) @binding(2) var tb: texture_storage_2d_array<rgba32float, read>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
@@ -22,13 +20,13 @@ override TN4: u32 = 2u;
 
 @compute @workgroup_size(WX)
 fn gemm_soft(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let m = p.u.x;
-    let np = p.u.y;
+    let m = gsp.m;
+    let np = gsp.np;
     let row0 = (wid.z * nwg.x + wid.x) * TM;
     let tbase = wid.y * WX * TN4 + lid.x;
-    let ha = p.v.y;
-    let hb4 = p.v.z;
-    let k4 = p.v.w;
+    let ha = gsp.ha;
+    let hb4 = gsp.hb4;
+    let k4 = gsp.k4;
     let t0 = i32(tbase + 0u * WX);
     let t1 = i32(tbase + 1u * WX);
     let t2 = i32(tbase + 2u * WX);
@@ -449,10 +447,10 @@ fn gemm_soft(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
         kbase += i32(hb4);
         layer += 1;
     }
-    let n0 = p.v.x;
-    let ldc = p.u.z;
+    let n0 = gsp.n0;
+    let ldc = gsp.ldc;
     var bias0 = vec4<f32>(0.0);
-    if (TN4 > 0u && p.u.w != 0u) {
+    if (TN4 > 0u && gsp.has_bias != 0u) {
         for (var e = 0u; e < 4u; e++) {
             let col = u32(t0) * 4u + e;
             if (col < np) {
@@ -461,7 +459,7 @@ fn gemm_soft(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
         }
     }
     var bias1 = vec4<f32>(0.0);
-    if (TN4 > 1u && p.u.w != 0u) {
+    if (TN4 > 1u && gsp.has_bias != 0u) {
         for (var e = 0u; e < 4u; e++) {
             let col = u32(t1) * 4u + e;
             if (col < np) {
@@ -470,7 +468,7 @@ fn gemm_soft(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
         }
     }
     var bias2 = vec4<f32>(0.0);
-    if (TN4 > 2u && p.u.w != 0u) {
+    if (TN4 > 2u && gsp.has_bias != 0u) {
         for (var e = 0u; e < 4u; e++) {
             let col = u32(t2) * 4u + e;
             if (col < np) {
@@ -479,7 +477,7 @@ fn gemm_soft(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
         }
     }
     var bias3 = vec4<f32>(0.0);
-    if (TN4 > 3u && p.u.w != 0u) {
+    if (TN4 > 3u && gsp.has_bias != 0u) {
         for (var e = 0u; e < 4u; e++) {
             let col = u32(t3) * 4u + e;
             if (col < np) {
@@ -599,7 +597,7 @@ fn gemm_soft(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
         if (TN4 > 2u) { put4(base, u32(t2) * 4u, np, c15_2 + bias2); }
         if (TN4 > 3u) { put4(base, u32(t3) * 4u, np, c15_3 + bias3); }
     }
-    let code = select(ACT, p.dims[0].x, ACT == ACT_DYNAMIC);
+    let code = select(ACT, gsp.act_code, ACT == ACT_DYNAMIC);
     if (code != 0u) {
         for (var i = 0u; i < TM; i++) {
             let row = row0 + i;
@@ -611,7 +609,7 @@ fn gemm_soft(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
                 for (var e = 0u; e < 4u; e++) {
                     if (col + e < np) {
                         let at = row * ldc + n0 + col + e;
-                        c[at] = act_apply(code, c[at], p.f);
+                        c[at] = act_apply(code, c[at], gsp.act);
                     }
                 }
             }

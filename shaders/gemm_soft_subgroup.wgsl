@@ -3,15 +3,13 @@
 // C[m, n0 + n] = act(sum_k A[m, k] * B[k, n] + bias[n0 + n]) for the software (CPU) adapters.
 // Bindings: 1 A texture, texel (q, r % HA, layer r / HA) = A[r, 4q..4q+3] (zero past K);
 // 2 B texture, texel (t, k % (4 HB4), layer k / (4 HB4)) = B[k, 4t..4t+3] of this column panel;
-// 3 bias (the whole bias; the panel starts at n0); 4 C, row stride ldc.
-// Params: u = (M, N of this panel, ldc = row stride of C, has_bias), v = (n0 = first column of
-// the panel in C, HA = rows of A per texture layer, HB4 = k-quads of B per layer, K4 = k-quads);
+// 3 bias (the whole bias; the panel starts at n0); 4 C, row stride ldc; 0 GemmSoftParams.
 // K4 and HB4 are even (the textures are zero-padded) because the main loop takes two quads a turn.
-// f = activation parameters; dims[0].x = activation code when ACT is ACT_DYNAMIC.
 // Grid: (x, z) over row blocks of TM rows, y over column blocks of WX * TN4 texels. Row blocks
 // vary fastest, so consecutive workgroups reuse one column strip of B from cache.
 // Subgroup variant: needs subgroups of at least 8 invocations (WX must be 8).
 
+@group(0) @binding(0) var<uniform> gsp: GemmSoftParams;
 @group(0) @binding(1) var ta: texture_storage_2d_array<rgba32float, read>;
 @group(0) @binding(2) var tb: texture_storage_2d_array<rgba32float, read>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
@@ -23,13 +21,13 @@ override TN4: u32 = 2u;
 
 @compute @workgroup_size(WX)
 fn gemm_soft_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(subgroup_invocation_id) sgl: u32) {
-    let m = p.u.x;
-    let np = p.u.y;
+    let m = gsp.m;
+    let np = gsp.np;
     let row0 = (wid.z * nwg.x + wid.x) * TM;
     let tbase = wid.y * WX * TN4 + lid.x;
-    let ha = p.v.y;
-    let hb4 = p.v.z;
-    let k4 = p.v.w;
+    let ha = gsp.ha;
+    let hb4 = gsp.hb4;
+    let k4 = gsp.k4;
     let t0 = i32(tbase + 0u * WX);
     let t1 = i32(tbase + 1u * WX);
     let r_l0 = min(row0 + 0u + sgl % 8u, m - 1u);
@@ -286,10 +284,10 @@ fn gemm_soft_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
         kbase += i32(hb4);
         layer += 1;
     }
-    let n0 = p.v.x;
-    let ldc = p.u.z;
+    let n0 = gsp.n0;
+    let ldc = gsp.ldc;
     var bias0 = vec4<f32>(0.0);
-    if (TN4 > 0u && p.u.w != 0u) {
+    if (TN4 > 0u && gsp.has_bias != 0u) {
         for (var e = 0u; e < 4u; e++) {
             let col = u32(t0) * 4u + e;
             if (col < np) {
@@ -298,7 +296,7 @@ fn gemm_soft_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
         }
     }
     var bias1 = vec4<f32>(0.0);
-    if (TN4 > 1u && p.u.w != 0u) {
+    if (TN4 > 1u && gsp.has_bias != 0u) {
         for (var e = 0u; e < 4u; e++) {
             let col = u32(t1) * 4u + e;
             if (col < np) {
@@ -386,7 +384,7 @@ fn gemm_soft_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
         if (TN4 > 0u) { put4(base, u32(t0) * 4u, np, c15_0 + bias0); }
         if (TN4 > 1u) { put4(base, u32(t1) * 4u, np, c15_1 + bias1); }
     }
-    let code = select(ACT, p.dims[0].x, ACT == ACT_DYNAMIC);
+    let code = select(ACT, gsp.act_code, ACT == ACT_DYNAMIC);
     if (code != 0u) {
         for (var i = 0u; i < TM; i++) {
             let row = row0 + i;
@@ -398,7 +396,7 @@ fn gemm_soft_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
                 for (var e = 0u; e < 4u; e++) {
                     if (col + e < np) {
                         let at = row * ldc + n0 + col + e;
-                        c[at] = act_apply(code, c[at], p.f);
+                        c[at] = act_apply(code, c[at], gsp.act);
                     }
                 }
             }

@@ -2,7 +2,9 @@
 // inference batch norm (elementwise with per-channel constants).
 
 // ---- l2_normalize: y = x / sqrt(max(sum x^2, floor)) over each group ----
-// Bindings: 1 x, 2 y. Params: group layout; f.x = floor. One invocation per group.
+// Bindings: 0 L2Params, 1 x, 2 y. One invocation per group.
+
+@group(0) @binding(0) var<uniform> l2p: L2Params;
 
 @group(0) @binding(1) var<storage, read> l2_x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> l2_y: array<f32>;
@@ -14,18 +16,18 @@ fn l2_normalize(
     @builtin(local_invocation_index) li: u32,
 ) {
     let g = flat_id(wid, nwg, li);
-    if (g >= p.u.x) {
+    if (g >= l2p.groups.count) {
         return;
     }
-    let base = group_base(g);
+    let base = group_base(l2p.groups, g);
     var s = 0.0;
-    for (var r = 0u; r < p.u.w; r++) {
-        let x = l2_x[base + red_offset(r)];
+    for (var r = 0u; r < l2p.groups.len; r++) {
+        let x = l2_x[base + red_offset(l2p.groups, r)];
         s += x * x;
     }
-    let d = sqrt(max_nan(s, p.f.x));
-    for (var r = 0u; r < p.u.w; r++) {
-        let o = base + red_offset(r);
+    let d = sqrt(max_nan(s, l2p.floor));
+    for (var r = 0u; r < l2p.groups.len; r++) {
+        let o = base + red_offset(l2p.groups, r);
         l2_y[o] = l2_x[o] / d;
     }
 }
@@ -33,8 +35,9 @@ fn l2_normalize(
 // ---- layer_norm ----
 // y = (x - mean) / sqrt(var + eps) [* gamma] [+ beta], or with rms scaling x / sqrt(var + eps) * gamma
 // (Keras 3: the variance is still centred). Two passes for mean and variance.
-// Bindings: 1 x, 2 gamma, 3 beta (dummies when absent), 4 y. Params: group layout;
-// v = (scale, center, rms_scaling, -); f.x = epsilon. gamma/beta are indexed by r.
+// Bindings: 0 LayerNormParams, 1 x, 2 gamma, 3 beta (dummies when absent), 4 y.
+
+@group(0) @binding(0) var<uniform> lnp: LayerNormParams;
 
 @group(0) @binding(1) var<storage, read> ln_x: array<f32>;
 @group(0) @binding(2) var<storage, read> ln_gamma: array<f32>;
@@ -48,35 +51,35 @@ fn layer_norm(
     @builtin(local_invocation_index) li: u32,
 ) {
     let g = flat_id(wid, nwg, li);
-    if (g >= p.u.x) {
+    if (g >= lnp.groups.count) {
         return;
     }
-    let base = group_base(g);
-    let count = p.u.w;
+    let base = group_base(lnp.groups, g);
+    let count = lnp.groups.len;
     let n = f32(count);
     var s = 0.0;
     for (var r = 0u; r < count; r++) {
-        s += ln_x[base + red_offset(r)];
+        s += ln_x[base + red_offset(lnp.groups, r)];
     }
     let mean = s / n;
     var ss = 0.0;
     for (var r = 0u; r < count; r++) {
-        let d = ln_x[base + red_offset(r)] - mean;
+        let d = ln_x[base + red_offset(lnp.groups, r)] - mean;
         ss += d * d;
     }
-    let inv = 1.0 / sqrt(ss / n + p.f.x);
+    let inv = 1.0 / sqrt(ss / n + lnp.epsilon);
     for (var r = 0u; r < count; r++) {
-        let o = base + red_offset(r);
+        let o = base + red_offset(lnp.groups, r);
         let x = ln_x[o];
         var y: f32;
-        if (p.v.z != 0u) {
+        if (lnp.rms != 0u) {
             y = x * inv * ln_gamma[r];
         } else {
             y = (x - mean) * inv;
-            if (p.v.x != 0u) {
+            if (lnp.scale != 0u) {
                 y = y * ln_gamma[r];
             }
-            if (p.v.y != 0u) {
+            if (lnp.center != 0u) {
                 y = y + ln_beta[r];
             }
         }
@@ -87,8 +90,9 @@ fn layer_norm(
 // ---- batch_norm: y = x * inv[c] + shift[c] ----
 // inv = gamma / sqrt(var + eps) and shift = beta - mean * inv are computed once on the host,
 // in f32 exactly as Keras (and the CPU executor) do.
-// Bindings: 1 x, 2 inv, 3 shift, 4 y. Params: u = (n, rank, inner, channels): the constants'
-// index is (i / inner) % channels when rank == 0, else offset_of(i, rank, dims, s0).
+// Bindings: 0 BatchNormParams, 1 x, 2 inv, 3 shift, 4 y.
+
+@group(0) @binding(0) var<uniform> bnp: BatchNormParams;
 
 @group(0) @binding(1) var<storage, read> bn_x: array<f32>;
 @group(0) @binding(2) var<storage, read> bn_inv: array<f32>;
@@ -98,20 +102,19 @@ fn layer_norm(
 @compute @workgroup_size(WG)
 fn batch_norm(FLAT_INVOCATION) {
     let i = FLAT_ID;
-    if (i >= p.u.x) {
+    if (i >= bnp.n) {
         return;
     }
-    var c = (i / p.u.z) % p.u.w;
-    if (p.u.y != 0u) {
-        c = offset_of(i, p.u.y, p.dims, p.s0);
+    var c = (i / bnp.inner) % bnp.channels;
+    if (bnp.rank != 0u) {
+        c = offset_of(i, bnp.rank, bnp.dims, bnp.const_strides);
     }
     bn_y[i] = bn_x[i] * bn_inv[c] + bn_shift[c];
 }
 
 // ---- batch_norm_window: batch_norm for constants over a contiguous block of axes, x read
 // through uniform windows ----
-// Bindings: 1 x window, 2 inv, 3 shift, 4 y, 5 window. Params: u = (vec4 count, -, inner,
-// channels): the constants' index of float j is (j / inner) % channels.
+// Bindings: 0 BatchNormParams (n counts vec4s), 1 x window, 2 inv, 3 shift, 4 y, 5 window.
 
 @group(0) @binding(1) var<uniform> bw_x: array<vec4<f32>, WINDOW>;
 @group(0) @binding(2) var<storage, read> bw_inv: array<f32>;
@@ -123,13 +126,13 @@ fn batch_norm(FLAT_INVOCATION) {
 fn batch_norm_window(@builtin(global_invocation_id) gid: vec3<u32>) {
     let i = gid.x;
     let at = bw_win.base + i;
-    if (i >= WINDOW || at >= p.u.x) {
+    if (i >= WINDOW || at >= bnp.n) {
         return;
     }
     let x = bw_x[i];
     var y: vec4<f32>;
     for (var e = 0u; e < 4u; e++) {
-        let c = ((at * 4u + e) / p.u.z) % p.u.w;
+        let c = ((at * 4u + e) / bnp.inner) % bnp.channels;
         y[e] = x[e] * bw_inv[c] + bw_shift[c];
     }
     bw_y[at] = y;

@@ -143,3 +143,60 @@ fn generated_gemm_matches_its_generator() {
         );
     }
 }
+
+#[test]
+fn every_kernel_reads_its_own_parameter_struct_with_the_rust_layout() {
+    // Each entry point must read, at binding 0, the WGSL twin of the Rust struct its Kernel
+    // names, at the offsets Rust writes (and `Groups` nested in the reductions' structs too).
+    use keqv::exec::gpu::kernel_keys::Kernel;
+    use keqv::exec::gpu::params::{Groups, KernelParams, ParamsDecl};
+    let mut modules: HashMap<ShaderFile, (naga::Module, naga::valid::ModuleInfo)> = HashMap::new();
+    for kernel in Kernel::all() {
+        let key = kernel.key();
+        let (module, info) = modules
+            .entry(key.file)
+            .or_insert_with(|| parse_and_validate(key.file));
+        let index = module
+            .entry_points
+            .iter()
+            .position(|e| e.name == key.entry)
+            .expect("entry point exists");
+        let used = info.get_entry_point(index);
+        let params: Vec<_> = module
+            .global_variables
+            .iter()
+            .filter(|(h, g)| {
+                g.binding.as_ref().is_some_and(|b| b.binding == 0) && !used[*h].is_empty()
+            })
+            .collect();
+        assert_eq!(params.len(), 1, "{}: one global at binding 0", key.entry);
+        let ty = &module.types[params[0].1.ty];
+        assert_eq!(ty.name.as_deref(), Some(key.params.name), "{}", key.entry);
+        assert_layout(module, params[0].1.ty, &key.params);
+    }
+
+    fn assert_layout(module: &naga::Module, ty: naga::Handle<naga::Type>, decl: &ParamsDecl) {
+        let naga::TypeInner::Struct { members, span } = &module.types[ty].inner else {
+            panic!("{} is not a struct", decl.name);
+        };
+        assert_eq!(*span as usize, decl.size, "{} size", decl.name);
+        let mut expected = Vec::new();
+        for &(name, ty, offset, words) in decl.fields {
+            if ty == "pad" {
+                expected.extend((0..words).map(|w| (format!("{name}_{w}"), offset + 4 * w)));
+            } else {
+                expected.push((name.to_string(), offset));
+            }
+        }
+        let actual: Vec<(String, usize)> = members
+            .iter()
+            .map(|m| (m.name.clone().unwrap_or_default(), m.offset as usize))
+            .collect();
+        assert_eq!(actual, expected, "{} layout", decl.name);
+        for m in members {
+            if module.types[m.ty].name.as_deref() == Some(Groups::DECL.name) {
+                assert_layout(module, m.ty, &Groups::DECL);
+            }
+        }
+    }
+}

@@ -65,6 +65,37 @@ pub fn axis(
     }
 }
 
+/// One axis of a transposed convolution over `n` rows (each input row spreads over a window
+/// of `size` taps `dilation` apart, rows `stride` apart): the output size and how many rows
+/// of that spread fall before the output (TensorFlow's rule, which Keras 3 matches).
+pub fn transposed_axis(
+    n: usize,
+    size: usize,
+    stride: usize,
+    dilation: usize,
+    padding: Padding,
+    output_padding: Option<usize>,
+) -> Result<(usize, usize), String> {
+    let span = (size - 1) * dilation + 1;
+    let out = match (padding, output_padding) {
+        (Padding::Valid, None) => n * stride + span.saturating_sub(stride),
+        (Padding::Same, None) => n * stride,
+        (Padding::Valid, Some(extra)) => (n - 1) * stride + span + extra,
+        (Padding::Same, Some(extra)) => ((n - 1) * stride + span + extra)
+            .checked_sub(span / 2 * 2)
+            .filter(|&o| o > 0)
+            .ok_or("output_padding leaves no output row")?,
+        (Padding::Causal, _) => {
+            return Err("a transposed convolution has no 'causal' padding".into())
+        }
+    };
+    let pad = match padding {
+        Padding::Same => ((n - 1) * stride + span).saturating_sub(out) / 2,
+        _ => 0,
+    };
+    Ok((out, pad))
+}
+
 /// A size per spatial axis from an int for all or a list (None when absent or null).
 pub fn sizes(
     config: &serde_json::Value,
@@ -111,5 +142,21 @@ mod tests {
         assert_eq!(axis(9, 3, 1, 2, Padding::Causal), Ok((9, 4)));
         assert_eq!(axis(9, 3, 2, 1, Padding::Causal), Ok((5, 2)));
         assert!(axis(2, 3, 1, 1, Padding::Valid).is_err());
+    }
+
+    #[test]
+    fn transposed_sizes_follow_tensorflow() {
+        let t = transposed_axis;
+        // same: n·stride rows; the spread's overhang is split with the odd row after.
+        assert_eq!(t(4, 3, 2, 1, Padding::Same, None), Ok((8, 0)));
+        assert_eq!(t(4, 4, 2, 1, Padding::Same, None), Ok((8, 1)));
+        assert_eq!(t(5, 3, 1, 2, Padding::Same, None), Ok((5, 2)));
+        // valid: the whole spread, and whole strides when the window is shorter.
+        assert_eq!(t(4, 3, 2, 1, Padding::Valid, None), Ok((9, 0)));
+        assert_eq!(t(4, 2, 3, 1, Padding::Valid, None), Ok((12, 0)));
+        // output_padding adds rows after.
+        assert_eq!(t(4, 3, 2, 1, Padding::Same, Some(1)), Ok((8, 0)));
+        assert_eq!(t(4, 3, 2, 1, Padding::Valid, Some(1)), Ok((10, 0)));
+        assert!(t(4, 3, 2, 1, Padding::Causal, None).is_err());
     }
 }

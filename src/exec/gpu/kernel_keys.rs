@@ -6,6 +6,7 @@ use super::kernels::{
     soft_max_tile, KernelKey, ShaderFile, SoftTile, ACT_CODES, ACT_DYNAMIC, ACT_WINDOW,
     BATCH_NORM_WINDOW, MERGE_ACC_WINDOW, MERGE_WINDOW, SOFT_WX, TILED_GX, TILED_GY, TILED_TK, WG,
 };
+use super::params::*;
 
 /// Merge operations the elementwise kernels implement (`merge_code`).
 const MERGE_OPS: u32 = 5;
@@ -57,14 +58,40 @@ pub enum Kernel {
     Conv {
         act: u32,
     },
-    /// A pass of the difference reduction (compare.wgsl): `compare` or `top1`.
-    Compare(&'static str),
+    /// The difference records of two tensors (compare.wgsl).
+    Compare,
+    /// Rows whose argmax agrees (compare.wgsl).
+    Top1,
 }
 
 impl Kernel {
+    /// The parameters this kernel reads at binding 0.
+    pub fn params(self) -> ParamsDecl {
+        match self {
+            Kernel::ActMap { .. } | Kernel::ActWindow { .. } => ActParams::DECL,
+            Kernel::Prelu => PreluParams::DECL,
+            Kernel::Softmax => SoftmaxParams::DECL,
+            Kernel::PackA => PackAParams::DECL,
+            Kernel::GemmTiled { .. } => GemmTiledParams::DECL,
+            Kernel::GemmSoft { .. } => GemmSoftParams::DECL,
+            Kernel::Merge { .. } | Kernel::MergeWindow { .. } => MergeParams::DECL,
+            Kernel::BatchNorm | Kernel::BatchNormWindow => BatchNormParams::DECL,
+            Kernel::LayerNorm => LayerNormParams::DECL,
+            Kernel::L2Normalize => L2Params::DECL,
+            Kernel::CopyStrided => CopyParams::DECL,
+            Kernel::Pad => PadParams::DECL,
+            Kernel::Pool => PoolParams::DECL,
+            Kernel::Conv { .. } => ConvParams::DECL,
+            Kernel::Compare => CompareParams::DECL,
+            Kernel::Top1 => Top1Params::DECL,
+        }
+    }
+
     pub fn key(self) -> KernelKey {
         use ShaderFile as F;
-        let plain = |file, entry| KernelKey::new(file, entry).with("WG", WG);
+        let params = self.params();
+        let new = |file, entry| KernelKey::new(file, entry, params);
+        let plain = |file, entry| new(file, entry).with("WG", WG);
         match self {
             Kernel::ActMap { act } => plain(F::Activation, "act_map").with("ACT", act),
             Kernel::ActWindow { act } => plain(F::Activation, "act_window")
@@ -73,7 +100,7 @@ impl Kernel {
             Kernel::Prelu => plain(F::Activation, "prelu"),
             Kernel::Softmax => plain(F::Activation, "softmax"),
             Kernel::PackA => plain(F::Dense, "pack_a"),
-            Kernel::GemmTiled { act } => KernelKey::new(F::Dense, "gemm_tiled")
+            Kernel::GemmTiled { act } => new(F::Dense, "gemm_tiled")
                 .with("GX", TILED_GX)
                 .with("GY", TILED_GY)
                 .with("TK", TILED_TK)
@@ -88,7 +115,7 @@ impl Kernel {
                 } else {
                     (F::GemmSoft, "gemm_soft")
                 };
-                KernelKey::new(file, entry)
+                new(file, entry)
                     .with("WX", SOFT_WX)
                     .with("TM", tile.rows)
                     .with("TN4", tile.texels)
@@ -118,7 +145,8 @@ impl Kernel {
             Kernel::Pad => plain(F::Layout, "pad"),
             Kernel::Pool => plain(F::Layout, "pool"),
             Kernel::Conv { act } => plain(F::Conv, "conv").with("ACT", act),
-            Kernel::Compare(entry) => KernelKey::new(F::Compare, entry),
+            Kernel::Compare => new(F::Compare, "compare"),
+            Kernel::Top1 => new(F::Compare, "top1"),
         }
     }
 
@@ -135,8 +163,8 @@ impl Kernel {
             Kernel::CopyStrided,
             Kernel::Pad,
             Kernel::Pool,
-            Kernel::Compare("compare"),
-            Kernel::Compare("top1"),
+            Kernel::Compare,
+            Kernel::Top1,
         ];
         for act in (0..ACT_CODES).chain([ACT_DYNAMIC]) {
             if act != ACT_DYNAMIC {

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use super::params::{KernelParams, ParamsDecl};
 use crate::error::Result;
 use crate::graph::{Activation, MergeKind};
 
@@ -77,7 +78,24 @@ impl ShaderFile {
                 "(\n    @builtin(workgroup_id) wid: vec3<u32>,\n    @builtin(num_workgroups) nwg: vec3<u32>,\n    @builtin(local_invocation_index) li: u32,\n)",
             )
             .replace("FLAT_ID", "flat_id(wid, nwg, li)");
-        format!("{COMMON}\n{body}")
+        format!("{}{COMMON}\n{body}", self.params_wgsl())
+    }
+
+    /// The WGSL declarations of the parameter structs this file's kernels read (and of
+    /// `Groups`, which the grouped reductions nest and common.wgsl's helpers take).
+    fn params_wgsl(self) -> String {
+        let mut decls = vec![super::params::Groups::DECL];
+        for kernel in super::kernel_keys::Kernel::all() {
+            let key = kernel.key();
+            if key.file == self && !decls.contains(&key.params) {
+                decls.push(key.params);
+            }
+        }
+        decls
+            .iter()
+            .map(|d| d.wgsl())
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     /// Modules that use subgroup operations (and so need `Features::SUBGROUP`).
@@ -95,12 +113,14 @@ pub struct KernelKey {
     /// An explicit bind group layout, for kernels with dynamic offsets (the `*_window` entry
     /// points); None lets wgpu derive the layout from the shader.
     pub layout: Option<&'static [Bind]>,
+    /// The parameters it reads at binding 0.
+    pub params: ParamsDecl,
 }
 
 /// One binding of an explicit layout, in binding order from 0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Bind {
-    /// The `Params` block.
+    /// The kernel's parameters.
     Params,
     /// A 64 KiB uniform window over a storage buffer (dynamic offset).
     Window,
@@ -131,12 +151,13 @@ pub const MERGE_ACC_WINDOW: &[Bind] = &[Bind::Params, Bind::Window, RW, Bind::Wi
 pub const BATCH_NORM_WINDOW: &[Bind] = &[Bind::Params, Bind::Window, RO, RO, RW, Bind::WindowBase];
 
 impl KernelKey {
-    pub fn new(file: ShaderFile, entry: &'static str) -> Self {
+    pub fn new(file: ShaderFile, entry: &'static str, params: ParamsDecl) -> Self {
         KernelKey {
             file,
             entry,
             constants: Vec::new(),
             layout: None,
+            params,
         }
     }
 
@@ -311,9 +332,7 @@ impl Kernels {
                         binding: i as u32,
                         visibility: wgpu::ShaderStages::COMPUTE,
                         ty: match b {
-                            Bind::Params => {
-                                uniform(false, std::mem::size_of::<super::plan::Params>() as u64)
-                            }
+                            Bind::Params => uniform(false, key.params.size as u64),
                             Bind::Window => uniform(true, WINDOW_BYTES),
                             Bind::WindowBase => uniform(true, 16),
                             Bind::Storage { read_only } => wgpu::BindingType::Buffer {

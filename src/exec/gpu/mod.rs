@@ -11,6 +11,7 @@ mod context;
 mod encode;
 pub mod kernel_keys;
 pub mod kernels;
+pub mod params;
 mod plan;
 pub mod reduce;
 mod test_adapters;
@@ -361,17 +362,10 @@ impl GpuExecutor {
         let mut params = vec![0u8; stride * plan.n_params.max(1)];
         let mut grids = Vec::with_capacity(plan.n_params);
         for step in &plan.steps {
-            if let Step::Dispatch {
-                make,
-                param,
-                windows,
-                ..
-            } = step
-            {
+            if let Step::Dispatch { make, param, .. } = step {
                 let (p, grid) = make(b);
-                params[param * stride..param * stride + std::mem::size_of_val(&p)]
-                    .copy_from_slice(bytemuck::bytes_of(&p));
-                grids.push(if *windows > 0 { [p.u[0], 0, 0] } else { grid });
+                params[param * stride..param * stride + p.len()].copy_from_slice(&p);
+                grids.push(grid);
             }
         }
         queue.write_buffer(&plan.uniform, 0, &params);

@@ -5,10 +5,8 @@
 //! counts are those of src/compare.rs; mean_abs, max_rel and min_atol_to_pass are float32
 //! accurate (about 1e-6 relative), and so is snr_db.
 
-use bytemuck::Zeroable;
-
 use super::kernel_keys::Kernel;
-use super::plan::Params;
+use super::params::{CompareParams, KernelParams, Top1Params};
 use super::GpuContext;
 use crate::compare::{Histogram, Summary, Tolerance};
 use crate::error::{Error, Result};
@@ -49,53 +47,52 @@ pub fn reduce(
     }
     let groups = n.div_ceil(CWG * 8).clamp(1, MAX_GROUPS);
     let rel_floor = tolerance.atol.max(f32::MIN_POSITIVE as f64);
-    let compare = Params {
-        u: [n as u32, 0, 0, 0],
-        f: [
-            tolerance.atol as f32,
-            tolerance.rtol as f32,
-            rel_floor as f32,
-            0.0,
-        ],
-        ..Params::zeroed()
+    let compare = CompareParams {
+        n: n as u32,
+        atol: tolerance.atol as f32,
+        rtol: tolerance.rtol as f32,
+        rel_floor: rel_floor as f32,
     };
-    let mut passes = vec![("compare", compare, groups, groups * RECORD)];
-    if let Some(width) = class_width.filter(|&w| w > 0) {
-        let rows = n / width;
-        let top1 = Params {
-            u: [rows as u32, width as u32, 0, 0],
-            ..Params::zeroed()
-        };
-        passes.push(("top1", top1, rows.div_ceil(CWG).clamp(1, MAX_GROUPS), 1));
-    }
-    let words: Vec<Vec<u32>> = passes
-        .iter()
-        .map(|&(entry, params, groups, words)| {
-            dispatch(ctx, entry, params, groups, words, converted, original)
-        })
-        .collect::<Result<_>>()?;
-    let mut summary = summarize(&words[0], n);
+    let tensors = (converted, original);
+    let records = dispatch(
+        ctx,
+        Kernel::Compare,
+        compare,
+        groups,
+        groups * RECORD,
+        tensors,
+    )?;
+    let mut summary = summarize(&records, n);
     if summary.1 > 0 {
         return Ok(None);
     }
     if let Some(width) = class_width.filter(|&w| w > 0) {
-        summary.0.top1 = Some((n / width, words[1][0] as usize));
+        let rows = n / width;
+        let top1 = Top1Params {
+            rows: rows as u32,
+            width: width as u32,
+            ..Default::default()
+        };
+        let groups = rows.div_ceil(CWG).clamp(1, MAX_GROUPS);
+        let agree = dispatch(ctx, Kernel::Top1, top1, groups, 1, tensors)?;
+        summary.0.top1 = Some((rows, agree[0] as usize));
     }
     Ok(Some(summary.0))
 }
 
 /// Runs one entry point of compare.wgsl over the two tensors and reads back `words` words.
-fn dispatch(
+fn dispatch<P: KernelParams>(
     ctx: &GpuContext,
-    entry: &'static str,
-    params: Params,
+    kernel: Kernel,
+    params: P,
     groups: usize,
     words: usize,
-    converted: &DeviceTensor,
-    original: &DeviceTensor,
+    (converted, original): (&DeviceTensor, &DeviceTensor),
 ) -> Result<Vec<u32>> {
     let device = ctx.device();
-    let pipeline = ctx.kernels.get(ctx, &Kernel::Compare(entry).key())?;
+    let key = kernel.key();
+    debug_assert_eq!(key.params, P::DECL);
+    let pipeline = ctx.kernels.get(ctx, &key)?;
     let bytes = (words * 4) as u64;
     let (uniform, records, staging) = ctx.scoped("allocating GPU comparison buffers", || {
         let buffer = |label, size, usage| {
@@ -110,7 +107,7 @@ fn dispatch(
         (
             buffer(
                 "compare params",
-                std::mem::size_of::<Params>() as u64,
+                std::mem::size_of::<P>() as u64,
                 U::UNIFORM | U::COPY_DST,
             ),
             buffer("compare records", bytes, U::STORAGE | U::COPY_SRC),

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use wgpu::util::DeviceExt;
 
-use super::{a_layer_rows, Draft, Layout, Params, Plan, Res, Step};
+use super::super::params::PARAMS_SLOT;
+use super::{a_layer_rows, Draft, Layout, Plan, Res, Step};
 use crate::error::Result;
 use crate::exec::gpu::kernels::{WINDOW_BYTES, WINDOW_FLOATS};
 use crate::exec::gpu::weights::{float4_texture, non_pot};
@@ -67,7 +68,7 @@ impl Layout {
             .iter()
             .map(|d| match d {
                 Draft::Windowed { make, .. } => {
-                    (make(capacity).0.u[0] as usize).div_ceil(WINDOW_FLOATS / 4)
+                    (make(capacity).1[0] as usize).div_ceil(WINDOW_FLOATS / 4)
                 }
                 _ => 0,
             })
@@ -90,7 +91,7 @@ impl Layout {
             })
         })?;
         let align = u64::from(limits.min_uniform_buffer_offset_alignment).max(16);
-        let uniform_stride = (std::mem::size_of::<Params>() as u64).div_ceil(align) * align;
+        let uniform_stride = (PARAMS_SLOT as u64).div_ceil(align) * align;
         let uniform = ctx.scoped("allocating GPU buffers", || {
             device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("params"),
@@ -124,7 +125,7 @@ impl Layout {
                         resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
                             buffer: &uniform,
                             offset: param as u64 * uniform_stride,
-                            size: wgpu::BufferSize::new(std::mem::size_of::<Params>() as u64),
+                            size: wgpu::BufferSize::new(key.params.size as u64),
                         }),
                     }];
                     for (i, r) in res.iter().enumerate() {

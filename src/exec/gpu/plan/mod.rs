@@ -8,36 +8,23 @@ mod lower;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use bytemuck::{Pod, Zeroable};
-
 use super::kernel_keys::Kernel;
 use super::kernels::{
     act_code, act_params, merge_code, KernelKey, Pipeline, SoftTile, ACT_DYNAMIC, SOFT_WX,
     TILED_GX, TILED_GY, WG, WINDOW_FLOATS,
 };
+use super::params::*;
 use super::weights::{padded_k4, DenseWeights, Weights};
 use super::GpuContext;
 use crate::error::{Error, Result};
 use crate::graph::{Activation, Graph, MergeKind, Node, Op};
 
-/// The uniform block every kernel reads (`Params` in shaders/common.wgsl).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
-pub(crate) struct Params {
-    pub u: [u32; 4],
-    pub v: [u32; 4],
-    pub f: [f32; 4],
-    pub dims: [u32; 8],
-    pub s0: [u32; 8],
-    pub s1: [u32; 8],
-    pub s2: [u32; 8],
-}
-
 /// Largest rank (batch included) the index helpers of the shaders handle.
 pub(crate) const MAX_RANK: usize = 8;
 
-/// Builds a dispatch's parameters and workgroup grid for a chunk of `b` samples.
-pub(crate) type ParamFn = Box<dyn Fn(usize) -> (Params, [u32; 3]) + Send + Sync>;
+/// Builds a dispatch's parameter bytes and workgroup grid for a chunk of `b` samples (for a
+/// window kernel, the grid's x is the vec4 count it covers).
+pub(crate) type ParamFn = Box<dyn Fn(usize) -> (Vec<u8>, [u32; 3]) + Send + Sync>;
 
 /// How dense layers run on this executor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,7 +55,7 @@ enum Draft {
         res: Vec<Res>,
         make: ParamFn,
     },
-    /// A `*_window` kernel: dispatched once per 64 KiB window of its `p.u.x` vec4s.
+    /// A `*_window` kernel: dispatched once per 64 KiB window of the vec4s it covers.
     Windowed {
         key: KernelKey,
         res: Vec<Res>,
@@ -307,11 +294,29 @@ impl Builder<'_> {
         }
     }
 
-    fn dispatch(&mut self, key: KernelKey, res: Vec<Res>, make: ParamFn) {
+    /// A dispatch of `kernel` over `res` (bindings 1…), its parameters and grid made by `make`
+    /// for each chunk's batch size.
+    fn dispatch<P: KernelParams>(
+        &mut self,
+        kernel: Kernel,
+        res: Vec<Res>,
+        make: impl Fn(usize) -> (P, [u32; 3]) + Send + Sync + 'static,
+    ) {
+        let (key, make) = typed(kernel, make);
         self.drafts.push(Draft::Dispatch { key, res, make });
     }
 
-    fn windowed(&mut self, key: KernelKey, res: Vec<Res>, make: ParamFn) {
+    /// A window kernel's dispatches; `make` gives its parameters and the vec4s it covers.
+    fn windowed<P: KernelParams>(
+        &mut self,
+        kernel: Kernel,
+        res: Vec<Res>,
+        make: impl Fn(usize) -> (P, usize) + Send + Sync + 'static,
+    ) {
+        let (key, make) = typed(kernel, move |b| {
+            let (p, vec4s) = make(b);
+            (p, [vec4s as u32, 0, 0])
+        });
         self.drafts.push(Draft::Windowed { key, res, make });
     }
 
@@ -357,18 +362,26 @@ impl Builder<'_> {
     }
 }
 
+/// The kernel's key and its parameter maker as bytes; `P` must be the struct the kernel reads.
+fn typed<P: KernelParams>(
+    kernel: Kernel,
+    make: impl Fn(usize) -> (P, [u32; 3]) + Send + Sync + 'static,
+) -> (KernelKey, ParamFn) {
+    let key = kernel.key();
+    debug_assert_eq!(key.params, P::DECL, "{} reads other parameters", key.entry);
+    let make: ParamFn = Box::new(move |b| {
+        let (p, grid) = make(b);
+        (bytemuck::bytes_of(&p).to_vec(), grid)
+    });
+    (key, make)
+}
+
 /// Shape with the batch axis in front.
 fn with_batch(b: usize, sample: &[usize]) -> Vec<usize> {
     std::iter::once(b).chain(sample.iter().copied()).collect()
 }
 
 pub(crate) use crate::tensor::strides;
-
-fn put(dst: &mut [u32; 8], values: &[usize]) {
-    for (d, &v) in dst.iter_mut().zip(values) {
-        *d = v as u32;
-    }
-}
 
 /// A tensor split into groups (the kept axes) and the elements reduced within each group, each
 /// side as (size, stride) pairs with adjacent axes merged.

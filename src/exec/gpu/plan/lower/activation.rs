@@ -21,30 +21,30 @@ impl Builder<'_> {
             return self.softmax(input, out, shape.clone(), vec![shape.len()], log, false);
         }
         let code = act_code(act).expect("elementwise");
-        let f = act_params(act);
+        let act = ActArgs(act_params(act));
         let params = move |b: usize| {
             let n4 = (b * len).div_ceil(4);
-            let p = Params {
-                u: [n4 as u32, 0, 0, 0],
-                f,
+            let p = ActParams {
+                act,
+                n: n4 as u32,
                 ..Default::default()
             };
             (p, n4)
         };
         if self.windows {
             self.windowed(
-                Kernel::ActWindow { act: code }.key(),
+                Kernel::ActWindow { act: code },
                 vec![Res::Window(input), Res::Slot(out), Res::WindowBase],
-                Box::new(move |b| (params(b).0, [1, 1, 1])),
+                params,
             );
         } else {
             self.dispatch(
-                Kernel::ActMap { act: code }.key(),
+                Kernel::ActMap { act: code },
                 vec![Res::Slot(input), Res::Slot(out)],
-                Box::new(move |b| {
+                move |b| {
                     let (p, n4) = params(b);
                     (p, grid_1d(n4, max))
-                }),
+                },
             );
         }
         Ok(())
@@ -58,33 +58,34 @@ impl Builder<'_> {
         let alpha = self.weights.params[&i][0].clone();
         let alpha_shape = node.weights[0].value.shape().to_vec();
         let dense = alpha_shape == shape;
-        let mut s0 = vec![0usize; shape.len() + 1];
+        let mut alpha_strides = vec![0usize; shape.len() + 1];
         if !dense {
             let st = strides(&alpha_shape);
             let off = shape.len() + 1 - alpha_shape.len();
             for (d, &a) in alpha_shape.iter().enumerate() {
                 if a != 1 || shape[off - 1 + d] == 1 {
-                    s0[off + d] = st[d];
+                    alpha_strides[off + d] = st[d];
                 }
             }
         }
         self.dispatch(
-            Kernel::Prelu.key(),
+            Kernel::Prelu,
             vec![Res::Slot(input), Res::Buffer(alpha), Res::Slot(out)],
-            Box::new(move |b| {
+            move |b| {
                 let full = with_batch(b, &shape);
                 let n = b * len;
-                let mut p = Params {
-                    u: [n as u32, 0, len.max(1) as u32, 0],
+                let mut p = PreluParams {
+                    n: n as u32,
+                    sample_len: len.max(1) as u32,
                     ..Default::default()
                 };
                 if !dense {
-                    p.u[1] = full.len() as u32;
-                    put(&mut p.dims, &full);
-                    put(&mut p.s0, &s0);
+                    p.rank = full.len() as u32;
+                    p.dims = Idx::of(&full);
+                    p.alpha_strides = Idx::of(&alpha_strides);
                 }
                 (p, grid_1d(n, max))
-            }),
+            },
         );
     }
 
@@ -98,13 +99,13 @@ impl Builder<'_> {
         logsumexp: bool,
     ) -> Result<()> {
         let res = vec![Res::Slot(src), Res::Slot(dst)];
-        self.grouped(
-            Kernel::Softmax,
-            res,
-            shape,
-            axes,
-            [u32::from(log), u32::from(logsumexp), 0, 0],
-            [0.0; 4],
-        )
+        self.grouped(Kernel::Softmax, res, shape, axes, move |groups| {
+            SoftmaxParams {
+                groups,
+                log: u32::from(log),
+                logsumexp: u32::from(logsumexp),
+                ..Default::default()
+            }
+        })
     }
 }

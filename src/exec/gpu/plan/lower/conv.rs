@@ -69,54 +69,44 @@ impl Builder<'_> {
         let has_bias = bias.is_some();
         let bias = bias.unwrap_or_else(|| self.weights.dummy());
         let code = act_code(&conv.activation).expect("softmax is applied separately");
-        let f = act_params(&conv.activation);
-        let (mut s1, mut s2) = ([0; 8], [0; 8]);
-        for (a, &n) in geometry.input.iter().enumerate() {
-            s1[a] = conv.window[a];
-            s1[3 + a] = conv.strides[a];
-            s2[a] = conv.dilation[a];
-            s2[3 + a] = geometry.pad[a];
-            // The source's spatial sizes fill the three entries left: s1[6], s1[7], s2[6].
-            match a {
-                0 | 1 => s1[6 + a] = n,
-                _ => s2[6] = n,
-            }
-        }
-        let (groups, filters, spatial) = (conv.groups, conv.filters, conv.window.len());
+        let act = ActArgs(act_params(&conv.activation));
+        let spatial = conv.window.len();
+        let (window, strides_) = (Axes::of(&conv.window), Axes::of(&conv.strides));
+        let dilation = Axes::of(&conv.dilation);
+        let (pad_before, src_sizes) = (Axes::of(&geometry.pad), Axes::of(&geometry.input));
+        let (groups, filters) = (conv.groups, conv.filters);
         let group_channels = geometry.channels / groups;
-        let flags = [
-            groups as u32,
-            u32::from(conv.channels_first),
-            u32::from(has_bias),
-            0,
-        ];
+        let channels_first = u32::from(conv.channels_first);
         self.dispatch(
-            Kernel::Conv { act: code }.key(),
+            Kernel::Conv { act: code },
             vec![
                 Res::Slot(input),
                 Res::Buffer(kernel),
                 Res::Buffer(bias),
                 Res::Slot(out),
             ],
-            Box::new(move |b| {
+            move |b| {
                 let n = b * len;
-                let mut p = Params {
-                    u: [
-                        n as u32,
-                        spatial as u32,
-                        group_channels as u32,
-                        filters as u32,
-                    ],
-                    v: flags,
-                    f,
+                let p = ConvParams {
+                    act,
+                    n: n as u32,
+                    spatial: spatial as u32,
+                    group_channels: group_channels as u32,
+                    filters: filters as u32,
+                    groups: groups as u32,
+                    channels_first,
+                    has_bias: u32::from(has_bias),
+                    dims: Idx::of(&with_batch(b, &shape)),
+                    src_strides: Idx::of(&strides(&with_batch(b, &in_shape))),
+                    window,
+                    strides: strides_,
+                    dilation,
+                    pad_before,
+                    src_sizes,
                     ..Default::default()
                 };
-                put(&mut p.dims, &with_batch(b, &shape));
-                put(&mut p.s0, &strides(&with_batch(b, &in_shape)));
-                put(&mut p.s1, &s1);
-                put(&mut p.s2, &s2);
                 (p, grid_1d(n, max))
-            }),
+            },
         );
     }
 }

@@ -66,32 +66,36 @@ impl Builder<'_> {
         let weights = self.weights;
         let upload = &weights.dense[&i];
         let code = act_code(act).expect("softmax is applied separately");
-        let f = act_params(act);
+        let act = ActArgs(act_params(act));
         let bias = upload.bias.clone().unwrap_or_else(|| self.weights.dummy());
         let has_bias = u32::from(use_bias);
         match (&upload.weights, self.dense) {
             (DenseWeights::Buffer(kernel), _) => {
                 let kernel = kernel.clone();
                 self.dispatch(
-                    Kernel::GemmTiled { act: code }.key(),
+                    Kernel::GemmTiled { act: code },
                     vec![
                         Res::Slot(src),
                         Res::Buffer(kernel),
                         Res::Buffer(bias),
                         Res::Slot(dst),
                     ],
-                    Box::new(move |b| {
+                    move |b| {
                         let m = b * rows;
-                        let p = Params {
-                            u: [m as u32, n as u32, k as u32, n as u32],
-                            v: [0, has_bias, 0, 0],
-                            f,
+                        let p = GemmTiledParams {
+                            act,
+                            m: m as u32,
+                            n: n as u32,
+                            k: k as u32,
+                            ldc: n as u32,
+                            n0: 0,
+                            has_bias,
                             ..Default::default()
                         };
                         let cols = n.div_ceil(TILED_GX as usize * 4);
                         let row_tiles = m.div_ceil(TILED_GY as usize * 4);
                         (p, grid_2d(cols, row_tiles, max))
-                    }),
+                    },
                 );
             }
             (DenseWeights::Texture(panels), DenseKernel::Texture { subgroups, tile }) => {
@@ -108,16 +112,18 @@ impl Builder<'_> {
                     });
                 } else {
                     self.dispatch(
-                        Kernel::PackA.key(),
+                        Kernel::PackA,
                         vec![Res::Slot(src), Res::ATexture(k4)],
-                        Box::new(move |b| {
+                        move |b| {
                             let m = b * rows;
-                            let p = Params {
-                                u: [m as u32, k as u32, k4, ha],
-                                ..Default::default()
+                            let p = PackAParams {
+                                m: m as u32,
+                                k: k as u32,
+                                k4,
+                                rows_per_layer: ha,
                             };
                             (p, grid_1d(m * k4 as usize, max))
-                        }),
+                        },
                     );
                 }
                 let panels: Vec<_> = panels
@@ -130,21 +136,26 @@ impl Builder<'_> {
                             subgroups,
                             act: ACT_DYNAMIC,
                             tile,
-                        }
-                        .key(),
+                        },
                         vec![
                             Res::ATexture(k4),
                             Res::View(view),
                             Res::Buffer(bias.clone()),
                             Res::Slot(dst),
                         ],
-                        Box::new(move |b| {
+                        move |b| {
                             let m = b * rows;
-                            let p = Params {
-                                u: [m as u32, np as u32, n as u32, has_bias],
-                                v: [n0 as u32, ha, hb4, k4],
-                                f,
-                                dims: [code, 0, 0, 0, 0, 0, 0, 0],
+                            let p = GemmSoftParams {
+                                act,
+                                m: m as u32,
+                                np: np as u32,
+                                ldc: n as u32,
+                                has_bias,
+                                n0: n0 as u32,
+                                ha,
+                                hb4,
+                                k4,
+                                act_code: code,
                                 ..Default::default()
                             };
                             let cols = np.div_ceil(4).div_ceil((SOFT_WX * tile.texels) as usize);
@@ -152,7 +163,7 @@ impl Builder<'_> {
                             // Rows in (x, z), column blocks in y (see gen_gemm_soft.py).
                             let [y, x, z] = grid_2d(cols, row_blocks, max);
                             (p, [x, y, z])
-                        }),
+                        },
                     );
                 }
             }

@@ -11,23 +11,24 @@ impl Builder<'_> {
         let in_shape = self.graph.node(node.inputs[0]).shape.clone();
         let perm: Vec<usize> = std::iter::once(0).chain(dims.iter().copied()).collect();
         self.dispatch(
-            Kernel::CopyStrided.key(),
+            Kernel::CopyStrided,
             vec![Res::Slot(input), Res::Slot(out)],
-            Box::new(move |b| {
+            move |b| {
                 let full_in = with_batch(b, &in_shape);
                 let full_out = with_batch(b, &shape);
                 let st = strides(&full_in);
                 let src: Vec<usize> = perm.iter().map(|&a| st[a]).collect();
                 let n = b * len;
-                let mut p = Params {
-                    u: [n as u32, full_out.len() as u32, 0, 0],
-                    v: [1, 0, 0, 0],
+                let p = CopyParams {
+                    n: n as u32,
+                    rank: full_out.len() as u32,
+                    dst_dense: 1,
+                    dims: Idx::of(&full_out),
+                    src_strides: Idx::of(&src),
                     ..Default::default()
                 };
-                put(&mut p.dims, &full_out);
-                put(&mut p.s0, &src);
                 (p, grid_1d(n, max))
-            }),
+            },
         );
     }
 
@@ -42,24 +43,26 @@ impl Builder<'_> {
             let off = offset;
             offset += in_shape[axis - 1];
             self.dispatch(
-                Kernel::CopyStrided.key(),
+                Kernel::CopyStrided,
                 vec![Res::Slot(src), Res::Slot(out)],
-                Box::new(move |b| {
+                move |b| {
                     let full = with_batch(b, &in_shape);
                     let outer: usize = full[..axis].iter().product();
                     let a = full[axis];
                     let inner: usize = full[axis + 1..].iter().product();
                     let d = out_shape[axis - 1];
                     let n = outer * a * inner;
-                    let mut p = Params {
-                        u: [n as u32, 3, (off * inner) as u32, 0],
-                        v: [0, 1, 0, 0],
+                    let p = CopyParams {
+                        n: n as u32,
+                        rank: 3,
+                        dst_base: (off * inner) as u32,
+                        src_dense: 1,
+                        dims: Idx::of(&[outer, a, inner]),
+                        dst_strides: Idx::of(&[d * inner, inner, 1]),
                         ..Default::default()
                     };
-                    put(&mut p.dims, &[outer, a, inner]);
-                    put(&mut p.s1, &[d * inner, inner, 1]);
                     (p, grid_1d(n, max))
-                }),
+                },
             );
         }
     }

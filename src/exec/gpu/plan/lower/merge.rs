@@ -42,79 +42,55 @@ impl Builder<'_> {
             let dense_a = shapes[0] == node.shape;
             let dense_b = shapes[step] == node.shape;
             if self.windows && dense_b && (step > 1 || dense_a) {
-                let make: ParamFn = Box::new(move |b| {
-                    let p = Params {
-                        u: [(b * len).div_ceil(4) as u32, 0, 0, 0],
-                        f: [div, 0.0, 0.0, 0.0],
+                let make = move |b: usize| {
+                    let n4 = (b * len).div_ceil(4);
+                    let p = MergeParams {
+                        n: n4 as u32,
+                        divisor: div,
                         ..Default::default()
                     };
-                    (p, [1, 1, 1])
-                });
-                if step == 1 {
-                    self.windowed(
-                        Kernel::MergeWindow {
-                            op,
-                            accumulate: false,
-                        }
-                        .key(),
-                        vec![
-                            Res::Window(ins[0]),
-                            Res::Window(ins[1]),
-                            Res::Slot(out),
-                            Res::WindowBase,
-                        ],
-                        make,
-                    );
+                    (p, n4)
+                };
+                let accumulate = step > 1;
+                let res = if accumulate {
+                    vec![Res::Window(ins[step]), Res::Slot(out), Res::WindowBase]
                 } else {
-                    self.windowed(
-                        Kernel::MergeWindow {
-                            op,
-                            accumulate: true,
-                        }
-                        .key(),
-                        vec![Res::Window(ins[step]), Res::Slot(out), Res::WindowBase],
-                        make,
-                    );
-                }
+                    vec![
+                        Res::Window(ins[0]),
+                        Res::Window(ins[1]),
+                        Res::Slot(out),
+                        Res::WindowBase,
+                    ]
+                };
+                self.windowed(Kernel::MergeWindow { op, accumulate }, res, make);
                 continue;
             }
             let out_shape = node.shape.clone();
-            let make: ParamFn = Box::new(move |b| {
+            let make = move |b| {
                 let full = with_batch(b, &out_shape);
                 let n = b * len;
                 let (sa, da) = bc(b, &a_shape);
                 let (sb, db) = bc(b, &b_shape);
-                let mut p = Params {
-                    u: [n as u32, full.len() as u32, u32::from(da), u32::from(db)],
-                    f: [div, 0.0, 0.0, 0.0],
+                let p = MergeParams {
+                    n: n as u32,
+                    rank: full.len() as u32,
+                    a_dense: u32::from(da),
+                    b_dense: u32::from(db),
+                    divisor: div,
+                    dims: Idx::of(&full),
+                    a_strides: Idx::of(&sa),
+                    b_strides: Idx::of(&sb),
                     ..Default::default()
                 };
-                put(&mut p.dims, &full);
-                put(&mut p.s0, &sa);
-                put(&mut p.s1, &sb);
                 (p, grid_1d(n, max))
-            });
-            if step == 1 {
-                self.dispatch(
-                    Kernel::Merge {
-                        op,
-                        accumulate: false,
-                    }
-                    .key(),
-                    vec![Res::Slot(ins[0]), Res::Slot(ins[1]), Res::Slot(out)],
-                    make,
-                );
+            };
+            let accumulate = step > 1;
+            let res = if accumulate {
+                vec![Res::Slot(ins[step]), Res::Slot(out)]
             } else {
-                self.dispatch(
-                    Kernel::Merge {
-                        op,
-                        accumulate: true,
-                    }
-                    .key(),
-                    vec![Res::Slot(ins[step]), Res::Slot(out)],
-                    make,
-                );
-            }
+                vec![Res::Slot(ins[0]), Res::Slot(ins[1]), Res::Slot(out)]
+            };
+            self.dispatch(Kernel::Merge { op, accumulate }, res, make);
         }
     }
 }

@@ -23,7 +23,7 @@ impl Builder<'_> {
         let contiguous = axes.windows(2).all(|w| w[1] == w[0] + 1);
         if contiguous && !axes.is_empty() && self.windows {
             self.windowed(
-                Kernel::BatchNormWindow.key(),
+                Kernel::BatchNormWindow,
                 vec![
                     Res::Window(input),
                     Res::Buffer(inv),
@@ -31,102 +31,88 @@ impl Builder<'_> {
                     Res::Slot(out),
                     Res::WindowBase,
                 ],
-                Box::new(move |b| {
+                move |b| {
                     let full = with_batch(b, &shape);
                     let (a0, a1) = (axes[0], axes[axes.len() - 1]);
                     let inner: usize = full[a1 + 1..].iter().product();
                     let channels: usize = full[a0..=a1].iter().product();
-                    let p = Params {
-                        u: [
-                            (b * len).div_ceil(4) as u32,
-                            0,
-                            inner.max(1) as u32,
-                            channels.max(1) as u32,
-                        ],
+                    let n4 = (b * len).div_ceil(4);
+                    let p = BatchNormParams {
+                        n: n4 as u32,
+                        inner: inner.max(1) as u32,
+                        channels: channels.max(1) as u32,
                         ..Default::default()
                     };
-                    (p, [1, 1, 1])
-                }),
+                    (p, n4)
+                },
             );
             return;
         }
         self.dispatch(
-            Kernel::BatchNorm.key(),
+            Kernel::BatchNorm,
             vec![
                 Res::Slot(input),
                 Res::Buffer(inv),
                 Res::Buffer(shift),
                 Res::Slot(out),
             ],
-            Box::new(move |b| {
+            move |b| {
                 let full = with_batch(b, &shape);
                 let n = b * len;
-                let mut p = Params::default();
-                p.u[0] = n as u32;
+                let mut p = BatchNormParams {
+                    n: n as u32,
+                    ..Default::default()
+                };
                 if contiguous && !axes.is_empty() {
                     let (a0, a1) = (axes[0], axes[axes.len() - 1]);
-                    p.u[2] = full[a1 + 1..].iter().product::<usize>() as u32;
-                    p.u[3] = full[a0..=a1].iter().product::<usize>() as u32;
+                    p.inner = full[a1 + 1..].iter().product::<usize>() as u32;
+                    p.channels = full[a0..=a1].iter().product::<usize>() as u32;
                 } else {
                     let pshape: Vec<usize> = axes.iter().map(|&a| full[a]).collect();
                     let pst = strides(&pshape);
-                    let mut s0 = vec![0; full.len()];
+                    let mut const_strides = vec![0; full.len()];
                     for (j, &a) in axes.iter().enumerate() {
-                        s0[a] = pst[j];
+                        const_strides[a] = pst[j];
                     }
-                    p.u[1] = full.len() as u32;
-                    p.u[2] = 1;
-                    p.u[3] = 1;
-                    put(&mut p.dims, &full);
-                    put(&mut p.s0, &s0);
+                    p.rank = full.len() as u32;
+                    p.inner = 1;
+                    p.channels = 1;
+                    p.dims = Idx::of(&full);
+                    p.const_strides = Idx::of(&const_strides);
                 }
                 (p, grid_1d(n, max))
-            }),
+            },
         );
     }
 
-    /// A grouped reduction kernel (softmax, layer_norm, l2_normalize) over `axes` (absolute).
-    pub(crate) fn grouped(
+    /// A grouped reduction kernel (softmax, layer_norm, l2_normalize) over `axes` (absolute),
+    /// its parameters made by `make` from the groups of each chunk.
+    pub(crate) fn grouped<P: KernelParams>(
         &mut self,
         kernel: Kernel,
         res: Vec<Res>,
         shape: Vec<usize>,
         axes: Vec<usize>,
-        v: [u32; 4],
-        f: [f32; 4],
+        make: impl Fn(Groups) -> P + Send + Sync + 'static,
     ) -> Result<()> {
         let max = self.max_dim();
         grouping(&with_batch(1, &shape), &axes)?;
-        self.dispatch(
-            kernel.key(),
-            res,
-            Box::new(move |b| {
-                let g =
-                    grouping(&with_batch(b, &shape), &axes).expect("rank checked when planning");
-                let mut p = Params {
-                    u: [
-                        g.groups as u32,
-                        g.kept.len() as u32,
-                        g.reduced.len() as u32,
-                        g.count as u32,
-                    ],
-                    v,
-                    f,
-                    ..Default::default()
-                };
-                put(&mut p.dims, &g.kept.iter().map(|x| x.0).collect::<Vec<_>>());
-                put(&mut p.s0, &g.kept.iter().map(|x| x.1).collect::<Vec<_>>());
-                put(
-                    &mut p.s1,
-                    &g.reduced.iter().map(|x| x.0).collect::<Vec<_>>(),
-                );
-                put(
-                    &mut p.s2,
-                    &g.reduced.iter().map(|x| x.1).collect::<Vec<_>>(),
-                );
-                (p, grid_1d(g.groups, max))
-            }),
-        );
+        self.dispatch(kernel, res, move |b| {
+            let g = grouping(&with_batch(b, &shape), &axes).expect("rank checked when planning");
+            let sizes = |side: &[(usize, usize)]| side.iter().map(|x| x.0).collect::<Vec<_>>();
+            let strides = |side: &[(usize, usize)]| side.iter().map(|x| x.1).collect::<Vec<_>>();
+            let groups = Groups {
+                count: g.groups as u32,
+                kept_rank: g.kept.len() as u32,
+                reduced_rank: g.reduced.len() as u32,
+                len: g.count as u32,
+                kept_dims: Idx::of(&sizes(&g.kept)),
+                kept_strides: Idx::of(&strides(&g.kept)),
+                reduced_dims: Idx::of(&sizes(&g.reduced)),
+                reduced_strides: Idx::of(&strides(&g.reduced)),
+            };
+            (make(groups), grid_1d(g.groups, max))
+        });
         Ok(())
     }
 
@@ -145,26 +131,26 @@ impl Builder<'_> {
         let gamma = (scale || rms_scaling).then(|| it.next()).flatten();
         let beta = (center && !rms_scaling).then(|| it.next()).flatten();
         let dummy = self.weights.dummy();
-        let v = [
-            u32::from(gamma.is_some()),
-            u32::from(beta.is_some()),
-            u32::from(rms_scaling),
-            0,
-        ];
+        let (scale, center) = (u32::from(gamma.is_some()), u32::from(beta.is_some()));
         let res = vec![
             Res::Slot(input),
             Res::Buffer(gamma.unwrap_or_else(|| dummy.clone())),
             Res::Buffer(beta.unwrap_or(dummy)),
             Res::Slot(out),
         ];
-        let f = [epsilon, 0.0, 0.0, 0.0];
+        let shape = node.shape.clone();
         self.grouped(
             Kernel::LayerNorm,
             res,
-            node.shape.clone(),
+            shape,
             axes.to_vec(),
-            v,
-            f,
+            move |groups| LayerNormParams {
+                groups,
+                epsilon,
+                scale,
+                center,
+                rms: u32::from(rms_scaling),
+            },
         )
     }
 
@@ -177,14 +163,17 @@ impl Builder<'_> {
         floor: f32,
     ) -> Result<()> {
         let res = vec![Res::Slot(input), Res::Slot(out)];
-        let f = [floor, 0.0, 0.0, 0.0];
+        let shape = node.shape.clone();
         self.grouped(
             Kernel::L2Normalize,
             res,
-            node.shape.clone(),
+            shape,
             axes.to_vec(),
-            [0; 4],
-            f,
+            move |groups| L2Params {
+                groups,
+                floor,
+                ..Default::default()
+            },
         )
     }
 }

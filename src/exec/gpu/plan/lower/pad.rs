@@ -14,22 +14,23 @@ impl Builder<'_> {
             .chain(pad.before.iter().map(|&b| b as i32 as u32 as usize))
             .collect();
         self.dispatch(
-            Kernel::Pad.key(),
+            Kernel::Pad,
             vec![Res::Slot(input), Res::Slot(out)],
-            Box::new(move |b| {
+            move |b| {
                 let full_in = with_batch(b, &in_shape);
                 let full_out = with_batch(b, &shape);
                 let n = b * len;
-                let mut p = Params {
-                    u: [n as u32, full_out.len() as u32, 0, 0],
+                let p = PadParams {
+                    n: n as u32,
+                    rank: full_out.len() as u32,
+                    dims: Idx::of(&full_out),
+                    src_strides: Idx::of(&strides(&full_in)),
+                    before: Idx::of(&before),
+                    src_dims: Idx::of(&full_in),
                     ..Default::default()
                 };
-                put(&mut p.dims, &full_out);
-                put(&mut p.s0, &strides(&full_in));
-                put(&mut p.s1, &before);
-                put(&mut p.s2, &full_in);
                 (p, grid_1d(n, max))
-            }),
+            },
         );
     }
 }

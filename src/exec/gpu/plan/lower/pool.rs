@@ -30,34 +30,35 @@ impl Builder<'_> {
         let pads: Vec<usize> = geometry.iter().map(|&(_, p)| p).collect();
         let len: usize = pooled.iter().product();
         let window_len: usize = pool.window.iter().product();
-        let kind = match pool.kind {
-            PoolKind::Max => 0,
-            PoolKind::Average => 1,
-        };
-        // s1: the window then the strides, s2: the padding then the input's sizes, one entry
-        // per sample axis each (POOL_AXES apiece).
-        let (mut s1, mut s2) = (vec![1; 2 * POOL_AXES], vec![0; 2 * POOL_AXES]);
+        // Per sample axis (the channels' window is 1, their stride 1).
         let rank = in_shape.len();
-        s1[..rank].copy_from_slice(&pool.window);
-        s1[POOL_AXES..POOL_AXES + rank].copy_from_slice(&pool.strides);
-        s2[..rank].copy_from_slice(&pads);
-        s2[POOL_AXES..POOL_AXES + rank].copy_from_slice(&in_shape);
+        let mut window = [1; POOL_AXES];
+        let mut strides_ = [1; POOL_AXES];
+        window[..rank].copy_from_slice(&pool.window);
+        strides_[..rank].copy_from_slice(&pool.strides);
+        let (window, strides_) = (Axes::of(&window), Axes::of(&strides_));
+        let (pad_before, src_sizes) = (Axes::of(&pads), Axes::of(&in_shape));
+        let average = u32::from(pool.kind == PoolKind::Average);
         self.dispatch(
-            Kernel::Pool.key(),
+            Kernel::Pool,
             vec![Res::Slot(input), Res::Slot(out)],
-            Box::new(move |b| {
+            move |b| {
                 let full_out = with_batch(b, &pooled);
                 let n = b * len;
-                let mut p = Params {
-                    u: [n as u32, full_out.len() as u32, window_len as u32, kind],
-                    ..Default::default()
+                let p = PoolParams {
+                    n: n as u32,
+                    rank: full_out.len() as u32,
+                    window_cells: window_len as u32,
+                    average,
+                    dims: Idx::of(&full_out),
+                    src_strides: Idx::of(&strides(&with_batch(b, &in_shape))),
+                    window,
+                    strides: strides_,
+                    pad_before,
+                    src_sizes,
                 };
-                put(&mut p.dims, &full_out);
-                put(&mut p.s0, &strides(&with_batch(b, &in_shape)));
-                put(&mut p.s1, &s1);
-                put(&mut p.s2, &s2);
                 (p, grid_1d(n, max))
-            }),
+            },
         );
         Ok(())
     }
