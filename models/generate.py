@@ -56,6 +56,9 @@ WEIGHT_SEED = {
     "k_pool": 1021, "k_pool_seq": 1022,
     "l_conv": 1023, "l_conv_seq": 1024,
     "m_depthwise": 1025, "m_depthwise_seq": 1026,
+    "n_transpose": 1027, "n_transpose_seq": 1028,
+    "o_resample": 1029, "o_resample_seq": 1030,
+    "p_preprocess": 1031, "p_preprocess_seq": 1032,
 }
 # (also the order of the models in fixtures.json: by writer, then by this order)
 
@@ -95,6 +98,15 @@ INPUT_SPEC = {
     "l_conv_seq": (2024, {None: ((8, 8, 3), 1.0)}),
     "m_depthwise": (2025, {"seq": ((12, 4), 1.0), "img": ((9, 8, 4), 1.0)}),
     "m_depthwise_seq": (2026, {None: ((8, 8, 3), 1.0)}),
+    "n_transpose": (2027, {"seq": ((5, 2), 1.0), "img": ((4, 3, 2), 1.0),
+                           "vol": ((2, 2, 2, 2), 1.0)}),
+    "n_transpose_seq": (2028, {None: ((16,), 1.0)}),
+    "o_resample": (2029, {"seq": ((4, 2), 1.0), "img": ((3, 2, 2), 1.0), "pic": ((9, 8, 1), 1.0),
+                          "vol": ((2, 2, 2, 1), 1.0), "vec": ((4,), 1.0)}),
+    "o_resample_seq": (2030, {None: ((4, 4, 6), 1.0)}),
+    "p_preprocess": (2031, {"seq": ((5, 4), 1.0), "img": ((4, 3, 4), 1.0),
+                            "vol": ((2, 3, 2, 2), 1.0)}),
+    "p_preprocess_seq": (2032, {None: ((8, 8, 3), 64.0)}),
 }
 
 # models whose tf-keras writer runs without oneDNN (see the module docstring)
@@ -207,6 +219,12 @@ def draw(rng, role, shape):
         return rng.uniform(0.5, 2.0, shape)
     if role == "alpha":  # PReLU
         return rng.uniform(0.05, 0.5, shape)
+    if role == "transpose_kernel":  # (*kernel_size, filters, in_channels): fan_in = taps * in
+        return rng.standard_normal(shape) / np.sqrt(int(np.prod(shape[:-2])) * shape[-1])
+    if role == "mean":  # Normalization
+        return rng.standard_normal(shape) * 0.5
+    if role == "variance":  # Normalization: positive
+        return rng.uniform(0.25, 4.0, shape)
     return rng.standard_normal(shape) * 0.1
 
 
@@ -214,8 +232,16 @@ def var_role(v, layer=None):
     # k3: "kernel"; tf-keras: "dense/kernel:0"
     role = v.name.split("/")[-1].split(":")[0]
     # Keras 3 names a DepthwiseConv1D/2D kernel "kernel", tf-keras "depthwise_kernel"
-    if role == "kernel" and type(layer).__name__.startswith("DepthwiseConv"):
+    cls = type(layer).__name__
+    if role == "kernel" and cls.startswith("DepthwiseConv"):
         return "depthwise_kernel"
+    # Conv1D/2D/3DTranspose kernels are (*kernel_size, filters, in_channels)
+    if role == "kernel" and cls in ("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose"):
+        return "transpose_kernel"
+    # ConvNeXt's LayerScale: Keras 3 leaves its one weight unnamed ("variable"), tf-keras names
+    # it "gamma"; RMSNormalization's "scale" multiplies like a gamma
+    if cls == "LayerScale" or (cls == "RMSNormalization" and role == "scale"):
+        return "gamma"
     return role
 
 
@@ -230,6 +256,10 @@ def fill_layer(rng, layer):
             continue
         new.append(draw(rng, var_role(v, layer), w.shape).astype(np.float32))
     layer.set_weights(new)
+    if type(layer).__name__ == "Normalization":
+        # an adapted Normalization computes with copies of mean and variance made when they were
+        # last set by adapt() or loaded from a file; set_weights alone leaves them stale
+        layer.finalize_state()
 
 
 def fill(K, model, seed, order=None):
@@ -258,6 +288,16 @@ def fill(K, model, seed, order=None):
     visit(model, order)
 
 
+def k3_only_last(k3_only):
+    """fill() order for a Functional model where the layers named in `k3_only` (a list, which the
+    builder may fill in) exist in the k3 writer only: every layer by name, those last, so that
+    both writers draw the same weights for the layers they share."""
+    def order(model):
+        names = sorted(l.name for l in model.layers)
+        return [n for n in names if n not in k3_only] + [n for n in names if n in k3_only]
+    return order
+
+
 # ---------------------------------------------------------------------------------------------
 # Model definitions (one code path for both writers; K is keras or tf_keras)
 # ---------------------------------------------------------------------------------------------
@@ -269,10 +309,11 @@ def times_two_plus_one(x):
 class Spec:
     def __init__(self, name, build, order=None, formats=("keras", "h5"), chain=True,
                  custom=None, runnable=True, notes="", post=None, weights_files=False,
-                 nonfinite=False, reload_note=None):
+                 nonfinite=False, reload_note=None, load_custom=None, h5_build=None,
+                 h5_note=""):
         self.name = name
         self.build = build          # () -> model (called after clear_session)
-        self.order = order          # canonical layer order for fill()
+        self.order = order          # canonical layer order for fill(): names, or model -> names
         self.formats = formats
         self.chain = chain
         self.custom = custom or {}
@@ -282,6 +323,9 @@ class Spec:
         self.weights_files = weights_files
         self.nonfinite = nonfinite  # Keras's predictions hold NaN / inf on purpose
         self.reload_note = reload_note  # why this writer reloads a file into other predictions
+        self.load_custom = load_custom or {}  # custom_objects a reload needs (unregistered classes)
+        self.h5_build = h5_build    # () -> the model saved as .h5 when this writer cannot save
+        self.h5_note = h5_note      # `build`'s: same weights, same predictions; why, in h5_note
 
 
 def model_specs(K, writer):
@@ -1094,6 +1138,352 @@ def model_specs(K, writer):
                    "activation='relu') -> SeparableConv2D(5, 3, strides=2) -> "
                    "GlobalAveragePooling2D -> Dense(3), default layer names"),
     ]
+
+    # --- n: Conv1DTranspose/2D/3D ---------------------------------------------------------------
+    # Kernel sizes 2, 3 and non-square, strides 1, 2, 3 and non-uniform ((2,1), (2,1,2)), "valid"
+    # and "same", output_padding (always < strides) with both paddings, dilation 2 at stride 1,
+    # use_bias False, activations linear, relu, tanh, channels_last and channels_first; every
+    # layer is an output of its own. Output length per spatial axis (k' = (k-1)*dilation+1,
+    # op = output_padding):
+    #   valid: (in-1)*s + k' + op, op None -> (in-1)*s + max(k', s)
+    #   same:  op None -> in*s;  op given -> (in-1)*s + k'%2 + op
+    # tf-keras 2.21 on the CPU rejects Conv1DTranspose with channels_first or dilation > 1,
+    # Conv2DTranspose with unequal dilation rates and Conv3DTranspose with channels_first, and
+    # ignores (and drops from its config) a Conv3DTranspose dilation_rate; it also rejects "same"
+    # with an output_padding whose length a "same" convolution does not map back to the input
+    # length (ceil(out/s) != in; none here). So the *_k3only layers are built by the k3 writer
+    # only, as extra outputs; the other outputs are the same in both writers. Transposed kernels
+    # (*kernel_size, filters, in_channels) get N(0,1)/sqrt(taps * in_channels). The comments give
+    # shapes without the batch axis.
+    n_k3_only = []
+
+    def n_transpose():
+        seq = K.Input((5, 2), name="seq")
+        img = K.Input((4, 3, 2), name="img")
+        vol = K.Input((2, 2, 2, 2), name="vol")
+        outputs = [
+            # 1D channels_last (steps 5, channels 2)
+            L.Conv1DTranspose(3, 3, name="t1_k3")(seq),                         # (7, 3)
+            L.Conv1DTranspose(3, 3, strides=2, padding="same", activation="relu",
+                              name="t1_k3_s2_same")(seq),                       # (10, 3)
+            L.Conv1DTranspose(2, 2, strides=3, name="t1_k2_s3")(seq),           # (15, 2)
+            L.Conv1DTranspose(2, 3, strides=2, padding="same", output_padding=0,
+                              use_bias=False, name="t1_k3_s2_same_op0")(seq),   # (9, 2)
+            # 2D channels_last (rows 4, cols 3, channels 2)
+            L.Conv2DTranspose(3, (2, 3), padding="same", activation="relu",
+                              name="t2_rect_same")(img),                        # (4, 3, 3)
+            L.Conv2DTranspose(2, 3, dilation_rate=2, padding="same", activation="tanh",
+                              name="t2_d2_same")(img),                          # (4, 3, 2)
+            L.Conv2DTranspose(2, (2, 3), dilation_rate=2, name="t2_rect_d2")(img),  # (6, 7, 2)
+            L.Conv2DTranspose(2, 3, strides=2, padding="same", name="t2_s2_same")(img),  # (8, 6, 2)
+            L.Conv2DTranspose(2, (3, 2), strides=(2, 1), padding="same", use_bias=False,
+                              activation="tanh", name="t2_rect_s21_same")(img),  # (8, 3, 2)
+            L.Conv2DTranspose(2, 2, strides=2, padding="same", output_padding=1,
+                              activation="relu", name="t2_k2_s2_same_op1")(img),  # (7, 5, 2)
+            L.Conv2DTranspose(2, (2, 3), strides=(2, 1), output_padding=(1, 0),
+                              name="t2_rect_s21_op10")(img),                    # (9, 5, 2)
+            # 2D channels_first: img read as (channels 4, rows 3, cols 2)
+            L.Conv2DTranspose(3, 3, strides=2, padding="same", data_format="channels_first",
+                              name="t2_cf_s2_same")(img),                       # (3, 6, 4)
+            # 3D channels_last (dims 2, 2, 2, channels 2)
+            L.Conv3DTranspose(2, 3, padding="same", activation="relu",
+                              name="t3_same")(vol),                             # (2, 2, 2, 2)
+            L.Conv3DTranspose(2, 2, strides=(2, 1, 2), use_bias=False,
+                              name="t3_s212")(vol),                             # (4, 3, 4, 2)
+            L.Conv3DTranspose(2, (3, 2, 2), strides=2, padding="same", output_padding=1,
+                              activation="tanh", name="t3_rect_s2_same_op1")(vol),  # (4, 3, 3, 2)
+        ]
+        if k3:
+            n_k3_only[:] = ["t1_d2_same_k3only", "t1_cf_s2_op1_k3only", "t2_d21_same_k3only",
+                            "t3_d2_k3only", "t3_cf_s211_same_k3only"]
+            outputs += [
+                L.Conv1DTranspose(2, 3, dilation_rate=2, padding="same",
+                                  name="t1_d2_same_k3only")(seq),               # (5, 2)
+                # seq read as (channels 5, steps 2)
+                L.Conv1DTranspose(2, 3, strides=2, output_padding=1, activation="relu",
+                                  data_format="channels_first",
+                                  name="t1_cf_s2_op1_k3only")(seq),             # (2, 6)
+                L.Conv2DTranspose(2, (2, 3), dilation_rate=(2, 1), padding="same",
+                                  name="t2_d21_same_k3only")(img),              # (4, 3, 2)
+                L.Conv3DTranspose(2, (2, 1, 2), dilation_rate=2,
+                                  name="t3_d2_k3only")(vol),                    # (4, 2, 4, 2)
+                # vol read as (channels 2, dims 2, 2, 2)
+                L.Conv3DTranspose(2, 2, strides=(2, 1, 1), padding="same",
+                                  data_format="channels_first",
+                                  name="t3_cf_s211_same_k3only")(vol),          # (2, 4, 2, 2)
+            ]
+        return K.Model([seq, img, vol], outputs, name="n_transpose")
+
+    def n_transpose_seq():
+        return K.Sequential([K.Input((16,)),
+                             L.Dense(32),                                      # (32,)
+                             L.Reshape((2, 2, 8)),                             # (2, 2, 8)
+                             L.Conv2DTranspose(6, 3, strides=2, padding="same",
+                                               activation="relu"),             # (4, 4, 6)
+                             L.Conv2DTranspose(3, 4, strides=2, padding="same",
+                                               activation="tanh")],            # (8, 8, 3)
+                            name="n_transpose_seq")
+
+    specs += [
+        Spec("n_transpose", n_transpose, chain=False, order=k3_only_last(n_k3_only),
+             notes="3 inputs seq (5,2), img (4,3,2), vol (2,2,2,2); %d outputs, one per layer; "
+                   "Conv1DTranspose/2D/3D with kernel sizes 2, 3 and non-square, strides 1, 2, 3 "
+                   "and non-uniform ((2,1), (2,1,2)), valid and same padding, output_padding "
+                   "with both paddings, dilation 2 at stride 1 (2D), use_bias false, activations "
+                   "linear, relu and tanh, channels_first in 2D (img read as channels first); "
+                   "the layer configs and shapes are in models/generate.py; %s" % (
+                       20 if k3 else 15,
+                       "k3 only, as 5 extra outputs (*_k3only): Conv1DTranspose with dilation 2 "
+                       "and with channels_first, Conv2DTranspose with dilation (2,1), "
+                       "Conv3DTranspose with dilation 2 and with channels_first (tf-keras rejects "
+                       "or ignores them on the CPU)" if k3 else
+                       "NO *_k3only outputs (tf-keras rejects Conv1DTranspose dilation and "
+                       "channels_first, Conv2DTranspose unequal dilations and Conv3DTranspose "
+                       "channels_first on the CPU, and ignores Conv3DTranspose dilation)")),
+        Spec("n_transpose_seq", n_transpose_seq,
+             notes="Sequential DCGAN-like generator Dense(32) -> Reshape((2,2,8)) -> "
+                   "Conv2DTranspose(6, 3, strides=2, padding='same', activation='relu') -> "
+                   "Conv2DTranspose(3, 4, strides=2, padding='same', activation='tanh'), "
+                   "default layer names"),
+    ]
+
+    # --- o: UpSampling1D/2D/3D, Resizing, CenterCrop, RepeatVector, Flatten channels_first ------
+    # UpSampling nearest (each row/column repeated) and bilinear (2D), sizes 2, 3 and non-uniform,
+    # channels_last and channels_first; Resizing nearest and bilinear, down (9x8 -> 5x7) and up
+    # (9x8 -> 13x11), crop_to_aspect_ratio (center crop to the target's aspect ratio, then
+    # resize); CenterCrop smaller than the input (from (in - out) // 2) and larger in one or both
+    # axes (Keras then resizes instead: crop to the target's aspect ratio, bilinear resize);
+    # RepeatVector; Flatten(data_format="channels_first") of a 3-D and a 4-D tensor (the channels
+    # axis moved first before flattening) and a Dense after it. tf-keras 2.21's Resizing has no
+    # data_format and no pad_to_aspect_ratio and its CenterCrop no data_format: the *_k3only
+    # layers are built by the k3 writer only, as extra outputs; the other outputs are the same in
+    # both writers. Every layer is an output of its own (but for the Flatten -> Dense pair). The
+    # comments give shapes without the batch axis.
+    def o_resample():
+        seq = K.Input((4, 2), name="seq")
+        img = K.Input((3, 2, 2), name="img")
+        pic = K.Input((9, 8, 1), name="pic")
+        vol = K.Input((2, 2, 2, 1), name="vol")
+        vec = K.Input((4,), name="vec")
+        flat_cf_4d = L.Flatten(data_format="channels_first", name="flat_cf_4d")(img)  # (12,)
+        outputs = [
+            # (steps 4, channels 2)
+            L.UpSampling1D(name="up1_default")(seq),                           # (8, 2)
+            L.UpSampling1D(3, name="up1_3")(seq),                              # (12, 2)
+            # (rows 3, cols 2, channels 2)
+            L.UpSampling2D(name="up2_default")(img),                           # (6, 4, 2)
+            L.UpSampling2D(interpolation="bilinear", name="up2_bilinear")(img),  # (6, 4, 2)
+            L.UpSampling2D((3, 2), interpolation="bilinear",
+                           name="up2_32_bilinear")(img),                       # (9, 4, 2)
+            # img read as (channels 3, rows 2, cols 2)
+            L.UpSampling2D((3, 2), data_format="channels_first",
+                           name="up2_cf_32")(img),                             # (3, 6, 4)
+            L.UpSampling2D((2, 3), interpolation="bilinear", data_format="channels_first",
+                           name="up2_cf_23_bilinear")(img),                    # (3, 4, 6)
+            # (dims 2, 2, 2, channels 1)
+            L.UpSampling3D((1, 2, 3), name="up3_123")(vol),                    # (2, 4, 6, 1)
+            # vol read as (channels 2, dims 2, 2, 1)
+            L.UpSampling3D(data_format="channels_first",
+                           name="up3_cf_default")(vol),                        # (2, 4, 4, 2)
+            # (rows 9, cols 8, channels 1); "HxW at r, c": the crop that is resized, where it starts
+            L.Resizing(5, 7, interpolation="nearest", name="rs_nearest_down")(pic),  # (5, 7, 1)
+            L.Resizing(5, 7, name="rs_bilinear_down")(pic),                    # (5, 7, 1)
+            L.Resizing(13, 11, interpolation="nearest", name="rs_nearest_up")(pic),  # (13, 11, 1)
+            L.Resizing(13, 11, name="rs_bilinear_up")(pic),                    # (13, 11, 1)
+            L.Resizing(5, 7, crop_to_aspect_ratio=True,
+                       name="rs_crop_bilinear")(pic),                  # (5, 7, 1) 5x8 at 2, 0
+            L.Resizing(4, 6, interpolation="nearest", crop_to_aspect_ratio=True,
+                       name="rs_crop_nearest")(pic),                   # (4, 6, 1) 5x8 at 2, 0
+            L.Resizing(12, 6, crop_to_aspect_ratio=True,
+                       name="rs_crop_up")(pic),                        # (12, 6, 1) 9x4 at 0, 2
+            L.CenterCrop(5, 4, name="cc_small")(pic),                  # (5, 4, 1) at 2, 2
+            L.CenterCrop(6, 3, name="cc_odd")(pic),                    # (6, 3, 1) at 1, 2
+            L.CenterCrop(11, 10, name="cc_large")(pic),                # (11, 10, 1) 8x8 at 0, 0
+            L.CenterCrop(5, 11, name="cc_mixed")(pic),                 # (5, 11, 1) 3x8 at 3, 0
+            L.RepeatVector(3, name="repeat")(vec),                             # (3, 4)
+            L.Flatten(data_format="channels_first", name="flat_cf_3d")(seq),   # (8,)
+            L.Dense(3, name="out_flat_cf")(flat_cf_4d),                        # (3,)
+        ]
+        if k3:
+            outputs += [
+                # img read as (channels 3, rows 2, cols 2)
+                L.Resizing(3, 5, data_format="channels_first",
+                           name="rs_cf_k3only")(img),                          # (3, 3, 5)
+                L.Resizing(5, 1, interpolation="nearest", data_format="channels_first",
+                           name="rs_cf_nearest_k3only")(img),                  # (3, 5, 1)
+                L.Resizing(5, 7, pad_to_aspect_ratio=True,
+                           name="rs_pad_k3only")(pic),                         # (5, 7, 1) 9x12
+                L.Resizing(4, 3, pad_to_aspect_ratio=True, fill_value=0.5, interpolation="nearest",
+                           name="rs_pad_fill_k3only")(pic),  # (4, 3, 1) 9x8: the 1-row pad
+                                                             # halves to 0 each side: no padding
+                L.Resizing(5, 3, pad_to_aspect_ratio=True, fill_value=0.5,
+                           name="rs_pad_rows_k3only")(pic),                    # (5, 3, 1) 13x8
+                # pic read as (channels 9, rows 8, cols 1)
+                L.CenterCrop(4, 1, data_format="channels_first",
+                             name="cc_cf_k3only")(pic)]                        # (9, 4, 1) at 2, 0
+        return K.Model([seq, img, pic, vol, vec], outputs, name="o_resample")
+
+    def o_resample_seq():
+        return K.Sequential([K.Input((4, 4, 6)),
+                             L.UpSampling2D(),                                 # (8, 8, 6)
+                             L.Conv2D(4, 3, padding="same", activation="relu"),  # (8, 8, 4)
+                             L.UpSampling2D(interpolation="bilinear"),         # (16, 16, 4)
+                             L.Conv2D(2, 1),                                   # (16, 16, 2)
+                             L.Flatten(), L.Dense(3)], name="o_resample_seq")
+
+    specs += [
+        Spec("o_resample", o_resample, chain=False,
+             notes="5 inputs seq (4,2), img (3,2,2), pic (9,8,1), vol (2,2,2,1), vec (4,); %d "
+                   "outputs, one per layer; UpSampling1D sizes 2 and 3, UpSampling2D sizes 2, "
+                   "(3,2) and (2,3), nearest and bilinear, channels_last and channels_first "
+                   "(img read as channels first), UpSampling3D (1,2,3) and channels_first 2; "
+                   "Resizing nearest and bilinear 9x8 -> 5x7 and -> 13x11, crop_to_aspect_ratio "
+                   "(bilinear 5x7 and 12x6, nearest 4x6); CenterCrop 5x4, 6x3 (odd margins), "
+                   "11x10 and 5x11 (larger than the input in both / one axis: resized); "
+                   "RepeatVector(3); Flatten channels_first of (4,2) and of (3,2,2) with a Dense "
+                   "after it; the layer configs and shapes are in models/generate.py; %s" % (
+                       29 if k3 else 23,
+                       "k3 only, as 6 extra outputs (*_k3only): Resizing channels_first "
+                       "(bilinear, nearest), Resizing pad_to_aspect_ratio (columns and rows "
+                       "padded, fill_value 0 and 0.5, a 1-row pad that rounds to none), "
+                       "CenterCrop channels_first (tf-keras has no such options)" if k3 else
+                       "NO *_k3only outputs (tf-keras's Resizing has no data_format or "
+                       "pad_to_aspect_ratio, its CenterCrop no data_format)")),
+        Spec("o_resample_seq", o_resample_seq,
+             notes="Sequential U-Net-decoder-like UpSampling2D() -> Conv2D(4, 3, padding='same', "
+                   "activation='relu') -> UpSampling2D(interpolation='bilinear') -> Conv2D(2, 1) "
+                   "-> Flatten -> Dense(3), default layer names"),
+    ]
+
+    # --- p: preprocessing, normalisation and inference-time identities ----------------------------
+    # Rescaling (x * scale + offset; scalars and per-channel lists); Normalization
+    # ((x - mean) / max(sqrt(variance), 1e-7), or with invert=True mean + x * max(sqrt(variance),
+    # 1e-7)) with mean and variance given (axis -1 with a zero variance; axis None with scalars,
+    # inverted) and adapted (weights mean, variance, count; axis -1 and axis 1, one inverted);
+    # GroupNormalization with groups 1, 2, -1 (one per channel) and 4, epsilon 0.1, center and/or
+    # scale off, axis -1 and axis 1 (img read as channels first); RMSNormalization (Keras 3
+    # only: the extra output rms_k3only); ConvNeXt's LayerScale (x * gamma) and StochasticDepth
+    # (the identity at inference); and a chain of layers that are the identity at inference
+    # (RandomFlip, RandomRotation, RandomZoom, RandomTranslation, RandomContrast,
+    # RandomBrightness, Identity, GaussianNoise, GaussianDropout, AlphaDropout,
+    # ActivityRegularization, SpatialDropout1D/2D/3D). Adapted Normalization layers are adapted
+    # on seeded data (tf-keras counts it in `count`; Keras 3 leaves count 0), then their mean and
+    # variance are redrawn like every weight (mean 0.5·N, variance U(0.25, 4)); LayerScale gamma
+    # and RMSNormalization scale are drawn like a gamma. Keras 3's legacy .h5 loader drops an
+    # `axis` of several (or no) entries (as for LayerNormalization), so no adapted Normalization
+    # here has one. The comments give shapes without the batch axis.
+    if k3:
+        from keras.src.applications import convnext
+    else:
+        from tf_keras.src.applications import convnext
+
+    def adapted(layer, shape, seed):
+        data = np.random.default_rng(seed).standard_normal((16,) + shape) * 2.0 + 1.0
+        layer.adapt(data.astype(np.float32))
+        return layer
+
+    def p_preprocess(brightness=True):
+        seq = K.Input((5, 4), name="seq")
+        img = K.Input((4, 3, 4), name="img")
+        vol = K.Input((2, 3, 2, 2), name="vol")
+        # identities at inference, then LayerScale
+        h = img
+        chain = [L.RandomFlip(name="random_flip"),
+                 L.RandomRotation(0.2, name="random_rotation"),
+                 L.RandomZoom(0.2, 0.3, name="random_zoom"),
+                 L.RandomTranslation(0.1, 0.2, name="random_translation"),
+                 L.RandomContrast(0.3, name="random_contrast")]
+        if brightness:
+            chain.append(L.RandomBrightness(0.2, name="random_brightness"))
+        chain += [L.Identity(name="identity"), L.GaussianNoise(0.5, name="gaussian_noise"),
+                  L.GaussianDropout(0.3, name="gaussian_dropout"),
+                  L.AlphaDropout(0.2, name="alpha_dropout"),
+                  L.ActivityRegularization(l1=0.01, l2=0.02, name="activity_reg"),
+                  L.SpatialDropout2D(0.3, name="spatial_dropout_2d"),
+                  L.SpatialDropout2D(0.3, data_format="channels_first",
+                                     name="spatial_dropout_2d_cf"),
+                  convnext.StochasticDepth(0.2, name="stochastic_depth"),
+                  convnext.LayerScale(0.1, 4, name="layer_scale")]
+        for layer in chain:
+            h = layer(h)
+        outputs = [
+            h,                                                                 # (4, 3, 4)
+            # (rows 4, cols 3, channels 4)
+            L.Rescaling(0.5, offset=0.25, name="rescale")(img),
+            L.Rescaling([0.5, 2.0, -1.0, 1.5], offset=[0.1, -0.2, 0.3, 0.0],
+                        name="rescale_ch")(img),
+            L.Normalization(mean=[0.5, -1.0, 0.25, 0.0], variance=[1.0, 4.0, 0.25, 0.0],
+                            name="norm_zero_var")(img),
+            L.Normalization(axis=None, mean=0.5, variance=2.0, invert=True,
+                            name="norm_scalar_invert")(img),
+            adapted(L.Normalization(name="norm_adapt"), (4, 3, 4), 3101)(img),
+            L.GroupNormalization(groups=1, name="gn_g1")(img),
+            L.GroupNormalization(groups=2, epsilon=0.1, name="gn_g2_eps")(img),
+            L.GroupNormalization(groups=-1, center=False, scale=False,
+                                 name="gn_instance_plain")(img),
+            # img read as (channels 4, rows 3, cols 4)
+            L.GroupNormalization(groups=2, axis=1, name="gn_cf_g2")(img),
+            # (steps 5, channels 4)
+            adapted(L.Normalization(axis=1, invert=True, name="norm_ax1_adapt_invert"),
+                    (5, 4), 3102)(L.SpatialDropout1D(0.2, name="spatial_dropout_1d")(seq)),
+            L.GroupNormalization(groups=4, center=False, name="gn_seq_g4_nocenter")(seq),
+            # (dims 2, 3, 2, channels 2)
+            convnext.LayerScale(0.5, 2, name="layer_scale_vol")(
+                L.GroupNormalization(groups=2, scale=False, name="gn_vol_noscale")(
+                    L.SpatialDropout3D(0.3, name="spatial_dropout_3d")(vol))),  # (2, 3, 2, 2)
+        ]
+        if k3:
+            outputs.append(L.RMSNormalization(epsilon=1e-3, name="rms_k3only")(img))  # (4, 3, 4)
+        return K.Model([seq, img, vol], outputs, name="p_preprocess")
+
+    def p_preprocess_seq():
+        return K.Sequential([K.Input((8, 8, 3)),
+                             L.Rescaling(1.0 / 127.5, offset=-1.0),
+                             L.RandomFlip(),
+                             L.Conv2D(4, 3),                                   # (6, 6, 4)
+                             L.GroupNormalization(groups=2),
+                             L.SpatialDropout2D(0.2),
+                             L.GlobalAveragePooling2D(), L.Dense(3)], name="p_preprocess_seq")
+
+    convnext_custom = {"LayerScale": convnext.LayerScale,
+                       "StochasticDepth": convnext.StochasticDepth}
+    specs += [
+        Spec("p_preprocess", p_preprocess, chain=False, order=k3_only_last(["rms_k3only"]),
+             load_custom=convnext_custom,
+             # Keras 3.15.1 cannot write RandomBrightness to .h5: its legacy saver deep-copies the
+             # config, and value_range is a TrackedList that does not deep-copy
+             h5_build=(lambda: p_preprocess(brightness=False)) if k3 else None,
+             h5_note="this .h5 has NO random_brightness layer (Keras 3.15.1 cannot save "
+                     "RandomBrightness as .h5: its value_range TrackedList fails the legacy "
+                     "saver's deepcopy), an identity at inference: same predictions",
+             notes="3 inputs seq (5,4), img (4,3,4), vol (2,3,2,2); %d outputs; a chain of "
+                   "layers that are the identity at inference (RandomFlip, RandomRotation, "
+                   "RandomZoom, RandomTranslation, RandomContrast, RandomBrightness, Identity, "
+                   "GaussianNoise, GaussianDropout, AlphaDropout, ActivityRegularization, "
+                   "SpatialDropout2D twice, ConvNeXt StochasticDepth) ending in ConvNeXt "
+                   "LayerScale (output layer_scale); Rescaling (scalar and per-channel "
+                   "scale/offset), Normalization (given mean/variance on axis -1 with a zero "
+                   "variance, axis None scalars inverted; adapted on axis -1, and on axis 1 "
+                   "inverted after SpatialDropout1D), GroupNormalization (groups 1, 2, -1, 4, "
+                   "epsilon 0.1, center and/or scale off, axis 1 on img read as channels first), "
+                   "SpatialDropout3D -> GroupNormalization -> LayerScale; LayerScale and "
+                   "StochasticDepth come from %s; the layer configs and shapes are in "
+                   "models/generate.py; %s" % (
+                       14 if k3 else 13,
+                       "keras.src.applications.convnext (not registered: the .keras config "
+                       "names that module and reloads as is, the .h5 only the class name and "
+                       "needs custom_objects)" if k3 else
+                       "tf_keras.src.applications.convnext (not registered: the .keras config "
+                       "names that module, the .h5 only the class name; both need "
+                       "custom_objects to reload)",
+                       "RMSNormalization(epsilon=1e-3) as the extra output rms_k3only (Keras 3 "
+                       "only)" if k3 else "NO rms_k3only output (tf-keras has no "
+                       "RMSNormalization)")),
+        Spec("p_preprocess_seq", p_preprocess_seq,
+             notes="Sequential Rescaling(1/127.5, offset=-1) -> RandomFlip -> Conv2D(4, 3) -> "
+                   "GroupNormalization(groups=2) -> SpatialDropout2D(0.2) -> "
+                   "GlobalAveragePooling2D -> Dense(3), default layer names; input x64"),
+    ]
     return specs, dropped
 
 
@@ -1177,7 +1567,8 @@ def run_writer(writer, entries_path, only=None):
         K.backend.clear_session()
         K.utils.set_random_seed(7)
         model = spec.build()
-        fill(K, model, WEIGHT_SEED[spec.name], spec.order)
+        fill(K, model, WEIGHT_SEED[spec.name],
+             spec.order(model) if callable(spec.order) else spec.order)
         if spec.post:
             spec.post(model)
         x = load_input(spec.name)
@@ -1193,11 +1584,17 @@ def run_writer(writer, entries_path, only=None):
                     runnable=spec.runnable, chain=spec.chain, notes=notes)
         for fmt in spec.formats:
             path = os.path.join(outdir, "%s.%s" % (spec.name, fmt))
-            model.save(path)
+            if fmt == "h5" and spec.h5_build is not None:
+                other = spec.h5_build()
+                fill(K, other, WEIGHT_SEED[spec.name],
+                     spec.order(other) if callable(spec.order) else spec.order)
+                other.save(path)
+            else:
+                model.save(path)
             # reload with the same Keras and check it reproduces the prediction
             try:
-                again = K.models.load_model(path, custom_objects={
-                    "times_two_plus_one": times_two_plus_one}, **load_kw)
+                again = K.models.load_model(path, custom_objects=dict(
+                    spec.load_custom, times_two_plus_one=times_two_plus_one), **load_kw)
                 d = max_diff(y, as_outputs(again, again.predict(x, verbose=0)))
                 if d > 0:
                     problems.append("%s reload diff %.3g" % (rel(path), d))
@@ -1213,6 +1610,10 @@ def run_writer(writer, entries_path, only=None):
                 entries.append(dict(base, path=rel(path), format=fmt, notes=base["notes"] +
                                     "; NOTE: %s itself fails to reload this file: %s"
                                     % (writer, msg)))
+                continue
+            if fmt == "h5" and spec.h5_build is not None:
+                entries.append(dict(base, path=rel(path), format=fmt,
+                                    notes=base["notes"] + "; " + spec.h5_note))
                 continue
             entries.append(dict(base, path=rel(path), format=fmt))
 
@@ -1383,6 +1784,9 @@ def main_parent(only=None):
             print("  %-22s only one writer" % m)
             continue
         a, b = load_expected(expected[(m, "k3")]), load_expected(expected[(m, "tfk")])
+        only_k3 = sorted(set(a) - set(b) - {None})
+        if only_k3 and not set(b) - set(a):  # k3-only extra outputs: compare the shared ones
+            a = {k: v for k, v in a.items() if k in b}
         if {k: v.shape for k, v in a.items()} != {k: v.shape for k, v in b.items()}:
             print("  %-22s not comparable (shapes %s vs %s)" % (
                 m, {k: v.shape for k, v in a.items()}, {k: v.shape for k, v in b.items()}))
@@ -1399,6 +1803,8 @@ def main_parent(only=None):
             extra = "  (different architectures: tfk has no ln_rms)"
         elif m.startswith("i_nonfinite"):
             extra = "  (inf: NaN or an infinity against another value)"
+        if only_k3:
+            extra += "  (shared outputs only; k3 also has %s)" % ", ".join(only_k3)
         print("  %-22s %-9.3g %-9.3g%s" % (m, max_diff(a, b), max_scaled_diff(a, b), extra))
 
     print("\ntwins (same input, same weights), max |diff|:")

@@ -3,12 +3,19 @@
 
     python models/generate_unsupported.py            # rewrites models/unsupported/
 
-Keras's own built-ins keqv does not run yet (Conv2DTranspose, UpSampling2D, Embedding, LSTM) and a
-registered custom layer (mypkg>FeatureNormalization), in both dialects:
-  conv.keras  (Keras 3)    conv1 Conv2DTranspose -> up UpSampling2D -> Flatten -> Dense
+Keras's own built-ins keqv does not run yet (SpectralNormalization, RandomCrop, Embedding, LSTM) and
+a registered custom layer (mypkg>FeatureNormalization), in both dialects:
+  conv.keras  (Keras 3)    conv1 SpectralNormalization(Conv2D) -> crop RandomCrop -> Flatten -> Dense
   seq.h5      (tf-keras 2) embed Embedding -> lstm LSTM -> Dense
-  mixed.keras (Keras 3)    conv1 Conv2DTranspose -> up UpSampling2D -> norm FeatureNormalization -> Flatten -> Dense
+  mixed.keras (Keras 3)    conv1 SpectralNormalization(Conv2D) -> crop RandomCrop
+                           -> norm FeatureNormalization -> Flatten -> Dense
   mixed.h5    (tf-keras 2) the same
+SpectralNormalization (a wrapper with weights: the Conv2D's kernel and bias and its own vector_u) and
+RandomCrop (no weights) are in both Keras 3 and tf-keras 2.21 and on no list of layers keqv is to
+support. tf-keras's SpectralNormalization names `tf.keras.layers.InputSpec`, which TensorFlow 2.21
+resolves to Keras 3 unless TF_USE_LEGACY_KERAS=1, so its writer sets that; tf-keras itself cannot
+reload mixed.h5 without custom_objects (its legacy loader does not know SpectralNormalization), and
+Keras 3's RandomCrop returns its input uncropped at inference (a Keras bug): neither matters here.
 Layers called with tensors as keyword arguments, in both dialects (.keras from Keras 3, .h5 from
 tf-keras 2), inputs of shape (3, 4):
   keywords      q, v, m -> mha MultiHeadAttention(q, value=v) (1 head, key_dim 2),
@@ -36,8 +43,8 @@ def build(K, mixed_norm):
 
     def conv(with_custom):
         layers = [K.Input((8, 8, 3), name="image"),
-                  L.Conv2DTranspose(4, 3, name="conv1"),
-                  L.UpSampling2D(name="up")]
+                  L.SpectralNormalization(L.Conv2D(4, 3), name="conv1"),
+                  L.RandomCrop(4, 4, name="crop")]
         if with_custom:
             layers.append(FeatureNormalization(name="norm"))
         layers += [L.Flatten(name="flatten"), L.Dense(3, name="out")]
@@ -76,6 +83,8 @@ def writer(kind):
         keywords().save(os.path.join(OUT, "keywords.keras"))
         softmax_mask().save(os.path.join(OUT, "softmax_mask.keras"))
     else:
+        # tf-keras's SpectralNormalization uses tf.keras.layers.InputSpec: make tf.keras tf-keras
+        os.environ["TF_USE_LEGACY_KERAS"] = "1"
         import tensorflow as tf
         import tf_keras as K
 
