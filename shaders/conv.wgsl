@@ -75,3 +75,72 @@ fn conv(FLAT_INVOCATION) {
     }
     cv_dst[i] = activate(acc, cv.act);
 }
+
+// ---- conv_transpose: each output value gathers, per tap, the input row that spreads onto it
+// (output = input · stride + tap · dilation − pad_before), over all channels ----
+// Bindings as for conv; kernel [taps…, filters, channels]; `groups` is 1.
+
+@compute @workgroup_size(WG)
+fn conv_transpose(FLAT_INVOCATION) {
+    let i = FLAT_ID;
+    if (i >= cv.n) {
+        return;
+    }
+    let spatial = cv.spatial;
+    let channels = cv.group_channels;
+    let filters = cv.filters;
+    let first = cv.channels_first == 1u;
+    var o: array<u32, 3>;
+    var rem = i;
+    var fo = 0u;
+    if (!first) {
+        fo = rem % filters;
+        rem /= filters;
+    }
+    for (var a = spatial; a > 0u; a--) {
+        let size = at(cv.dims, select(a, a + 1u, first));
+        o[a - 1u] = rem % size;
+        rem /= size;
+    }
+    if (first) {
+        fo = rem % filters;
+        rem /= filters;
+    }
+    let sample = rem;
+    let channel_axis = select(spatial + 1u, 1u, first);
+    let spatial0 = select(1u, 2u, first);
+    var taps = 1u;
+    for (var a = 0u; a < spatial; a++) {
+        taps *= cv.window[a];
+    }
+    var acc = 0.0;
+    for (var t = 0u; t < taps; t++) {
+        var trem = t;
+        var off = sample * at(cv.src_strides, 0u);
+        var inside = true;
+        for (var a = spatial; a > 0u; a--) {
+            let ax = a - 1u;
+            let size = cv.window[ax];
+            let k = trem % size;
+            trem /= size;
+            let spread = i32(o[ax] + cv.pad_before[ax]) - i32(k * cv.dilation[ax]);
+            let stride = i32(cv.strides[ax]);
+            if (spread < 0 || spread % stride != 0 || spread / stride >= i32(cv.src_sizes[ax])) {
+                inside = false;
+            } else {
+                off += u32(spread / stride) * at(cv.src_strides, spatial0 + ax);
+            }
+        }
+        if (inside) {
+            let cstride = at(cv.src_strides, channel_axis);
+            let wbase = (t * filters + fo) * channels;
+            for (var c = 0u; c < channels; c++) {
+                acc += cv_src[off + c * cstride] * cv_kernel[wbase + c];
+            }
+        }
+    }
+    if (cv.has_bias == 1u) {
+        acc += cv_bias[fo];
+    }
+    cv_dst[i] = activate(acc, cv.act);
+}

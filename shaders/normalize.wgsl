@@ -61,7 +61,8 @@ fn layer_norm(
     for (var r = 0u; r < count; r++) {
         s += ln_x[base + red_offset(lnp.groups, r)];
     }
-    let mean = s / n;
+    // RMSNormalization (rms 2) takes the mean square, uncentred.
+    let mean = select(s / n, 0.0, lnp.rms == 2u);
     var ss = 0.0;
     for (var r = 0u; r < count; r++) {
         let d = ln_x[base + red_offset(lnp.groups, r)] - mean;
@@ -85,6 +86,82 @@ fn layer_norm(
         }
         ln_y[o] = y;
     }
+}
+
+// ---- group_norm: layer_norm's two passes over each (sample, group), then
+// y = x·inv + (beta − mean·inv) with inv = rsqrt(var + eps)·gamma per channel, as Keras ----
+// Bindings: 0 GroupNormParams, 1 x, 2 gamma, 3 beta (dummies when absent), 4 y.
+
+@group(0) @binding(0) var<uniform> gnp: GroupNormParams;
+@group(0) @binding(1) var<storage, read> gn_x: array<f32>;
+@group(0) @binding(2) var<storage, read> gn_gamma: array<f32>;
+@group(0) @binding(3) var<storage, read> gn_beta: array<f32>;
+@group(0) @binding(4) var<storage, read_write> gn_y: array<f32>;
+
+@compute @workgroup_size(WG)
+fn group_norm(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+) {
+    let g = flat_id(wid, nwg, li);
+    if (g >= gnp.groups.count) {
+        return;
+    }
+    let base = group_base(gnp.groups, g);
+    let count = gnp.groups.len;
+    let n = f32(count);
+    var s = 0.0;
+    for (var r = 0u; r < count; r++) {
+        s += gn_x[base + red_offset(gnp.groups, r)];
+    }
+    let mean = s / n;
+    var ss = 0.0;
+    for (var r = 0u; r < count; r++) {
+        let d = gn_x[base + red_offset(gnp.groups, r)] - mean;
+        ss += d * d;
+    }
+    let inv0 = 1.0 / sqrt(ss / n + gnp.epsilon);
+    // The group's first channel; element r's channel within the group.
+    let c0 = (g % gnp.num_groups) * gnp.group_channels;
+    for (var r = 0u; r < count; r++) {
+        let c = c0 + (r / gnp.inner) % gnp.group_channels;
+        var inv = inv0;
+        if (gnp.scale != 0u) {
+            inv = inv * gn_gamma[c];
+        }
+        var res = -(mean * inv);
+        if (gnp.center != 0u) {
+            res = res + gn_beta[c];
+        }
+        let o = base + red_offset(gnp.groups, r);
+        gn_y[o] = gn_x[o] * inv + res;
+    }
+}
+
+// ---- affine: y = ((x − sub[c]) / div[c])·mul[c] + add[c] (Rescaling, Normalization,
+// LayerScale: constants chosen so this rounds as Keras's own formula) ----
+// Bindings: 0 BatchNormParams (for the constants' index c), 1 x, 2 sub, 3 div, 4 mul, 5 add,
+// 6 y.
+
+@group(0) @binding(1) var<storage, read> af_x: array<f32>;
+@group(0) @binding(2) var<storage, read> af_sub: array<f32>;
+@group(0) @binding(3) var<storage, read> af_div: array<f32>;
+@group(0) @binding(4) var<storage, read> af_mul: array<f32>;
+@group(0) @binding(5) var<storage, read> af_add: array<f32>;
+@group(0) @binding(6) var<storage, read_write> af_y: array<f32>;
+
+@compute @workgroup_size(WG)
+fn affine(FLAT_INVOCATION) {
+    let i = FLAT_ID;
+    if (i >= bnp.n) {
+        return;
+    }
+    var c = (i / bnp.inner) % bnp.channels;
+    if (bnp.rank != 0u) {
+        c = offset_of(i, bnp.rank, bnp.dims, bnp.const_strides);
+    }
+    af_y[i] = (af_x[i] - af_sub[c]) / af_div[c] * af_mul[c] + af_add[c];
 }
 
 // ---- batch_norm: y = x * inv[c] + shift[c] ----

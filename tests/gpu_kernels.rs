@@ -30,8 +30,9 @@ use keqv::exec::{Executor, Keep};
 use keqv::graph::{Activation, Graph, MergeKind, NodeId, Op};
 use keqv::ops::window::Padding;
 use keqv::ops::{
-    BatchNorm, Concatenate, Conv, ConvKind, Dense, L2Normalize, LayerNorm, PRelu, Pad, Permute,
-    Pool, PoolKind, Reshape, Softmax,
+    BatchNorm, Concatenate, Conv, ConvKind, Dense, GroupNorm, Interpolation, L2Normalize,
+    LayerNorm, PRelu, Pad, Permute, Pool, PoolKind, Repeat, Resample, Reshape, RmsNorm, Scale,
+    ScaleKind, Softmax, Target,
 };
 use keqv::tensor::Tensor;
 use ndarray::{ArrayD, IxDyn};
@@ -680,16 +681,28 @@ fn permute_and_reshape() {
     let p = g.op(
         Op::Permute(Permute {
             dims: vec![3, 1, 2],
+            flatten: false,
         }),
         &[x],
         vec![],
     );
     let r = g.reshape(p, &[8, 3]);
     let i = g.op(Op::Identity, &[r], vec![]);
-    let graph = g.finish(&[p, r, i]);
+    // Flatten of a channels-first tensor moves the channels last first; RepeatVector.
+    let f = g.op(
+        Op::Permute(Permute {
+            dims: vec![2, 3, 1],
+            flatten: true,
+        }),
+        &[x],
+        vec![],
+    );
+    let v = g.reshape(x, &[24]);
+    let rep = g.op(Op::Repeat(Repeat { times: 3 }), &[v], vec![]);
+    let graph = g.finish(&[p, r, i, f, rep]);
     let inputs = inputs_for(&graph, 3, 52, 1.0);
     check(
-        "permute, reshape, identity",
+        "permute, reshape, identity, flatten channels first, repeat",
         &graph,
         &inputs,
         &|_, _| 0.0,
@@ -929,6 +942,200 @@ fn conv_in_every_geometry_and_data_format() {
 }
 
 #[test]
+fn transposed_conv_in_every_geometry_and_data_format() {
+    // (sample shape, window, strides, dilation, same padding, output_padding, channels first)
+    type Case = (
+        Vec<usize>,
+        Vec<usize>,
+        Vec<usize>,
+        Vec<usize>,
+        bool,
+        Option<Vec<usize>>,
+        bool,
+    );
+    let cases: Vec<Case> = vec![
+        (vec![5, 3], vec![3], vec![2], vec![1], true, None, false),
+        (
+            vec![3, 5],
+            vec![2],
+            vec![3],
+            vec![1],
+            false,
+            Some(vec![1]),
+            true,
+        ),
+        (
+            vec![4, 5, 2],
+            vec![3, 2],
+            vec![2, 1],
+            vec![1, 1],
+            false,
+            None,
+            false,
+        ),
+        (
+            vec![4, 5, 2],
+            vec![3, 3],
+            vec![1, 1],
+            vec![2, 1],
+            true,
+            None,
+            false,
+        ),
+        (
+            vec![2, 4, 5],
+            vec![4, 3],
+            vec![2, 2],
+            vec![1, 1],
+            true,
+            Some(vec![1, 0]),
+            true,
+        ),
+        (
+            vec![3, 4, 2, 2],
+            vec![2, 3, 2],
+            vec![2, 1, 2],
+            vec![1, 1, 1],
+            false,
+            None,
+            false,
+        ),
+    ];
+    for (k, (shape, window, strides, dilation, same, output_padding, first)) in
+        cases.into_iter().enumerate()
+    {
+        let mut g = Builder::new(91 + k as u64);
+        let x = g.input(&shape);
+        let channels = if first {
+            shape[0]
+        } else {
+            shape[shape.len() - 1]
+        };
+        let filters = 3;
+        let kshape: Vec<usize> = window.iter().copied().chain([filters, channels]).collect();
+        let kernel = g.rng.tensor(&kshape, 0.5);
+        let bias = g.rng.tensor(&[filters], 0.5);
+        let conv = Conv {
+            filters,
+            window,
+            strides,
+            dilation,
+            padding: if same { Padding::Same } else { Padding::Valid },
+            groups: 1,
+            channels_first: first,
+            use_bias: k % 2 == 0,
+            activation: [Activation::Linear, Activation::RELU, Activation::Tanh][k % 3],
+            kind: ConvKind::Transpose { output_padding },
+        };
+        let weights = if k % 2 == 0 {
+            vec![kernel, bias]
+        } else {
+            vec![kernel]
+        };
+        let y = g.op(Op::Conv(conv), &[x], weights);
+        let graph = g.finish(&[y]);
+        let inputs = inputs_for(&graph, 3, 92 + k as u64, 1.0);
+        check(
+            &format!("transposed conv case {k}"),
+            &graph,
+            &inputs,
+            &*reduction_tol(),
+            false,
+        );
+    }
+}
+
+#[test]
+fn resampling_nearest_bilinear_cropped_and_padded() {
+    use keqv::ops::resample::Aspect;
+    let size = |height, width, aspect| Target::Size {
+        height,
+        width,
+        aspect,
+    };
+    // (sample shape, interpolation, channels first, target)
+    let cases = vec![
+        (
+            vec![5, 3],
+            Interpolation::Nearest,
+            false,
+            Target::Factors(vec![3]),
+        ),
+        (
+            vec![5, 4, 2],
+            Interpolation::Bilinear,
+            false,
+            Target::Factors(vec![2, 3]),
+        ),
+        (
+            vec![2, 5, 4],
+            Interpolation::Nearest,
+            true,
+            Target::Factors(vec![3, 2]),
+        ),
+        (
+            vec![2, 3, 4, 2],
+            Interpolation::Nearest,
+            false,
+            Target::Factors(vec![1, 2, 2]),
+        ),
+        (
+            vec![9, 8, 2],
+            Interpolation::Bilinear,
+            false,
+            size(5, 7, Aspect::Stretch),
+        ),
+        (
+            vec![9, 8, 2],
+            Interpolation::Bilinear,
+            false,
+            size(13, 11, Aspect::Crop),
+        ),
+        (
+            vec![2, 9, 8],
+            Interpolation::Nearest,
+            true,
+            size(4, 7, Aspect::Crop),
+        ),
+        (
+            vec![6, 4, 3],
+            Interpolation::Bilinear,
+            false,
+            size(5, 9, Aspect::Pad),
+        ),
+        (
+            vec![6, 4, 3],
+            Interpolation::Nearest,
+            false,
+            size(9, 4, Aspect::Pad),
+        ),
+    ];
+    for (k, (shape, interpolation, first, target)) in cases.into_iter().enumerate() {
+        let mut g = Builder::new(131 + k as u64);
+        let x = g.input(&shape);
+        let y = g.op(
+            Op::Resample(Resample {
+                interpolation,
+                channels_first: first,
+                fill: 0.25,
+                target,
+            }),
+            &[x],
+            vec![],
+        );
+        let graph = g.finish(&[y]);
+        let inputs = inputs_for(&graph, 2, 132 + k as u64, 1.0);
+        check(
+            &format!("resample case {k}"),
+            &graph,
+            &inputs,
+            &|_, b| 1e-6 * (1.0 + b.abs()),
+            false,
+        );
+    }
+}
+
+#[test]
 fn separable_conv_runs_its_two_stages() {
     // (sample shape, window, strides, channels first, depth multiplier, activation)
     let cases = [
@@ -1004,6 +1211,122 @@ fn separable_conv_runs_its_two_stages() {
 }
 
 // ---------- normalisation ----------
+
+#[test]
+fn rescaling_normalization_and_layer_scale() {
+    let mut g = Builder::new(111);
+    let x = g.input(&[5, 3, 4]);
+    let rescale = g.op(
+        Op::Scale(Scale {
+            kind: ScaleKind::Rescale {
+                scale: vec![0.5, 2.0, -1.0, 1.5],
+                offset: vec![0.1, -0.2, 0.3, 0.0],
+            },
+            axes: vec![3],
+        }),
+        &[x],
+        vec![],
+    );
+    let scalar = g.op(
+        Op::Scale(Scale {
+            kind: ScaleKind::Normalize {
+                stats: Some((vec![0.5], vec![2.0])),
+                invert: true,
+            },
+            axes: vec![],
+        }),
+        &[x],
+        vec![],
+    );
+    // Normalization from weights over a middle axis, one variance 0 (divided by 1e-7).
+    let mean = g.rng.tensor(&[3], 1.0);
+    let mut var = g.rng.tensor(&[3], 1.0).mapv(f32::abs);
+    var[[0]] = 0.0;
+    let count = ndarray::arr0(7.0f32).into_dyn();
+    let adapted = g.op(
+        Op::Scale(Scale {
+            kind: ScaleKind::Normalize {
+                stats: None,
+                invert: false,
+            },
+            axes: vec![2],
+        }),
+        &[x],
+        vec![mean, var, count],
+    );
+    let gamma = g.rng.tensor(&[4], 1.0);
+    let layer_scale = g.op(
+        Op::Scale(Scale {
+            kind: ScaleKind::LayerScale,
+            axes: vec![3],
+        }),
+        &[x],
+        vec![gamma],
+    );
+    let graph = g.finish(&[rescale, scalar, adapted, layer_scale]);
+    let inputs = inputs_for(&graph, 3, 112, 1.0);
+    check(
+        "rescaling, normalization, layer scale",
+        &graph,
+        &inputs,
+        &|_, b| 1e-6 * (1.0 + b.abs()),
+        false,
+    );
+}
+
+#[test]
+fn group_norm_and_rms_norm() {
+    for (k, (shape, axis, groups, center, scale)) in [
+        (vec![3, 4, 6], 3, 2, true, true),
+        (vec![6, 3, 4], 1, 3, true, false),
+        (vec![5, 4], 2, 4, false, true),
+        (vec![2, 3, 2, 4], 4, 1, false, false),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut g = Builder::new(121 + k as u64);
+        let x = g.input(&shape);
+        let channels = shape[axis - 1];
+        let mut weights = Vec::new();
+        if scale {
+            weights.push(g.rng.tensor(&[channels], 1.0));
+        }
+        if center {
+            weights.push(g.rng.tensor(&[channels], 1.0));
+        }
+        let gn = g.op(
+            Op::GroupNorm(GroupNorm {
+                axis,
+                groups,
+                epsilon: 1e-3,
+                center,
+                scale,
+            }),
+            &[x],
+            weights,
+        );
+        let last = shape.len();
+        let rms_scale = g.rng.tensor(&[shape[last - 1]], 1.0);
+        let rms = g.op(
+            Op::RmsNorm(RmsNorm {
+                axes: vec![last],
+                epsilon: 1e-6,
+            }),
+            &[x],
+            vec![rms_scale],
+        );
+        let graph = g.finish(&[gn, rms]);
+        let inputs = inputs_for(&graph, 3, 122 + k as u64, 2.0);
+        check(
+            &format!("group norm and rms norm case {k}"),
+            &graph,
+            &inputs,
+            &*reduction_tol(),
+            false,
+        );
+    }
+}
 
 #[test]
 fn batch_norm_on_last_and_other_axes() {
@@ -1140,7 +1463,14 @@ fn keep_all_trace_matches_every_node() {
         &[r],
         vec![],
     );
-    let p = g.op(Op::Permute(Permute { dims: vec![2, 1] }), &[n], vec![]);
+    let p = g.op(
+        Op::Permute(Permute {
+            dims: vec![2, 1],
+            flatten: false,
+        }),
+        &[n],
+        vec![],
+    );
     let c = g.op(Op::Concatenate(Concatenate { axis: 2 }), &[p, r], vec![]);
     let d = g.dense(c, 3, true, Activation::Softmax);
     let graph = g.finish(&[d, a]);

@@ -21,7 +21,8 @@ use keqv::exec::{Executor, Keep};
 use keqv::graph::{Activation, Graph, MergeKind, NodeId, Op};
 use keqv::ops::window::Padding;
 use keqv::ops::{
-    BatchNorm, Conv, ConvKind, Dense, L2Normalize, LayerNorm, PRelu, Pad, Pool, PoolKind, Softmax,
+    BatchNorm, Conv, ConvKind, Dense, GroupNorm, Interpolation, L2Normalize, LayerNorm, PRelu, Pad,
+    Pool, PoolKind, Resample, RmsNorm, Scale, ScaleKind, Softmax, Target,
 };
 use keqv::tensor::Tensor;
 use ndarray::{ArrayD, IxDyn};
@@ -330,6 +331,83 @@ fn conv_propagates_nan_and_infinities_through_its_sums() {
     run_everywhere(&[case], false);
 }
 
+#[test]
+fn transposed_conv_propagates_nan_and_infinities_through_its_sums() {
+    // specials() rows as 4 steps of one channel, a 2-tap kernel of ones, stride 1, `valid`:
+    // output o (of 5) is x[o] + x[o − 1] where they exist.
+    let conv = Conv {
+        filters: 1,
+        window: vec![2],
+        strides: vec![1],
+        dilation: vec![1],
+        padding: Padding::Valid,
+        groups: 1,
+        channels_first: false,
+        use_bias: false,
+        activation: Activation::Linear,
+        kind: ConvKind::Transpose {
+            output_padding: None,
+        },
+    };
+    let input = specials().into_shape_with_order(IxDyn(&[3, 4, 1])).unwrap();
+    let kernel = tensor(&[2, 1, 1], &[1.0, 1.0]);
+    let case = Case::new(
+        "conv_transpose",
+        one_op(Op::Conv(conv), &[&[4, 1]], vec![kernel]),
+        vec![input],
+        &[N, N, N, NI, 1.0, 1.0, N, N, N, NI, NI, NI, N, N, I],
+    );
+    run_everywhere(&[case], false);
+}
+
+#[test]
+fn resampling_and_scaling_carry_nan_and_infinities() {
+    // Nearest upsampling repeats each value; Rescaling x·2 + 1; Normalization (x − 1) / 2.
+    let input = specials().into_shape_with_order(IxDyn(&[3, 4, 1])).unwrap();
+    let upsample = Op::Resample(Resample {
+        interpolation: Interpolation::Nearest,
+        channels_first: false,
+        fill: 0.0,
+        target: Target::Factors(vec![2]),
+    });
+    let twice: Vec<f32> = specials().iter().flat_map(|&v| [v, v]).collect();
+    let rescale = Op::Scale(Scale {
+        kind: ScaleKind::Rescale {
+            scale: vec![2.0],
+            offset: vec![1.0],
+        },
+        axes: vec![],
+    });
+    let normalize = Op::Scale(Scale {
+        kind: ScaleKind::Normalize {
+            stats: Some((vec![1.0], vec![4.0])),
+            invert: false,
+        },
+        axes: vec![],
+    });
+    let cases = vec![
+        Case::new(
+            "upsample",
+            one_op(upsample, &[&[4, 1]], vec![]),
+            vec![input],
+            &twice,
+        ),
+        Case::new(
+            "rescale",
+            one_op(rescale, &[&[4]], vec![]),
+            vec![specials()],
+            &rotated([N, I, NI, 3.0]),
+        ),
+        Case::new(
+            "normalize",
+            one_op(normalize, &[&[4]], vec![]),
+            vec![specials()],
+            &rotated([N, I, NI, 0.0]),
+        ),
+    ];
+    run_everywhere(&cases, false);
+}
+
 // ---------- softmax ----------
 
 /// Rows of three logits and Keras's softmax and log-softmax of each (jax.nn.softmax; tf-keras
@@ -630,6 +708,59 @@ fn layer_norm_gives_nan_rows_for_any_nonfinite_element() {
             one_op(layer_norm(true), &[&[4]], vec![gamma]),
             vec![norm_rows()],
             &nan_rows([0.894_1, 1.788_1, 2.682_2, 3.576_3]),
+        ),
+    ];
+    run_everywhere(&cases, false);
+}
+
+#[test]
+fn group_norm_and_rms_norm_over_rows_with_nan_and_infinities() {
+    let gamma = tensor(&[4], &[1.0; 4]);
+    let beta = tensor(&[4], &[0.0; 4]);
+    // One group of all four channels: layer norm's rows; NaN wherever a row is not finite.
+    let mut group = vec![-1.341_1, -0.447_03, 0.447_03, 1.341_1];
+    group.extend([N; 20]);
+    group.extend([0.0; 4]);
+    // The mean square of a row holding an infinity is inf: its finite values become 0 and its
+    // infinities NaN (x · 0).
+    let rms = [
+        0.365_148, 0.730_297, 1.095_445, 1.460_593, //
+        N, N, N, N, //
+        0.0, N, 0.0, 0.0, //
+        0.0, N, 0.0, 0.0, //
+        N, N, 0.0, 0.0, //
+        N, N, 0.0, 0.0, //
+        0.0, 0.0, 0.0, 0.0,
+    ];
+    let cases = vec![
+        Case::new(
+            "group_norm",
+            one_op(
+                Op::GroupNorm(GroupNorm {
+                    axis: 1,
+                    groups: 1,
+                    epsilon: 1e-3,
+                    center: true,
+                    scale: true,
+                }),
+                &[&[4]],
+                vec![gamma.clone(), beta],
+            ),
+            vec![norm_rows()],
+            &group,
+        ),
+        Case::new(
+            "rms_norm",
+            one_op(
+                Op::RmsNorm(RmsNorm {
+                    axes: vec![1],
+                    epsilon: 1e-6,
+                }),
+                &[&[4]],
+                vec![gamma],
+            ),
+            vec![norm_rows()],
+            &rms,
         ),
     ];
     run_everywhere(&cases, false);

@@ -6,8 +6,11 @@
 //! `alpha` ↔ `negative_slope`, `swish` ↔ `silu`, tf-keras's one-element BatchNormalization axis
 //! list ↔ Keras 3's integer, and the Keras-3-only keys tf-keras does not accept (unset
 //! `quantization_config`, `rms_scaling: false`, initializer `input_axes`/`output_axes`,
-//! ZeroPadding1D's `data_format`; tf-keras's `groups` of depthwise and separable convolutions and
-//! the unused `kernel_*` settings of separable ones).
+//! ZeroPadding1D's, the image preprocessing layers' and CenterCrop's channels-last `data_format`,
+//! Resizing's unset padding and antialiasing, RandomContrast's `value_range`; tf-keras's `groups`
+//! of depthwise, separable and transposed convolutions, the unused `kernel_*` settings of
+//! separable ones, the augmentation layers' `rng_type` and SpatialDropout's `trainable` and
+//! `noise_shape`).
 //! What would change the function is refused: `hard_sigmoid` (0.2x + 0.5 in tf-keras, x/6 + 0.5
 //! in Keras 3), activations one side lacks, Lambda bytecode, RMS layer normalization.
 
@@ -78,7 +81,8 @@ pub fn translate(class: &str, config: &Value, from: Dialect, to: Dialect) -> Res
             "groups"
                 if to == Dialect::Keras3
                     && (class.starts_with("DepthwiseConv")
-                        || class.starts_with("SeparableConv")) =>
+                        || class.starts_with("SeparableConv")
+                        || class.ends_with("Transpose")) =>
             {
                 if value.as_u64() != Some(1) {
                     return Err(format!("{class} with groups = {value} has no Keras 3 form"));
@@ -97,6 +101,39 @@ pub fn translate(class: &str, config: &Value, from: Dialect, to: Dialect) -> Res
                     return Err("tf-keras's ZeroPadding1D pads channels-last inputs only".into());
                 }
                 continue;
+            }
+            // tf-keras's augmentation layers name their random generator; they are the identity
+            // at inference either way.
+            "rng_type" if to == Dialect::Keras3 && class.starts_with("Random") => continue,
+            // Keras 3's SpatialDropout layers take neither (dropout is off at inference).
+            "trainable" | "noise_shape"
+                if to == Dialect::Keras3 && class.starts_with("SpatialDropout") =>
+            {
+                continue
+            }
+            "data_format"
+                if to == Dialect::TfKeras2
+                    && (class.starts_with("Random")
+                        || matches!(class, "CenterCrop" | "Resizing")) =>
+            {
+                if value.as_str() == Some("channels_first") {
+                    return Err(format!(
+                        "tf-keras's {class} takes channels-last images only"
+                    ));
+                }
+                continue;
+            }
+            "value_range" if to == Dialect::TfKeras2 && class == "RandomContrast" => continue,
+            "pad_to_aspect_ratio" | "antialias"
+                if to == Dialect::TfKeras2 && class == "Resizing" =>
+            {
+                if value.as_bool() == Some(true) {
+                    return Err(format!("tf-keras's Resizing has no '{key}'"));
+                }
+                continue;
+            }
+            "fill_mode" | "fill_value" if to == Dialect::TfKeras2 && class == "Resizing" => {
+                continue
             }
             "rms_scaling" if to == Dialect::TfKeras2 => {
                 if value.as_bool() == Some(true) {

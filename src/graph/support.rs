@@ -344,13 +344,15 @@ mod tests {
             let config = if class.contains("Pooling") || class.contains("Conv") {
                 json!({"pool_size": 1, "filters": 2, "kernel_size": 1})
             } else {
-                json!({"units": 2, "target_shape": [4], "dims": [1], "padding": 1, "cropping": 1})
+                json!({"units": 2, "target_shape": [4], "dims": [1], "padding": 1, "cropping": 1,
+                       "n": 2, "height": 2, "width": 2, "groups": 1})
             };
-            let input: &[usize] = if class.ends_with("3D") {
+            let dims = class.trim_end_matches("Transpose");
+            let input: &[usize] = if dims.ends_with("3D") {
                 &[4, 4, 4, 2]
-            } else if class.ends_with("2D") {
+            } else if dims.ends_with("2D") || matches!(class, "Resizing" | "CenterCrop") {
                 &[4, 4, 2]
-            } else if class.ends_with("1D") {
+            } else if dims.ends_with("1D") {
                 &[4, 2]
             } else {
                 &[4]
@@ -359,7 +361,7 @@ mod tests {
             let known = matches!(translated, Ok(Some(_)));
             assert_eq!(known, runs_class(class), "{class}");
         }
-        assert!(!runs_class("Conv2DTranspose"));
+        assert!(!runs_class("SpectralNormalization"));
         assert!(!runs_class("InputLayer"));
         assert!(runs_class("gelu"));
     }
@@ -376,25 +378,31 @@ mod tests {
     #[test]
     fn one_line_names_every_layer_by_kind() {
         let layers = [
-            unrunnable("conv1", "Conv2DTranspose", Status::Unsupported),
+            unrunnable("conv1", "SpectralNormalization", Status::Unsupported),
             unrunnable("norm", "mypkg>FeatureNormalization", Status::Custom),
-            unrunnable("pool", "UpSampling2D", Status::Unsupported),
+            unrunnable("pool", "RandomCrop", Status::Unsupported),
         ];
         let message = cannot_run(Path::new("models/x.h5"), &layers).to_string();
         assert_eq!(
             message,
-            "models/x.h5: 3 layers keqv cannot run: 'conv1' (Conv2DTranspose), 'pool' (UpSampling2D) are Keras built-ins keqv does not support yet (supported: see README 'Supported layers'); 'norm' (mypkg>FeatureNormalization) is a custom layer: map it with --custom FeatureNormalization=BUILTIN"
+            "models/x.h5: 3 layers keqv cannot run: 'conv1' (SpectralNormalization), 'pool' (RandomCrop) are Keras built-ins keqv does not support yet (supported: see README 'Supported layers'); 'norm' (mypkg>FeatureNormalization) is a custom layer: map it with --custom FeatureNormalization=BUILTIN"
         );
     }
 
     #[test]
     fn a_long_list_is_cut_short() {
         let layers: Vec<Unrunnable> = (0..12)
-            .map(|i| unrunnable(&format!("c{i}"), "Conv2DTranspose", Status::Unsupported))
+            .map(|i| {
+                unrunnable(
+                    &format!("c{i}"),
+                    "SpectralNormalization",
+                    Status::Unsupported,
+                )
+            })
             .collect();
         let message = cannot_run(Path::new("m.keras"), &layers).to_string();
         assert!(
-            message.contains("'c7' (Conv2DTranspose) and 4 more are"),
+            message.contains("'c7' (SpectralNormalization) and 4 more are"),
             "{message}"
         );
         assert!(!message.contains("'c8'"), "{message}");

@@ -21,6 +21,8 @@ pub mod pool;
 mod real;
 mod reduce;
 pub mod registry;
+pub mod resample;
+pub mod scale;
 pub mod window;
 
 use ndarray::ArrayD;
@@ -29,12 +31,14 @@ use serde::Serialize;
 pub use activation::{Activation, PRelu, Softmax};
 pub use conv::{Conv, ConvKind};
 pub use dense::Dense;
-pub use layout::{Permute, Reshape};
+pub use layout::{Permute, Repeat, Reshape};
 pub use merge::{Concatenate, MergeKind};
-pub use norm::{BatchNorm, L2Normalize, LayerNorm};
+pub use norm::{BatchNorm, GroupNorm, L2Normalize, LayerNorm, RmsNorm};
 pub use pad::Pad;
 pub use pool::{Pool, PoolKind};
 pub use real::Real;
+pub use resample::{Interpolation, Resample, ResampleAxis, Target};
+pub use scale::{Scale, ScaleKind};
 
 /// One node's computation. Weights live on the node, in the order its family's `weights` lists.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -46,17 +50,24 @@ pub enum Op {
     Activation(Activation),
     Softmax(Softmax),
     PRelu(PRelu),
-    /// Passes its input through (Dropout and the noise layers at inference, mapped no-ops).
+    /// Passes its input through (Dropout, the noise and augmentation layers at inference,
+    /// mapped no-ops).
     Identity,
     Reshape(Reshape),
     Permute(Permute),
+    Repeat(Repeat),
     /// Elementwise combination of the inputs, with Keras's broadcasting.
     Merge(MergeKind),
     Concatenate(Concatenate),
     BatchNorm(BatchNorm),
     LayerNorm(LayerNorm),
     L2Normalize(L2Normalize),
+    RmsNorm(RmsNorm),
+    GroupNorm(GroupNorm),
+    /// A per-feature affine map (Rescaling, Normalization, LayerScale).
+    Scale(Scale),
     Pad(Pad),
+    Resample(Resample),
     Pool(Pool),
     Conv(Conv),
 }
@@ -85,12 +96,18 @@ impl Op {
             Op::PRelu(_) => "prelu".into(),
             Op::Identity => "identity".into(),
             Op::Reshape(_) => "reshape".into(),
+            Op::Permute(p) if p.flatten => "flatten".into(),
             Op::Permute(_) => "permute".into(),
+            Op::Repeat(_) => "repeat".into(),
             Op::Merge(kind) => kind.name(),
             Op::Concatenate(_) => "concatenate".into(),
             Op::BatchNorm(_) => "batch_norm".into(),
             Op::LayerNorm(n) => n.name().into(),
             Op::L2Normalize(_) => "l2_normalize".into(),
+            Op::RmsNorm(_) => "rms_normalize".into(),
+            Op::GroupNorm(_) => "group_norm".into(),
+            Op::Scale(s) => s.name().into(),
+            Op::Resample(r) => r.name().into(),
             Op::Pad(p) => p.name().into(),
             Op::Pool(p) => p.name().into(),
             Op::Conv(c) => c.name(),
@@ -109,10 +126,15 @@ impl Op {
             | Op::Identity
             | Op::Reshape(_)
             | Op::Permute(_)
+            | Op::Repeat(_)
             | Op::BatchNorm(_)
             | Op::LayerNorm(_)
             | Op::L2Normalize(_)
+            | Op::RmsNorm(_)
+            | Op::GroupNorm(_)
+            | Op::Scale(_)
             | Op::Pad(_)
+            | Op::Resample(_)
             | Op::Pool(_)
             | Op::Conv(_) => false,
         }
@@ -128,12 +150,17 @@ impl Op {
             Op::Softmax(s) => norm::same_shape(&s.axes, first),
             Op::Reshape(r) => r.output_shape(first),
             Op::Permute(p) => p.output_shape(first),
+            Op::Repeat(r) => r.output_shape(first),
             Op::Merge(kind) => kind.output_shape(inputs),
             Op::Concatenate(c) => c.output_shape(inputs),
             Op::BatchNorm(n) => norm::same_shape(&n.axes, first),
             Op::LayerNorm(n) => norm::same_shape(&n.axes, first),
             Op::L2Normalize(n) => norm::same_shape(&n.axes, first),
+            Op::RmsNorm(n) => norm::same_shape(&n.axes, first),
+            Op::GroupNorm(n) => n.output_shape(first),
+            Op::Scale(s) => s.output_shape(first),
             Op::Pad(p) => p.output_shape(first),
+            Op::Resample(r) => r.output_shape(first),
             Op::Pool(p) => p.output_shape(first),
             Op::Conv(c) => c.output_shape(first),
         }
@@ -147,16 +174,21 @@ impl Op {
             Op::BatchNorm(n) => n.weights(input),
             Op::LayerNorm(n) => n.weights(input),
             Op::Conv(c) => c.weights(input)?,
+            Op::RmsNorm(n) => n.weights(input),
+            Op::GroupNorm(n) => n.weights(input),
+            Op::Scale(s) => s.weights(input),
             Op::Input
             | Op::Activation(_)
             | Op::Softmax(_)
             | Op::Identity
             | Op::Reshape(_)
             | Op::Permute(_)
+            | Op::Repeat(_)
             | Op::Merge(_)
             | Op::Concatenate(_)
             | Op::L2Normalize(_)
             | Op::Pad(_)
+            | Op::Resample(_)
             | Op::Pool(_) => Vec::new(),
         })
     }
@@ -174,12 +206,17 @@ impl Op {
             | Op::Identity
             | Op::Reshape(_)
             | Op::Permute(_)
+            | Op::Repeat(_)
             | Op::Merge(_)
             | Op::Concatenate(_)
             | Op::BatchNorm(_)
             | Op::LayerNorm(_)
             | Op::L2Normalize(_)
+            | Op::RmsNorm(_)
+            | Op::GroupNorm(_)
+            | Op::Scale(_)
             | Op::Pad(_)
+            | Op::Resample(_)
             | Op::Pool(_) => 0,
         }
     }
@@ -200,13 +237,18 @@ impl Op {
             Op::Softmax(s) => s.eval(x),
             Op::PRelu(_) => activation::prelu(x, weights[0]),
             Op::Reshape(_) => layout::reshape(x, out_shape),
-            Op::Permute(p) => p.eval(x),
+            Op::Permute(p) => p.eval(x, out_shape),
+            Op::Repeat(r) => r.eval(x, out_shape),
             Op::Merge(kind) => kind.eval(inputs, out_shape),
             Op::Concatenate(c) => c.eval(inputs),
             Op::BatchNorm(n) => n.eval(x, weights),
             Op::LayerNorm(n) => n.eval(x, weights),
             Op::L2Normalize(n) => n.eval(x),
+            Op::RmsNorm(n) => n.eval(x, weights),
+            Op::GroupNorm(n) => n.eval(x, weights),
+            Op::Scale(s) => s.eval(x, weights),
             Op::Pad(p) => p.eval(x, out_shape),
+            Op::Resample(r) => r.eval(x, out_shape),
             Op::Pool(p) => p.eval(x, out_shape),
             Op::Conv(c) => c.eval(x, weights),
         }

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{activation, conv, dense, layout, merge, norm, pad, pool, Op};
+use super::{activation, conv, dense, layout, merge, norm, pad, pool, resample, scale, Op};
 use crate::keras::Dialect;
 
 /// How one family reads a layer of one of its classes.
@@ -40,7 +40,13 @@ const FAMILIES: &[(&[&str], Parser)] = &[
     (norm::CLASSES, |l| {
         norm::parse(l.class, l.config, l.rank(), l.dialect)
     }),
+    (scale::CLASSES, |l| {
+        scale::parse(l.class, l.config, l.rank())
+    }),
     (pad::CLASSES, |l| pad::parse(l.class, l.config, l.input)),
+    (resample::CLASSES, |l| {
+        resample::parse(l.class, l.config, l.input)
+    }),
     (pool::CLASSES, |l| pool::parse(l.class, l.config, l.input)),
     (conv::CLASSES, |l| {
         conv::parse(l.class, l.config, l.input, l.dialect)

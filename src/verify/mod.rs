@@ -330,11 +330,16 @@ fn is_class_scores(graph: &Graph, id: NodeId) -> bool {
             | Op::Identity
             | Op::Reshape(_)
             | Op::Permute(_)
+            | Op::Repeat(_)
             | Op::Merge(_)
             | Op::Concatenate(_)
             | Op::BatchNorm(_)
             | Op::LayerNorm(_)
             | Op::L2Normalize(_)
+            | Op::RmsNorm(_)
+            | Op::GroupNorm(_)
+            | Op::Scale(_)
+            | Op::Resample(_)
             | Op::Pad(_)
             | Op::Pool(_) => false,
         }

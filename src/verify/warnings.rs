@@ -143,11 +143,16 @@ fn dialect_neutral(op: &Op, unit_norm: bool) -> Op {
         | Op::Identity
         | Op::Reshape(_)
         | Op::Permute(_)
+        | Op::Repeat(_)
         | Op::Merge(_)
         | Op::Concatenate(_)
         | Op::BatchNorm(_)
         | Op::LayerNorm(_)
         | Op::L2Normalize(_)
+        | Op::RmsNorm(_)
+        | Op::GroupNorm(_)
+        | Op::Scale(_)
+        | Op::Resample(_)
         | Op::Pad(_)
         | Op::Pool(_) => op.clone(),
         Op::Conv(c) => Op::Conv(Conv {

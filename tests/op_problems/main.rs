@@ -16,3 +16,5 @@ mod merge;
 mod norm;
 mod pad;
 mod pool;
+mod resample;
+mod scale;

@@ -1,8 +1,9 @@
-//! BatchNormalization, LayerNormalization (and RMS), UnitNormalization.
+//! BatchNormalization, LayerNormalization (and RMS), RMSNormalization, GroupNormalization,
+//! UnitNormalization.
 
 use super::plain::*;
 use keqv::graph::Op;
-use keqv::ops::{BatchNorm, L2Normalize, LayerNorm};
+use keqv::ops::{BatchNorm, GroupNorm, L2Normalize, LayerNorm, RmsNorm};
 use proptest::prelude::*;
 
 proptest! {
@@ -90,5 +91,70 @@ proptest! {
             }
         }
         assert_close(&got, &want, &unit, "l2_normalize");
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn rms_norm_divides_by_the_root_mean_square(shape in shapes(), seed: u64, mask: u8) {
+        let axes = axes_of(&shape, mask);
+        let x = plain(&shape, seed, 3.0);
+        let p: Vec<usize> = axes.iter().map(|&a| shape[a]).collect();
+        let scale = plain(&p, seed ^ 1, 2.0);
+        let epsilon = 1e-6;
+        let got = run(&node(Op::RmsNorm(RmsNorm { axes: axes.clone(), epsilon }), &[&x], &[&scale]), &[&x]);
+        let mut want = vec![0.0; x.data.len()];
+        for group in x.groups(&axes) {
+            let ms = group.iter().map(|&i| x.data[i].powi(2)).sum::<f64>() / group.len() as f64;
+            for &i in &group {
+                want[i] = x.data[i] / (ms + f64::from(epsilon)).sqrt() * x.param_at(&scale, &axes, i);
+            }
+        }
+        assert_close(&got, &want, &|_| 10.0, "rms_norm");
+    }
+
+    #[test]
+    fn group_norm_normalises_each_run_of_channels(
+        batch in 1usize..=2, spatial in prop::collection::vec(1usize..=4, 0..=2),
+        groups in 1usize..=3, per_group in 1usize..=3, first: bool, seed: u64,
+        center: bool, scale: bool,
+    ) {
+        let channels = groups * per_group;
+        let shape: Vec<usize> = if first {
+            [batch, channels].into_iter().chain(spatial.iter().copied()).collect()
+        } else {
+            std::iter::once(batch).chain(spatial.iter().copied()).chain([channels]).collect()
+        };
+        let axis = if first { 1 } else { shape.len() - 1 };
+        let x = plain(&shape, seed, 3.0);
+        let gamma = plain(&[channels], seed ^ 1, 2.0);
+        let beta = plain(&[channels], seed ^ 2, 1.0);
+        let mut weights = Vec::new();
+        if scale { weights.push(&gamma); }
+        if center { weights.push(&beta); }
+        let epsilon = 1e-3;
+        let op = Op::GroupNorm(GroupNorm { axis, groups, epsilon, center, scale });
+        let got = run(&node(op, &[&x], &weights), &[&x]);
+        // Group (sample, g) holds the elements whose channel is in g's run.
+        let mut members: std::collections::BTreeMap<(usize, usize), Vec<usize>> = Default::default();
+        for i in 0..x.data.len() {
+            let index = x.index(i);
+            members.entry((index[0], index[axis] / per_group)).or_default().push(i);
+        }
+        let mut want = vec![0.0; x.data.len()];
+        for group in members.values() {
+            let n = group.len() as f64;
+            let mean = group.iter().map(|&i| x.data[i]).sum::<f64>() / n;
+            let var = group.iter().map(|&i| (x.data[i] - mean).powi(2)).sum::<f64>() / n;
+            for &i in group {
+                let c = x.index(i)[axis];
+                let g = if scale { gamma.data[c] } else { 1.0 };
+                let b = if center { beta.data[c] } else { 0.0 };
+                want[i] = (x.data[i] - mean) / (var + f64::from(epsilon)).sqrt() * g + b;
+            }
+        }
+        assert_close(&got, &want, &|_| 10.0, "group_norm");
     }
 }

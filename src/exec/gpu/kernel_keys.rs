@@ -47,15 +47,24 @@ pub enum Kernel {
     },
     BatchNorm,
     BatchNormWindow,
+    /// ((x − sub)/div)·mul + add with per-feature constants.
+    Affine,
     LayerNorm,
+    GroupNorm,
     L2Normalize,
     CopyStrided,
     /// Zero padding and cropping as one gather.
     Pad,
+    /// Nearest or bilinear resampling of the spatial axes.
+    Resample,
     /// Max or average pooling over a window.
     Pool,
     /// A direct convolution with bias and a fused activation (`act_code`).
     Conv {
+        act: u32,
+    },
+    /// A transposed convolution, gathered per output value, with bias and activation.
+    ConvTranspose {
         act: u32,
     },
     /// The difference records of two tensors (compare.wgsl).
@@ -75,13 +84,15 @@ impl Kernel {
             Kernel::GemmTiled { .. } => GemmTiledParams::DECL,
             Kernel::GemmSoft { .. } => GemmSoftParams::DECL,
             Kernel::Merge { .. } | Kernel::MergeWindow { .. } => MergeParams::DECL,
-            Kernel::BatchNorm | Kernel::BatchNormWindow => BatchNormParams::DECL,
+            Kernel::BatchNorm | Kernel::BatchNormWindow | Kernel::Affine => BatchNormParams::DECL,
+            Kernel::GroupNorm => GroupNormParams::DECL,
+            Kernel::Resample => ResampleParams::DECL,
             Kernel::LayerNorm => LayerNormParams::DECL,
             Kernel::L2Normalize => L2Params::DECL,
             Kernel::CopyStrided => CopyParams::DECL,
             Kernel::Pad => PadParams::DECL,
             Kernel::Pool => PoolParams::DECL,
-            Kernel::Conv { .. } => ConvParams::DECL,
+            Kernel::Conv { .. } | Kernel::ConvTranspose { .. } => ConvParams::DECL,
             Kernel::Compare => CompareParams::DECL,
             Kernel::Top1 => Top1Params::DECL,
         }
@@ -140,11 +151,15 @@ impl Kernel {
                 plain(F::Normalize, "batch_norm_window").with_layout(BATCH_NORM_WINDOW)
             }
             Kernel::LayerNorm => plain(F::Normalize, "layer_norm"),
+            Kernel::GroupNorm => plain(F::Normalize, "group_norm"),
+            Kernel::Affine => plain(F::Normalize, "affine"),
+            Kernel::Resample => plain(F::Layout, "resample"),
             Kernel::L2Normalize => plain(F::Normalize, "l2_normalize"),
             Kernel::CopyStrided => plain(F::Layout, "copy_strided"),
             Kernel::Pad => plain(F::Layout, "pad"),
             Kernel::Pool => plain(F::Layout, "pool"),
             Kernel::Conv { act } => plain(F::Conv, "conv").with("ACT", act),
+            Kernel::ConvTranspose { act } => plain(F::Conv, "conv_transpose").with("ACT", act),
             Kernel::Compare => new(F::Compare, "compare"),
             Kernel::Top1 => new(F::Compare, "top1"),
         }
@@ -159,6 +174,9 @@ impl Kernel {
             Kernel::BatchNorm,
             Kernel::BatchNormWindow,
             Kernel::LayerNorm,
+            Kernel::GroupNorm,
+            Kernel::Affine,
+            Kernel::Resample,
             Kernel::L2Normalize,
             Kernel::CopyStrided,
             Kernel::Pad,
@@ -173,6 +191,7 @@ impl Kernel {
                     Kernel::ActWindow { act },
                     Kernel::GemmTiled { act },
                     Kernel::Conv { act },
+                    Kernel::ConvTranspose { act },
                 ]);
             }
             for subgroups in [false, true] {

@@ -402,12 +402,17 @@ pub fn not_on_gpu(node: &crate::graph::Node) -> Option<String> {
         | Op::Identity
         | Op::Reshape(_)
         | Op::Permute(_)
+        | Op::Repeat(_)
         | Op::Merge(_)
         | Op::Concatenate(_)
         | Op::BatchNorm(_)
         | Op::LayerNorm(_)
         | Op::L2Normalize(_)
+        | Op::RmsNorm(_)
+        | Op::GroupNorm(_)
+        | Op::Scale(_)
         | Op::Pad(_)
+        | Op::Resample(_)
         | Op::Pool(_)
         | Op::Conv(_) => None,
     }

@@ -70,6 +70,15 @@ impl Field for ActArgs {
     const WGSL: &'static str = "vec4<f32>";
 }
 
+/// Up to 4 per-axis reals: `vec4<f32>`.
+#[repr(C, align(16))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct Floats(pub [f32; 4]);
+
+impl Field for Floats {
+    const WGSL: &'static str = "vec4<f32>";
+}
+
 /// Explicit padding of N words up to a 16-byte boundary.
 #[repr(transparent)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -213,7 +222,8 @@ kernel_params! {
 
 kernel_params! {
     /// `layer_norm` over each group; gamma and beta are indexed by the element's rank in its
-    /// group; `rms` is Keras 3's rms_scaling.
+    /// group; `rms` is 1 for Keras 3's rms_scaling (centred variance), 2 for RMSNormalization
+    /// (the mean square).
     LayerNormParams {
         groups: Groups,
         epsilon: f32,
@@ -224,9 +234,25 @@ kernel_params! {
 }
 
 kernel_params! {
-    /// `batch_norm` / `batch_norm_window`: y = x * inv[c] + shift[c] over `n` elements (vec4s
-    /// for the window kernel); c = (i / inner) % channels when `rank` is 0, else
-    /// `offset_of(i, rank, dims, const_strides)`.
+    /// `group_norm`: layer norm over each (sample, group) of `groups`; the group's channels
+    /// start at `(g % num_groups)·group_channels`, and its r-th element is channel
+    /// `(r / inner) % group_channels` of them (`inner` 1 with the channels last).
+    GroupNormParams {
+        groups: Groups,
+        epsilon: f32,
+        num_groups: u32,
+        group_channels: u32,
+        inner: u32,
+        scale: u32,
+        center: u32,
+        _pad: Pad<2>,
+    }
+}
+
+kernel_params! {
+    /// `batch_norm` / `batch_norm_window` / `affine`: per-feature constants over `n` elements
+    /// (vec4s for the window kernel); the constants' index c = (i / inner) % channels when
+    /// `rank` is 0, else `offset_of(i, rank, dims, const_strides)`.
     BatchNormParams {
         n: u32,
         rank: u32,
@@ -369,6 +395,29 @@ kernel_params! {
         dilation: Axes,
         pad_before: Axes,
         src_sizes: Axes,
+    }
+}
+
+kernel_params! {
+    /// `resample`: `n` output cells of `dims` (batch included, `rank` axes); per spatial axis
+    /// (`spatial` of them, after the channels when `channels_first`) the source's size, the
+    /// rows of `fill` added on both sides, the window `start`..`start + len` of the padded
+    /// rows and `scale` = len / output size (float32); nearest, or bilinear over 2 axes.
+    ResampleParams {
+        n: u32,
+        rank: u32,
+        spatial: u32,
+        bilinear: u32,
+        channels_first: u32,
+        fill: f32,
+        _pad: Pad<2>,
+        dims: Idx,
+        src_strides: Idx,
+        src_sizes: Axes,
+        pad: Axes,
+        start: Axes,
+        len: Axes,
+        scale: Floats,
     }
 }
 

@@ -139,7 +139,20 @@ pub(crate) fn upload(
                     ],
                 );
             }
-            Op::LayerNorm(_) | Op::PRelu(_) | Op::Conv(_) => {
+            Op::Scale(scale) => {
+                let weights: Vec<Vec<f32>> = node
+                    .weights
+                    .iter()
+                    .map(|w| w.value.iter().copied().collect())
+                    .collect();
+                let a = scale.affine(&node.shape, &weights);
+                let mut list = Vec::new();
+                for constants in [&a.sub, &a.div, &a.mul, &a.add] {
+                    list.push(Arc::new(buffer(ctx, &node.name, constants)?));
+                }
+                out.params.insert(i, list);
+            }
+            Op::LayerNorm(_) | Op::RmsNorm(_) | Op::GroupNorm(_) | Op::PRelu(_) | Op::Conv(_) => {
                 let mut list = Vec::new();
                 for w in &node.weights {
                     list.push(shared_buffer(ctx, &w.value, &node.name)?);
@@ -152,10 +165,12 @@ pub(crate) fn upload(
             | Op::Identity
             | Op::Reshape(_)
             | Op::Permute(_)
+            | Op::Repeat(_)
             | Op::Merge(_)
             | Op::Concatenate(_)
             | Op::L2Normalize(_)
             | Op::Pad(_)
+            | Op::Resample(_)
             | Op::Pool(_) => {}
         }
     }

@@ -35,8 +35,9 @@ impl<'a> Reader<'a> {
         })
     }
 
-    /// One weight as f32: float16/float64 converted (with a warning), integers refused, and the
-    /// size checked against the file before reading.
+    /// One weight as f32: float16/float64 converted (with a warning), integer arrays refused
+    /// (an integer scalar, Normalization's sample count, is read as a float), and the size
+    /// checked against the file before reading.
     pub(super) fn dataset(&mut self, group: &Group, name: &str, layer: &str) -> Result<Tensor> {
         let ds = group.dataset(name).map_err(|_| {
             Error::format(
@@ -59,6 +60,11 @@ impl<'a> Reader<'a> {
         // float16 has no type descriptor in this build of the HDF5 bindings; HDF5 converts it.
         let size = match dtype.to_descriptor() {
             Ok(TypeDescriptor::Float(size)) => size as usize,
+            Ok(TypeDescriptor::Integer(size) | TypeDescriptor::Unsigned(size))
+                if ds.shape().is_empty() =>
+            {
+                size as usize
+            }
             Err(_) if dtype.size() == 2 && dtype.conv_to::<f32>().is_some() && !dtype.is::<u16>() && !dtype.is::<i16>() => 2,
             Ok(other) => {
                 return Err(Error::format(
@@ -92,7 +98,8 @@ impl<'a> Reader<'a> {
             )
         })?;
         let what = format!("layer '{layer}' weight '{name}'");
-        if size != 4 {
+        let float = matches!(dtype.to_descriptor(), Ok(TypeDescriptor::Float(_)) | Err(_));
+        if size != 4 && float {
             self.converted.push((size * 8, what.clone()));
         }
         let nan = value.iter().filter(|v| v.is_nan()).count();

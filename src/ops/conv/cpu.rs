@@ -1,5 +1,6 @@
-//! Convolution on the CPU: im2col (each output position's receptive field as one row) and one
-//! GEMM per group, channels last.
+//! Convolution on the CPU, channels last: im2col (each output position's receptive field as one
+//! row) and one GEMM per group; a transposed convolution as one GEMM (each input position's
+//! contribution to every tap) and col2im (the contributions added at their output rows).
 
 use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array2, ArrayD, Axis, IxDyn};
@@ -54,6 +55,70 @@ pub(super) fn conv<T: Real>(
     let shape: Vec<usize> = std::iter::once(batch)
         .chain(g.output.iter().copied())
         .chain([conv.filters])
+        .collect();
+    y.into_shape_with_order(IxDyn(&shape))
+        .expect("one row per output position")
+}
+
+/// The transposed convolution with its bias, channels last: `[batch, output…, filters]`.
+pub(super) fn conv_transpose<T: Real>(
+    conv: &Conv,
+    g: &ConvGeometry,
+    x: &ArrayD<T>,
+    kernel: &ArrayD<T>,
+    bias: Option<&ArrayD<T>>,
+) -> ArrayD<T> {
+    let x = if conv.channels_first {
+        channels_last(x)
+    } else {
+        x.as_standard_layout().into_owned()
+    };
+    let batch = x.shape()[0];
+    let (taps, filters) = (conv.window.iter().product::<usize>(), conv.filters);
+    let positions: usize = g.input.iter().product();
+    let x = x
+        .into_shape_with_order((batch * positions, g.channels))
+        .expect("channels last");
+    // Keras's kernel [taps, filters, channels] as [channels, taps·filters].
+    let kernel = kernel
+        .as_standard_layout()
+        .into_owned()
+        .into_shape_with_order((taps * filters, g.channels))
+        .expect("kernel shape checked when built");
+    let spread = x.dot(&kernel.t());
+    let out_positions: usize = g.output.iter().product();
+    let mut y = Array2::<T>::zeros((batch * out_positions, filters));
+    let spatial = g.input.len();
+    let (mut i, mut k) = (vec![0; spatial], vec![0; spatial]);
+    for (r, row) in spread.axis_iter(Axis(0)).enumerate() {
+        let sample = r / positions;
+        unravel(r % positions, &g.input, &mut i);
+        for t in 0..taps {
+            unravel(t, &conv.window, &mut k);
+            let mut at = sample;
+            let mut inside = true;
+            for a in 0..spatial {
+                let o =
+                    (i[a] * conv.strides[a] + k[a] * conv.dilation[a]) as isize - g.pad[a] as isize;
+                inside &= o >= 0 && o < g.output[a] as isize;
+                at = at * g.output[a] + o.max(0) as usize;
+            }
+            if inside {
+                let mut dst = y.row_mut(at);
+                dst += &row.slice(s![t * filters..(t + 1) * filters]);
+            }
+        }
+    }
+    if let Some(b) = bias {
+        let b = b
+            .view()
+            .into_dimensionality::<ndarray::Ix1>()
+            .expect("one value per filter");
+        y += &b;
+    }
+    let shape: Vec<usize> = std::iter::once(batch)
+        .chain(g.output.iter().copied())
+        .chain([filters])
         .collect();
     y.into_shape_with_order(IxDyn(&shape))
         .expect("one row per output position")

@@ -1,8 +1,9 @@
 //! Convolution: Conv1D/2D/3D (strides, dilation, groups, `valid`/`same`/`causal` padding,
-//! either data format), DepthwiseConv1D/2D and SeparableConv1D/2D, then the bias and the
-//! activation. A depthwise convolution is a grouped one (a group per input channel; Keras's
-//! `[window…, channels, multiplier]` kernel is the grouped kernel's layout), and a separable
-//! one is that followed by a 1×1 convolution.
+//! either data format), DepthwiseConv1D/2D and SeparableConv1D/2D, Conv1D/2D/3DTranspose, then
+//! the bias and the activation. A depthwise convolution is a grouped one (a group per input
+//! channel; Keras's `[window…, channels, multiplier]` kernel is the grouped kernel's layout), a
+//! separable one is that followed by a 1×1 convolution, and a transposed one spreads each input
+//! row over its window (the gradient of a convolution with the same settings).
 
 mod cpu;
 
@@ -33,8 +34,9 @@ pub struct Conv {
     pub kind: ConvKind,
 }
 
-/// Which Keras convolution, for its weights (`groups` is the input channels for the last two).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+/// Which Keras convolution, for its weights (`groups` is the input channels for depthwise and
+/// separable ones).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConvKind {
     Standard,
@@ -44,6 +46,10 @@ pub enum ConvKind {
     /// `filters` are the pointwise convolution's.
     Separable {
         multiplier: usize,
+    },
+    /// Kernel `[window…, filters, channels]`; `output_padding` rows added after each axis.
+    Transpose {
+        output_padding: Option<Vec<usize>>,
     },
 }
 
@@ -64,11 +70,14 @@ pub const CLASSES: &[&str] = &[
     "DepthwiseConv2D",
     "SeparableConv1D",
     "SeparableConv2D",
+    "Conv1DTranspose",
+    "Conv2DTranspose",
+    "Conv3DTranspose",
 ];
 
 /// Reads a convolution layer whose input sample shape is `input`.
 pub fn parse(class: &str, config: &Value, input: &[usize], dialect: Dialect) -> Result<Op, String> {
-    let spatial = window::spatial_rank(class);
+    let spatial = window::spatial_rank(class.trim_end_matches("Transpose"));
     let first = channels_first(config)?;
     let channels = if first { input.first() } else { input.last() };
     let channels = *channels.ok_or("a convolution needs an input with channels")?;
@@ -92,6 +101,9 @@ pub fn parse(class: &str, config: &Value, input: &[usize], dialect: Dialect) -> 
                 channels,
                 filters,
             )
+        } else if class.ends_with("Transpose") {
+            let output_padding = sizes_or_zero(config, "output_padding", spatial)?;
+            (ConvKind::Transpose { output_padding }, 1, filters)
         } else {
             let groups = usize_field(config, "groups")?.unwrap_or(1).max(1);
             (ConvKind::Standard, groups, filters)
@@ -113,14 +125,34 @@ pub fn parse(class: &str, config: &Value, input: &[usize], dialect: Dialect) -> 
     }))
 }
 
+/// `output_padding`: absent or null, or a non-negative size per spatial axis (0 allowed).
+fn sizes_or_zero(config: &Value, key: &str, spatial: usize) -> Result<Option<Vec<usize>>, String> {
+    let bad = || {
+        format!(
+            "'{key}' is {}, not {spatial} non-negative integer(s)",
+            config[key]
+        )
+    };
+    let one = |v: &Value| v.as_u64().map(|n| n as usize).ok_or_else(bad);
+    match config.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) if items.len() == spatial => {
+            items.iter().map(one).collect::<Result<_, _>>().map(Some)
+        }
+        Some(v @ Value::Number(_)) => Ok(Some(vec![one(v)?; spatial])),
+        Some(_) => Err(bad()),
+    }
+}
+
 impl Conv {
     pub fn name(&self) -> String {
-        let prefix = match self.kind {
-            ConvKind::Standard => "",
-            ConvKind::Depthwise { .. } => "depthwise_",
-            ConvKind::Separable { .. } => "separable_",
+        let (prefix, suffix) = match self.kind {
+            ConvKind::Standard => ("", ""),
+            ConvKind::Depthwise { .. } => ("depthwise_", ""),
+            ConvKind::Separable { .. } => ("separable_", ""),
+            ConvKind::Transpose { .. } => ("", "_transpose"),
         };
-        let base = format!("{prefix}conv{}d", self.window.len());
+        let base = format!("{prefix}conv{}d{suffix}", self.window.len());
         match self.activation {
             Activation::Linear => base,
             a => format!("{base}+{}", a.name()),
@@ -141,7 +173,10 @@ impl Conv {
         } else {
             (input[spatial], &input[..spatial])
         };
-        let per_channel = self.kind != ConvKind::Standard;
+        let per_channel = matches!(
+            self.kind,
+            ConvKind::Depthwise { .. } | ConvKind::Separable { .. }
+        );
         if per_channel && channels != self.groups {
             return Err(format!(
                 "the layer was built for {} input channels, this call has {channels}",
@@ -163,13 +198,19 @@ impl Conv {
             pad: Vec::new(),
         };
         for (a, &n) in sizes.iter().enumerate() {
-            let (out, pad) = window::axis(
-                n,
-                self.window[a],
-                self.strides[a],
-                self.dilation[a],
-                self.padding,
-            )?;
+            let (size, stride, dilation) = (self.window[a], self.strides[a], self.dilation[a]);
+            let (out, pad) = match &self.kind {
+                ConvKind::Transpose { output_padding } => {
+                    let extra = output_padding.as_ref().map(|p| p[a]);
+                    if extra.is_some_and(|e| e >= stride.max(dilation)) {
+                        return Err(format!(
+                            "output_padding {extra:?} must be smaller than the stride {stride} (and the dilation {dilation})"
+                        ));
+                    }
+                    window::transposed_axis(n, size, stride, dilation, self.padding, extra)?
+                }
+                _ => window::axis(n, size, stride, dilation, self.padding)?,
+            };
             geometry.output.push(out);
             geometry.pad.push(pad);
         }
@@ -194,6 +235,10 @@ impl Conv {
                 window()
                     .chain([channels / self.groups, self.filters])
                     .collect(),
+            )],
+            ConvKind::Transpose { .. } => vec![WeightSpec::new(
+                "kernel",
+                window().chain([self.filters, channels]).collect(),
             )],
             ConvKind::Depthwise { multiplier } => vec![WeightSpec::new(
                 "depthwise_kernel",
@@ -258,6 +303,10 @@ impl Conv {
             return 0;
         };
         let taps: usize = self.window.iter().product();
+        if let ConvKind::Transpose { .. } = self.kind {
+            // Every input value meets every tap and filter.
+            return (input.iter().product::<usize>() * taps * self.filters) as u64;
+        }
         (output.iter().product::<usize>() * taps * geometry.channels / self.groups) as u64
     }
 
@@ -268,7 +317,10 @@ impl Conv {
         }
         let geometry = self.geometry(&x.shape()[1..]).expect("checked when built");
         let bias = self.use_bias.then(|| weights[1]);
-        let mut y = cpu::conv(self, &geometry, x, weights[0], bias);
+        let mut y = match self.kind {
+            ConvKind::Transpose { .. } => cpu::conv_transpose(self, &geometry, x, weights[0], bias),
+            _ => cpu::conv(self, &geometry, x, weights[0], bias),
+        };
         if self.channels_first {
             y = cpu::channels_first(y);
         }

@@ -1,11 +1,12 @@
-//! Layout: layers that move values without computing. Identity (Dropout and the noise layers
-//! at inference), Reshape and Flatten, Permute.
+//! Layout: layers that move values without computing. Identity (Dropout, the noise and
+//! augmentation layers at inference), Reshape and Flatten, Permute (and Flatten of a
+//! channels-first tensor, which moves the channels last first), RepeatVector.
 
 use ndarray::{ArrayD, IxDyn};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::fields::int_list;
+use super::fields::{channels_first, int_list, usize_field};
 use super::{Op, Real};
 
 /// Per-sample reshape to `shape` (row-major order kept).
@@ -14,10 +15,19 @@ pub struct Reshape {
     pub shape: Vec<usize>,
 }
 
-/// Permutes the per-sample axes: output axis i+1 takes input axis `dims[i]` (absolute).
+/// Permutes the per-sample axes: output axis i+1 takes input axis `dims[i]` (absolute); with
+/// `flatten`, the result is then flattened (Flatten of a channels-first tensor).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Permute {
     pub dims: Vec<usize>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub flatten: bool,
+}
+
+/// RepeatVector: a `[features]` sample becomes `[times, features]`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Repeat {
+    pub times: usize,
 }
 
 /// Layers that are the identity at inference.
@@ -30,9 +40,17 @@ pub const IDENTITY_CLASSES: &[&str] = &[
     "GaussianDropout",
     "AlphaDropout",
     "ActivityRegularization",
+    "Identity",
+    "RandomFlip",
+    "RandomRotation",
+    "RandomZoom",
+    "RandomTranslation",
+    "RandomContrast",
+    "RandomBrightness",
+    "StochasticDepth",
 ];
 
-pub const CLASSES: &[&str] = &["Flatten", "Reshape", "Permute"];
+pub const CLASSES: &[&str] = &["Flatten", "Reshape", "Permute", "RepeatVector"];
 
 /// Reads Flatten, Reshape or Permute, whose (first) input sample shape is `input`.
 pub fn parse(class: &str, config: &Value, input: &[usize]) -> Result<Op, String> {
@@ -40,7 +58,24 @@ pub fn parse(class: &str, config: &Value, input: &[usize]) -> Result<Op, String>
         "Flatten" => {
             let size = crate::tensor::checked_len(input)
                 .ok_or_else(|| format!("Flatten of a {input:?} sample overflows"))?;
+            if channels_first(config)? && input.len() > 1 {
+                // Keras moves the channels last before flattening.
+                let dims = (2..=input.len()).chain([1]).collect();
+                return Ok(Op::Permute(Permute {
+                    dims,
+                    flatten: true,
+                }));
+            }
             Op::Reshape(Reshape { shape: vec![size] })
+        }
+        "RepeatVector" => {
+            if input.len() != 1 {
+                return Err(format!(
+                    "RepeatVector needs a sample of one axis, got {input:?}"
+                ));
+            }
+            let times = usize_field(config, "n")?.ok_or("RepeatVector config has no 'n'")?;
+            Op::Repeat(Repeat { times })
         }
         "Reshape" => {
             let target = int_list(config, "target_shape")?
@@ -57,6 +92,7 @@ pub fn parse(class: &str, config: &Value, input: &[usize]) -> Result<Op, String>
                     usize::try_from(d).map_err(|_| "Permute dims holds a negative axis".to_string())
                 })
                 .collect::<Result<_, _>>()?,
+            flatten: false,
         }),
     })
 }
@@ -84,17 +120,42 @@ impl Permute {
                 input.len()
             ));
         }
-        Ok(self.dims.iter().map(|&d| input[d - 1]).collect())
+        let permuted: Vec<usize> = self.dims.iter().map(|&d| input[d - 1]).collect();
+        Ok(if self.flatten {
+            vec![permuted.iter().product()]
+        } else {
+            permuted
+        })
     }
 
-    pub fn eval<T: Real>(&self, x: &ArrayD<T>) -> ArrayD<T> {
+    pub fn eval<T: Real>(&self, x: &ArrayD<T>, out_shape: &[usize]) -> ArrayD<T> {
         let axes: Vec<usize> = std::iter::once(0)
             .chain(self.dims.iter().copied())
             .collect();
-        x.view()
+        let y = x
+            .view()
             .permuted_axes(IxDyn(&axes))
             .as_standard_layout()
-            .into_owned()
+            .into_owned();
+        reshape(&y, out_shape)
+    }
+}
+
+impl Repeat {
+    pub fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
+        Ok(vec![self.times, input[0]])
+    }
+
+    pub fn eval<T: Real>(&self, x: &ArrayD<T>, out_shape: &[usize]) -> ArrayD<T> {
+        let (batch, features) = (x.shape()[0], x.shape()[1]);
+        x.view()
+            .into_shape_with_order((batch, 1, features))
+            .expect("one axis per sample")
+            .broadcast((batch, self.times, features))
+            .expect("repeat along the new axis")
+            .to_owned()
+            .into_shape_with_order(IxDyn(out_shape))
+            .expect("shape checked when built")
     }
 }
 

@@ -2,6 +2,7 @@
 
 use ndarray::{ArrayD, IxDyn, Zip};
 
+use super::GroupNorm;
 use crate::ops::reduce::{mean_keep, reduce_keep};
 use crate::ops::{nan, Real};
 
@@ -75,6 +76,64 @@ pub(super) fn layer_norm<T: Real>(
         y += &params.next().expect("beta");
     }
     y
+}
+
+/// Keras's RMSNormalization: x · rsqrt(mean(x²) + eps) · scale.
+pub(super) fn rms_norm<T: Real>(
+    x: &ArrayD<T>,
+    scale: &ArrayD<T>,
+    axes: &[usize],
+    eps: T,
+) -> ArrayD<T> {
+    let scale = broadcastable(scale, axes, x.shape());
+    let mean_sq = mean_keep(&x.mapv(|v| v * v), axes);
+    let inv = mean_sq.mapv(|v| T::one() / (v + eps).sqrt());
+    x * &inv * &scale
+}
+
+/// Keras's GroupNormalization: with the channels split into [groups, channels per group],
+/// the moments over every sample axis but the groups; y = x·inv + (beta − mean·inv) with
+/// inv = rsqrt(var + eps)·gamma.
+pub(super) fn group_norm<T: Real>(
+    n: &GroupNorm,
+    x: &ArrayD<T>,
+    weights: &[&ArrayD<T>],
+) -> ArrayD<T> {
+    let shape = x.shape().to_vec();
+    let channels = shape[n.axis];
+    let mut grouped: Vec<usize> = shape.clone();
+    grouped[n.axis] = channels / n.groups;
+    grouped.insert(n.axis, n.groups);
+    let xg = x
+        .as_standard_layout()
+        .into_owned()
+        .into_shape_with_order(IxDyn(&grouped))
+        .expect("channels split into groups");
+    // Reduce over everything but the batch and the group axis.
+    let axes: Vec<usize> = (1..grouped.len()).filter(|&a| a != n.axis).collect();
+    let mean = mean_keep(&xg, &axes);
+    let centered = &xg - &mean;
+    let var = mean_keep(&centered.mapv(|v| v * v), &axes);
+    let mut params = weights.iter().map(|w| {
+        let mut s = vec![1; grouped.len()];
+        s[n.axis] = n.groups;
+        s[n.axis + 1] = channels / n.groups;
+        w.as_standard_layout()
+            .into_owned()
+            .into_shape_with_order(IxDyn(&s))
+            .expect("one value per channel")
+    });
+    let mut inv = var.mapv(|v| T::one() / (v + T::from_f32(n.epsilon)).sqrt());
+    if n.scale {
+        inv = &inv * &params.next().expect("gamma");
+    }
+    let mut res = -(&mean * &inv);
+    if n.center {
+        res = &res + &params.next().expect("beta");
+    }
+    let y = &xg * &inv + &res;
+    y.into_shape_with_order(IxDyn(&shape))
+        .expect("back to the input's shape")
 }
 
 /// `x / sqrt(max(Σx², floor))` over `axes`.

@@ -1,5 +1,5 @@
 //! Normalizations: BatchNormalization (inference), LayerNormalization (and RMS scaling),
-//! UnitNormalization.
+//! RMSNormalization, GroupNormalization, UnitNormalization.
 
 mod cpu;
 
@@ -7,7 +7,7 @@ use ndarray::ArrayD;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::fields::{axes, bool_field, f32_field};
+use super::fields::{axes, bool_field, f32_field, usize_field};
 use super::{Op, Real, WeightSpec};
 use crate::keras::Dialect;
 
@@ -32,6 +32,25 @@ pub struct LayerNorm {
     pub rms_scaling: bool,
 }
 
+/// RMSNormalization: `x / sqrt(mean(x²) + eps)·scale` over `axes`; weight `scale`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RmsNorm {
+    pub axes: Vec<usize>,
+    pub epsilon: f32,
+}
+
+/// GroupNormalization: the channels of `axis` split into `groups` runs of consecutive ones,
+/// each normalised with its sample's statistics over the run and every other axis; then
+/// gamma and beta per channel. Weights: gamma (if scale), beta (if center).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GroupNorm {
+    pub axis: usize,
+    pub groups: usize,
+    pub epsilon: f32,
+    pub center: bool,
+    pub scale: bool,
+}
+
 /// `x / sqrt(max(Σx², floor))` over `axes` (UnitNormalization, l2_normalize).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct L2Normalize {
@@ -42,6 +61,8 @@ pub struct L2Normalize {
 pub const CLASSES: &[&str] = &[
     "BatchNormalization",
     "LayerNormalization",
+    "RMSNormalization",
+    "GroupNormalization",
     "UnitNormalization",
     "l2_normalize",
 ];
@@ -63,6 +84,23 @@ pub fn parse(class: &str, config: &Value, rank: usize, dialect: Dialect) -> Resu
             scale: bool_field(config, "scale", true)?,
             rms_scaling: bool_field(config, "rms_scaling", false)?,
         }),
+        "RMSNormalization" => Op::RmsNorm(RmsNorm {
+            axes,
+            epsilon: f32_field(config, "epsilon")?.unwrap_or(1e-6),
+        }),
+        "GroupNormalization" => {
+            let axis = match axes.as_slice() {
+                [a] => *a,
+                _ => return Err("GroupNormalization needs one 'axis'".into()),
+            };
+            Op::GroupNorm(GroupNorm {
+                axis,
+                groups: usize_field(config, "groups")?.unwrap_or(32),
+                epsilon: f32_field(config, "epsilon")?.unwrap_or(1e-3),
+                center: bool_field(config, "center", true)?,
+                scale: bool_field(config, "scale", true)?,
+            })
+        }
         "UnitNormalization" => Op::L2Normalize(L2Normalize {
             axes,
             floor: match dialect {
@@ -151,6 +189,46 @@ impl LayerNorm {
             T::from_f32(self.epsilon),
             (self.center, self.scale, self.rms_scaling),
         )
+    }
+}
+
+impl RmsNorm {
+    pub fn weights(&self, input: &[usize]) -> Vec<WeightSpec> {
+        vec![WeightSpec::new("scale", over(&self.axes, input))]
+    }
+
+    pub fn eval<T: Real>(&self, x: &ArrayD<T>, weights: &[&ArrayD<T>]) -> ArrayD<T> {
+        cpu::rms_norm(x, weights[0], &self.axes, T::from_f32(self.epsilon))
+    }
+}
+
+impl GroupNorm {
+    pub fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
+        same_shape(&[self.axis], input)?;
+        let channels = input[self.axis - 1];
+        if self.groups == 0 || !channels.is_multiple_of(self.groups) {
+            return Err(format!(
+                "{channels} channels do not split into {} groups",
+                self.groups
+            ));
+        }
+        Ok(input.to_vec())
+    }
+
+    pub fn weights(&self, input: &[usize]) -> Vec<WeightSpec> {
+        let c = vec![input[self.axis - 1]];
+        let mut w = Vec::new();
+        if self.scale {
+            w.push(WeightSpec::new("gamma", c.clone()));
+        }
+        if self.center {
+            w.push(WeightSpec::new("beta", c));
+        }
+        w
+    }
+
+    pub fn eval<T: Real>(&self, x: &ArrayD<T>, weights: &[&ArrayD<T>]) -> ArrayD<T> {
+        cpu::group_norm(self, x, weights)
     }
 }
 

@@ -18,6 +18,7 @@ use super::weights::{padded_k4, DenseWeights, Weights};
 use super::GpuContext;
 use crate::error::{Error, Result};
 use crate::graph::{Activation, Graph, MergeKind, Node, Op};
+use crate::ops::GroupNorm;
 
 /// Largest rank (batch included) the index helpers of the shaders handle.
 pub(crate) const MAX_RANK: usize = 8;
@@ -199,12 +200,17 @@ fn aliases_its_input(op: &Op) -> bool {
         | Op::Softmax(_)
         | Op::PRelu(_)
         | Op::Permute(_)
+        | Op::Repeat(_)
         | Op::Merge(_)
         | Op::Concatenate(_)
         | Op::BatchNorm(_)
         | Op::LayerNorm(_)
         | Op::L2Normalize(_)
+        | Op::RmsNorm(_)
+        | Op::GroupNorm(_)
+        | Op::Scale(_)
         | Op::Pad(_)
+        | Op::Resample(_)
         | Op::Pool(_)
         | Op::Conv(_) => false,
     }
@@ -342,6 +348,7 @@ impl Builder<'_> {
             )?,
             Op::PRelu(_) => self.prelu(i, node, ins[0], out),
             Op::Permute(p) => self.permute(node, ins[0], out, &p.dims),
+            Op::Repeat(_) => self.repeat(node, ins[0], out),
             Op::Merge(kind) => self.merge(*kind, node, ins, out),
             Op::Concatenate(c) => self.concatenate(node, ins, out, c.axis),
             Op::BatchNorm(n) => self.batch_norm(i, node, ins[0], out, &n.axes),
@@ -351,9 +358,13 @@ impl Builder<'_> {
                 (ins[0], out),
                 &n.axes,
                 n.epsilon,
-                (n.center, n.scale, n.rms_scaling),
+                (n.center, n.scale, u32::from(n.rms_scaling)),
             )?,
             Op::L2Normalize(n) => self.l2_normalize(node, (ins[0], out), &n.axes, n.floor)?,
+            Op::RmsNorm(n) => self.rms_norm(i, node, (ins[0], out), &n.axes, n.epsilon)?,
+            Op::GroupNorm(n) => self.group_norm(i, node, (ins[0], out), n)?,
+            Op::Scale(s) => self.affine(i, node, (ins[0], out), &s.axes),
+            Op::Resample(r) => self.resample(node, (ins[0], out), r)?,
             Op::Pad(p) => self.pad(node, ins[0], out, p),
             Op::Pool(p) => self.pool(node, ins[0], out, p)?,
             Op::Conv(c) => self.conv(i, node, ins[0], out, c)?,

@@ -1,9 +1,10 @@
 //! Convolution: the direct kernel with bias and activation fused (a depthwise convolution is a
-//! grouped one); a separable one is two such dispatches; a softmax activation runs as its own
+//! grouped one); a separable one is two such dispatches; a transposed one gathers per output
+//! value; a softmax activation runs as its own
 //! reduction over the last axis after it.
 
 use super::super::*;
-use crate::ops::Conv;
+use crate::ops::{Conv, ConvKind};
 
 impl Builder<'_> {
     pub(crate) fn conv(
@@ -77,8 +78,12 @@ impl Builder<'_> {
         let (groups, filters) = (conv.groups, conv.filters);
         let group_channels = geometry.channels / groups;
         let channels_first = u32::from(conv.channels_first);
+        let kernel_kind = match conv.kind {
+            ConvKind::Transpose { .. } => Kernel::ConvTranspose { act: code },
+            _ => Kernel::Conv { act: code },
+        };
         self.dispatch(
-            Kernel::Conv { act: code },
+            kernel_kind,
             vec![
                 Res::Slot(input),
                 Res::Buffer(kernel),

@@ -1,14 +1,15 @@
-//! Layout ops that move values without computing: Permute and Concatenate as strided copies.
+//! Layout ops that move values without computing: Permute (and Flatten of channels-first
+//! tensors), RepeatVector and Concatenate as strided copies.
 
 use super::super::*;
 
 impl Builder<'_> {
-    /// Permute: a strided copy.
+    /// Permute: a strided copy (walking the permuted shape, which Flatten then flattens).
     pub(crate) fn permute(&mut self, node: &Node, input: usize, out: usize, dims: &[usize]) {
         let max = self.max_dim();
-        let shape = node.shape.clone();
-        let len: usize = shape.iter().product();
         let in_shape = self.graph.node(node.inputs[0]).shape.clone();
+        let shape: Vec<usize> = dims.iter().map(|&d| in_shape[d - 1]).collect();
+        let len: usize = shape.iter().product();
         let perm: Vec<usize> = std::iter::once(0).chain(dims.iter().copied()).collect();
         self.dispatch(
             Kernel::CopyStrided,
@@ -25,6 +26,28 @@ impl Builder<'_> {
                     dst_dense: 1,
                     dims: Idx::of(&full_out),
                     src_strides: Idx::of(&src),
+                    ..Default::default()
+                };
+                (p, grid_1d(n, max))
+            },
+        );
+    }
+
+    /// RepeatVector: a copy whose source stride along the new axis is 0.
+    pub(crate) fn repeat(&mut self, node: &Node, input: usize, out: usize) {
+        let max = self.max_dim();
+        let (times, features) = (node.shape[0], node.shape[1]);
+        self.dispatch(
+            Kernel::CopyStrided,
+            vec![Res::Slot(input), Res::Slot(out)],
+            move |b| {
+                let n = b * times * features;
+                let p = CopyParams {
+                    n: n as u32,
+                    rank: 3,
+                    dst_dense: 1,
+                    dims: Idx::of(&[b, times, features]),
+                    src_strides: Idx::of(&[features, 0, 1]),
                     ..Default::default()
                 };
                 (p, grid_1d(n, max))

@@ -9,3 +9,4 @@ mod merge;
 mod norm;
 mod pad;
 mod pool;
+mod resample;
