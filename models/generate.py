@@ -59,6 +59,7 @@ WEIGHT_SEED = {
     "n_transpose": 1027, "n_transpose_seq": 1028,
     "o_resample": 1029, "o_resample_seq": 1030,
     "p_preprocess": 1031, "p_preprocess_seq": 1032,
+    "q_op_layers": 1033,
 }
 # (also the order of the models in fixtures.json: by writer, then by this order)
 
@@ -107,6 +108,7 @@ INPUT_SPEC = {
     "p_preprocess": (2031, {"seq": ((5, 4), 1.0), "img": ((4, 3, 4), 1.0),
                             "vol": ((2, 3, 2, 2), 1.0)}),
     "p_preprocess_seq": (2032, {None: ((8, 8, 3), 64.0)}),
+    "q_op_layers": (2033, {"x": ((4, 3), 2.0), "y": ((4, 3), 2.0)}),
 }
 
 # models whose tf-keras writer runs without oneDNN (see the module docstring)
@@ -1484,6 +1486,44 @@ def model_specs(K, writer):
                    "GroupNormalization(groups=2) -> SpatialDropout2D(0.2) -> "
                    "GlobalAveragePooling2D -> Dense(3), default layer names; input x64"),
     ]
+
+    # Arithmetic written in the model without Python code: Keras 3's symbolic-op layers (Add,
+    # Multiply, TrueDivide, GetItem, ... with their constants in the call) and tf-keras's
+    # TFOpLambda / SlicingOpLambda layers (tf.math.*, tf.nn.*, with `y` as a keyword). The same
+    # function in both writers; each result ends in a named linear Activation so that outputs
+    # pair by name across the dialects.
+    def q_op_layers():
+        x = K.Input((4, 3), name="x")
+        y = K.Input((4, 3), name="y")
+        out = lambda name, t: L.Activation("linear", name=name)(t)
+        hard_sigmoid = out("out_hard_sigmoid",
+                           L.ReLU(6.0, name="relu6")(x + 3.0) * (1.0 / 6.0))
+        if k3:
+            ops = K.ops
+            arith = [x - 0.5, 2.0 - x, x / 4.0, -x, x * y, x - y, ops.maximum(x, y)]
+            unary = [ops.sigmoid(x), ops.tanh(y), ops.relu(x - y), ops.silu(x)]
+            shaped = [ops.reshape(x[:, 1:3, :], (-1, 6)), ops.transpose(y, (0, 2, 1))]
+        else:
+            import tensorflow as tf
+            arith = [tf.math.subtract(x, 0.5), tf.math.subtract(2.0, x), tf.math.truediv(x, 4.0),
+                     tf.math.negative(x), tf.math.multiply(x, y), tf.math.subtract(x, y),
+                     tf.math.maximum(x, y)]
+            unary = [tf.math.sigmoid(x), tf.math.tanh(y), tf.nn.relu(tf.math.subtract(x, y)),
+                     tf.nn.silu(x)]
+            shaped = [tf.reshape(x[:, 1:3, :], (-1, 6)), tf.transpose(y, (0, 2, 1))]
+        names = ["out_sub_c", "out_c_sub", "out_div_c", "out_neg", "out_mul_xy", "out_sub_xy",
+                 "out_max_xy", "out_sigmoid", "out_tanh", "out_relu_diff", "out_silu",
+                 "out_slice_reshape", "out_transpose"]
+        outputs = [hard_sigmoid] + [out(n, t) for n, t in zip(names, arith + unary + shaped)]
+        return K.Model([x, y], outputs, name="q_op_layers")
+
+    specs.append(Spec(
+        "q_op_layers", q_op_layers, chain=False,
+        notes="2 inputs x, y (4, 3); arithmetic as op layers (Keras 3 symbolic ops, tf-keras "
+              "TFOpLambda/SlicingOpLambda): relu6(x + 3) * (1/6), x - 0.5, 2 - x, x / 4, -x, "
+              "x * y, x - y, maximum(x, y), sigmoid, tanh, relu(x - y), silu, "
+              "reshape(x[:, 1:3, :], (-1, 6)), transpose(y, (0, 2, 1)); each output a named "
+              "linear Activation"))
     return specs, dropped
 
 

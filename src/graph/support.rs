@@ -77,6 +77,17 @@ pub fn classify(
         }
         return Ok((Status::Mapped(mapping.builtin.clone()), Some(i)));
     }
+    if let Some(op) = layer.op_layer() {
+        let runs = crate::ops::op_layers::canonical(op).is_some();
+        return Ok((
+            if runs {
+                Status::Runs
+            } else {
+                Status::Unsupported
+            },
+            None,
+        ));
+    }
     if runs_class(&layer.class_name) {
         Ok((Status::Runs, None))
     } else {

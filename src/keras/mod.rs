@@ -72,6 +72,10 @@ pub struct Call {
     pub keywords: Vec<KeywordTensor>,
     /// The call's other keyword arguments (`training`, `mask: null`), as written.
     pub kwargs: serde_json::Map<String, Value>,
+    /// Keras 3's positional arguments as written, constants and tensors alike (an op layer's
+    /// `x + 3.0` is `[x, 3.0]`); for tf-keras, which writes later arguments as keywords, a
+    /// constant first argument (`tf.math.subtract(2.0, x)`).
+    pub raw_args: Vec<Value>,
 }
 
 /// A tensor passed to a call as a keyword argument.
@@ -149,6 +153,27 @@ impl LayerConfig {
     /// The name to show and to match custom mappings against: registered if there is one.
     pub fn display_class(&self) -> &str {
         self.registered_name.as_deref().unwrap_or(&self.class_name)
+    }
+
+    /// For an op layer, the op it computes: a Keras 3 symbolic-op layer's class (module
+    /// `keras.src.ops.*`; legacy `.h5` drops the module) or a tf-keras TFOpLambda /
+    /// SlicingOpLambda's function (`math.multiply`). None for every other layer.
+    pub fn op_layer(&self) -> Option<&str> {
+        if matches!(self.class_name.as_str(), "TFOpLambda" | "SlicingOpLambda") {
+            return self.config.get("function").and_then(Value::as_str);
+        }
+        let module = self.raw.get("module").and_then(Value::as_str);
+        let op = match module {
+            Some(m) => m.starts_with("keras.src.ops"),
+            // Legacy .h5: a known op class whose config, unlike every layer's with that class
+            // name, has no `trainable`.
+            None => {
+                self.registered_name.is_none()
+                    && self.config.get("trainable").is_none()
+                    && crate::ops::op_layers::is_op_class(&self.class_name)
+            }
+        };
+        op.then_some(self.class_name.as_str())
     }
 }
 

@@ -16,6 +16,7 @@ pub mod layout;
 pub mod merge;
 pub mod nan;
 pub mod norm;
+pub mod op_layers;
 pub mod pad;
 pub mod pool;
 mod real;
@@ -38,7 +39,7 @@ pub use pad::Pad;
 pub use pool::{Pool, PoolKind};
 pub use real::Real;
 pub use resample::{Interpolation, Resample, ResampleAxis, Target};
-pub use scale::{Scale, ScaleKind};
+pub use scale::{Arith, Scale, ScaleKind};
 
 /// One node's computation. Weights live on the node, in the order its family's `weights` lists.
 #[derive(Clone, Debug, PartialEq, Serialize)]

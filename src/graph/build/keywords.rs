@@ -14,6 +14,10 @@ impl Builder<'_> {
         args: &CallArgs<NodeId>,
         prefix: &str,
     ) -> Result<Vec<NodeId>> {
+        // tf-keras's op layers take their second operand as the keyword `y`.
+        if layer.op_layer().is_some() && args.keywords.iter().all(|(k, _)| *k == "y") {
+            return self.call(layer, call, &args.all(), prefix);
+        }
         let name = call_name(prefix, &layer.name, call);
         let mut status = self.support(layer, &name)?;
         if let (true, Some((keyword, _))) = (status.runs(), args.keywords.first()) {

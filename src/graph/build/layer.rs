@@ -29,7 +29,10 @@ impl Builder<'_> {
             .iter()
             .map(|id| self.nodes[id.0].shape.as_slice())
             .collect();
-        let op = self.translate(layer, input_shapes[0])?;
+        let op = match layer.op_layer() {
+            Some(name) => self.op_layer(layer, call, name, input_shapes[0])?,
+            None => self.translate(layer, input_shapes[0])?,
+        };
         if !op.takes_many() && inputs.len() != 1 {
             return Err(bad(format!(
                 "takes one tensor but is called on {}; {MALFORMED}",
@@ -133,6 +136,61 @@ impl Builder<'_> {
             }
         })?;
         translated.ok_or_else(|| bad(format!("class '{class}' has no op in keqv; {MALFORMED}")))
+    }
+
+    /// The op of an op layer's call: its operands (tensors and numbers, in order), settings
+    /// and slices from the call as the dialect writes it.
+    fn op_layer(
+        &self,
+        layer: &LayerConfig,
+        call: usize,
+        name: &str,
+        input: &[usize],
+    ) -> Result<Op> {
+        use crate::ops::op_layers::{self, Operand};
+        let bad = |detail: String| Error::layer(self.path, &layer.name, name, detail);
+        let op = op_layers::canonical(name)
+            .ok_or_else(|| bad("is an op keqv does not support yet".into()))?;
+        let c = layer
+            .calls
+            .get(call)
+            .ok_or_else(|| bad(format!("has no call {call}; {MALFORMED}")))?;
+        let operand = |v: &Value| match v.as_f64() {
+            Some(n) => Some(Operand::Constant(n as f32)),
+            None if v.get("class_name").and_then(Value::as_str) == Some("__keras_tensor__") => {
+                Some(Operand::Tensor)
+            }
+            None => None,
+        };
+        let (operands, params, slices): (
+            Vec<Operand>,
+            serde_json::Map<String, Value>,
+            Option<&Value>,
+        ) = if self.dialect == Dialect::TfKeras2 {
+            // tf-keras: the tensor (or a constant) first, `y` a number or a keyword tensor.
+            let first = c.raw_args.first().and_then(Value::as_f64);
+            let mut operands = vec![match (c.args.is_empty(), first) {
+                (true, Some(v)) => Operand::Constant(v as f32),
+                _ => Operand::Tensor,
+            }];
+            if c.keywords.iter().any(|k| k.name == "y") {
+                operands.push(Operand::Tensor);
+            } else if let Some(y) = c.kwargs.get("y").and_then(Value::as_f64) {
+                operands.push(Operand::Constant(y as f32));
+            }
+            (operands, c.kwargs.clone(), c.kwargs.get("slice_spec"))
+        } else {
+            let operands = c.raw_args.iter().filter_map(operand).collect();
+            let params = layer.config.as_object().cloned().unwrap_or_default();
+            (operands, params, c.raw_args.get(1))
+        };
+        op_layers::parse(op, &operands, &params, slices, input).map_err(|e| {
+            if e.contains("; ") {
+                bad(e)
+            } else {
+                bad(format!("{e}; {MALFORMED}"))
+            }
+        })
     }
 
     /// The layer's weights, checked against what the op needs.

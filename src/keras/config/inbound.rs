@@ -37,17 +37,36 @@ impl Parser<'_> {
         let (keywords, kwargs) = self.split_kwargs(node.get("kwargs"), layer, |value, out| {
             self.keras_tensors(value, layer, out)
         })?;
+        let raw_args = match node.get("args") {
+            Some(Value::Array(items)) => items.clone(),
+            _ => Vec::new(),
+        };
         Ok(Call {
             args,
             keywords,
             kwargs,
+            raw_args,
         })
     }
 
     fn tf_keras_call(&self, entries: &[Value], layer: &str) -> Result<Call> {
+        // A call on one tensor may be written as that tensor's entry itself, not a list of
+        // entries (tf-keras's TFOpLambda layers do): `["x", 0, 0, {"y": 3.0}]`.
+        if entries.first().is_some_and(Value::is_string) {
+            return self.tf_keras_call(&[Value::Array(entries.to_vec())], layer);
+        }
         let context = format!("layer '{layer}'");
+        // A constant first argument (`tf.math.subtract(2.0, x)`) is written
+        // `["_CONSTANT_VALUE", -1, 2.0, kwargs]`: kept as written, not a tensor.
+        let constant = |t: &Value| t.get(0).and_then(Value::as_str) == Some("_CONSTANT_VALUE");
+        let raw_args: Vec<Value> = entries
+            .iter()
+            .filter(|t| constant(t))
+            .filter_map(|t| t.get(2).cloned())
+            .collect();
         let args = entries
             .iter()
+            .filter(|t| !constant(t))
             .map(|t| self.triple(t, &context))
             .collect::<Result<Vec<_>>>()?;
         // Every entry carries the same kwargs; tf-keras reads the last one's.
@@ -63,6 +82,7 @@ impl Parser<'_> {
             args,
             keywords,
             kwargs,
+            raw_args,
         })
     }
 

@@ -1,6 +1,6 @@
 //! Per-feature affine maps: Rescaling (`x·scale + offset`), Normalization (`(x − mean) /
-//! max(√variance, 1e-7)`, or inverted `mean + x·max(√variance, 1e-7)`) and ConvNeXt's
-//! LayerScale (`x·gamma`). Each is `((x − sub) / div)·mul + add` with constants along some
+//! max(√variance, 1e-7)`, or inverted `mean + x·max(√variance, 1e-7)`), ConvNeXt's
+//! LayerScale (`x·gamma`) and an op layer's `x + c`, `x − c`, `c − x`, `x·c`, `x / c`. Each is `((x − sub) / div)·mul + add` with constants along some
 //! sample axes; the four are chosen so that the one formula rounds exactly as Keras's own.
 
 use ndarray::{ArrayD, IxDyn, Zip};
@@ -24,6 +24,19 @@ pub enum ScaleKind {
     },
     /// LayerScale: the weight `gamma` along the last axis.
     LayerScale,
+    /// An op layer's arithmetic with a number.
+    Constant { arith: Arith, value: f32 },
+}
+
+/// `x + c`, `x − c`, `c − x`, `x·c`, `x / c`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Arith {
+    Add,
+    Subtract,
+    SubtractFrom,
+    Multiply,
+    Divide,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -114,6 +127,13 @@ impl Scale {
             ScaleKind::Normalize { invert: false, .. } => "normalize",
             ScaleKind::Normalize { invert: true, .. } => "denormalize",
             ScaleKind::LayerScale => "layer_scale",
+            ScaleKind::Constant { arith, .. } => match arith {
+                Arith::Add => "add_constant",
+                Arith::Subtract => "subtract_constant",
+                Arith::SubtractFrom => "subtract_from_constant",
+                Arith::Multiply => "multiply_constant",
+                Arith::Divide => "divide_by_constant",
+            },
         }
     }
 
@@ -203,6 +223,24 @@ impl Scale {
                 mul: weights[0].clone(),
                 add: zeros,
             },
+            // Each exact: (x − 0) / 1 is x, and x·1 + c, x·(−1) + c, x·c + 0, x/c·1 + 0 round
+            // once, as Keras's single operation does.
+            ScaleKind::Constant { arith, value } => {
+                let c = vec![*value; n];
+                let (div, mul, add) = match arith {
+                    Arith::Add => (ones.clone(), ones, c),
+                    Arith::Subtract => (ones.clone(), ones, vec![-*value; n]),
+                    Arith::SubtractFrom => (ones, vec![-1.0; n], c),
+                    Arith::Multiply => (ones, c, zeros.clone()),
+                    Arith::Divide => (c, ones, zeros.clone()),
+                };
+                Affine {
+                    sub: zeros,
+                    div,
+                    mul,
+                    add,
+                }
+            }
         }
     }
 
