@@ -398,6 +398,7 @@ mod tests {
             inputs: Vec::new(),
             weights: Vec::new(),
             shape: vec![3],
+            op_layer: false,
         };
         let output = Node {
             name: "y".into(),
@@ -407,6 +408,7 @@ mod tests {
             inputs: vec![NodeId(0)],
             weights: Vec::new(),
             shape: vec![3],
+            op_layer: false,
         };
         Arc::new(Graph {
             name: "tiny".into(),

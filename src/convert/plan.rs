@@ -57,15 +57,7 @@ pub fn analyze(model: &KerasModel) -> Result<Analysis<'_>> {
     if found.is_empty() {
         found.extend(duplicate_names(&topo, &layers));
     }
-    // An op layer's constants live in its call, which a Sequential model does not keep.
-    found.extend(topo.nodes.iter().zip(&layers).filter_map(|(node, layer)| {
-        layer.op_layer().map(|op| {
-            format!(
-                "{} is an op layer ({op}), whose operands a Sequential model cannot hold",
-                node.name
-            )
-        })
-    }));
+
     if !found.is_empty() {
         return Ok(Analysis::NotChain(found));
     }
@@ -136,6 +128,7 @@ impl<'m> Walker<'m> {
             name,
             inputs,
             is_input,
+            op_layer: layer.op_layer().is_some(),
         });
         self.layers.push(layer);
         self.topo.nodes.len() - 1

@@ -36,6 +36,9 @@ pub struct TopoNode {
     pub inputs: Vec<usize>,
     /// A model input (an InputLayer of the outermost model).
     pub is_input: bool,
+    /// An op layer, whose numbers and settings live in its call, which a Sequential model
+    /// does not keep.
+    pub op_layer: bool,
 }
 
 impl From<&Graph> for Topology {
@@ -48,6 +51,7 @@ impl From<&Graph> for Topology {
                     name: n.name.clone(),
                     inputs: n.inputs.iter().map(|id| id.0).collect(),
                     is_input: n.op == Op::Input,
+                    op_layer: n.op_layer,
                 })
                 .collect(),
             inputs: graph.inputs.iter().map(|id| id.0).collect(),
@@ -136,6 +140,12 @@ pub fn problems(topo: &Topology) -> Vec<String> {
         } else if feeds.is_empty() && !is_output && !node.is_input {
             problems.push(format!("{} feeds no layer and is not an output", node.name));
         }
+        if node.op_layer {
+            problems.push(format!(
+                "{} is an op layer, whose operands a Sequential model cannot hold",
+                node.name
+            ));
+        }
     }
     let mut calls: BTreeMap<&str, usize> = BTreeMap::new();
     for node in &topo.nodes {
@@ -200,6 +210,7 @@ mod tests {
             name: name.into(),
             inputs: inputs.to_vec(),
             is_input: inputs.is_empty(),
+            op_layer: false,
         }
     }
 

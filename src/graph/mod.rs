@@ -46,6 +46,8 @@ pub struct Node {
     pub weights: Vec<Weight>,
     /// Output shape of one sample (the batch dimension is left out).
     pub shape: Vec<usize>,
+    /// An op layer (`x + 3.0` written as a layer): its operands live in its call.
+    pub op_layer: bool,
 }
 
 impl Node {

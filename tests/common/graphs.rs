@@ -30,6 +30,7 @@ pub fn push_node(
             })
             .collect(),
         shape,
+        op_layer: false,
     });
     id
 }

@@ -123,6 +123,7 @@ pub fn node(op: Op, inputs: &[&Plain], weights: &[&Plain]) -> Node {
             })
             .collect(),
         shape,
+        op_layer: false,
     }
 }
 

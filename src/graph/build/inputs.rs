@@ -21,6 +21,7 @@ impl Builder<'_> {
             inputs: Vec::new(),
             weights: Vec::new(),
             shape,
+            op_layer: false,
         })
     }
 

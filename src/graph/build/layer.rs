@@ -65,6 +65,7 @@ impl Builder<'_> {
             inputs: inputs.to_vec(),
             weights,
             shape,
+            op_layer: layer.op_layer().is_some(),
         })?;
         Ok(vec![id])
     }
@@ -115,6 +116,7 @@ impl Builder<'_> {
             inputs: inputs.to_vec(),
             weights,
             shape: Vec::new(),
+            op_layer: layer.op_layer().is_some(),
         })?;
         Ok(vec![id])
     }
