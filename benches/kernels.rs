@@ -49,6 +49,7 @@ fn node(name: &str, op: Op, inputs: Vec<NodeId>, weights: Vec<Tensor>, shape: Ve
             })
             .collect(),
         shape,
+        op_layer: false,
     }
 }
 

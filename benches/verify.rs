@@ -71,6 +71,7 @@ pub fn large_mlp() -> Graph {
         inputs: vec![],
         weights: vec![],
         shape: vec![784],
+        op_layer: false,
     }];
     for (i, pair) in widths.windows(2).enumerate() {
         let (k, n) = (pair[0], pair[1]);
@@ -105,6 +106,7 @@ pub fn large_mlp() -> Graph {
                 },
             ],
             shape: vec![n],
+            op_layer: false,
         });
     }
     Graph {
