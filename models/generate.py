@@ -1502,7 +1502,8 @@ def model_specs(K, writer):
             ops = K.ops
             arith = [x - 0.5, 2.0 - x, x / 4.0, -x, x * y, x - y, ops.maximum(x, y)]
             unary = [ops.sigmoid(x), ops.tanh(y), ops.relu(x - y), ops.silu(x)]
-            shaped = [ops.reshape(x[:, 1:3, :], (-1, 6)), ops.transpose(y, (0, 2, 1))]
+            shaped = [ops.reshape(x[:, 1:3, :], (-1, 6)), ops.transpose(y, (0, 2, 1)),
+                      ops.mean(x, axis=1, keepdims=True), ops.mean(y, axis=[1, 2])]
         else:
             import tensorflow as tf
             arith = [tf.math.subtract(x, 0.5), tf.math.subtract(2.0, x), tf.math.truediv(x, 4.0),
@@ -1510,10 +1511,12 @@ def model_specs(K, writer):
                      tf.math.maximum(x, y)]
             unary = [tf.math.sigmoid(x), tf.math.tanh(y), tf.nn.relu(tf.math.subtract(x, y)),
                      tf.nn.silu(x)]
-            shaped = [tf.reshape(x[:, 1:3, :], (-1, 6)), tf.transpose(y, (0, 2, 1))]
+            shaped = [tf.reshape(x[:, 1:3, :], (-1, 6)), tf.transpose(y, (0, 2, 1)),
+                      tf.math.reduce_mean(x, axis=1, keepdims=True),
+                      tf.math.reduce_mean(y, axis=[1, 2])]
         names = ["out_sub_c", "out_c_sub", "out_div_c", "out_neg", "out_mul_xy", "out_sub_xy",
                  "out_max_xy", "out_sigmoid", "out_tanh", "out_relu_diff", "out_silu",
-                 "out_slice_reshape", "out_transpose"]
+                 "out_slice_reshape", "out_transpose", "out_mean_keep", "out_mean"]
         outputs = [hard_sigmoid] + [out(n, t) for n, t in zip(names, arith + unary + shaped)]
         return K.Model([x, y], outputs, name="q_op_layers")
 
@@ -1522,8 +1525,8 @@ def model_specs(K, writer):
         notes="2 inputs x, y (4, 3); arithmetic as op layers (Keras 3 symbolic ops, tf-keras "
               "TFOpLambda/SlicingOpLambda): relu6(x + 3) * (1/6), x - 0.5, 2 - x, x / 4, -x, "
               "x * y, x - y, maximum(x, y), sigmoid, tanh, relu(x - y), silu, "
-              "reshape(x[:, 1:3, :], (-1, 6)), transpose(y, (0, 2, 1)); each output a named "
-              "linear Activation"))
+              "reshape(x[:, 1:3, :], (-1, 6)), transpose(y, (0, 2, 1)), mean(x, axis 1, "
+              "keepdims), mean(y, axes 1 and 2); each output a named linear Activation"))
     return specs, dropped
 
 

@@ -31,8 +31,8 @@ use keqv::graph::{Activation, Graph, MergeKind, NodeId, Op};
 use keqv::ops::window::Padding;
 use keqv::ops::{
     BatchNorm, Concatenate, Conv, ConvKind, Dense, GroupNorm, Interpolation, L2Normalize,
-    LayerNorm, PRelu, Pad, Permute, Pool, PoolKind, Repeat, Resample, Reshape, RmsNorm, Scale,
-    ScaleKind, Softmax, Target,
+    LayerNorm, Mean, PRelu, Pad, Permute, Pool, PoolKind, Repeat, Resample, Reshape, RmsNorm,
+    Scale, ScaleKind, Softmax, Target,
 };
 use keqv::tensor::Tensor;
 use ndarray::{ArrayD, IxDyn};
@@ -1275,7 +1275,7 @@ fn rescaling_normalization_and_layer_scale() {
 }
 
 #[test]
-fn group_norm_and_rms_norm() {
+fn group_norm_rms_norm_and_mean() {
     for (k, (shape, axis, groups, center, scale)) in [
         (vec![3, 4, 6], 3, 2, true, true),
         (vec![6, 3, 4], 1, 3, true, false),
@@ -1316,10 +1316,18 @@ fn group_norm_and_rms_norm() {
             &[x],
             vec![rms_scale],
         );
-        let graph = g.finish(&[gn, rms]);
+        let mean = g.op(
+            Op::Mean(Mean {
+                axes: vec![1, last],
+                keepdims: k % 2 == 0,
+            }),
+            &[x],
+            vec![],
+        );
+        let graph = g.finish(&[gn, rms, mean]);
         let inputs = inputs_for(&graph, 3, 122 + k as u64, 2.0);
         check(
-            &format!("group norm and rms norm case {k}"),
+            &format!("group norm, rms norm and mean case {k}"),
             &graph,
             &inputs,
             &*reduction_tol(),

@@ -13,6 +13,7 @@ pub mod conv;
 pub mod dense;
 mod fields;
 pub mod layout;
+pub mod mean;
 pub mod merge;
 pub mod nan;
 pub mod norm;
@@ -33,6 +34,7 @@ pub use activation::{Activation, PRelu, Softmax};
 pub use conv::{Conv, ConvKind};
 pub use dense::Dense;
 pub use layout::{Permute, Repeat, Reshape};
+pub use mean::Mean;
 pub use merge::{Concatenate, MergeKind};
 pub use norm::{BatchNorm, GroupNorm, L2Normalize, LayerNorm, RmsNorm};
 pub use pad::Pad;
@@ -63,6 +65,8 @@ pub enum Op {
     BatchNorm(BatchNorm),
     LayerNorm(LayerNorm),
     L2Normalize(L2Normalize),
+    /// The mean over sample axes (an op layer's).
+    Mean(Mean),
     RmsNorm(RmsNorm),
     GroupNorm(GroupNorm),
     /// A per-feature affine map (Rescaling, Normalization, LayerScale).
@@ -105,6 +109,7 @@ impl Op {
             Op::BatchNorm(_) => "batch_norm".into(),
             Op::LayerNorm(n) => n.name().into(),
             Op::L2Normalize(_) => "l2_normalize".into(),
+            Op::Mean(_) => "mean".into(),
             Op::RmsNorm(_) => "rms_normalize".into(),
             Op::GroupNorm(_) => "group_norm".into(),
             Op::Scale(s) => s.name().into(),
@@ -131,6 +136,7 @@ impl Op {
             | Op::BatchNorm(_)
             | Op::LayerNorm(_)
             | Op::L2Normalize(_)
+            | Op::Mean(_)
             | Op::RmsNorm(_)
             | Op::GroupNorm(_)
             | Op::Scale(_)
@@ -157,6 +163,7 @@ impl Op {
             Op::BatchNorm(n) => norm::same_shape(&n.axes, first),
             Op::LayerNorm(n) => norm::same_shape(&n.axes, first),
             Op::L2Normalize(n) => norm::same_shape(&n.axes, first),
+            Op::Mean(m) => m.output_shape(first),
             Op::RmsNorm(n) => norm::same_shape(&n.axes, first),
             Op::GroupNorm(n) => n.output_shape(first),
             Op::Scale(s) => s.output_shape(first),
@@ -188,6 +195,7 @@ impl Op {
             | Op::Merge(_)
             | Op::Concatenate(_)
             | Op::L2Normalize(_)
+            | Op::Mean(_)
             | Op::Pad(_)
             | Op::Resample(_)
             | Op::Pool(_) => Vec::new(),
@@ -213,6 +221,7 @@ impl Op {
             | Op::BatchNorm(_)
             | Op::LayerNorm(_)
             | Op::L2Normalize(_)
+            | Op::Mean(_)
             | Op::RmsNorm(_)
             | Op::GroupNorm(_)
             | Op::Scale(_)
@@ -245,6 +254,7 @@ impl Op {
             Op::BatchNorm(n) => n.eval(x, weights),
             Op::LayerNorm(n) => n.eval(x, weights),
             Op::L2Normalize(n) => n.eval(x),
+            Op::Mean(m) => m.eval(x, out_shape),
             Op::RmsNorm(n) => n.eval(x, weights),
             Op::GroupNorm(n) => n.eval(x, weights),
             Op::Scale(s) => s.eval(x, weights),

@@ -336,6 +336,7 @@ fn is_class_scores(graph: &Graph, id: NodeId) -> bool {
             | Op::BatchNorm(_)
             | Op::LayerNorm(_)
             | Op::L2Normalize(_)
+            | Op::Mean(_)
             | Op::RmsNorm(_)
             | Op::GroupNorm(_)
             | Op::Scale(_)

@@ -149,6 +149,7 @@ fn dialect_neutral(op: &Op, unit_norm: bool) -> Op {
         | Op::BatchNorm(_)
         | Op::LayerNorm(_)
         | Op::L2Normalize(_)
+        | Op::Mean(_)
         | Op::RmsNorm(_)
         | Op::GroupNorm(_)
         | Op::Scale(_)

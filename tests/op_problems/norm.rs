@@ -3,7 +3,7 @@
 
 use super::plain::*;
 use keqv::graph::Op;
-use keqv::ops::{BatchNorm, GroupNorm, L2Normalize, LayerNorm, RmsNorm};
+use keqv::ops::{BatchNorm, GroupNorm, L2Normalize, LayerNorm, Mean, RmsNorm};
 use proptest::prelude::*;
 
 proptest! {
@@ -156,5 +156,30 @@ proptest! {
             }
         }
         assert_close(&got, &want, &|_| 10.0, "group_norm");
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn mean_averages_each_group(shape in shapes(), seed: u64, mask: u8, keepdims: bool) {
+        let axes = axes_of(&shape, mask);
+        let x = plain(&shape, seed, 3.0);
+        let op = Op::Mean(Mean { axes: axes.clone(), keepdims });
+        let got = run(&node(op, &[&x], &[]), &[&x]);
+        let kept: Vec<usize> = (0..shape.len())
+            .filter_map(|a| match (axes.contains(&a), keepdims) {
+                (false, _) => Some(shape[a]),
+                (true, true) => Some(1),
+                (true, false) => None,
+            })
+            .collect();
+        prop_assert_eq!(got.shape(), kept.as_slice());
+        // Groups come in the order of the kept coordinates, the output's row-major order.
+        let want: Vec<f64> = x.groups(&axes).iter()
+            .map(|g| g.iter().map(|&i| x.data[i]).sum::<f64>() / g.len() as f64)
+            .collect();
+        assert_close(&got, &want, &unit, "mean");
     }
 }

@@ -51,6 +51,8 @@ pub enum Kernel {
     Affine,
     LayerNorm,
     GroupNorm,
+    /// The mean of each group of a grouped reduction.
+    Mean,
     L2Normalize,
     CopyStrided,
     /// Zero padding and cropping as one gather.
@@ -86,6 +88,7 @@ impl Kernel {
             Kernel::Merge { .. } | Kernel::MergeWindow { .. } => MergeParams::DECL,
             Kernel::BatchNorm | Kernel::BatchNormWindow | Kernel::Affine => BatchNormParams::DECL,
             Kernel::GroupNorm => GroupNormParams::DECL,
+            Kernel::Mean => MeanParams::DECL,
             Kernel::Resample => ResampleParams::DECL,
             Kernel::LayerNorm => LayerNormParams::DECL,
             Kernel::L2Normalize => L2Params::DECL,
@@ -152,6 +155,7 @@ impl Kernel {
             }
             Kernel::LayerNorm => plain(F::Normalize, "layer_norm"),
             Kernel::GroupNorm => plain(F::Normalize, "group_norm"),
+            Kernel::Mean => plain(F::Normalize, "mean"),
             Kernel::Affine => plain(F::Normalize, "affine"),
             Kernel::Resample => plain(F::Layout, "resample"),
             Kernel::L2Normalize => plain(F::Normalize, "l2_normalize"),
@@ -175,6 +179,7 @@ impl Kernel {
             Kernel::BatchNormWindow,
             Kernel::LayerNorm,
             Kernel::GroupNorm,
+            Kernel::Mean,
             Kernel::Affine,
             Kernel::Resample,
             Kernel::L2Normalize,

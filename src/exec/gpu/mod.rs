@@ -408,6 +408,7 @@ pub fn not_on_gpu(node: &crate::graph::Node) -> Option<String> {
         | Op::BatchNorm(_)
         | Op::LayerNorm(_)
         | Op::L2Normalize(_)
+        | Op::Mean(_)
         | Op::RmsNorm(_)
         | Op::GroupNorm(_)
         | Op::Scale(_)

@@ -212,6 +212,13 @@ kernel_params! {
 }
 
 kernel_params! {
+    /// `mean`: one output per group.
+    MeanParams {
+        groups: Groups,
+    }
+}
+
+kernel_params! {
     /// `l2_normalize`: x / sqrt(max(sum x², floor)) over each group.
     L2Params {
         groups: Groups,

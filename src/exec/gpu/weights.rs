@@ -169,6 +169,7 @@ pub(crate) fn upload(
             | Op::Merge(_)
             | Op::Concatenate(_)
             | Op::L2Normalize(_)
+            | Op::Mean(_)
             | Op::Pad(_)
             | Op::Resample(_)
             | Op::Pool(_) => {}

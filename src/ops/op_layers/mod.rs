@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use super::activation::parse_activation;
 use super::layout::{Permute, Reshape};
 use super::scale::{Arith, Scale, ScaleKind};
-use super::{MergeKind, Op, Pad};
+use super::{Mean, MergeKind, Op, Pad};
 use crate::keras::Dialect;
 
 /// One operand of a binary op: a tensor of the call (in order) or a constant.
@@ -46,6 +46,7 @@ pub fn canonical(name: &str) -> Option<&'static str> {
             "transpose"
         }
         "GetItem" | "__operators__.getitem" => "getitem",
+        "Mean" | "math.reduce_mean" | "reduce_mean" => "mean",
         _ => return None,
     })
 }
@@ -122,9 +123,10 @@ pub fn parse(
         "reshape" => reshape(params, input),
         "transpose" => transpose(params, input),
         "getitem" => slice(slices, input),
+        "mean" => mean(params, input),
         name => {
             let act = parse_activation(name, Dialect::Keras3)
-                .ok_or_else(|| format!("op '{name}' is not supported by keqv yet; it runs +, −, ×, ÷ with a constant or a tensor, activations, reshape, transpose and slicing"))?;
+                .ok_or_else(|| format!("op '{name}' is not supported by keqv yet; it runs +, −, ×, ÷ with a constant or a tensor, activations, mean, reshape, transpose and slicing"))?;
             Ok(Op::Activation(act))
         }
     }
@@ -170,6 +172,38 @@ fn describe(operands: &[Operand]) -> String {
         })
         .collect();
     format!("({})", parts.join(", "))
+}
+
+/// `mean(x, axis, keepdims)` over sample axes (an int or a list; the batch never).
+fn mean(params: &Map<String, Value>, input: &[usize]) -> Result<Op, String> {
+    let rank = input.len() as i64 + 1;
+    let axes: Vec<i64> = match params.get("axis") {
+        Some(Value::Number(n)) => vec![n.as_i64().ok_or("a mean axis is not an integer")?],
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|v| v.as_i64().ok_or("a mean axis is not an integer"))
+            .collect::<Result<_, _>>()?,
+        _ => {
+            return Err("a mean over every axis, the batch's too; keqv compares per sample".into())
+        }
+    };
+    let mut axes: Vec<usize> = axes
+        .into_iter()
+        .map(|a| if a < 0 { a + rank } else { a })
+        .map(|a| match a {
+            1.. if a < rank => Ok(a as usize),
+            _ => Err(format!(
+                "a mean over axis {a} of a tensor of {rank} axes (the batch's is 0)"
+            )),
+        })
+        .collect::<Result<_, _>>()?;
+    axes.sort_unstable();
+    axes.dedup();
+    let keepdims = params
+        .get("keepdims")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    Ok(Op::Mean(Mean { axes, keepdims }))
 }
 
 /// `reshape(x, [-1 | batch, …])`: the first entry is the batch.

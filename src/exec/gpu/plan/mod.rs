@@ -206,6 +206,7 @@ fn aliases_its_input(op: &Op) -> bool {
         | Op::BatchNorm(_)
         | Op::LayerNorm(_)
         | Op::L2Normalize(_)
+        | Op::Mean(_)
         | Op::RmsNorm(_)
         | Op::GroupNorm(_)
         | Op::Scale(_)
@@ -361,6 +362,7 @@ impl Builder<'_> {
                 (n.center, n.scale, u32::from(n.rms_scaling)),
             )?,
             Op::L2Normalize(n) => self.l2_normalize(node, (ins[0], out), &n.axes, n.floor)?,
+            Op::Mean(m) => self.mean(node, (ins[0], out), &m.axes)?,
             Op::RmsNorm(n) => self.rms_norm(i, node, (ins[0], out), &n.axes, n.epsilon)?,
             Op::GroupNorm(n) => self.group_norm(i, node, (ins[0], out), n)?,
             Op::Scale(s) => self.affine(i, node, (ins[0], out), &s.axes),

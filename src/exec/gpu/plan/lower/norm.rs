@@ -180,6 +180,20 @@ impl Builder<'_> {
         )
     }
 
+    /// The mean over `axes`: one value per group, written in the output's order.
+    pub(crate) fn mean(
+        &mut self,
+        node: &Node,
+        (input, out): (usize, usize),
+        axes: &[usize],
+    ) -> Result<()> {
+        let in_shape = self.graph.node(node.inputs[0]).shape.clone();
+        let res = vec![Res::Slot(input), Res::Slot(out)];
+        self.grouped(Kernel::Mean, res, in_shape, axes.to_vec(), |groups| {
+            MeanParams { groups }
+        })
+    }
+
     /// RMSNormalization: the layer norm kernel with the mean square (mode 2) and `scale`.
     pub(crate) fn rms_norm(
         &mut self,
