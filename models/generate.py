@@ -1518,6 +1518,9 @@ def model_specs(K, writer):
                  "out_max_xy", "out_sigmoid", "out_tanh", "out_relu_diff", "out_silu",
                  "out_slice_reshape", "out_transpose", "out_mean_keep", "out_mean"]
         outputs = [hard_sigmoid] + [out(n, t) for n, t in zip(names, arith + unary + shaped)]
+        # A layer of an op's class name after the op: Keras 3 gives the layer, not the op, the
+        # weights group `layers/add`.
+        outputs.append(L.Add(name="add_layer")([x, y]))
         return K.Model([x, y], outputs, name="q_op_layers")
 
     specs.append(Spec(
@@ -1526,7 +1529,8 @@ def model_specs(K, writer):
               "TFOpLambda/SlicingOpLambda): relu6(x + 3) * (1/6), x - 0.5, 2 - x, x / 4, -x, "
               "x * y, x - y, maximum(x, y), sigmoid, tanh, relu(x - y), silu, "
               "reshape(x[:, 1:3, :], (-1, 6)), transpose(y, (0, 2, 1)), mean(x, axis 1, "
-              "keepdims), mean(y, axes 1 and 2); each output a named linear Activation"))
+              "keepdims), mean(y, axes 1 and 2); each output a named linear Activation; then an "
+              "Add layer 'add_layer' (after the op layer 'add' in Keras 3)"))
     return specs, dropped
 
 

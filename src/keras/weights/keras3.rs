@@ -23,6 +23,10 @@ impl Reader<'_> {
             if skip_input && layer.class_name == "InputLayer" {
                 continue;
             }
+            // Op layers (`x + 3.0`) are operations, not layers Keras tracks: no group, no count.
+            if layer.op_layer().is_some() {
+                continue;
+            }
             let base = snake_case(&layer.class_name);
             let k = counters.entry(base.clone()).or_insert(0);
             let group_name = if *k == 0 {
