@@ -32,6 +32,32 @@ fn l2_normalize(
     }
 }
 
+// ---- mean: y[g] = the mean of group g (the groups in the order of the kept axes, which is the
+// output's row-major order) ----
+// Bindings: 0 MeanParams, 1 x, 2 y. One invocation per group.
+
+@group(0) @binding(0) var<uniform> mnp: MeanParams;
+@group(0) @binding(1) var<storage, read> mn_x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> mn_y: array<f32>;
+
+@compute @workgroup_size(WG)
+fn mean(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+) {
+    let g = flat_id(wid, nwg, li);
+    if (g >= mnp.groups.count) {
+        return;
+    }
+    let base = group_base(mnp.groups, g);
+    var s = 0.0;
+    for (var r = 0u; r < mnp.groups.len; r++) {
+        s += mn_x[base + red_offset(mnp.groups, r)];
+    }
+    mn_y[g] = s / f32(mnp.groups.len);
+}
+
 // ---- layer_norm ----
 // y = (x - mean) / sqrt(var + eps) [* gamma] [+ beta], or with rms scaling x / sqrt(var + eps) * gamma
 // (Keras 3: the variance is still centred). Two passes for mean and variance.
