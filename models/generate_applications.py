@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
 """Write keras.applications models (weights=None, 10 classes, small inputs) with Keras's own
-predictions, for keqv's tests. The files are large (about 4 GB in all) and generated in CI, never
-committed.
+predictions, for keqv's tests. The files are large (about 3.8 GB in all): they are generated in
+CI, never committed.
 
-    python models/generate_applications.py [--out DIR] [--only NAME,...]   # default target/applications
+    python models/generate_applications.py [--out DIR] [--only NAME,...] [--jax-cache DIR]
     python models/generate_applications.py --list
 
-Writes, for each model and writer (k3 = Keras 3 with jax, tfk = tf-keras), under DIR:
-  <writer>/<model>.keras, <writer>/<model>.h5, <writer>/<model>.expected.npy,
-  inputs/<model>.npy (shared by both writers), applications.json (the manifest, entries as in
-  models/fixtures.json with paths relative to DIR) and versions.json.
-With --only, just those models are rewritten and their manifest entries replaced.
+DIR defaults to target/applications. For each model and writer (k3 = Keras 3 with jax, tfk =
+tf-keras) it holds <writer>/<model>.keras, <writer>/<model>.h5, <writer>/<model>.expected.npy,
+and inputs/<model>.npy (shared by both writers), applications.json (the manifest: entries as in
+models/fixtures.json, paths relative to DIR) and versions.json. With --only, just those models
+are rewritten and their manifest entries replaced. --jax-cache keeps jax's compilation cache
+(a few MB) in DIR: most of the k3 writer's time goes into compiling jax's random initializers
+for every new weight shape, and a cache kept between runs (CI) saves most of it.
 
 Weights. A random deep network computes nearly a constant function: with Keras's init its
 BatchNormalization layers (moving mean 0, variance 1) let activations grow or vanish layer after
@@ -21,12 +23,13 @@ Normalization, then every BatchNormalization's moving statistics set to the per-
 variance of its own input on a calibration batch (one forward pass in training mode, dropout
 off: each layer then sees exactly the activations it would see at inference had the layers
 before it been calibrated), then perturbed (mean += 0.1·std·N, variance ·= U(0.8, 1.25)) so that
-inference differs from training mode. If the softmax is saturated or flat, the classifier's
-kernel and bias are scaled to put the logits' spread over classes at 2. The weights go to an
-.npz that the k3 writer loads by layer name (by order of weighted layers where the names differ),
-so both dialects hold identical weights. The two writers run at once: the k3 one spends most of
-its time compiling jax's initializers for each new weight shape while building its models, and
-waits for each model's .npz only when it has built that model.
+inference differs from training mode. VGG16, which has no normalisation layer, gets the same
+calibration folded into each hidden Conv2D/Dense. If the softmax is nearly flat or saturated (the
+logits' std over classes, averaged over the batch, outside [0.5, 3]), the classifier's kernel
+and bias are scaled to put it at 1.5. The weights go to an .npz that the k3 writer loads by layer
+name (by order of weighted layers where the names differ), so both dialects hold identical
+weights. The two writers run at once, each writing all its files before its reload checks, so
+that the k3 writer, which waits for each model's .npz, seldom waits.
 
 Inputs: batch 8, float32. Families whose preprocessing is inside the model (MobileNetV3's
 Rescaling, EfficientNet's Rescaling + Normalization, ConvNeXt's Normalization) get images,
@@ -60,7 +63,7 @@ class App:
     def __init__(self, name, ctor, size, image, **kwargs):
         self.name = name      # model name in file names and the manifest
         self.ctor = ctor      # keras.applications constructor
-        self.size = size      # smallest input side the constructor accepts (or the brief's)
+        self.size = size      # input side: the smallest the constructor accepts
         self.image = image    # input uniform [0, 255] (preprocessing inside) or N(0, 1)
         self.kwargs = kwargs  # options, the same in both dialects
 
@@ -117,8 +120,8 @@ def dependence(p):
 
 
 def fmt_dep(d):
-    return "spread %.3f, top-1 %d/8, max class std %.3g, mean max p %.3f" % (
-        d["spread"], d["top1"], d["pstd"], d["pmax"])
+    return "spread %.3f, top-1 %d/8, max class std %.3g, mean max p %.3f, logit std %.2f" % (
+        d["spread"], d["top1"], d["pstd"], d["pmax"], d["zstd"])
 
 
 def degenerate(d):
@@ -174,9 +177,12 @@ def is_chain(model):
     """Every layer's only input is the previous layer's output: one input, one output, no
     branches, no sharing."""
     layers = model.layers
-    return all(len(getattr(l, "_inbound_nodes", [None])) == 1 and l.input is p.output
-               for p, l in zip(layers, layers[1:])) and not any(hasattr(l, "layers")
-                                                                 for l in layers)
+    if any(hasattr(l, "layers") for l in layers):
+        return False
+    try:  # .input raises for a layer called more than once
+        return all(l.input is p.output for p, l in zip(layers, layers[1:]))
+    except (AttributeError, ValueError):
+        return False
 
 
 def predict(model, x):
@@ -189,6 +195,14 @@ def make_weights(K, model, app, x, calibration, stats):
     """Randomise, calibrate and perturb the normalisation layers (tf-keras, in place); see the
     module docstring."""
     rng = np.random.default_rng(3000 + SEED[app.name])
+    for layer in leaves(model):
+        if type(layer).__name__ == "Normalization" and layer.weights:
+            # EfficientNetB0's, after Rescaling(1/255). Before any predict: tf-keras's traced
+            # predict function keeps the mean and variance it saw as constants
+            mean, var, count = layer.get_weights()
+            assert mean.shape == (3,), mean.shape
+            layer.set_weights([np.float32(IMAGENET_MEAN), np.float32(IMAGENET_STD) ** 2, count])
+            layer.finalize_state()
     stats["init"] = dependence(predict(model, x)[None])
     bns = []
     for layer in leaves(model):
@@ -203,12 +217,6 @@ def make_weights(K, model, app, x, calibration, stats):
         elif cls == "LayerScale":
             layer.gamma.assign((1.0 + 0.1 * rng.standard_normal(layer.gamma.shape))
                                .astype(np.float32))
-        elif cls == "Normalization" and layer.weights:  # EfficientNetB0's, after Rescaling(1/255)
-            mean, var, count = layer.get_weights()
-            assert mean.shape == (3,), mean.shape
-            layer.set_weights([np.float32(IMAGENET_MEAN),
-                               np.float32(IMAGENET_STD) ** 2, count])
-            layer.finalize_state()
 
     if bns:
         assert all(b in model.layers for b in bns), "BatchNormalization inside a nested model"
@@ -236,16 +244,43 @@ def make_weights(K, model, app, x, calibration, stats):
             b.moving_mean.assign(mean.astype(np.float32))
             b.moving_variance.assign(var.astype(np.float32))
 
-    d = dependence(predict(model, x)[None])
+    elif not any(type(l).__name__ == "LayerNormalization" for l in leaves(model)):
+        standardise_layers(K, model, calibration, rng)  # VGG16: no normalisation layer at all
+        stats["calibrated"] = dependence(predict(model, x)[None])
+
+    # A nearly flat or saturated softmax hides most of what the logits say: scale them (the
+    # last weighted layer is the classifier in every family; only Reshape, Flatten and Activation
+    # follow it). log p underestimates the spread of saturated logits, hence a few rounds.
     stats["head_scale"] = 1.0
-    if d["pmax"] > 0.98 or d["zstd"] < 0.2:
-        # saturated or flat softmax: scale the logits (the last weighted layer is the classifier
-        # in every family; only Reshape/Flatten/Activation follow it)
-        head = weighted(model)[-1]
-        s = 2.0 / d["zstd"]
+    head = weighted(model)[-1]
+    for _ in range(5):
+        d = dependence(predict(model, x)[None])
+        if 0.5 <= d["zstd"] <= 3.0:
+            break
+        s = 1.5 / d["zstd"]
         head.set_weights([w * np.float32(s) for w in head.get_weights()])
-        stats["head_scale"] = s
-    stats["final"] = dependence(predict(model, x)[None])
+        stats["head_scale"] *= s
+    else:
+        d = dependence(predict(model, x)[None])
+    stats["final"] = d
+
+
+def standardise_layers(K, model, calibration, rng):
+    """For a model without normalisation layers: what calibrating a BatchNormalization after
+    every hidden Conv2D/Dense would do, folded into its kernel and bias, layer after layer (each
+    pre-activation standardised per channel on the calibration batch, then its bias moved by
+    0.1·N). Without it VGG16's ReLU stack maps every input to nearly the same output."""
+    layers = [l for l in weighted(model)[:-1] if type(l).__name__ in ("Conv2D", "Dense")]
+    for layer in layers:
+        activation = layer.activation
+        layer.activation = K.activations.linear  # read at call time: the probe gets the sum
+        pre = np.asarray(K.Model(model.inputs, layer.output)(calibration), np.float64)
+        layer.activation = activation
+        mean = pre.mean(axis=tuple(range(pre.ndim - 1)))
+        std = pre.std(axis=tuple(range(pre.ndim - 1))) + 1e-6
+        kernel, bias = layer.get_weights()
+        bias = (bias - mean) / std + 0.1 * rng.standard_normal(bias.shape)
+        layer.set_weights([(kernel / std).astype(np.float32), bias.astype(np.float32)])
 
 
 def save_weights_npz(model, path):
@@ -291,10 +326,93 @@ def wait_for(path, timeout=3600):
     return time.time() - start
 
 
+class Laps:
+    """Seconds per phase of one model, for the timing report."""
+
+    def __init__(self, phases):
+        self.phases, self.last = phases, time.time()
+
+    def __call__(self, phase):
+        now = time.time()
+        self.phases[phase] = self.phases.get(phase, 0.0) + now - self.last
+        self.last = now
+
+
+def write_model(K, writer, app, out, wdir):
+    """Build, set the weights, predict, save both formats; returns the manifest entries and the
+    report of this model."""
+    rep = dict(phases={})
+    lap = Laps(rep["phases"])
+    K.backend.clear_session()  # default layer names (add, tf.__operators__.add) count from 0
+    K.utils.set_random_seed(3000 + SEED[app.name])
+    model = build(K, app)
+    rep["chain"] = is_chain(model)
+    lap("build")
+    x = np.load(os.path.join(out, "inputs", app.name + ".npy"))
+    npz = os.path.join(wdir, app.name + ".npz")
+    if writer == "tfk":
+        calibration = draw_input(app, 5000 + SEED[app.name], CALIBRATION_BATCH)
+        make_weights(K, model, app, x, calibration, rep)
+        save_weights_npz(model, npz)
+        rep["matched"] = "-"
+        lap("weights")
+    else:
+        wait_for(npz)
+        lap("wait")
+        rep["matched"] = load_weights_npz(model, npz)
+    y = predict(model, x)[None]
+    assert np.all(np.isfinite(y)), app.name
+    rep["dependence"] = dependence(y)
+    expected = save_outputs(os.path.join(out, writer, app.name + ".expected"), {None: y})
+    lap("predict")
+    notes = ("keras.applications.%s(weights=None, include_top=True, classes=%d, "
+             "input_shape=(%d, %d, 3)%s); input %s; weights: Keras's seeded init, normalisation "
+             "layers randomised and calibrated (see models/generate_applications.py)%s" % (
+                 app.ctor, CLASSES, app.size, app.size,
+                 "".join(", %s=%r" % kv for kv in app.kwargs.items()), input_desc(app),
+                 "; weights matched to the tfk model's by order of weighted layers (the layer "
+                 "names differ)" if rep["matched"] == "order" else ""))
+    base = dict(model=app.name, writer=writer, input="inputs/%s.npy" % app.name,
+                expected=os.path.relpath(expected, out), weights=None, custom={},
+                runnable=True, chain=rep["chain"], notes=notes)
+    entries, rep["files"] = [], {}
+    for fmt in FORMATS:
+        path = os.path.join(out, writer, "%s.%s" % (app.name, fmt))
+        model.save(path)
+        rep["files"][fmt] = os.path.getsize(path)
+        entries.append(dict(base, path=os.path.relpath(path, out), format=fmt))
+        lap("save " + fmt)
+    return entries, rep
+
+
+def check_reload(K, writer, entry, out, custom, problems):
+    """The same Keras must reload the file into the same predictions; if not, the file stays and
+    its manifest notes say so."""
+    name, fmt = entry["model"], entry["format"]
+    x = np.load(os.path.join(out, entry["input"]))
+    y = np.load(os.path.join(out, entry["expected"]))
+    try:
+        again = K.models.load_model(os.path.join(out, entry["path"]), custom_objects=custom,
+                                    safe_mode=False)
+        d = max_diff({None: y}, predict(again, x))
+        if d > 0:
+            problems.append("%s/%s.%s reload diff %.3g" % (writer, name, fmt, d))
+            entry["notes"] += ("; NOTE: %s itself reloads this file into other predictions "
+                               "(max |diff| %.3g)" % (writer, d))
+    except Exception as e:
+        msg = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+        problems.append("%s/%s.%s does not reload in %s: %s" % (writer, name, fmt, writer, msg))
+        entry["notes"] += "; NOTE: %s itself fails to reload this file: %s" % (writer, msg)
+
+
 def run_writer(writer, out, wdir, entries_path, only, jax_cache):
     sys.setrecursionlimit(20000)
     if writer == "k3":
         import jax
+        # Building a model compiles jax's random initializers for every new weight shape (their
+        # values are then replaced); the non-partitionable threefry compiles several times
+        # faster. Inference draws no random numbers, so predictions do not change.
+        jax.config.update("jax_threefry_partitionable", False)
         # a reloaded model's predict compiles the same program again: let it hit the cache
         jax.config.update("jax_compilation_cache_dir", jax_cache)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
@@ -303,67 +421,25 @@ def run_writer(writer, out, wdir, entries_path, only, jax_cache):
     custom = custom_objects(writer)
     os.makedirs(os.path.join(out, writer), exist_ok=True)
     entries, problems, report = [], [], {}
-    for app in APPS:
-        if app.name not in only:
-            continue
+    apps = [a for a in APPS if a.name in only]
+    # every model's files first, the reload checks after: the k3 writer waits for the tfk
+    # writer's weights, which then come as early as they can
+    for app in apps:
         t0 = time.time()
+        e, report[app.name] = write_model(K, writer, app, out, wdir)
+        entries += e
+        print("[%s] %-20s %5.1fs (%s)" % (writer, app.name, time.time() - t0, ", ".join(
+            "%s %.1f" % kv for kv in report[app.name]["phases"].items())), flush=True)
+    for entry in entries:
         K.backend.clear_session()
-        K.utils.set_random_seed(3000 + SEED[app.name])
-        model = build(K, app)
-        t_build = time.time() - t0
-        x = np.load(os.path.join(out, "inputs", app.name + ".npy"))
-        npz = os.path.join(wdir, app.name + ".npz")
-        rep = dict(build_s=t_build, wait_s=0.0, chain=is_chain(model))
-        if writer == "tfk":
-            calibration = draw_input(app, 5000 + SEED[app.name], CALIBRATION_BATCH)
-            make_weights(K, model, app, x, calibration, rep)
-            save_weights_npz(model, npz)
-            rep["matched"] = "-"
-        else:
-            rep["wait_s"] = wait_for(npz)
-            rep["matched"] = load_weights_npz(model, npz)
-        y = predict(model, x)
-        assert np.all(np.isfinite(y[None])), app.name
-        rep["dependence"] = dependence(y[None])
-        expected = save_outputs(os.path.join(out, writer, app.name + ".expected"), y)
-        notes = ("keras.applications.%s(weights=None, include_top=True, classes=%d, "
-                 "input_shape=(%d, %d, 3)%s); input %s; weights: Keras's seeded init, "
-                 "BatchNormalization statistics calibrated then perturbed (see "
-                 "models/generate_applications.py)%s" % (
-                     app.ctor, CLASSES, app.size, app.size,
-                     "".join(", %s=%r" % kv for kv in app.kwargs.items()), input_desc(app),
-                     "; weights matched to the tfk model's by order of weighted layers "
-                     "(the layer names differ)" if rep["matched"] == "order" else ""))
-        base = dict(model=app.name, writer=writer, input="inputs/%s.npy" % app.name,
-                    expected=os.path.relpath(expected, out), weights=None, custom={},
-                    runnable=True, chain=rep["chain"], notes=notes)
-        rep["files"] = {}
-        for fmt in FORMATS:
-            path = os.path.join(out, writer, "%s.%s" % (app.name, fmt))
-            model.save(path)
-            rep["files"][fmt] = os.path.getsize(path)
-            entry = dict(base, path=os.path.relpath(path, out), format=fmt)
-            # the same Keras must reload the file into the same predictions
-            try:
-                again = K.models.load_model(path, custom_objects=custom, safe_mode=False)
-                d = max_diff(y, predict(again, x))
-                if d > 0:
-                    problems.append("%s/%s.%s reload diff %.3g" % (writer, app.name, fmt, d))
-                    entry["notes"] += ("; NOTE: %s itself reloads this file into other "
-                                       "predictions (max |diff| %.3g)" % (writer, d))
-            except Exception as e:  # report, keep the file, say so in the manifest
-                msg = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
-                problems.append("%s/%s.%s does not reload in %s: %s"
-                                % (writer, app.name, fmt, writer, msg))
-                entry["notes"] += "; NOTE: %s itself fails to reload this file: %s" % (
-                    writer, msg)
-            entries.append(entry)
-        rep["total_s"] = time.time() - t0
-        report[app.name] = rep
-        print("[%s] %-20s %5.1fs (build %.1fs, waited %.1fs for weights)  %s" % (
-            writer, app.name, rep["total_s"], t_build, rep["wait_s"],
-            fmt_dep(rep["dependence"])), flush=True)
-        del model
+        t0 = time.time()
+        check_reload(K, writer, entry, out, custom, problems)
+        report[entry["model"]]["phases"]["reload " + entry["format"]] = time.time() - t0
+    for app in apps:
+        rep = report[app.name]
+        rep["total_s"] = sum(rep["phases"].values()) - rep["phases"].get("wait", 0.0)
+        print("[%s] %-20s reloads: %s" % (writer, app.name, ", ".join(
+            "%s %.1fs" % (f, rep["phases"]["reload " + f]) for f in FORMATS)), flush=True)
     with open(entries_path, "w") as f:
         json.dump(dict(entries=entries, problems=problems, report=report,
                        versions=versions(writer)), f)
@@ -398,24 +474,33 @@ def saved_config(path):
 
 
 def is_tensor_ref(v):
+    if isinstance(v, list):
+        return bool(v) and all(is_tensor_ref(t) for t in v)
     return isinstance(v, dict) and v.get("class_name") == "__keras_tensor__"
 
 
-def op_constants(nodes):
-    """The non-tensor arguments of an op layer's calls: new-style nodes ({"args", "kwargs"}) and
-    tf-keras's [[layer, node, tensor, kwargs], ...]."""
+def call_constants(nodes):
+    """The non-tensor arguments of a layer's calls, as written: Keras 3's nodes
+    ({"args": [...], "kwargs": {...}}) and tf-keras's ([[layer, node, tensor, kwargs], ...], or
+    one [layer, node, tensor, kwargs] for a TFOpLambda)."""
     found = []
     for node in nodes or []:
         if isinstance(node, dict):
             found += [json.dumps(a) for a in node.get("args", []) if not is_tensor_ref(a)]
             found += ["%s=%s" % (k, json.dumps(v)) for k, v in node.get("kwargs", {}).items()
-                      if not is_tensor_ref(v)]
-        else:
-            for inbound in node:
-                if len(inbound) > 3 and isinstance(inbound[3], dict):
-                    found += ["%s=%s" % (k, json.dumps(v)) for k, v in inbound[3].items()
-                              if v is not None and k != "name"]
+                      if not is_tensor_ref(v) and v is not None and k != "training"]
+            continue
+        for inbound in ([node] if node and isinstance(node[0], str) else node):
+            if len(inbound) > 3 and isinstance(inbound[3], dict):
+                found += ["%s=%s" % (k, "<tensor>" if is_tfk_tensor_ref(v) else json.dumps(v))
+                          for k, v in inbound[3].items() if v is not None and k != "name"]
     return found
+
+
+def is_tfk_tensor_ref(v):
+    # tf-keras writes a tensor passed as a keyword as [layer, node index, tensor index]
+    return (isinstance(v, list) and len(v) == 3 and isinstance(v[0], str)
+            and all(isinstance(i, int) for i in v[1:]))
 
 
 def describe_layers(cfg, classes, ops):
@@ -429,11 +514,12 @@ def describe_layers(cfg, classes, ops):
             label += "{%s}" % layer["registered_name"]
         classes.add(label)
         c = layer.get("config", {})
-        if (cls in ("TFOpLambda", "SlicingOpLambda", "Lambda", "CustomScaleLayer")
+        constants = call_constants(layer.get("inbound_nodes"))
+        if (constants or cls in ("TFOpLambda", "SlicingOpLambda", "Lambda", "CustomScaleLayer")
                 or (module or "").startswith("keras.src.ops")):
             args = {k: v for k, v in c.items() if k not in ("name", "trainable", "dtype")}
-            ops.add("%s %s (%s)" % (label, json.dumps(args, sort_keys=True),
-                                    ", ".join(op_constants(layer.get("inbound_nodes")))))
+            ops.add("%s %s called with (%s)" % (label, json.dumps(args, sort_keys=True),
+                                                ", ".join(constants)))
         if "layers" in c:
             describe_layers(layer, classes, ops)
 
@@ -519,10 +605,9 @@ def main_parent(out, only, jax_cache):
         print("    k3          %s" % fmt_dep(r3["dependence"]))
         print("    k3 vs tfk max |diff| %.3g (scaled %.3g); k3 weights matched by %s" % (
             d, ds, r3["matched"]))
-        print("    sizes MB: %s; time s: k3 %.1f (build %.1f, waited %.1f), tfk %.1f (build %.1f)"
-              % (", ".join("%s.%s %.1f" % (w, f, results[w]["report"][name]["files"][f] / 1e6)
-                           for w in WRITERS for f in FORMATS),
-                 r3["total_s"], r3["build_s"], r3["wait_s"], rt["total_s"], rt["build_s"]))
+        print("    sizes MB: %s; time s: k3 %.1f, tfk %.1f" % (
+            ", ".join("%s.%s %.1f" % (w, f, results[w]["report"][name]["files"][f] / 1e6)
+                      for w in WRITERS for f in FORMATS), r3["total_s"], rt["total_s"]))
         if degenerate(rt["final"]) or degenerate(r3["dependence"]):
             results["tfk"]["problems"].append("%s: output barely depends on the input" % name)
 
