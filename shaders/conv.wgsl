@@ -9,6 +9,34 @@
 @group(0) @binding(3) var<storage, read> cv_bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> cv_dst: array<f32>;
 
+// Where output value i lies: its sample, filter and spatial position.
+struct CvOutput {
+    sample: u32,
+    fo: u32,
+    o: array<u32, 3>,
+}
+
+fn cv_output(i: u32) -> CvOutput {
+    let first = cv.channels_first == 1u;
+    var out: CvOutput;
+    var rem = i;
+    if (!first) {
+        out.fo = rem % cv.filters;
+        rem /= cv.filters;
+    }
+    for (var a = cv.spatial; a > 0u; a--) {
+        let size = at(cv.dims, select(a, a + 1u, first));
+        out.o[a - 1u] = rem % size;
+        rem /= size;
+    }
+    if (first) {
+        out.fo = rem % cv.filters;
+        rem /= cv.filters;
+    }
+    out.sample = rem;
+    return out;
+}
+
 @compute @workgroup_size(WG)
 fn conv(FLAT_INVOCATION) {
     let i = FLAT_ID;
@@ -19,24 +47,10 @@ fn conv(FLAT_INVOCATION) {
     let group_channels = cv.group_channels;
     let filters = cv.filters;
     let first = cv.channels_first == 1u;
-    // The output value's sample, fo and spatial position.
-    var o: array<u32, 3>;
-    var rem = i;
-    var fo = 0u;
-    if (!first) {
-        fo = rem % filters;
-        rem /= filters;
-    }
-    for (var a = spatial; a > 0u; a--) {
-        let size = at(cv.dims, select(a, a + 1u, first));
-        o[a - 1u] = rem % size;
-        rem /= size;
-    }
-    if (first) {
-        fo = rem % filters;
-        rem /= filters;
-    }
-    let sample = rem;
+    let at_i = cv_output(i);
+    var o = at_i.o;
+    let fo = at_i.fo;
+    let sample = at_i.sample;
     let channel0 = (fo / (filters / cv.groups)) * group_channels;
     // Source strides of the channel axis and of spatial axis a.
     let channel_axis = select(spatial + 1u, 1u, first);
@@ -90,23 +104,10 @@ fn conv_transpose(FLAT_INVOCATION) {
     let channels = cv.group_channels;
     let filters = cv.filters;
     let first = cv.channels_first == 1u;
-    var o: array<u32, 3>;
-    var rem = i;
-    var fo = 0u;
-    if (!first) {
-        fo = rem % filters;
-        rem /= filters;
-    }
-    for (var a = spatial; a > 0u; a--) {
-        let size = at(cv.dims, select(a, a + 1u, first));
-        o[a - 1u] = rem % size;
-        rem /= size;
-    }
-    if (first) {
-        fo = rem % filters;
-        rem /= filters;
-    }
-    let sample = rem;
+    let at_i = cv_output(i);
+    var o = at_i.o;
+    let fo = at_i.fo;
+    let sample = at_i.sample;
     let channel_axis = select(spatial + 1u, 1u, first);
     let spatial0 = select(1u, 2u, first);
     var taps = 1u;

@@ -70,6 +70,23 @@ fn mean(
 @group(0) @binding(3) var<storage, read> ln_beta: array<f32>;
 @group(0) @binding(4) var<storage, read_write> ln_y: array<f32>;
 
+// The mean of the group at `base` (0 when not `centred`) and the sum of the squared deviations
+// from it, in two passes over ln_x (layer_norm and group_norm share these bindings).
+fn ln_moments(gr: Groups, base: u32, centred: bool) -> vec2<f32> {
+    let n = f32(gr.len);
+    var s = 0.0;
+    for (var r = 0u; r < gr.len; r++) {
+        s += ln_x[base + red_offset(gr, r)];
+    }
+    let mean = select(0.0, s / n, centred);
+    var ss = 0.0;
+    for (var r = 0u; r < gr.len; r++) {
+        let d = ln_x[base + red_offset(gr, r)] - mean;
+        ss += d * d;
+    }
+    return vec2<f32>(mean, ss);
+}
+
 @compute @workgroup_size(WG)
 fn layer_norm(
     @builtin(workgroup_id) wid: vec3<u32>,
@@ -82,19 +99,10 @@ fn layer_norm(
     }
     let base = group_base(lnp.groups, g);
     let count = lnp.groups.len;
-    let n = f32(count);
-    var s = 0.0;
-    for (var r = 0u; r < count; r++) {
-        s += ln_x[base + red_offset(lnp.groups, r)];
-    }
     // RMSNormalization (rms 2) takes the mean square, uncentred.
-    let mean = select(s / n, 0.0, lnp.rms == 2u);
-    var ss = 0.0;
-    for (var r = 0u; r < count; r++) {
-        let d = ln_x[base + red_offset(lnp.groups, r)] - mean;
-        ss += d * d;
-    }
-    let inv = 1.0 / sqrt(ss / n + lnp.epsilon);
+    let m = ln_moments(lnp.groups, base, lnp.rms != 2u);
+    let mean = m.x;
+    let inv = 1.0 / sqrt(m.y / f32(count) + lnp.epsilon);
     for (var r = 0u; r < count; r++) {
         let o = base + red_offset(lnp.groups, r);
         let x = ln_x[o];
@@ -116,13 +124,9 @@ fn layer_norm(
 
 // ---- group_norm: layer_norm's two passes over each (sample, group), then
 // y = x·inv + (beta − mean·inv) with inv = rsqrt(var + eps)·gamma per channel, as Keras ----
-// Bindings: 0 GroupNormParams, 1 x, 2 gamma, 3 beta (dummies when absent), 4 y.
+// Bindings: 0 GroupNormParams, 1 x, 2 gamma, 3 beta (dummies when absent), 4 y: layer_norm's.
 
 @group(0) @binding(0) var<uniform> gnp: GroupNormParams;
-@group(0) @binding(1) var<storage, read> gn_x: array<f32>;
-@group(0) @binding(2) var<storage, read> gn_gamma: array<f32>;
-@group(0) @binding(3) var<storage, read> gn_beta: array<f32>;
-@group(0) @binding(4) var<storage, read_write> gn_y: array<f32>;
 
 @compute @workgroup_size(WG)
 fn group_norm(
@@ -136,32 +140,23 @@ fn group_norm(
     }
     let base = group_base(gnp.groups, g);
     let count = gnp.groups.len;
-    let n = f32(count);
-    var s = 0.0;
-    for (var r = 0u; r < count; r++) {
-        s += gn_x[base + red_offset(gnp.groups, r)];
-    }
-    let mean = s / n;
-    var ss = 0.0;
-    for (var r = 0u; r < count; r++) {
-        let d = gn_x[base + red_offset(gnp.groups, r)] - mean;
-        ss += d * d;
-    }
-    let inv0 = 1.0 / sqrt(ss / n + gnp.epsilon);
+    let m = ln_moments(gnp.groups, base, true);
+    let mean = m.x;
+    let inv0 = 1.0 / sqrt(m.y / f32(count) + gnp.epsilon);
     // The group's first channel; element r's channel within the group.
     let c0 = (g % gnp.num_groups) * gnp.group_channels;
     for (var r = 0u; r < count; r++) {
         let c = c0 + (r / gnp.inner) % gnp.group_channels;
         var inv = inv0;
         if (gnp.scale != 0u) {
-            inv = inv * gn_gamma[c];
+            inv = inv * ln_gamma[c];
         }
         var res = -(mean * inv);
         if (gnp.center != 0u) {
-            res = res + gn_beta[c];
+            res = res + ln_beta[c];
         }
         let o = base + red_offset(gnp.groups, r);
-        gn_y[o] = gn_x[o] * inv + res;
+        ln_y[o] = ln_x[o] * inv + res;
     }
 }
 

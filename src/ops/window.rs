@@ -102,16 +102,31 @@ pub fn sizes(
     key: &str,
     spatial: usize,
 ) -> Result<Option<Vec<usize>>, String> {
+    per_axis(config, key, spatial, 1)
+}
+
+/// An int for all axes or one per axis, each at least `least` (None when absent or null).
+pub fn per_axis(
+    config: &serde_json::Value,
+    key: &str,
+    spatial: usize,
+    least: u64,
+) -> Result<Option<Vec<usize>>, String> {
     use serde_json::Value;
+    let kind = if least == 0 {
+        "non-negative"
+    } else {
+        "positive"
+    };
     let bad = || {
         format!(
-            "'{key}' is {}, not {spatial} positive integer(s)",
+            "'{key}' is {}, not {spatial} {kind} integer(s)",
             config[key]
         )
     };
     let one = |v: &Value| {
         v.as_u64()
-            .filter(|&n| n > 0)
+            .filter(|&n| n >= least)
             .map(|n| n as usize)
             .ok_or_else(bad)
     };

@@ -130,13 +130,8 @@ impl Builder<'_> {
             .custom
             .lookup(layer)
             .map_or(layer.class_name.as_str(), |(_, m)| m.builtin.as_str());
-        let translated = translate(class, &layer.config, input, self.dialect).map_err(|e| {
-            if e.contains("; ") {
-                bad(e)
-            } else {
-                bad(format!("{e}; {MALFORMED}"))
-            }
-        })?;
+        let translated =
+            translate(class, &layer.config, input, self.dialect).map_err(|e| bad(advised(e)))?;
         translated.ok_or_else(|| bad(format!("class '{class}' has no op in keqv; {MALFORMED}")))
     }
 
@@ -186,13 +181,7 @@ impl Builder<'_> {
             let params = layer.config.as_object().cloned().unwrap_or_default();
             (operands, params, c.raw_args.get(1))
         };
-        op_layers::parse(op, &operands, &params, slices, input).map_err(|e| {
-            if e.contains("; ") {
-                bad(e)
-            } else {
-                bad(format!("{e}; {MALFORMED}"))
-            }
-        })
+        op_layers::parse(op, &operands, &params, slices, input).map_err(|e| bad(advised(e)))
     }
 
     /// The layer's weights, checked against what the op needs.
@@ -334,5 +323,15 @@ impl Builder<'_> {
         }
         self.nodes.push(node);
         Ok(NodeId(self.nodes.len() - 1))
+    }
+}
+
+/// A family's reason a config cannot be read, with what to do: its own advice when it gives
+/// some (`…; it runs …`), else that the config is malformed.
+fn advised(reason: String) -> String {
+    if reason.contains("; ") {
+        reason
+    } else {
+        format!("{reason}; {MALFORMED}")
     }
 }

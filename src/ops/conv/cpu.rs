@@ -17,11 +17,7 @@ pub(super) fn conv<T: Real>(
     kernel: &ArrayD<T>,
     bias: Option<&ArrayD<T>>,
 ) -> ArrayD<T> {
-    let x = if conv.channels_first {
-        channels_last(x)
-    } else {
-        x.as_standard_layout().into_owned()
-    };
+    let x = standard_channels_last(conv, x);
     let batch = x.shape()[0];
     let group_channels = g.channels / conv.groups;
     let group_filters = conv.filters / conv.groups;
@@ -68,11 +64,7 @@ pub(super) fn conv_transpose<T: Real>(
     kernel: &ArrayD<T>,
     bias: Option<&ArrayD<T>>,
 ) -> ArrayD<T> {
-    let x = if conv.channels_first {
-        channels_last(x)
-    } else {
-        x.as_standard_layout().into_owned()
-    };
+    let x = standard_channels_last(conv, x);
     let batch = x.shape()[0];
     let (taps, filters) = (conv.window.iter().product::<usize>(), conv.filters);
     let positions: usize = g.input.iter().product();
@@ -161,6 +153,15 @@ fn im2col<T: Real>(
         }
     }
     cols
+}
+
+/// The input as the kernels read it: channels last, in standard layout.
+fn standard_channels_last<T: Real>(conv: &Conv, x: &ArrayD<T>) -> ArrayD<T> {
+    if conv.channels_first {
+        channels_last(x)
+    } else {
+        x.as_standard_layout().into_owned()
+    }
 }
 
 /// `[batch, channels, spatial…]` → `[batch, spatial…, channels]`.

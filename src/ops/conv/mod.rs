@@ -102,7 +102,7 @@ pub fn parse(class: &str, config: &Value, input: &[usize], dialect: Dialect) -> 
                 filters,
             )
         } else if class.ends_with("Transpose") {
-            let output_padding = sizes_or_zero(config, "output_padding", spatial)?;
+            let output_padding = window::per_axis(config, "output_padding", spatial, 0)?;
             (ConvKind::Transpose { output_padding }, 1, filters)
         } else {
             let groups = usize_field(config, "groups")?.unwrap_or(1).max(1);
@@ -123,25 +123,6 @@ pub fn parse(class: &str, config: &Value, input: &[usize], dialect: Dialect) -> 
         activation: activation_field(config, dialect)?,
         kind,
     }))
-}
-
-/// `output_padding`: absent or null, or a non-negative size per spatial axis (0 allowed).
-fn sizes_or_zero(config: &Value, key: &str, spatial: usize) -> Result<Option<Vec<usize>>, String> {
-    let bad = || {
-        format!(
-            "'{key}' is {}, not {spatial} non-negative integer(s)",
-            config[key]
-        )
-    };
-    let one = |v: &Value| v.as_u64().map(|n| n as usize).ok_or_else(bad);
-    match config.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Array(items)) if items.len() == spatial => {
-            items.iter().map(one).collect::<Result<_, _>>().map(Some)
-        }
-        Some(v @ Value::Number(_)) => Ok(Some(vec![one(v)?; spatial])),
-        Some(_) => Err(bad()),
-    }
 }
 
 impl Conv {

@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::fields::{channels_first, usize_field};
-use super::window::spatial_rank;
+use super::window::{sizes, spatial_rank};
 use super::{Op, Pad, Real};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -145,7 +145,7 @@ pub fn parse(class: &str, config: &Value, input: &[usize]) -> Result<Op, String>
                 aspect: Aspect::Crop,
             }
         }
-        _ => Target::Factors(factors(config, spatial)?),
+        _ => Target::Factors(sizes(config, "size", spatial)?.unwrap_or(vec![2; spatial])),
     };
     let fill = match config.get("fill_value") {
         None | Some(Value::Null) => 0.0,
@@ -157,28 +157,6 @@ pub fn parse(class: &str, config: &Value, input: &[usize]) -> Result<Op, String>
         fill,
         target,
     }))
-}
-
-/// UpSampling's `size`: an int for every axis or one per axis.
-fn factors(config: &Value, spatial: usize) -> Result<Vec<usize>, String> {
-    let bad = || {
-        format!(
-            "'size' is {}, not {spatial} positive integer(s)",
-            config["size"]
-        )
-    };
-    let one = |v: &Value| {
-        v.as_u64()
-            .filter(|&n| n > 0)
-            .map(|n| n as usize)
-            .ok_or_else(bad)
-    };
-    match config.get("size") {
-        None | Some(Value::Null) => Ok(vec![2; spatial]),
-        Some(Value::Array(items)) if items.len() == spatial => items.iter().map(one).collect(),
-        Some(v @ Value::Number(_)) => Ok(vec![one(v)?; spatial]),
-        Some(_) => Err(bad()),
-    }
 }
 
 impl Resample {
