@@ -1,9 +1,13 @@
 // Merge layers (Add, Subtract, Multiply, Average, Maximum, Minimum) with Keras broadcasting.
 // Keras folds the inputs left to right, ((x0 op x1) op x2) ..., and Average divides once at the
 // end; the executor runs `merge` for x0 op x1, then `merge_acc` for each further input.
-// Override OP: 0 add (and average), 1 subtract, 2 multiply, 3 maximum, 4 minimum.
+// Override OP: 0 add (and average), 1 subtract, 2 multiply, 3 maximum, 4 minimum,
+// 5 scaled add (a + b·scale, InceptionResNetV2's CustomScaleLayer).
 
 override OP: u32 = 0u;
+
+// Every merge kernel reads MergeParams.
+@group(0) @binding(0) var<uniform> mp: MergeParams;
 
 fn combine(a: f32, b: f32) -> f32 {
     switch OP {
@@ -11,12 +15,10 @@ fn combine(a: f32, b: f32) -> f32 {
         case 2u: { return a * b; }
         case 3u: { return max_nan(a, b); }
         case 4u: { return min_nan(a, b); }
+        case 5u: { return a + b * mp.scale; }
         default: { return a + b; }
     }
 }
-
-// Every merge kernel reads MergeParams.
-@group(0) @binding(0) var<uniform> mp: MergeParams;
 
 // Divides by the divisor on the last step of an Average (0 otherwise).
 fn finish(v: f32) -> f32 {

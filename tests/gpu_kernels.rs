@@ -615,9 +615,11 @@ fn merges_with_two_and_three_inputs_and_broadcasting() {
         MergeKind::Average,
         MergeKind::Maximum,
         MergeKind::Minimum,
+        MergeKind::ScaledAdd { scale: 0.17 },
     ];
     for kind in kinds {
-        let shape_sets: Vec<Vec<Vec<usize>>> = if kind == MergeKind::Subtract {
+        let binary = matches!(kind, MergeKind::Subtract | MergeKind::ScaledAdd { .. });
+        let shape_sets: Vec<Vec<Vec<usize>>> = if binary {
             vec![
                 vec![vec![4, 5], vec![4, 5]],
                 vec![vec![4, 5], vec![1, 5]],

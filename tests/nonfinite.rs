@@ -568,7 +568,7 @@ fn softmax_layer_over_several_axes_shifts_by_logsumexp() {
 fn merges_propagate_nan_and_combine_infinities() {
     let a = [N, N, N, I, I, I, NI, NI, NI, 1.0, 1.0, 1.0, N, 2.0];
     let b = [N, 1.0, I, N, 1.0, NI, N, 1.0, I, N, I, NI, NI, 3.0];
-    let table: [(MergeKind, [f32; 14]); 6] = [
+    let table: [(MergeKind, [f32; 14]); 7] = [
         (
             MergeKind::Maximum,
             [N, N, N, N, I, I, N, 1.0, I, N, I, 1.0, N, 3.0],
@@ -592,6 +592,11 @@ fn merges_propagate_nan_and_combine_infinities() {
         (
             MergeKind::Average,
             [N, N, N, N, I, N, N, NI, N, N, I, NI, N, 2.5],
+        ),
+        (
+            // a + b·(−0.5): the infinities of b change sign.
+            MergeKind::ScaledAdd { scale: -0.5 },
+            [N, N, N, N, I, I, N, NI, NI, N, NI, I, N, 0.5],
         ),
     ];
     let inputs = vec![tensor(&[1, 14], &a), tensor(&[1, 14], &b)];

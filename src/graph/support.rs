@@ -88,7 +88,7 @@ pub fn classify(
             None,
         ));
     }
-    if runs_class(&layer.class_name) {
+    if layer.is_keras_class() && runs_class(&layer.class_name) {
         Ok((Status::Runs, None))
     } else {
         Ok((unrunnable_status(layer), None))
@@ -354,6 +354,8 @@ mod tests {
         for class in classes.chain(EXTRA_BUILTINS.iter().copied()) {
             let config = if class.contains("Pooling") || class.contains("Conv") {
                 json!({"pool_size": 1, "filters": 2, "kernel_size": 1})
+            } else if class == "CustomScaleLayer" {
+                json!({"scale": 0.5})
             } else {
                 json!({"units": 2, "target_shape": [4], "dims": [1], "padding": 1, "cropping": 1,
                        "n": 2, "height": 2, "width": 2, "groups": 1})

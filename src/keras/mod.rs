@@ -155,6 +155,14 @@ impl LayerConfig {
         self.registered_name.as_deref().unwrap_or(&self.class_name)
     }
 
+    /// Whether the class is Keras's own rather than a user's (see `registry::is_keras_class`).
+    pub fn is_keras_class(&self) -> bool {
+        crate::ops::registry::is_keras_class(
+            self.registered_name.as_deref(),
+            self.raw.get("module").and_then(Value::as_str),
+        )
+    }
+
     /// For an op layer, the op it computes: a Keras 3 symbolic-op layer's class (module
     /// `keras.src.ops.*`; legacy `.h5` drops the module) or a tf-keras TFOpLambda /
     /// SlicingOpLambda's function (`math.multiply`). None for every other layer.

@@ -53,6 +53,24 @@ const FAMILIES: &[(&[&str], Parser)] = &[
     }),
 ];
 
+/// Registered (`package>Name`) classes that Keras itself ships, each with the module its
+/// `.keras` files name (legacy `.h5` names none): read as the built-in class `Name`. Every other
+/// registered class is the user's own, even where its name is a built-in's.
+const KERAS_REGISTERED: &[(&str, &str)] = &[(
+    "Custom>CustomScaleLayer",
+    "applications.inception_resnet_v2",
+)];
+
+/// Whether a layer's class is Keras's own: unregistered, or registered by Keras itself (the
+/// module, where the file names one, ends as Keras's does).
+pub fn is_keras_class(registered: Option<&str>, module: Option<&str>) -> bool {
+    registered.is_none_or(|r| {
+        KERAS_REGISTERED
+            .iter()
+            .any(|&(name, home)| name == r && module.is_none_or(|m| m.ends_with(home)))
+    })
+}
+
 /// Names accepted on the right of `--custom NAME=BUILTIN` that are no layer class.
 pub const EXTRA_BUILTINS: &[&str] = &["l2_normalize", "identity"];
 
@@ -94,4 +112,26 @@ pub fn translate(
         return parse(&layer).map(Some);
     }
     Ok(activation::parse_activation(class, dialect).map(Op::Activation))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_keras_class;
+
+    #[test]
+    fn a_registered_class_is_the_users_unless_keras_ships_it() {
+        assert!(is_keras_class(None, None));
+        assert!(is_keras_class(None, Some("keras.layers")));
+        // A user's class that shares a built-in's name is still the user's.
+        assert!(!is_keras_class(Some("mypkg>Dense"), None));
+        assert!(!is_keras_class(Some("Custom>Dense"), Some("keras.layers")));
+        // keras.applications' CustomScaleLayer, from either dialect's files.
+        let scale = Some("Custom>CustomScaleLayer");
+        assert!(is_keras_class(scale, None));
+        assert!(is_keras_class(
+            scale,
+            Some("keras.src.applications.inception_resnet_v2")
+        ));
+        assert!(!is_keras_class(scale, Some("__main__")));
+    }
 }

@@ -9,14 +9,18 @@ proptest! {
     #![proptest_config(config())]
 
     #[test]
-    fn merges_combine_elementwise(shape in shapes(), seed: u64, which in 0usize..6, three: bool) {
+    fn merges_combine_elementwise(
+        shape in shapes(), seed: u64, which in 0usize..7, three: bool, scale in -2.0f32..2.0,
+    ) {
         let kinds = [
             MergeKind::Add, MergeKind::Subtract, MergeKind::Multiply,
             MergeKind::Average, MergeKind::Maximum, MergeKind::Minimum,
+            MergeKind::ScaledAdd { scale },
         ];
         let kind = kinds[which];
-        // Subtract takes exactly two inputs.
-        let count = if three && kind != MergeKind::Subtract { 3 } else { 2 };
+        // Subtract and the scaled add take exactly two inputs.
+        let binary = matches!(kind, MergeKind::Subtract | MergeKind::ScaledAdd { .. });
+        let count = if three && !binary { 3 } else { 2 };
         let inputs: Vec<Plain> = (0..count).map(|i| plain(&shape, seed ^ i as u64, 3.0)).collect();
         let refs: Vec<&Plain> = inputs.iter().collect();
         let got = run(&node(Op::Merge(kind), &refs, &[]), &refs);
@@ -30,6 +34,7 @@ proptest! {
                     MergeKind::Average => v.iter().sum::<f64>() / v.len() as f64,
                     MergeKind::Maximum => v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
                     MergeKind::Minimum => v.iter().copied().fold(f64::INFINITY, f64::min),
+                    MergeKind::ScaledAdd { scale } => v[0] + v[1] * f64::from(scale),
                 }
             })
             .collect();

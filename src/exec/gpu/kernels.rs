@@ -232,6 +232,7 @@ pub fn merge_code(kind: MergeKind) -> u32 {
         MergeKind::Multiply => 2,
         MergeKind::Maximum => 3,
         MergeKind::Minimum => 4,
+        MergeKind::ScaledAdd { .. } => 5,
     }
 }
 

@@ -318,14 +318,16 @@ kernel_params! {
 kernel_params! {
     /// `merge*`: out = a op b over `n` elements (vec4s for the window kernels), `rank` output
     /// dims; a dense operand is indexed by i directly, else through its strides (0 on
-    /// broadcast axes). `divisor` divides the result (Average's last step), 0 for none.
+    /// broadcast axes). `divisor` divides the result (Average's last step), 0 for none;
+    /// `scale` multiplies b for the scaled add.
     MergeParams {
         n: u32,
         rank: u32,
         a_dense: u32,
         b_dense: u32,
         divisor: f32,
-        _pad: Pad<3>,
+        scale: f32,
+        _pad: Pad<2>,
         dims: Idx,
         a_strides: Idx,
         b_strides: Idx,

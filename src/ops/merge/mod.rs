@@ -1,15 +1,15 @@
 //! Merges: Add, Subtract, Multiply, Average, Maximum, Minimum (elementwise, with Keras's
-//! broadcasting) and Concatenate.
+//! broadcasting), InceptionResNetV2's CustomScaleLayer (x0 + x1·scale) and Concatenate.
 
 use ndarray::{concatenate, ArrayD, Axis, IxDyn, Zip};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::fields::{i64_field, resolve_axis};
+use super::fields::{f32_field, i64_field, resolve_axis};
 use super::{nan, Op, Real};
 
 /// How a merge layer combines its N same-shaped (or broadcastable) inputs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MergeKind {
     Add,
@@ -19,6 +19,11 @@ pub enum MergeKind {
     Average,
     Maximum,
     Minimum,
+    /// Exactly two inputs: first + second·scale, the product rounded first (keras.applications'
+    /// InceptionResNetV2 `CustomScaleLayer`).
+    ScaledAdd {
+        scale: f32,
+    },
 }
 
 /// Joins the inputs along one axis.
@@ -35,6 +40,7 @@ pub const CLASSES: &[&str] = &[
     "Maximum",
     "Minimum",
     "Concatenate",
+    "CustomScaleLayer",
 ];
 
 /// Reads a merge layer; `rank` counts the batch axis.
@@ -46,6 +52,10 @@ pub fn parse(class: &str, config: &Value, rank: usize) -> Result<Op, String> {
         "Average" => MergeKind::Average,
         "Maximum" => MergeKind::Maximum,
         "Minimum" => MergeKind::Minimum,
+        "CustomScaleLayer" => MergeKind::ScaledAdd {
+            scale: f32_field(config, "scale")?
+                .ok_or("CustomScaleLayer has no 'scale' in its config")?,
+        },
         _ => {
             return Ok(Op::Concatenate(Concatenate {
                 axis: resolve_axis(i64_field(config, "axis")?.unwrap_or(-1), rank)?,
@@ -56,19 +66,28 @@ pub fn parse(class: &str, config: &Value, rank: usize) -> Result<Op, String> {
 
 impl MergeKind {
     pub fn name(self) -> String {
-        format!("{self:?}").to_lowercase()
+        match self {
+            MergeKind::ScaledAdd { scale } => format!("scaled_add(scale={scale})"),
+            _ => format!("{self:?}").to_lowercase(),
+        }
+    }
+
+    /// Whether the merge takes exactly two inputs.
+    fn binary(self) -> bool {
+        matches!(self, MergeKind::Subtract | MergeKind::ScaledAdd { .. })
     }
 
     /// Keras's merge broadcasting: equal ranks, and per axis equal sizes or a size of 1.
     pub fn output_shape(self, inputs: &[&[usize]]) -> Result<Vec<usize>, String> {
-        if inputs.len() < 2 || (self == MergeKind::Subtract && inputs.len() != 2) {
-            let want = if self == MergeKind::Subtract {
+        if inputs.len() < 2 || (self.binary() && inputs.len() != 2) {
+            let want = if self.binary() {
                 "exactly 2"
             } else {
                 "at least 2"
             };
             return Err(format!(
-                "{self:?} needs {want} inputs, got {}",
+                "{} needs {want} inputs, got {}",
+                self.name(),
                 inputs.len()
             ));
         }
@@ -96,12 +115,16 @@ impl MergeKind {
             .expect("merge shapes checked");
         let mut acc = first.to_owned();
         for x in &inputs[1..] {
-            let combine: fn(T, T) -> T = match self {
-                MergeKind::Add | MergeKind::Average => |a, b| a + b,
-                MergeKind::Subtract => |a, b| a - b,
-                MergeKind::Multiply => |a, b| a * b,
-                MergeKind::Maximum => nan::max,
-                MergeKind::Minimum => nan::min,
+            let combine: Box<dyn Fn(T, T) -> T> = match self {
+                MergeKind::Add | MergeKind::Average => Box::new(|a, b| a + b),
+                MergeKind::Subtract => Box::new(|a, b| a - b),
+                MergeKind::Multiply => Box::new(|a, b| a * b),
+                MergeKind::Maximum => Box::new(nan::max),
+                MergeKind::Minimum => Box::new(nan::min),
+                MergeKind::ScaledAdd { scale } => {
+                    let scale = T::from_f64(f64::from(scale));
+                    Box::new(move |a, b| a + b * scale)
+                }
             };
             Zip::from(&mut acc)
                 .and_broadcast(*x)

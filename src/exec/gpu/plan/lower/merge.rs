@@ -1,4 +1,4 @@
-//! Merges of several tensors (Add, Subtract, Multiply, Average, Maximum, Minimum), with
+//! Merges of several tensors (Add, Subtract, Multiply, Average, Maximum, Minimum, scaled add), with
 //! broadcasting and an accumulating form for more than two inputs.
 
 use super::super::*;
@@ -9,6 +9,10 @@ impl Builder<'_> {
         let shape = node.shape.clone();
         let len: usize = shape.iter().product();
         let op = merge_code(kind);
+        let scale = match kind {
+            MergeKind::ScaledAdd { scale } => scale,
+            _ => 1.0,
+        };
         let count = ins.len();
         let divisor = |step: usize| {
             if kind == MergeKind::Average && step + 1 == count {
@@ -47,6 +51,7 @@ impl Builder<'_> {
                     let p = MergeParams {
                         n: n4 as u32,
                         divisor: div,
+                        scale,
                         ..Default::default()
                     };
                     (p, n4)
@@ -77,6 +82,7 @@ impl Builder<'_> {
                     a_dense: u32::from(da),
                     b_dense: u32::from(db),
                     divisor: div,
+                    scale,
                     dims: Idx::of(&full),
                     a_strides: Idx::of(&sa),
                     b_strides: Idx::of(&sb),
