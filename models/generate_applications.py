@@ -28,8 +28,9 @@ calibration folded into each hidden Conv2D/Dense. If the softmax is nearly flat 
 logits' std over classes, averaged over the batch, outside [0.5, 3]), the classifier's kernel
 and bias are scaled to put it at 1.5. The weights go to an .npz that the k3 writer loads by layer
 name (by order of weighted layers where the names differ), so both dialects hold identical
-weights. The two writers run at once, each writing all its files before its reload checks, so
-that the k3 writer, which waits for each model's .npz, seldom waits.
+weights. The writers run at once (k3 in one process, tfk split over two), each writing all its
+files before its reload checks, so that the k3 writer, which waits for each model's .npz, seldom
+waits.
 
 Inputs: batch 8, float32. Families whose preprocessing is inside the model (MobileNetV3's
 Rescaling, EfficientNet's Rescaling + Normalization, ConvNeXt's Normalization) get images,
@@ -323,7 +324,6 @@ def wait_for(path, timeout=3600):
         if time.time() - start > timeout:
             raise RuntimeError("no weights after %ds: %s" % (timeout, path))
         time.sleep(0.2)
-    return time.time() - start
 
 
 class Laps:
@@ -366,8 +366,9 @@ def write_model(K, writer, app, out, wdir):
     expected = save_outputs(os.path.join(out, writer, app.name + ".expected"), {None: y})
     lap("predict")
     notes = ("keras.applications.%s(weights=None, include_top=True, classes=%d, "
-             "input_shape=(%d, %d, 3)%s); input %s; weights: Keras's seeded init, normalisation "
-             "layers randomised and calibrated (see models/generate_applications.py)%s" % (
+             "input_shape=(%d, %d, 3)%s); input %s; weights: Keras's seeded init, then "
+             "normalisation made data-dependent and the classifier scaled as "
+             "models/generate_applications.py describes%s" % (
                  app.ctor, CLASSES, app.size, app.size,
                  "".join(", %s=%r" % kv for kv in app.kwargs.items()), input_desc(app),
                  "; weights matched to the tfk model's by order of weighted layers (the layer "
@@ -515,8 +516,9 @@ def describe_layers(cfg, classes, ops):
         classes.add(label)
         c = layer.get("config", {})
         constants = call_constants(layer.get("inbound_nodes"))
-        if (constants or cls in ("TFOpLambda", "SlicingOpLambda", "Lambda", "CustomScaleLayer")
-                or (module or "").startswith("keras.src.ops")):
+        if (constants or (module or "").startswith("keras.src.ops")
+                or cls.split(">")[-1] in ("TFOpLambda", "SlicingOpLambda", "Lambda",
+                                          "CustomScaleLayer")):
             args = {k: v for k, v in c.items() if k not in ("name", "trainable", "dtype")}
             ops.add("%s %s called with (%s)" % (label, json.dumps(args, sort_keys=True),
                                                 ", ".join(constants)))
@@ -555,21 +557,32 @@ def main_parent(out, only, jax_cache):
         np.save(os.path.join(out, "inputs", name + ".npy"),
                 draw_input(BY_NAME[name], 4000 + SEED[name], BATCH))
 
-    results = {}
+    results = {w: dict(entries=[], problems=[], report={}) for w in WRITERS}
     with tempfile.TemporaryDirectory(prefix="keqv-apps-") as wdir:
         cache = jax_cache or os.path.join(wdir, "jax-cache")
-        paths = {w: os.path.join(wdir, w + ".json") for w in WRITERS}
-        # tfk draws the weights, k3 loads them as they appear (see the module docstring)
-        procs = {w: spawn(w, out, wdir, paths[w], only, cache) for w in ("tfk", "k3")}
-        if procs["tfk"].wait() != 0:
-            procs["k3"].kill()
-            procs["k3"].wait()
-            sys.exit("writer tfk failed (rc %d)" % procs["tfk"].returncode)
-        if procs["k3"].wait() != 0:
-            sys.exit("writer k3 failed (rc %d)" % procs["k3"].returncode)
-        for w in WRITERS:
-            with open(paths[w]) as f:
-                results[w] = json.load(f)
+        # tfk draws the weights, k3 loads them as they appear (see the module docstring). The
+        # tfk work (mostly its slow reloads of .keras files) is split between two processes so
+        # that it takes about as long as k3's.
+        jobs = [("k3", only), ("tfk", only[0::2]), ("tfk", only[1::2])]
+        procs = []
+        for i, (w, models) in enumerate(jobs):
+            if models:
+                path = os.path.join(wdir, "%s-%d.json" % (w, i))
+                procs.append((w, path, spawn(w, out, wdir, path, models, cache)))
+        for w, _, proc in sorted(procs, key=lambda p: p[0] == "k3"):  # k3 waits for tfk
+            if proc.wait() != 0:
+                for _, _, other in procs:
+                    if other.poll() is None:
+                        other.kill()
+                        other.wait()
+                sys.exit("writer %s failed (rc %d)" % (w, proc.returncode))
+        for w, path, _ in procs:
+            with open(path) as f:
+                r = json.load(f)
+            for k in ("entries", "problems"):
+                results[w][k] += r[k]
+            results[w]["report"].update(r["report"])
+            results[w]["versions"] = r["versions"]
 
     entries = results["k3"]["entries"] + results["tfk"]["entries"]
     if not full and os.path.exists(manifest):
@@ -640,7 +653,7 @@ def main_parent(out, only, jax_cache):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     ap.add_argument("--out", default=os.path.join(ROOT, "target", "applications"),
                     help="output directory (default: target/applications in the repo)")
     ap.add_argument("--only", help="comma-separated model names (default: every model)")

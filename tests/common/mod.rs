@@ -36,6 +36,9 @@ pub struct Fixture {
     pub runnable: bool,
     pub chain: bool,
     pub notes: String,
+    /// The directory the manifest's paths are relative to.
+    #[serde(skip, default = "root")]
+    pub base: PathBuf,
 }
 
 pub fn root() -> PathBuf {
@@ -46,6 +49,26 @@ pub fn fixtures() -> Vec<Fixture> {
     let text =
         std::fs::read_to_string(root().join("models/fixtures.json")).expect("models/fixtures.json");
     serde_json::from_str(&text).expect("manifest parses")
+}
+
+/// Where models/generate_applications.py wrote the keras.applications models (generated in CI,
+/// never committed): `KEQV_APPLICATIONS`, else target/applications.
+pub fn applications_dir() -> PathBuf {
+    std::env::var_os("KEQV_APPLICATIONS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target/applications"))
+}
+
+/// The keras.applications manifest, its paths relative to its directory; None when it was
+/// not generated.
+pub fn applications() -> Option<Vec<Fixture>> {
+    let dir = applications_dir();
+    let text = std::fs::read_to_string(dir.join("applications.json")).ok()?;
+    let mut all: Vec<Fixture> = serde_json::from_str(&text).expect("manifest parses");
+    for f in &mut all {
+        f.base = dir.clone();
+    }
+    Some(all)
 }
 
 impl Fixture {
@@ -75,8 +98,8 @@ impl Fixture {
     }
 
     pub fn load(&self) -> keqv::Result<KerasModel> {
-        let weights = self.weights.as_ref().map(|w| root().join(w));
-        KerasModel::load(&root().join(&self.path), weights.as_deref())
+        let weights = self.weights.as_ref().map(|w| self.base.join(w));
+        KerasModel::load(&self.base.join(&self.path), weights.as_deref())
     }
 
     pub fn graph(&self) -> keqv::Result<Graph> {
@@ -86,7 +109,7 @@ impl Fixture {
     /// The inputs in the graph's input order (an .npz is keyed by input layer name).
     pub fn inputs(&self, graph: &Graph) -> Vec<Tensor> {
         named_arrays(
-            &root().join(&self.input),
+            &self.base.join(&self.input),
             &graph
                 .inputs
                 .iter()
@@ -98,7 +121,7 @@ impl Fixture {
     /// Keras's outputs in the graph's output order.
     pub fn expected(&self, graph: &Graph) -> Vec<Tensor> {
         named_arrays(
-            &root().join(&self.expected),
+            &self.base.join(&self.expected),
             &graph
                 .outputs
                 .iter()
