@@ -12,7 +12,9 @@ backend, or tf-keras 2.x), checked to be a Sequential model with those layers, a
 input. When `exact` (the original was written by the same Keras) its output must be identical to
 that Keras's output of the source model, loaded and run here the same way (the saved
 prediction was made on another processor, whose rounding may differ in the last bit); else
-within 1e-6 of the saved prediction (Keras 3 and tf-keras round differently). RESULTS.json gets one {"file", "ok", "max_abs", "error"} per file. Exit
+within `tol` + `tol`·|b| of the saved prediction b (Keras 3 and tf-keras round differently:
+1e-6 for the small fixtures, 1e-4 for keras.applications' deep CNNs, the bar keqv itself meets
+there). RESULTS.json gets one {"file", "ok", "max_abs", "error"} per file. Exit
 status 0 when the script itself ran.
 """
 
@@ -85,10 +87,11 @@ def main():
             result["max_abs"] = max_abs
             if not same_nan:
                 raise AssertionError("NaNs in different places")
-            limit = 0.0 if entry["exact"] else 1e-6
-            result["ok"] = max_abs <= limit
+            tol = 0.0 if entry["exact"] else entry["tol"]
+            excess = diff - tol * np.abs(want.astype(np.float64))
+            result["ok"] = bool(np.nanmax(excess) <= tol) if diff.size else True
             if not result["ok"]:
-                result["error"] = f"max |a-b| = {max_abs:.3e} > {limit}"
+                result["error"] = f"max |a-b| = {max_abs:.3e} > {tol} + {tol}·|b|"
         except Exception as e:  # noqa: BLE001 - every failure is reported, not raised
             result["error"] = f"{type(e).__name__}: {e}"
             traceback.print_exc()
