@@ -12,6 +12,7 @@ pub mod activation;
 pub mod conv;
 pub mod dense;
 mod fields;
+pub mod gemm;
 pub mod layout;
 pub mod mean;
 pub mod merge;

@@ -1,5 +1,5 @@
-//! The CPU executor: ndarray, f32 for normal runs and f64 for reference runs. Dense layers go
-//! through ndarray's multithreaded `dot`.
+//! The CPU executor: ndarray, f32 for normal runs and f64 for reference runs. Dense layers and
+//! convolutions multiply through `ops::gemm`, threaded over every core.
 
 use std::sync::Arc;
 

@@ -2,6 +2,7 @@
 //! an infinity comes out as Keras gives it: max, min and clip propagate NaN (see `nan`).
 
 use ndarray::{ArrayD, Axis, Zip};
+use rayon::prelude::*;
 
 use super::Activation;
 use crate::ops::reduce::reduce_keep;
@@ -13,9 +14,31 @@ pub fn apply<T: Real>(act: &Activation, x: &mut ArrayD<T>) {
         Activation::Linear => {}
         Activation::Softmax => softmax_last_axis(x, false),
         Activation::LogSoftmax => softmax_last_axis(x, true),
-        // The common case without the general relu's per-element parameters (same results).
-        &Activation::RELU => x.mapv_inplace(nan::relu),
-        elementwise => x.mapv_inplace(|v| scalar(elementwise, v)),
+        // The common cases without the general relu's per-element parameters (same results).
+        &Activation::RELU => par_map_inplace(x, nan::relu),
+        &Activation::Relu {
+            negative_slope: 0.0,
+            max_value: Some(max),
+            threshold: 0.0,
+            ..
+        } => {
+            let max = T::from_f32(max);
+            par_map_inplace(x, move |v| nan::clamp(nan::relu(v), T::zero(), max))
+        }
+        elementwise => {
+            let act = *elementwise;
+            par_map_inplace(x, move |v| scalar(&act, v))
+        }
+    }
+}
+
+/// `x = f(x)` elementwise, over all cores for a contiguous array.
+fn par_map_inplace<T: Real>(x: &mut ArrayD<T>, f: impl Fn(T) -> T + Sync) {
+    match x.as_slice_mut() {
+        Some(values) => values
+            .par_chunks_mut(1 << 14)
+            .for_each(|chunk| chunk.iter_mut().for_each(|v| *v = f(*v))),
+        None => x.mapv_inplace(f),
     }
 }
 

@@ -2,10 +2,11 @@
 //! row) and one GEMM per group; a transposed convolution as one GEMM (each input position's
 //! contribution to every tap) and col2im (the contributions added at their output rows).
 
-use ndarray::linalg::general_mat_mul;
-use ndarray::{s, Array2, ArrayD, Axis, IxDyn};
+use ndarray::{s, Array2, ArrayD, ArrayView2, ArrayViewD, Axis, CowArray, Ix2, IxDyn};
+use rayon::prelude::*;
 
 use super::{Conv, ConvGeometry};
+use crate::ops::gemm::gemm;
 use crate::ops::Real;
 use crate::tensor::unravel;
 
@@ -20,7 +21,6 @@ pub(super) fn conv<T: Real>(
     let x = standard_channels_last(conv, x);
     let batch = x.shape()[0];
     let group_channels = g.channels / conv.groups;
-    let group_filters = conv.filters / conv.groups;
     let taps: usize = conv.window.iter().product();
     let rows = batch * g.output.iter().product::<usize>();
     let kernel = kernel
@@ -37,16 +37,10 @@ pub(super) fn conv<T: Real>(
             .expect("2-D"),
         None => Array2::zeros((rows, conv.filters)),
     };
-    for group in 0..conv.groups {
-        let cols = im2col(conv, g, &x, group * group_channels, group_channels);
-        let filters = group * group_filters..(group + 1) * group_filters;
-        general_mat_mul(
-            T::one(),
-            &cols,
-            &kernel.slice(s![.., filters.clone()]),
-            T::one(),
-            &mut y.slice_mut(s![.., filters]),
-        );
+    if group_channels == 1 {
+        depthwise(conv, g, x.view(), &kernel, &mut y);
+    } else {
+        grouped(conv, g, x.view(), &kernel, &mut y);
     }
     let shape: Vec<usize> = std::iter::once(batch)
         .chain(g.output.iter().copied())
@@ -54,6 +48,92 @@ pub(super) fn conv<T: Real>(
         .collect();
     y.into_shape_with_order(IxDyn(&shape))
         .expect("one row per output position")
+}
+
+/// y += im2col(x)·kernel, one GEMM per group.
+fn grouped<T: Real>(
+    conv: &Conv,
+    g: &ConvGeometry,
+    x: ArrayViewD<T>,
+    kernel: &Array2<T>,
+    y: &mut Array2<T>,
+) {
+    let group_channels = g.channels / conv.groups;
+    let group_filters = conv.filters / conv.groups;
+    for group in 0..conv.groups {
+        let cols = im2col(conv, g, x.view(), group * group_channels, group_channels);
+        let filters = group * group_filters..(group + 1) * group_filters;
+        gemm(
+            cols.view(),
+            kernel.slice(s![.., filters.clone()]),
+            &mut y.slice_mut(s![.., filters]),
+            true,
+        );
+    }
+}
+
+/// y += the depthwise convolution (one input channel per group, `filters / channels` filters
+/// each), directly: per output row, each tap's input channels times the tap's kernel row.
+/// Through im2col each group would be a GEMM of one column.
+fn depthwise<T: Real>(
+    conv: &Conv,
+    g: &ConvGeometry,
+    x: ArrayViewD<T>,
+    kernel: &Array2<T>,
+    y: &mut Array2<T>,
+) {
+    let data = x.as_slice().expect("standard layout");
+    let kernel = kernel.as_slice().expect("standard layout");
+    let (spatial, filters) = (g.input.len(), conv.filters);
+    let multiplier = filters / g.channels;
+    let positions: usize = g.output.iter().product();
+    let out = y.as_slice_mut().expect("standard layout");
+    let block = 64;
+    out.par_chunks_mut(filters * block)
+        .enumerate()
+        .for_each(|(b, chunk)| {
+            let (mut o, mut k) = (vec![0; spatial], vec![0; spatial]);
+            for (i, row) in chunk.chunks_exact_mut(filters).enumerate() {
+                let r = b * block + i;
+                unravel(r % positions, &g.output, &mut o);
+                for (t, taps) in kernel.chunks_exact(filters).enumerate() {
+                    unravel(t, &conv.window, &mut k);
+                    let Some(at) = tap_input(conv, g, r / positions, &o, &k) else {
+                        continue;
+                    };
+                    let input = &data[at * g.channels..(at + 1) * g.channels];
+                    if multiplier == 1 {
+                        for ((y, &w), &v) in row.iter_mut().zip(taps).zip(input) {
+                            *y += v * w;
+                        }
+                    } else {
+                        for (f, (y, &w)) in row.iter_mut().zip(taps).enumerate() {
+                            *y += input[f / multiplier] * w;
+                        }
+                    }
+                }
+            }
+        });
+}
+
+/// The flat input position (sample and spatial axes) that tap `k` of output position `o`
+/// reads, or None where it falls in the padding.
+fn tap_input(
+    conv: &Conv,
+    g: &ConvGeometry,
+    sample: usize,
+    o: &[usize],
+    k: &[usize],
+) -> Option<usize> {
+    let mut at = sample;
+    for a in 0..g.input.len() {
+        let p = (o[a] * conv.strides[a] + k[a] * conv.dilation[a]) as isize - g.pad[a] as isize;
+        if p < 0 || p >= g.input[a] as isize {
+            return None;
+        }
+        at = at * g.input[a] + p as usize;
+    }
+    Some(at)
 }
 
 /// The transposed convolution with its bias, channels last: `[batch, output…, filters]`.
@@ -77,7 +157,8 @@ pub(super) fn conv_transpose<T: Real>(
         .into_owned()
         .into_shape_with_order((taps * filters, g.channels))
         .expect("kernel shape checked when built");
-    let spread = x.dot(&kernel.t());
+    let mut spread = Array2::zeros((batch * positions, taps * filters));
+    gemm(x.view(), kernel.t(), &mut spread.view_mut(), false);
     let out_positions: usize = g.output.iter().product();
     let mut y = Array2::<T>::zeros((batch * out_positions, filters));
     let spatial = g.input.len();
@@ -117,50 +198,61 @@ pub(super) fn conv_transpose<T: Real>(
 }
 
 /// One row per (sample, output position): the `channels` input channels from `first` at each
-/// kernel tap (tap-major, as the kernel's rows), zero where a tap falls in the padding.
-fn im2col<T: Real>(
+/// kernel tap (tap-major, as the kernel's rows), zero where a tap falls in the padding. A
+/// pointwise convolution (one tap, unit strides, no padding) reads the input as it is.
+fn im2col<'x, T: Real>(
     conv: &Conv,
     g: &ConvGeometry,
-    x: &ArrayD<T>,
+    x: ArrayViewD<'x, T>,
     first: usize,
     channels: usize,
-) -> Array2<T> {
-    let data = x.as_slice().expect("standard layout");
+) -> CowArray<'x, T, Ix2> {
+    let data = x.to_slice().expect("standard layout");
+    let pointwise = conv.window.iter().all(|&k| k == 1)
+        && conv.strides.iter().all(|&s| s == 1)
+        && g.pad.iter().all(|&p| p == 0);
+    if pointwise {
+        let view = ArrayView2::from_shape((data.len() / g.channels, g.channels), data)
+            .expect("channels last")
+            .slice_move(s![.., first..first + channels]);
+        return view.into();
+    }
     let spatial = g.input.len();
     let taps: usize = conv.window.iter().product();
     let positions: usize = g.output.iter().product();
     let rows = x.shape()[0] * positions;
-    let mut cols = Array2::zeros((rows, taps * channels));
-    let (mut o, mut k) = (vec![0; spatial], vec![0; spatial]);
-    for (r, mut row) in cols.axis_iter_mut(Axis(0)).enumerate() {
-        let sample = r / positions;
-        unravel(r % positions, &g.output, &mut o);
-        for t in 0..taps {
-            unravel(t, &conv.window, &mut k);
-            let mut at = sample;
-            let mut inside = true;
-            for a in 0..spatial {
-                let p =
-                    (o[a] * conv.strides[a] + k[a] * conv.dilation[a]) as isize - g.pad[a] as isize;
-                inside &= p >= 0 && p < g.input[a] as isize;
-                at = at * g.input[a] + p.max(0) as usize;
+    let width = taps * channels;
+    let mut cols = vec![T::zero(); rows * width];
+    // Rows are independent: filled in parallel, in blocks large enough to amortise the split.
+    let block = 256;
+    cols.par_chunks_mut(width * block)
+        .enumerate()
+        .for_each(|(b, chunk)| {
+            let (mut o, mut k) = (vec![0; spatial], vec![0; spatial]);
+            for (i, row) in chunk.chunks_exact_mut(width).enumerate() {
+                let r = b * block + i;
+                let sample = r / positions;
+                unravel(r % positions, &g.output, &mut o);
+                for (t, dst) in row.chunks_exact_mut(channels).enumerate() {
+                    unravel(t, &conv.window, &mut k);
+                    if let Some(at) = tap_input(conv, g, sample, &o, &k) {
+                        let start = at * g.channels + first;
+                        dst.copy_from_slice(&data[start..start + channels]);
+                    }
+                }
             }
-            if inside {
-                let start = at * g.channels + first;
-                row.slice_mut(s![t * channels..(t + 1) * channels])
-                    .assign(&ndarray::aview1(&data[start..start + channels]));
-            }
-        }
-    }
-    cols
+        });
+    Array2::from_shape_vec((rows, width), cols)
+        .expect("one row per output position")
+        .into()
 }
 
-/// The input as the kernels read it: channels last, in standard layout.
-fn standard_channels_last<T: Real>(conv: &Conv, x: &ArrayD<T>) -> ArrayD<T> {
+/// The input as the kernels read it: channels last, in standard layout (borrowed when it is).
+fn standard_channels_last<'x, T: Real>(conv: &Conv, x: &'x ArrayD<T>) -> CowArray<'x, T, IxDyn> {
     if conv.channels_first {
-        channels_last(x)
+        channels_last(x).into()
     } else {
-        x.as_standard_layout().into_owned()
+        x.as_standard_layout()
     }
 }
 

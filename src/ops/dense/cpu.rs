@@ -1,8 +1,8 @@
-//! Dense on the CPU: one GEMM over all leading axes through ndarray's `general_mat_mul`.
+//! Dense on the CPU: one GEMM over all leading axes.
 
-use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayD, ArrayView2, IxDyn};
 
+use crate::ops::gemm::gemm;
 use crate::ops::Real;
 
 /// `x·kernel + bias` over the last axis of `x`, as one GEMM over all leading axes.
@@ -23,22 +23,19 @@ pub(super) fn dense<T: Real>(
         .view()
         .into_shape_with_order((k, kernel.shape()[1]))
         .expect("kernel is 2-D");
-    // The bias goes in first and the product is accumulated onto it (beta = 1), which saves
-    // a separate pass over the output.
+    // The bias goes in first and the product is accumulated onto it, which saves a separate
+    // pass over the output.
     let n = w2.ncols();
-    let (mut y, beta) = match bias {
+    let mut y = match bias {
         Some(b) => {
             let b = b.view().into_shape_with_order(n).expect("bias is 1-D");
-            (
-                b.broadcast((rows, n))
-                    .expect("bias fits the output")
-                    .to_owned(),
-                T::one(),
-            )
+            b.broadcast((rows, n))
+                .expect("bias fits the output")
+                .to_owned()
         }
-        None => (Array2::zeros((rows, n)), T::zero()),
+        None => Array2::zeros((rows, n)),
     };
-    general_mat_mul(T::one(), &x2, &w2, beta, &mut y);
+    gemm(x2, w2, &mut y.view_mut(), bias.is_some());
     y.into_shape_with_order(IxDyn(out_shape))
         .expect("dense output shape was inferred")
 }
