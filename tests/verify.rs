@@ -456,3 +456,81 @@ fn an_adapter_serves_the_side_on_a_gpu() {
         "{err}"
     );
 }
+
+/// A per-layer run holds every value of both models, so a large batch runs in passes: each
+/// layer's metrics (worst element and its batch index included) must be the same whatever the
+/// pass size.
+#[test]
+fn per_layer_metrics_do_not_depend_on_the_pass_size() {
+    use keqv::compare::Tolerance;
+    use keqv::exec::cpu::{CpuExecutor, Precision};
+    use keqv::graph::build::{build, BuildOptions};
+    use keqv::keras::KerasModel;
+    use keqv::verify::pairing::pair_nodes;
+    use keqv::verify::per_layer::compare_layers_in_passes;
+    use std::sync::Arc;
+
+    let pairs_of_files = [
+        (
+            "models/tfk/c_func_skip.h5",
+            "models/k3/c_func_skip_reimpl.keras",
+        ),
+        (
+            "models/k3/a_seq_mlp.keras",
+            "models/tfk/a_seq_mlp_perturbed.h5",
+        ),
+    ];
+    for (original, converted) in pairs_of_files {
+        let graph = |path: &str| {
+            let model = KerasModel::load(&common::root().join(path), None).unwrap();
+            Arc::new(build(&model, &BuildOptions::default()).unwrap())
+        };
+        let (og, cg) = (graph(original), graph(converted));
+        let pairs = pair_nodes(&og, &cg);
+        let batch = 7;
+        let inputs: Vec<keqv::tensor::Tensor> = og
+            .inputs
+            .iter()
+            .map(|id| {
+                let shape: Vec<usize> = std::iter::once(batch)
+                    .chain(og.node(*id).shape.iter().copied())
+                    .collect();
+                // Later samples larger, so that the worst elements lie past the first pass.
+                let mut seed = 0x9e37_79b9u32;
+                ndarray::ArrayD::from_shape_fn(shape, |ix| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 17;
+                    seed ^= seed << 5;
+                    ((seed as f32 / u32::MAX as f32) * 4.0 - 2.0) * (1 + ix[0]) as f32
+                })
+            })
+            .collect();
+        let reports = |step: usize| {
+            let mut exec_o = CpuExecutor::new(og.clone(), Precision::F32);
+            let mut exec_c = CpuExecutor::new(cg.clone(), Precision::F32);
+            let layers = compare_layers_in_passes(
+                &og,
+                &cg,
+                &pairs,
+                (&mut exec_o, &inputs),
+                (&mut exec_c, &inputs),
+                Tolerance::default(),
+                step,
+            )
+            .unwrap();
+            serde_json::to_value(layers).unwrap()
+        };
+        let whole = reports(batch);
+        assert!(
+            whole.as_array().is_some_and(|l| l.len() >= 2),
+            "{original}: {whole}"
+        );
+        for step in [1, 3] {
+            assert_eq!(
+                reports(step),
+                whole,
+                "{original} vs {converted}, passes of {step}"
+            );
+        }
+    }
+}
