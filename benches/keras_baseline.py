@@ -76,11 +76,11 @@ def median_time(cmd, runs, env=None):
     return statistics.median(times)
 
 
-def verify_table(keqv, runs):
+def verify_table(keqv, runs, pairs):
     print("| pair | Keras script (s) | keqv verify (s) | speed-up |")
     print("|---|---|---|---|")
     ratios = []
-    for original, converted in PAIRS:
+    for original, converted in pairs:
         script = [sys.executable, __file__, "--user-script", original, converted]
         t_keras = median_time(script, runs, keras_env(original))
         t_keqv = median_time([keqv, "verify", original, converted, "--device", "cpu"], runs)
@@ -147,10 +147,15 @@ def main():
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--batch", type=int, default=1024)
     parser.add_argument("--skip-verify", action="store_true")
+    parser.add_argument("--skip-mlp", action="store_true")
+    parser.add_argument("--pair", nargs=2, action="append", metavar=("ORIGINAL", "CONVERTED"),
+                        help="verify these two files instead of the fixture pairs (both written "
+                             "by the Keras their path names: /tfk/ for tf-keras, else Keras 3)")
     args = parser.parse_args()
     if not args.skip_verify:
-        verify_table(args.keqv, args.runs)
-    big_mlp_table(args.keqv, args.runs, args.batch)
+        verify_table(args.keqv, args.runs, [tuple(p) for p in args.pair] if args.pair else PAIRS)
+    if not args.skip_mlp:
+        big_mlp_table(args.keqv, args.runs, args.batch)
 
 
 if __name__ == "__main__":
