@@ -2,6 +2,7 @@
 //! broadcasting), InceptionResNetV2's CustomScaleLayer (x0 + x1·scale) and Concatenate.
 
 use ndarray::{concatenate, ArrayD, Axis, IxDyn, Zip};
+use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -110,22 +111,15 @@ impl MergeKind {
 
     /// Keras folds a merge left to right (`((a + b) + c)`), then Average divides once.
     pub fn eval<T: Real>(self, inputs: &[&ArrayD<T>], out_shape: &[usize]) -> ArrayD<T> {
+        if let Some(y) = self.eval_same_shapes(inputs, out_shape) {
+            return y;
+        }
         let first = inputs[0]
             .broadcast(IxDyn(out_shape))
             .expect("merge shapes checked");
         let mut acc = first.to_owned();
+        let combine = self.combine::<T>();
         for x in &inputs[1..] {
-            let combine: Box<dyn Fn(T, T) -> T> = match self {
-                MergeKind::Add | MergeKind::Average => Box::new(|a, b| a + b),
-                MergeKind::Subtract => Box::new(|a, b| a - b),
-                MergeKind::Multiply => Box::new(|a, b| a * b),
-                MergeKind::Maximum => Box::new(nan::max),
-                MergeKind::Minimum => Box::new(nan::min),
-                MergeKind::ScaledAdd { scale } => {
-                    let scale = T::from_f64(f64::from(scale));
-                    Box::new(move |a, b| a + b * scale)
-                }
-            };
             Zip::from(&mut acc)
                 .and_broadcast(*x)
                 .for_each(|a, &b| *a = combine(*a, b));
@@ -135,6 +129,50 @@ impl MergeKind {
             acc.mapv_inplace(|v| v / n);
         }
         acc
+    }
+
+    /// The common case of inputs of the output's shape, contiguous (a residual Add): the same
+    /// fold, over all cores. None otherwise.
+    fn eval_same_shapes<T: Real>(
+        self,
+        inputs: &[&ArrayD<T>],
+        out_shape: &[usize],
+    ) -> Option<ArrayD<T>> {
+        let slices: Vec<&[T]> = inputs
+            .iter()
+            .map(|x| x.as_slice().filter(|_| x.shape() == out_shape))
+            .collect::<Option<_>>()?;
+        let combine = self.combine::<T>();
+        let average = (self == MergeKind::Average).then(|| T::from_f64(inputs.len() as f64));
+        let mut out = slices[0].to_vec();
+        const BLOCK: usize = 1 << 14;
+        out.par_chunks_mut(BLOCK).enumerate().for_each(|(b, acc)| {
+            let range = b * BLOCK..b * BLOCK + acc.len();
+            for x in &slices[1..] {
+                for (a, &v) in acc.iter_mut().zip(&x[range.clone()]) {
+                    *a = combine(*a, v);
+                }
+            }
+            if let Some(n) = average {
+                acc.iter_mut().for_each(|a| *a = *a / n);
+            }
+        });
+        Some(ArrayD::from_shape_vec(IxDyn(out_shape), out).expect("the output's shape"))
+    }
+
+    /// a op b, for one step of the left-to-right fold.
+    fn combine<T: Real>(self) -> Box<dyn Fn(T, T) -> T + Sync> {
+        match self {
+            MergeKind::Add | MergeKind::Average => Box::new(|a, b| a + b),
+            MergeKind::Subtract => Box::new(|a, b| a - b),
+            MergeKind::Multiply => Box::new(|a, b| a * b),
+            MergeKind::Maximum => Box::new(nan::max),
+            MergeKind::Minimum => Box::new(nan::min),
+            MergeKind::ScaledAdd { scale } => {
+                let scale = T::from_f64(f64::from(scale));
+                Box::new(move |a, b| a + b * scale)
+            }
+        }
     }
 }
 

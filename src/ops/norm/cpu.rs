@@ -1,6 +1,7 @@
 //! The normalizations on the CPU, with Keras's formulas.
 
 use ndarray::{ArrayD, IxDyn, Zip};
+use rayon::prelude::*;
 
 use super::GroupNorm;
 use crate::ops::reduce::{mean_keep, reduce_keep};
@@ -41,6 +42,27 @@ pub(super) fn batch_norm<T: Real>(
     let mut shift = -(&mean * &inv);
     if let Some(b) = &beta {
         shift += b;
+    }
+    let channels = *shape.last().unwrap_or(&1);
+    let last_axis = inv.len() == channels && inv.shape().last() == Some(&channels);
+    if let (true, Some(values), Some(inv), Some(shift)) =
+        (last_axis, x.as_slice(), inv.as_slice(), shift.as_slice())
+    {
+        // Channels last (every Keras CNN's BatchNormalization): whole rows, over all cores.
+        let mut out = vec![T::zero(); values.len()];
+        out.par_chunks_mut(channels * 256)
+            .zip(values.par_chunks(channels * 256))
+            .for_each(|(out, values)| {
+                for (out, row) in out
+                    .chunks_exact_mut(channels)
+                    .zip(values.chunks_exact(channels))
+                {
+                    for (((o, &v), &i), &s) in out.iter_mut().zip(row).zip(inv).zip(shift) {
+                        *o = v * i + s;
+                    }
+                }
+            });
+        return ArrayD::from_shape_vec(IxDyn(shape), out).expect("same shape as the input");
     }
     let mut y = x.clone();
     Zip::from(&mut y)
