@@ -90,6 +90,117 @@ fn conv(FLAT_INVOCATION) {
     cv_dst[i] = activate(acc, cv.act);
 }
 
+// ---- conv_gemm: a channels-last, ungrouped convolution as an implicit GEMM ----
+// C[r, f] = act(sum_k A[r, k] kernel[k, f] + bias[f]) over output positions r (sample, then
+// spatial, row-major) and k = tap · channels + channel, where A[r, k] is the input value that
+// tap reads at r (0 in the padding), gathered straight into workgroup memory: no im2col
+// buffer. The tiling is dense.wgsl's gemm_tiled: a (4·CG) × (4·CG) tile of C per workgroup,
+// a 4 × 4 register block per invocation. Bindings as for conv; grid: x over filter tiles,
+// (y, z) over row tiles.
+
+override CG: u32 = 16u;
+override CTK: u32 = 16u;
+
+var<workgroup> cg_a: array<f32, CG * 4u * CTK>;
+var<workgroup> cg_b: array<f32, CTK * CG * 4u>;
+
+// The input index A[r, kk] reads, or -1 where the tap falls in the padding.
+fn cg_source(r: u32, kk: u32) -> i32 {
+    let channels = cv.group_channels;
+    var tap = kk / channels;
+    var rem = r;
+    var off = kk % channels;
+    for (var a = cv.spatial; a > 0u; a--) {
+        let ax = a - 1u;
+        let size = at(cv.dims, a);
+        let o = rem % size;
+        rem /= size;
+        let k = tap % cv.window[ax];
+        tap /= cv.window[ax];
+        let src = i32(o * cv.strides[ax] + k * cv.dilation[ax]) - i32(cv.pad_before[ax]);
+        if (src < 0 || src >= i32(cv.src_sizes[ax])) {
+            return -1;
+        }
+        off += u32(src) * at(cv.src_strides, a);
+    }
+    return i32(off + rem * at(cv.src_strides, 0u));
+}
+
+@compute @workgroup_size(CG, CG)
+fn conv_gemm(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+) {
+    let n = cv.filters;
+    let m = cv.n / n;
+    var taps = 1u;
+    for (var a = 0u; a < cv.spatial; a++) {
+        taps *= cv.window[a];
+    }
+    let k = taps * cv.group_channels;
+    let bm = CG * 4u;
+    let bn = CG * 4u;
+    let row0 = (wid.z * nwg.y + wid.y) * bm;
+    let col0 = wid.x * bn;
+    var acc: array<f32, 16>;
+    for (var i = 0u; i < 16u; i++) {
+        acc[i] = 0.0;
+    }
+    for (var k0 = 0u; k0 < k; k0 += CTK) {
+        for (var i = li; i < bm * CTK; i += CG * CG) {
+            let r = row0 + i / CTK;
+            let kk = k0 + i % CTK;
+            var v = 0.0;
+            if (r < m && kk < k) {
+                let src = cg_source(r, kk);
+                if (src >= 0) {
+                    v = cv_src[u32(src)];
+                }
+            }
+            cg_a[i] = v;
+        }
+        for (var i = li; i < CTK * bn; i += CG * CG) {
+            let kk = k0 + i / bn;
+            let cc = col0 + i % bn;
+            var v = 0.0;
+            if (kk < k && cc < n) {
+                v = cv_kernel[kk * n + cc];
+            }
+            cg_b[i] = v;
+        }
+        workgroupBarrier();
+        for (var kk = 0u; kk < CTK; kk++) {
+            var a: array<f32, 4>;
+            var b: array<f32, 4>;
+            for (var i = 0u; i < 4u; i++) {
+                a[i] = cg_a[(lid.y * 4u + i) * CTK + kk];
+                b[i] = cg_b[kk * bn + lid.x * 4u + i];
+            }
+            for (var i = 0u; i < 4u; i++) {
+                for (var j = 0u; j < 4u; j++) {
+                    acc[i * 4u + j] = fma(a[i], b[j], acc[i * 4u + j]);
+                }
+            }
+        }
+        workgroupBarrier();
+    }
+    for (var i = 0u; i < 4u; i++) {
+        let r = row0 + lid.y * 4u + i;
+        for (var j = 0u; j < 4u; j++) {
+            let cc = col0 + lid.x * 4u + j;
+            if (r < m && cc < n) {
+                var v = acc[i * 4u + j];
+                if (cv.has_bias == 1u) {
+                    v += cv_bias[cc];
+                }
+                cv_dst[r * n + cc] = activate(v, cv.act);
+            }
+        }
+    }
+}
+
 // ---- conv_transpose: each output value gathers, per tap, the input row that spreads onto it
 // (output = input · stride + tap · dilation − pad_before), over all channels ----
 // Bindings as for conv; kernel [taps…, filters, channels]; `groups` is 1.

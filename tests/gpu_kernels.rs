@@ -938,7 +938,64 @@ fn conv_in_every_geometry_and_data_format() {
             &graph,
             &inputs,
             &*reduction_tol(),
-            false,
+            true,
+        );
+    }
+}
+
+/// Channels-last, ungrouped convolutions run as conv_gemm, a tiled implicit GEMM, with the
+/// hardware GPUs' kernels (run on the software adapters too): these span several row, filter
+/// and K tiles (64 × 64 × 16), with padding, strides and dilation.
+#[test]
+fn implicit_gemm_conv_spans_several_tiles() {
+    // (sample shape, window, strides, dilation, padding, filters)
+    let cases = [
+        (
+            vec![11, 7, 24],
+            vec![3, 3],
+            vec![1, 1],
+            vec![1, 1],
+            Padding::Same,
+            70,
+        ),
+        (
+            vec![13, 10, 9],
+            vec![3, 2],
+            vec![2, 1],
+            vec![1, 2],
+            Padding::Valid,
+            130,
+        ),
+        (vec![40, 17], vec![5], vec![1], vec![1], Padding::Causal, 65),
+    ];
+    for (k, (shape, window, strides, dilation, padding, filters)) in cases.into_iter().enumerate() {
+        let mut g = Builder::new(301 + k as u64);
+        let x = g.input(&shape);
+        let channels = shape[shape.len() - 1];
+        let kshape: Vec<usize> = window.iter().copied().chain([channels, filters]).collect();
+        let kernel = g.rng.tensor(&kshape, 0.3);
+        let bias = g.rng.tensor(&[filters], 0.5);
+        let conv = Conv {
+            filters,
+            window,
+            strides,
+            dilation,
+            padding,
+            groups: 1,
+            channels_first: false,
+            use_bias: true,
+            activation: Activation::RELU,
+            kind: ConvKind::Standard,
+        };
+        let y = g.op(Op::Conv(conv), &[x], vec![kernel, bias]);
+        let graph = g.finish(&[y]);
+        let inputs = inputs_for(&graph, 3, 302 + k as u64, 1.0);
+        check(
+            &format!("implicit GEMM conv case {k}"),
+            &graph,
+            &inputs,
+            &*reduction_tol(),
+            true,
         );
     }
 }
@@ -1207,7 +1264,7 @@ fn separable_conv_runs_its_two_stages() {
             &graph,
             &inputs,
             &*reduction_tol(),
-            false,
+            true,
         );
     }
 }

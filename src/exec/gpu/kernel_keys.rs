@@ -4,7 +4,8 @@
 
 use super::kernels::{
     soft_max_tile, KernelKey, ShaderFile, SoftTile, ACT_CODES, ACT_DYNAMIC, ACT_WINDOW,
-    BATCH_NORM_WINDOW, MERGE_ACC_WINDOW, MERGE_WINDOW, SOFT_WX, TILED_GX, TILED_GY, TILED_TK, WG,
+    BATCH_NORM_WINDOW, CONV_GEMM_TILE, MERGE_ACC_WINDOW, MERGE_WINDOW, SOFT_WX, TILED_GX, TILED_GY,
+    TILED_TK, WG,
 };
 use super::params::*;
 
@@ -65,6 +66,11 @@ pub enum Kernel {
     Conv {
         act: u32,
     },
+    /// A channels-last, ungrouped convolution as a workgroup-tiled implicit GEMM, with bias
+    /// and activation.
+    ConvGemm {
+        act: u32,
+    },
     /// A transposed convolution, gathered per output value, with bias and activation.
     ConvTranspose {
         act: u32,
@@ -95,7 +101,9 @@ impl Kernel {
             Kernel::CopyStrided => CopyParams::DECL,
             Kernel::Pad => PadParams::DECL,
             Kernel::Pool => PoolParams::DECL,
-            Kernel::Conv { .. } | Kernel::ConvTranspose { .. } => ConvParams::DECL,
+            Kernel::Conv { .. } | Kernel::ConvGemm { .. } | Kernel::ConvTranspose { .. } => {
+                ConvParams::DECL
+            }
             Kernel::Compare => CompareParams::DECL,
             Kernel::Top1 => Top1Params::DECL,
         }
@@ -163,6 +171,10 @@ impl Kernel {
             Kernel::Pad => plain(F::Layout, "pad"),
             Kernel::Pool => plain(F::Layout, "pool"),
             Kernel::Conv { act } => plain(F::Conv, "conv").with("ACT", act),
+            Kernel::ConvGemm { act } => new(F::Conv, "conv_gemm")
+                .with("CG", CONV_GEMM_TILE)
+                .with("CTK", TILED_TK)
+                .with("ACT", act),
             Kernel::ConvTranspose { act } => plain(F::Conv, "conv_transpose").with("ACT", act),
             Kernel::Compare => new(F::Compare, "compare"),
             Kernel::Top1 => new(F::Compare, "top1"),
@@ -196,6 +208,7 @@ impl Kernel {
                     Kernel::ActWindow { act },
                     Kernel::GemmTiled { act },
                     Kernel::Conv { act },
+                    Kernel::ConvGemm { act },
                     Kernel::ConvTranspose { act },
                 ]);
             }

@@ -267,6 +267,8 @@ pub fn soft_max_tile(subgroups: bool) -> SoftTile {
 pub const TILED_GX: u32 = 16;
 pub const TILED_GY: u32 = 16;
 pub const TILED_TK: u32 = 16;
+/// Invocations per side of conv_gemm's workgroup (each a 4 × 4 block of the output).
+pub const CONV_GEMM_TILE: u32 = 16;
 
 /// A created pipeline and the bind group layout its bind groups must use.
 pub struct Pipeline {

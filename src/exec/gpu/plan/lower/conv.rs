@@ -4,6 +4,7 @@
 //! reduction over the last axis after it.
 
 use super::super::*;
+use crate::exec::gpu::kernels::CONV_GEMM_TILE;
 use crate::ops::{Conv, ConvKind};
 
 impl Builder<'_> {
@@ -78,8 +79,17 @@ impl Builder<'_> {
         let (groups, filters) = (conv.groups, conv.filters);
         let group_channels = geometry.channels / groups;
         let channels_first = u32::from(conv.channels_first);
+        // On hardware GPUs (the tiled dense kernel's), a plain convolution with its channels
+        // last runs as a tiled implicit GEMM over output positions. Grouped (depthwise) and
+        // channels-first ones, and every one on a software adapter, keep the direct kernel:
+        // on lavapipe it measured faster (ResNet50 at 32×32: 0.95 s against 2.2 s).
+        let gemm = self.dense == DenseKernel::Tiled
+            && conv.kind == ConvKind::Standard
+            && !conv.channels_first
+            && groups == 1;
         let kernel_kind = match conv.kind {
             ConvKind::Transpose { .. } => Kernel::ConvTranspose { act: code },
+            _ if gemm => Kernel::ConvGemm { act: code },
             _ => Kernel::Conv { act: code },
         };
         self.dispatch(
@@ -110,7 +120,13 @@ impl Builder<'_> {
                     src_sizes,
                     ..Default::default()
                 };
-                (p, grid_1d(n, max))
+                let grid = if gemm {
+                    let tile = 4 * CONV_GEMM_TILE as usize;
+                    grid_2d(filters.div_ceil(tile), (n / filters).div_ceil(tile), max)
+                } else {
+                    grid_1d(n, max)
+                };
+                (p, grid)
             },
         );
     }
