@@ -26,6 +26,19 @@ fn cpu_reproduces_keras_on_every_fixture() {
         let expected = fixture.expected(&graph);
         let mut exec = CpuExecutor::new(Arc::new(graph), Precision::F32);
         let outputs = exec.run(&inputs, Keep::Outputs).unwrap().into_outputs();
+        // Keeping every value (per-layer runs) turns off the in-place activations that a run
+        // keeping only the outputs uses: the outputs must be the same bits either way.
+        let kept = exec.run(&inputs, Keep::All).unwrap().into_outputs();
+        let bits = |ts: &[keqv::tensor::Tensor]| -> Vec<Vec<u32>> {
+            ts.iter()
+                .map(|t| t.iter().map(|v| v.to_bits()).collect())
+                .collect()
+        };
+        if bits(&outputs) != bits(&kept) {
+            failures.push(format!(
+                "{id}: Keep::Outputs and Keep::All give other outputs"
+            ));
+        }
         for (i, (got, want)) in outputs.iter().zip(&expected).enumerate() {
             let (max, ok) = common::within(got, want, 1e-5, 1e-5);
             eprintln!("{id} output {i}: max |a-b| = {max:.3e}");

@@ -9,7 +9,7 @@ pub use crate::ops::activation::scalar as activation_scalar;
 
 use crate::error::Result;
 use crate::exec::{Executor, Keep, Trace};
-use crate::graph::{Graph, Node};
+use crate::graph::{Activation, Graph, Node, Op};
 use crate::tensor::Tensor;
 
 pub use crate::ops::Real;
@@ -111,6 +111,12 @@ fn run_graph<'w, T: Real>(
         values[id.0] = Some(x);
     }
     for (i, node) in graph.nodes.iter().enumerate() {
+        if let Some((input, act)) = in_place_activation(graph, i, &last_use, keep) {
+            // The input's only remaining reader: apply the activation to it instead of a copy.
+            let mut x = values[input].take().expect("inputs computed before use");
+            act.apply(&mut x);
+            values[i] = Some(x);
+        }
         if values[i].is_none() {
             let args: Vec<&ArrayD<T>> = node
                 .inputs
@@ -136,6 +142,25 @@ fn run_graph<'w, T: Real>(
         values,
         outputs: graph.outputs.clone(),
     })
+}
+
+/// For an activation node that is the last reader of its one input, when no value needs
+/// keeping: that input's slot and the activation, to apply in place.
+fn in_place_activation<'g>(
+    graph: &'g Graph,
+    i: usize,
+    last_use: &[usize],
+    keep: Keep,
+) -> Option<(usize, &'g Activation)> {
+    let node = &graph.nodes[i];
+    let (Op::Activation(act), [input]) = (&node.op, node.inputs.as_slice()) else {
+        return None;
+    };
+    let sole = keep == Keep::Outputs
+        && last_use[input.0] == i
+        && !graph.outputs.contains(input)
+        && !graph.inputs.contains(input);
+    sole.then_some((input.0, act))
 }
 
 /// A node's output shape for this run: the batch of its inputs, then its sample shape.
