@@ -84,34 +84,53 @@ fn depthwise<T: Real>(
 ) {
     let data = x.as_slice().expect("standard layout");
     let kernel = kernel.as_slice().expect("standard layout");
-    let (spatial, filters) = (g.input.len(), conv.filters);
+    let filters = conv.filters;
     let multiplier = filters / g.channels;
-    let positions: usize = g.output.iter().product();
     let out = y.as_slice_mut().expect("standard layout");
-    let block = 64;
-    out.par_chunks_mut(filters * block)
+    for_each_tap_row(conv, g, out, filters, 64, |row, taps| {
+        for (t, weights) in kernel.chunks_exact(filters).enumerate() {
+            let Some(at) = taps(t) else {
+                continue;
+            };
+            let input = &data[at * g.channels..(at + 1) * g.channels];
+            if multiplier == 1 {
+                for ((y, &w), &v) in row.iter_mut().zip(weights).zip(input) {
+                    *y += v * w;
+                }
+            } else {
+                for (f, (y, &w)) in row.iter_mut().zip(weights).enumerate() {
+                    *y += input[f / multiplier] * w;
+                }
+            }
+        }
+    });
+}
+
+/// Calls `fill(row, taps)` for each output position's row of `width` values in `out` (sample
+/// and spatial position, row-major), in parallel blocks of `block` rows; `taps(t)` is the flat
+/// input position tap `t` reads there, None in the padding.
+fn for_each_tap_row<T: Real>(
+    conv: &Conv,
+    g: &ConvGeometry,
+    out: &mut [T],
+    width: usize,
+    block: usize,
+    fill: impl Fn(&mut [T], &mut dyn FnMut(usize) -> Option<usize>) + Sync,
+) {
+    let spatial = g.input.len();
+    let positions: usize = g.output.iter().product();
+    out.par_chunks_mut(width * block)
         .enumerate()
         .for_each(|(b, chunk)| {
             let (mut o, mut k) = (vec![0; spatial], vec![0; spatial]);
-            for (i, row) in chunk.chunks_exact_mut(filters).enumerate() {
+            for (i, row) in chunk.chunks_exact_mut(width).enumerate() {
                 let r = b * block + i;
                 unravel(r % positions, &g.output, &mut o);
-                for (t, taps) in kernel.chunks_exact(filters).enumerate() {
+                let mut taps = |t: usize| {
                     unravel(t, &conv.window, &mut k);
-                    let Some(at) = tap_input(conv, g, r / positions, &o, &k) else {
-                        continue;
-                    };
-                    let input = &data[at * g.channels..(at + 1) * g.channels];
-                    if multiplier == 1 {
-                        for ((y, &w), &v) in row.iter_mut().zip(taps).zip(input) {
-                            *y += v * w;
-                        }
-                    } else {
-                        for (f, (y, &w)) in row.iter_mut().zip(taps).enumerate() {
-                            *y += input[f / multiplier] * w;
-                        }
-                    }
-                }
+                    tap_input(conv, g, r / positions, &o, &k)
+                };
+                fill(row, &mut taps);
             }
         });
 }
@@ -217,31 +236,18 @@ fn im2col<'x, T: Real>(
             .slice_move(s![.., first..first + channels]);
         return view.into();
     }
-    let spatial = g.input.len();
     let taps: usize = conv.window.iter().product();
-    let positions: usize = g.output.iter().product();
-    let rows = x.shape()[0] * positions;
+    let rows = x.shape()[0] * g.output.iter().product::<usize>();
     let width = taps * channels;
     let mut cols = vec![T::zero(); rows * width];
-    // Rows are independent: filled in parallel, in blocks large enough to amortise the split.
-    let block = 256;
-    cols.par_chunks_mut(width * block)
-        .enumerate()
-        .for_each(|(b, chunk)| {
-            let (mut o, mut k) = (vec![0; spatial], vec![0; spatial]);
-            for (i, row) in chunk.chunks_exact_mut(width).enumerate() {
-                let r = b * block + i;
-                let sample = r / positions;
-                unravel(r % positions, &g.output, &mut o);
-                for (t, dst) in row.chunks_exact_mut(channels).enumerate() {
-                    unravel(t, &conv.window, &mut k);
-                    if let Some(at) = tap_input(conv, g, sample, &o, &k) {
-                        let start = at * g.channels + first;
-                        dst.copy_from_slice(&data[start..start + channels]);
-                    }
-                }
+    for_each_tap_row(conv, g, &mut cols, width, 256, |row, taps| {
+        for (t, dst) in row.chunks_exact_mut(channels).enumerate() {
+            if let Some(at) = taps(t) {
+                let start = at * g.channels + first;
+                dst.copy_from_slice(&data[start..start + channels]);
             }
-        });
+        }
+    });
     Array2::from_shape_vec((rows, width), cols)
         .expect("one row per output position")
         .into()
