@@ -156,10 +156,7 @@ fn in_place_activation<'g>(
     let (Op::Activation(act), [input]) = (&node.op, node.inputs.as_slice()) else {
         return None;
     };
-    let sole = keep == Keep::Outputs
-        && last_use[input.0] == i
-        && !graph.outputs.contains(input)
-        && !graph.inputs.contains(input);
+    let sole = keep == Keep::Outputs && last_use[input.0] == i && !graph.outputs.contains(input);
     sole.then_some((input.0, act))
 }
 
