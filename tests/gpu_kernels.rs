@@ -798,6 +798,32 @@ fn pooling_max_average_same_valid_and_global() {
     }
 }
 
+/// A graph of one convolution on inputs of `shape`, with a random kernel (`kernel_scale`) shaped
+/// as `conv`'s kind stores it and, where `conv.use_bias`, a random bias.
+fn conv_graph(seed: u64, shape: &[usize], kernel_scale: f32, conv: Conv) -> Arc<Graph> {
+    let mut g = Builder::new(seed);
+    let x = g.input(shape);
+    let channels = if conv.channels_first {
+        shape[0]
+    } else {
+        shape[shape.len() - 1]
+    };
+    let last = match conv.kind {
+        ConvKind::Transpose { .. } => [conv.filters, channels],
+        _ => [channels / conv.groups, conv.filters],
+    };
+    let kshape: Vec<usize> = conv.window.iter().copied().chain(last).collect();
+    let kernel = g.rng.tensor(&kshape, kernel_scale);
+    let bias = g.rng.tensor(&[conv.filters], 0.5);
+    let weights = if conv.use_bias {
+        vec![kernel, bias]
+    } else {
+        vec![kernel]
+    };
+    let y = g.op(Op::Conv(conv), &[x], weights);
+    g.finish(&[y])
+}
+
 #[test]
 fn conv_in_every_geometry_and_data_format() {
     // (sample shape, window, strides, dilation, padding, groups, channels first, activation)
@@ -898,23 +924,8 @@ fn conv_in_every_geometry_and_data_format() {
     for (k, (shape, window, strides, dilation, padding, groups, first, activation)) in
         cases.into_iter().enumerate()
     {
-        let mut g = Builder::new(81 + k as u64);
-        let x = g.input(&shape);
-        let channels = if first {
-            shape[0]
-        } else {
-            shape[shape.len() - 1]
-        };
-        let filters = 3 * groups;
-        let kshape: Vec<usize> = window
-            .iter()
-            .copied()
-            .chain([channels / groups, filters])
-            .collect();
-        let kernel = g.rng.tensor(&kshape, 0.5);
-        let bias = g.rng.tensor(&[filters], 0.5);
         let conv = Conv {
-            filters,
+            filters: 3 * groups,
             window,
             strides,
             dilation,
@@ -925,13 +936,7 @@ fn conv_in_every_geometry_and_data_format() {
             activation,
             kind: ConvKind::Standard,
         };
-        let weights = if k % 3 != 2 {
-            vec![kernel, bias]
-        } else {
-            vec![kernel]
-        };
-        let y = g.op(Op::Conv(conv), &[x], weights);
-        let graph = g.finish(&[y]);
+        let graph = conv_graph(81 + k as u64, &shape, 0.5, conv);
         let inputs = inputs_for(&graph, 3, 82 + k as u64, 1.0);
         check(
             &format!("conv case {k}"),
@@ -969,12 +974,6 @@ fn implicit_gemm_conv_spans_several_tiles() {
         (vec![40, 17], vec![5], vec![1], vec![1], Padding::Causal, 65),
     ];
     for (k, (shape, window, strides, dilation, padding, filters)) in cases.into_iter().enumerate() {
-        let mut g = Builder::new(301 + k as u64);
-        let x = g.input(&shape);
-        let channels = shape[shape.len() - 1];
-        let kshape: Vec<usize> = window.iter().copied().chain([channels, filters]).collect();
-        let kernel = g.rng.tensor(&kshape, 0.3);
-        let bias = g.rng.tensor(&[filters], 0.5);
         let conv = Conv {
             filters,
             window,
@@ -987,8 +986,7 @@ fn implicit_gemm_conv_spans_several_tiles() {
             activation: Activation::RELU,
             kind: ConvKind::Standard,
         };
-        let y = g.op(Op::Conv(conv), &[x], vec![kernel, bias]);
-        let graph = g.finish(&[y]);
+        let graph = conv_graph(301 + k as u64, &shape, 0.3, conv);
         let inputs = inputs_for(&graph, 3, 302 + k as u64, 1.0);
         check(
             &format!("implicit GEMM conv case {k}"),
@@ -1063,19 +1061,8 @@ fn transposed_conv_in_every_geometry_and_data_format() {
     for (k, (shape, window, strides, dilation, same, output_padding, first)) in
         cases.into_iter().enumerate()
     {
-        let mut g = Builder::new(91 + k as u64);
-        let x = g.input(&shape);
-        let channels = if first {
-            shape[0]
-        } else {
-            shape[shape.len() - 1]
-        };
-        let filters = 3;
-        let kshape: Vec<usize> = window.iter().copied().chain([filters, channels]).collect();
-        let kernel = g.rng.tensor(&kshape, 0.5);
-        let bias = g.rng.tensor(&[filters], 0.5);
         let conv = Conv {
-            filters,
+            filters: 3,
             window,
             strides,
             dilation,
@@ -1086,13 +1073,7 @@ fn transposed_conv_in_every_geometry_and_data_format() {
             activation: [Activation::Linear, Activation::RELU, Activation::Tanh][k % 3],
             kind: ConvKind::Transpose { output_padding },
         };
-        let weights = if k % 2 == 0 {
-            vec![kernel, bias]
-        } else {
-            vec![kernel]
-        };
-        let y = g.op(Op::Conv(conv), &[x], weights);
-        let graph = g.finish(&[y]);
+        let graph = conv_graph(91 + k as u64, &shape, 0.5, conv);
         let inputs = inputs_for(&graph, 3, 92 + k as u64, 1.0);
         check(
             &format!("transposed conv case {k}"),
