@@ -1,7 +1,9 @@
 //! The float types the CPU evaluations compute in: f32 for normal runs, f64 for reference runs.
 
-use ndarray::{ArrayD, LinalgScalar, ScalarOperand};
+use ndarray::{ArrayD, ArrayView2, ArrayViewMut2, LinalgScalar, ScalarOperand};
 use num_traits::Float;
+
+use super::gemm::Lhs;
 
 /// The float types the CPU executor computes in.
 pub trait Real:
@@ -13,6 +15,16 @@ pub trait Real:
     fn erf(self) -> Self;
     /// The array in float32: a move for f32, a conversion for f64.
     fn array_to_f32(a: ArrayD<Self>) -> ArrayD<f32>;
+    /// `c = a·b` (`+=` with `accumulate`) on keqv's packed GEMM where it runs this type on this
+    /// CPU; false, touching nothing, where it does not (`ops::gemm`).
+    fn packed_gemm(
+        _a: &dyn Lhs<Self>,
+        _b: ArrayView2<Self>,
+        _c: &mut ArrayViewMut2<Self>,
+        _accumulate: bool,
+    ) -> bool {
+        false
+    }
 }
 
 impl Real for f32 {
@@ -30,6 +42,14 @@ impl Real for f32 {
     }
     fn array_to_f32(a: ArrayD<Self>) -> ArrayD<f32> {
         a
+    }
+    fn packed_gemm(
+        a: &dyn Lhs<Self>,
+        b: ArrayView2<Self>,
+        c: &mut ArrayViewMut2<Self>,
+        accumulate: bool,
+    ) -> bool {
+        super::gemm::sgemm_packed(a, b, c, accumulate)
     }
 }
 

@@ -11,6 +11,7 @@ mod plain;
 mod activation;
 mod conv;
 mod dense;
+mod gemm;
 mod layout;
 mod merge;
 mod norm;

@@ -2,11 +2,13 @@
 //! row) and one GEMM per group; a transposed convolution as one GEMM (each input position's
 //! contribution to every tap) and col2im (the contributions added at their output rows).
 
+use std::ops::Range;
+
 use ndarray::{s, Array2, ArrayD, ArrayView2, ArrayViewD, Axis, CowArray, Ix2, IxDyn};
 use rayon::prelude::*;
 
 use super::{Conv, ConvGeometry};
-use crate::ops::gemm::gemm;
+use crate::ops::gemm::{gemm, gemm_lhs, Lhs};
 use crate::ops::Real;
 use crate::tensor::unravel;
 
@@ -50,7 +52,8 @@ pub(super) fn conv<T: Real>(
         .expect("one row per output position")
 }
 
-/// y += im2col(x)·kernel, one GEMM per group.
+/// y += im2col(x)·kernel, one GEMM per group. The GEMM gathers the receptive fields straight
+/// from `x` where it can ([`Fields`]); a pointwise convolution's are `x`'s rows themselves.
 fn grouped<T: Real>(
     conv: &Conv,
     g: &ConvGeometry,
@@ -60,15 +63,84 @@ fn grouped<T: Real>(
 ) {
     let group_channels = g.channels / conv.groups;
     let group_filters = conv.filters / conv.groups;
+    let data = x.to_slice().expect("standard layout");
+    let pointwise = conv.window.iter().all(|&k| k == 1)
+        && conv.strides.iter().all(|&s| s == 1)
+        && g.pad.iter().all(|&p| p == 0);
     for group in 0..conv.groups {
-        let cols = im2col(conv, g, x.view(), group * group_channels, group_channels);
+        let first = group * group_channels;
         let filters = group * group_filters..(group + 1) * group_filters;
-        gemm(
-            cols.view(),
-            kernel.slice(s![.., filters.clone()]),
-            &mut y.slice_mut(s![.., filters]),
-            true,
-        );
+        let kernel = kernel.slice(s![.., filters.clone()]);
+        let y = &mut y.slice_mut(s![.., filters]);
+        if pointwise {
+            let rows = ArrayView2::from_shape((data.len() / g.channels, g.channels), data)
+                .expect("channels last")
+                .slice_move(s![.., first..first + group_channels]);
+            gemm_lhs(&rows, kernel, y, true);
+        } else {
+            let fields = Fields {
+                conv,
+                g,
+                data,
+                first,
+                channels: group_channels,
+                batch: x.shape()[0],
+            };
+            gemm_lhs(&fields, kernel, y, true);
+        }
+    }
+}
+
+/// The receptive fields of one group's channels as a GEMM operand: a row per output position
+/// (sample, then spatial, row-major), each tap's channels in turn, zeros in the padding.
+struct Fields<'a, T> {
+    conv: &'a Conv,
+    g: &'a ConvGeometry,
+    data: &'a [T],
+    first: usize,
+    channels: usize,
+    batch: usize,
+}
+
+impl<T: Real> Lhs<T> for Fields<'_, T> {
+    fn dim(&self) -> (usize, usize) {
+        let taps: usize = self.conv.window.iter().product();
+        (
+            self.batch * self.g.output.iter().product::<usize>(),
+            taps * self.channels,
+        )
+    }
+
+    fn pack(&self, rows: Range<usize>, depths: Range<usize>, mr: usize, dst: &mut [T]) {
+        let (kc, channels) = (depths.len(), self.channels);
+        let spatial = self.g.input.len();
+        let positions: usize = self.g.output.iter().product();
+        let (mut o, mut k) = (vec![0; spatial], vec![0; spatial]);
+        let dst = &mut dst[..rows.len().div_ceil(mr) * mr * kc];
+        for (row, dst) in rows.clone().zip(dst.chunks_exact_mut(kc)) {
+            unravel(row % positions, &self.g.output, &mut o);
+            // The depths in runs of one tap's channels.
+            let mut depth = depths.start;
+            while depth < depths.end {
+                let (t, c) = (depth / channels, depth % channels);
+                let run = (channels - c).min(depths.end - depth);
+                let d = &mut dst[depth - depths.start..][..run];
+                unravel(t, &self.conv.window, &mut k);
+                match tap_input(self.conv, self.g, row / positions, &o, &k) {
+                    Some(at) => {
+                        let start = at * self.g.channels + self.first + c;
+                        d.copy_from_slice(&self.data[start..start + run]);
+                    }
+                    None => d.fill(T::zero()),
+                }
+                depth += run;
+            }
+        }
+        dst[rows.len() * kc..].fill(T::zero());
+    }
+
+    fn matrix(&self) -> CowArray<'_, T, Ix2> {
+        im2col(self).into()
     }
 }
 
@@ -219,26 +291,16 @@ pub(super) fn conv_transpose<T: Real>(
 /// One row per (sample, output position): the `channels` input channels from `first` at each
 /// kernel tap (tap-major, as the kernel's rows), zero where a tap falls in the padding. A
 /// pointwise convolution (one tap, unit strides, no padding) reads the input as it is.
-fn im2col<'x, T: Real>(
-    conv: &Conv,
-    g: &ConvGeometry,
-    x: ArrayViewD<'x, T>,
-    first: usize,
-    channels: usize,
-) -> CowArray<'x, T, Ix2> {
-    let data = x.to_slice().expect("standard layout");
-    let pointwise = conv.window.iter().all(|&k| k == 1)
-        && conv.strides.iter().all(|&s| s == 1)
-        && g.pad.iter().all(|&p| p == 0);
-    if pointwise {
-        let view = ArrayView2::from_shape((data.len() / g.channels, g.channels), data)
-            .expect("channels last")
-            .slice_move(s![.., first..first + channels]);
-        return view.into();
-    }
-    let taps: usize = conv.window.iter().product();
-    let rows = x.shape()[0] * g.output.iter().product::<usize>();
-    let width = taps * channels;
+fn im2col<T: Real>(fields: &Fields<T>) -> Array2<T> {
+    let (rows, width) = fields.dim();
+    let Fields {
+        conv,
+        g,
+        data,
+        first,
+        channels,
+        ..
+    } = *fields;
     let mut cols = vec![T::zero(); rows * width];
     for_each_tap_row(conv, g, &mut cols, width, 256, |row, taps| {
         for (t, dst) in row.chunks_exact_mut(channels).enumerate() {
@@ -248,9 +310,7 @@ fn im2col<'x, T: Real>(
             }
         }
     });
-    Array2::from_shape_vec((rows, width), cols)
-        .expect("one row per output position")
-        .into()
+    Array2::from_shape_vec((rows, width), cols).expect("one row per output position")
 }
 
 /// The input as the kernels read it: channels last, in standard layout (borrowed when it is).

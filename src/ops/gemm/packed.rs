@@ -1,0 +1,126 @@
+//! A packed float32 GEMM in the GotoBLAS/BLIS shape: `b` packed once into panels of `NR`
+//! columns, `a` copied per block of `MC` rows and `KC` depths (row after row, so that a
+//! convolution's receptive fields are gathered with plain slice copies, [`Lhs::pack`]), and an
+//! `MR`×`NR` micro-kernel that keeps its tile in registers. Blocks of rows run in parallel.
+//!
+//! Each output element is summed over depth blocks of the fixed size `KC`, in order, and within a
+//! block in depth order: the same for every row whatever `M` is, which keeps chunked runs
+//! bit-identical to whole-batch runs.
+
+use ndarray::{ArrayView2, ArrayViewMut2};
+use rayon::prelude::*;
+
+use super::{avx512, Lhs};
+
+/// Rows and columns of the micro-kernel's tile.
+pub(super) const MR: usize = 6;
+pub(super) const NR: usize = 64;
+/// Depth of a block: a `KC`×`NR` panel of `b` (32 KiB) is read from L2 per micro-panel of `a`.
+const KC: usize = 128;
+/// Rows per parallel task: its packed block of `a` (`MC`×`KC`, 64 KiB) stays in L2.
+const MC: usize = 120;
+
+/// `c = a·b` (`c += a·b` with `accumulate`) on the packed GEMM; false, touching nothing, where
+/// this CPU has no AVX-512 or `c`'s columns are not contiguous.
+pub(crate) fn sgemm_packed(
+    a: &dyn Lhs<f32>,
+    b: ArrayView2<f32>,
+    c: &mut ArrayViewMut2<f32>,
+    accumulate: bool,
+) -> bool {
+    let (m, k) = a.dim();
+    let n = b.dim().1;
+    if !avx512::available() || (c.strides()[1] != 1 && n > 1) {
+        return false;
+    }
+    if m == 0 || n == 0 {
+        return true;
+    }
+    if k == 0 {
+        if !accumulate {
+            c.fill(0.0);
+        }
+        return true;
+    }
+    let packed_b = pack_b(b);
+    let ldc = c.strides()[0];
+    let out = SendPtr(c.as_mut_ptr());
+    let blocks = m.div_ceil(MC);
+    // Few row blocks (small batches): split the columns too, so both cores work.
+    let threads = rayon::current_num_threads();
+    let panels = n.div_ceil(NR);
+    let column_chunks = if blocks >= 4 * threads {
+        1
+    } else {
+        panels.min((4 * threads).div_ceil(blocks))
+    };
+    let panels_per_chunk = panels.div_ceil(column_chunks);
+    (0..blocks * column_chunks)
+        .into_par_iter()
+        .for_each(|task| {
+            let (block, chunk) = (task / column_chunks, task % column_chunks);
+            let rows = block * MC..(block * MC + MC).min(m);
+            let first = chunk * panels_per_chunk;
+            let panel_range = first..(first + panels_per_chunk).min(panels);
+            if panel_range.is_empty() {
+                return;
+            }
+            let mut packed_a = vec![0.0f32; MC * KC];
+            for depth in (0..k).step_by(KC) {
+                let kc = KC.min(k - depth);
+                a.pack(rows.clone(), depth..depth + kc, MR, &mut packed_a);
+                let add = accumulate || depth > 0;
+                for panel in panel_range.clone() {
+                    let b_panel = &packed_b[(panel * k + depth) * NR..][..kc * NR];
+                    let cols = NR.min(n - panel * NR);
+                    for (i, a_panel) in packed_a[..rows.len().div_ceil(MR) * MR * kc]
+                        .chunks_exact(MR * kc)
+                        .enumerate()
+                    {
+                        let row = rows.start + i * MR;
+                        let tile_rows = MR.min(rows.end - row);
+                        // SAFETY: the tile [row, row + tile_rows) × [panel·NR, panel·NR + cols) lies
+                        // inside c, and no other task writes it (tasks own disjoint rows × panels).
+                        unsafe {
+                            let tile = out.get().offset(row as isize * ldc + (panel * NR) as isize);
+                            avx512::kernel(kc, a_panel, b_panel, tile, ldc, tile_rows, cols, add);
+                        }
+                    }
+                }
+            }
+        });
+    true
+}
+
+struct SendPtr(*mut f32);
+
+impl SendPtr {
+    // A method, so closures capture the whole wrapper rather than its raw-pointer field.
+    fn get(&self) -> *mut f32 {
+        self.0
+    }
+}
+// SAFETY: the tasks write disjoint tiles of c through it (above).
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+
+/// `b` (k×n) as panels of `NR` columns, each k×`NR` row-major, the last padded with zeros.
+fn pack_b(b: ArrayView2<f32>) -> Vec<f32> {
+    let (k, n) = b.dim();
+    let panels = n.div_ceil(NR);
+    let mut packed = vec![0.0f32; panels * k * NR];
+    packed
+        .par_chunks_mut(k * NR)
+        .enumerate()
+        .for_each(|(panel, dst)| {
+            let cols = panel * NR..(panel * NR + NR).min(n);
+            for (row, src) in dst.chunks_exact_mut(NR).zip(b.rows()) {
+                let src = src.slice_move(ndarray::s![cols.clone()]);
+                match src.as_slice() {
+                    Some(s) => row[..s.len()].copy_from_slice(s),
+                    None => row.iter_mut().zip(src).for_each(|(d, &v)| *d = v),
+                }
+            }
+        });
+    packed
+}
