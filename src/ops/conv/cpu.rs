@@ -8,7 +8,7 @@ use ndarray::{s, Array2, ArrayD, ArrayView2, ArrayViewD, Axis, CowArray, Ix2, Ix
 use rayon::prelude::*;
 
 use super::{Conv, ConvGeometry};
-use crate::ops::gemm::{gemm, gemm_lhs, Lhs};
+use crate::ops::gemm::{bias_rows, gemm, gemm_lhs, Lhs};
 use crate::ops::Real;
 use crate::tensor::unravel;
 
@@ -30,15 +30,8 @@ pub(super) fn conv<T: Real>(
         .into_owned()
         .into_shape_with_order((taps * group_channels, conv.filters))
         .expect("kernel shape checked when built");
-    let mut y = match bias {
-        Some(b) => b
-            .broadcast(IxDyn(&[rows, conv.filters]))
-            .expect("bias has one value per filter")
-            .to_owned()
-            .into_dimensionality()
-            .expect("2-D"),
-        None => Array2::zeros((rows, conv.filters)),
-    };
+    let bias: Option<Vec<T>> = bias.map(|b| b.iter().copied().collect());
+    let mut y = bias_rows(rows, conv.filters, bias.as_deref());
     if group_channels == 1 {
         depthwise(conv, g, x.view(), &kernel, &mut y);
     } else {

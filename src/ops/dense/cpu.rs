@@ -1,8 +1,8 @@
 //! Dense on the CPU: one GEMM over all leading axes.
 
-use ndarray::{Array2, ArrayD, ArrayView2, IxDyn};
+use ndarray::{ArrayD, ArrayView2, IxDyn};
 
-use crate::ops::gemm::gemm;
+use crate::ops::gemm::{bias_rows, gemm};
 use crate::ops::Real;
 
 /// `x·kernel + bias` over the last axis of `x`, as one GEMM over all leading axes.
@@ -26,15 +26,8 @@ pub(super) fn dense<T: Real>(
     // The bias goes in first and the product is accumulated onto it, which saves a separate
     // pass over the output.
     let n = w2.ncols();
-    let mut y = match bias {
-        Some(b) => {
-            let b = b.view().into_shape_with_order(n).expect("bias is 1-D");
-            b.broadcast((rows, n))
-                .expect("bias fits the output")
-                .to_owned()
-        }
-        None => Array2::zeros((rows, n)),
-    };
+    let bias: Option<Vec<T>> = bias.map(|b| b.iter().copied().collect());
+    let mut y = bias_rows(rows, n, bias.as_deref());
     gemm(x2, w2, &mut y.view_mut(), bias.is_some());
     y.into_shape_with_order(IxDyn(out_shape))
         .expect("dense output shape was inferred")

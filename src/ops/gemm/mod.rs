@@ -14,7 +14,7 @@ mod packed;
 use std::ops::Range;
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{s, ArrayView2, ArrayViewMut2, CowArray, Ix2};
+use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, CowArray, Ix2};
 
 use super::Real;
 
@@ -73,6 +73,19 @@ pub fn gemm_lhs<T: Real>(
         return;
     }
     reference_gemm(a.matrix().view(), b, c, accumulate);
+}
+
+/// A `rows`×`bias.len()` matrix with `bias` in every row (zeros without one): the start of a
+/// GEMM that accumulates onto its bias. Row copies, not an element-wise broadcast.
+pub fn bias_rows<T: Real>(rows: usize, width: usize, bias: Option<&[T]>) -> Array2<T> {
+    let Some(bias) = bias else {
+        return Array2::zeros((rows, width));
+    };
+    let mut data = Vec::with_capacity(rows * width);
+    for _ in 0..rows {
+        data.extend_from_slice(bias);
+    }
+    Array2::from_shape_vec((rows, width), data).expect("one bias value per column")
 }
 
 /// The same product on matrixmultiply, whatever the CPU: the fallback, and what the packed GEMM

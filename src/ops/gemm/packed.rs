@@ -7,6 +7,8 @@
 //! block in depth order: the same for every row whatever `M` is, which keeps chunked runs
 //! bit-identical to whole-batch runs.
 
+use std::ops::Range;
+
 use ndarray::{ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
 
@@ -65,31 +67,67 @@ pub(crate) fn sgemm_packed(
             if panel_range.is_empty() {
                 return;
             }
-            let mut packed_a = vec![0.0f32; MC * KC];
-            for depth in (0..k).step_by(KC) {
-                let kc = KC.min(k - depth);
-                a.pack(rows.clone(), depth..depth + kc, MR, &mut packed_a);
-                let add = accumulate || depth > 0;
-                for panel in panel_range.clone() {
-                    let b_panel = &packed_b[(panel * k + depth) * NR..][..kc * NR];
-                    let cols = NR.min(n - panel * NR);
-                    for (i, a_panel) in packed_a[..rows.len().div_ceil(MR) * MR * kc]
-                        .chunks_exact(MR * kc)
-                        .enumerate()
-                    {
-                        let row = rows.start + i * MR;
-                        let tile_rows = MR.min(rows.end - row);
-                        // SAFETY: the tile [row, row + tile_rows) × [panel·NR, panel·NR + cols) lies
-                        // inside c, and no other task writes it (tasks own disjoint rows × panels).
-                        unsafe {
-                            let tile = out.get().offset(row as isize * ldc + (panel * NR) as isize);
-                            avx512::kernel(kc, a_panel, b_panel, tile, ldc, tile_rows, cols, add);
-                        }
+            PACKED_A.with_borrow_mut(|packed_a| {
+                // Every value a micro-kernel reads is written by `pack` first: never cleared.
+                packed_a.resize(packed_a.len().max(MC * KC.min(k)), 0.0);
+                for depth in (0..k).step_by(KC) {
+                    let kc = KC.min(k - depth);
+                    a.pack(rows.clone(), depth..depth + kc, MR, packed_a);
+                    let add = accumulate || depth > 0;
+                    for panel in panel_range.clone() {
+                        let b_panel = &packed_b[(panel * k + depth) * NR..][..kc * NR];
+                        let tile = Tile {
+                            c: &out,
+                            ldc,
+                            n,
+                            panel,
+                            add,
+                        };
+                        multiply_block(
+                            &packed_a[..rows.len().div_ceil(MR) * MR * kc],
+                            kc,
+                            b_panel,
+                            rows.clone(),
+                            &tile,
+                        );
                     }
                 }
-            }
+            });
         });
     true
+}
+
+/// Where a block's products go: panel `panel` of `c` (`ldc` apart, `n` columns), added to what
+/// is there with `add`.
+struct Tile<'a> {
+    c: &'a SendPtr,
+    ldc: isize,
+    n: usize,
+    panel: usize,
+    add: bool,
+}
+
+/// The micro-kernel over each `MR`-row micro-panel of a packed block of `a` (rows `rows`) times
+/// one packed panel of `b`.
+fn multiply_block(packed_a: &[f32], kc: usize, b_panel: &[f32], rows: Range<usize>, t: &Tile) {
+    let cols = NR.min(t.n - t.panel * NR);
+    for (i, a_panel) in packed_a.chunks_exact(MR * kc).enumerate() {
+        let row = rows.start + i * MR;
+        let tile_rows = MR.min(rows.end - row);
+        // SAFETY: the tile [row, row + tile_rows) × [panel·NR, panel·NR + cols) lies inside c,
+        // and no other task writes it (tasks own disjoint rows × panels).
+        unsafe {
+            let tile =
+                t.c.get()
+                    .offset(row as isize * t.ldc + (t.panel * NR) as isize);
+            avx512::kernel(kc, a_panel, b_panel, tile, t.ldc, tile_rows, cols, t.add);
+        }
+    }
+}
+
+thread_local! {
+    /// Each thread's packed block of `a`, reused from task to task.
+    static PACKED_A: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 struct SendPtr(*mut f32);
