@@ -60,6 +60,7 @@ WEIGHT_SEED = {
     "o_resample": 1029, "o_resample_seq": 1030,
     "p_preprocess": 1031, "p_preprocess_seq": 1032,
     "q_op_layers": 1033,
+    "r_recurrent": 1034, "r_recurrent_seq": 1035,
 }
 # (also the order of the models in fixtures.json: by writer, then by this order)
 
@@ -109,6 +110,8 @@ INPUT_SPEC = {
                             "vol": ((2, 3, 2, 2), 1.0)}),
     "p_preprocess_seq": (2032, {None: ((8, 8, 3), 64.0)}),
     "q_op_layers": (2033, {"x": ((4, 3), 2.0), "y": ((4, 3), 2.0)}),
+    "r_recurrent": (2034, {"seq": ((7, 5), 1.0)}),
+    "r_recurrent_seq": (2035, {None: ((6, 3), 1.0)}),
 }
 
 # models whose tf-keras writer runs without oneDNN (see the module docstring)
@@ -209,6 +212,8 @@ def draw(rng, role, shape):
         return rng.standard_normal(shape) / np.sqrt(int(np.prod(shape[:-2])))
     if role == "pointwise_kernel":  # (1[, 1], in_channels * depth_multiplier, filters)
         return rng.standard_normal(shape) / np.sqrt(int(np.prod(shape[:-1])))
+    if role == "recurrent_kernel":  # (units, gates * units): fan_in = units
+        return rng.standard_normal(shape) / np.sqrt(shape[0])
     if role == "bias":
         return rng.standard_normal(shape) * 0.1
     if role == "gamma":
@@ -1531,6 +1536,55 @@ def model_specs(K, writer):
               "reshape(x[:, 1:3, :], (-1, 6)), transpose(y, (0, 2, 1)), mean(x, axis 1, "
               "keepdims), mean(y, axes 1 and 2); each output a named linear Activation; then an "
               "Add layer 'add_layer' (after the op layer 'add' in Keras 3)"))
+
+    # SimpleRNN, LSTM and GRU on one sequence input (steps 7, features 5): return_sequences
+    # true and false, go_backwards, activation relu, recurrent_activation hard_sigmoid (Keras 3:
+    # relu6(x + 3) / 6; tf-keras: clip(0.2 x + 0.5, 0, 1)), use_bias False, GRU reset_after
+    # True (bias (2, 3 * units)) and False (bias (3 * units,)), and an LSTM -> GRU stack. Kernels
+    # get N(0,1)/sqrt(features), recurrent kernels N(0,1)/sqrt(units), biases N(0,1)*0.1.
+    def r_recurrent():
+        seq = K.Input((7, 5), name="seq")
+        outputs = [
+            L.SimpleRNN(6, return_sequences=True, name="rnn_seq")(seq),        # (7, 6)
+            L.SimpleRNN(4, activation="relu", go_backwards=True,
+                        name="rnn_back")(seq),                                 # (4,)
+            L.LSTM(5, return_sequences=True, name="lstm_seq")(seq),            # (7, 5)
+            L.LSTM(3, go_backwards=True, return_sequences=True, activation="relu",
+                   recurrent_activation="hard_sigmoid", name="lstm_hard")(seq),  # (7, 3)
+            L.LSTM(4, use_bias=False, name="lstm_nobias")(seq),                # (4,)
+            L.GRU(5, return_sequences=True, name="gru_seq")(seq),              # (7, 5)
+            L.GRU(4, reset_after=False, go_backwards=True, name="gru_before")(seq),  # (4,)
+            L.GRU(3, activation="relu", use_bias=False, return_sequences=True,
+                  name="gru_relu")(seq),                                       # (7, 3)
+            L.GRU(4, name="stack_b")(
+                L.LSTM(6, return_sequences=True, name="stack_a")(seq)),        # (4,)
+        ]
+        return K.Model(seq, outputs, name="r_recurrent")
+
+    def r_recurrent_seq():
+        return K.Sequential([K.Input((6, 3)),
+                             L.LSTM(8, return_sequences=True),                 # (6, 8)
+                             L.GRU(6, return_sequences=True),                  # (6, 6)
+                             L.SimpleRNN(5),                                   # (5,)
+                             L.Dense(2)], name="r_recurrent_seq")
+
+    specs += [
+        Spec("r_recurrent", r_recurrent, chain=False,
+             notes="1 input seq (7,5); 9 outputs; SimpleRNN(6, return_sequences) rnn_seq, "
+                   "SimpleRNN(4, relu, go_backwards) rnn_back, LSTM(5, return_sequences) "
+                   "lstm_seq, LSTM(3, go_backwards, return_sequences, relu, "
+                   "recurrent_activation hard_sigmoid) lstm_hard, LSTM(4, use_bias false) "
+                   "lstm_nobias, GRU(5, return_sequences, reset_after true) gru_seq, GRU(4, "
+                   "reset_after false, go_backwards) gru_before, GRU(3, relu, use_bias false, "
+                   "return_sequences) gru_relu, LSTM(6, return_sequences) stack_a -> GRU(4) "
+                   "stack_b (output stack_b); recurrent kernels N(0,1)/sqrt(units); "
+                   "hard_sigmoid is %s, so lstm_hard differs between the dialects" % (
+                       "relu6(x + 3) / 6 in Keras 3" if k3 else
+                       "clip(0.2 x + 0.5, 0, 1) in tf-keras")),
+        Spec("r_recurrent_seq", r_recurrent_seq,
+             notes="Sequential LSTM(8, return_sequences) -> GRU(6, return_sequences) -> "
+                   "SimpleRNN(5) -> Dense(2), default layer names; input (6,3)"),
+    ]
     return specs, dropped
 
 
@@ -1848,6 +1902,11 @@ def main_parent(only=None):
                                                             max_scaled_diff(ak, bk))
         elif m == "e_layout":
             extra = "  (different architectures: tfk has no ln_rms)"
+        elif m == "r_recurrent":  # hard_sigmoid differs between the dialects (see r_recurrent)
+            ak = {k: v for k, v in a.items() if k != "lstm_hard"}
+            bk = {k: v for k, v in b.items() if k != "lstm_hard"}
+            extra = "  (without lstm_hard: %.3g, %.3g)" % (max_diff(ak, bk),
+                                                         max_scaled_diff(ak, bk))
         elif m.startswith("i_nonfinite"):
             extra = "  (inf: NaN or an infinity against another value)"
         if only_k3:

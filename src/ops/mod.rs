@@ -22,6 +22,7 @@ pub mod op_layers;
 pub mod pad;
 pub mod pool;
 mod real;
+pub mod recurrent;
 mod reduce;
 pub mod registry;
 pub mod resample;
@@ -41,6 +42,7 @@ pub use norm::{BatchNorm, GroupNorm, L2Normalize, LayerNorm, RmsNorm};
 pub use pad::Pad;
 pub use pool::{Pool, PoolKind};
 pub use real::Real;
+pub use recurrent::{Cell, Recurrent};
 pub use resample::{Interpolation, Resample, ResampleAxis, Target};
 pub use scale::{Arith, Scale, ScaleKind};
 
@@ -76,6 +78,8 @@ pub enum Op {
     Resample(Resample),
     Pool(Pool),
     Conv(Conv),
+    /// SimpleRNN, LSTM and GRU over a `[steps, features]` sample.
+    Recurrent(Recurrent),
 }
 
 /// A weight an op expects: Keras's variable name and its shape.
@@ -118,6 +122,7 @@ impl Op {
             Op::Pad(p) => p.name().into(),
             Op::Pool(p) => p.name().into(),
             Op::Conv(c) => c.name(),
+            Op::Recurrent(r) => r.name(),
         }
     }
 
@@ -144,7 +149,8 @@ impl Op {
             | Op::Pad(_)
             | Op::Resample(_)
             | Op::Pool(_)
-            | Op::Conv(_) => false,
+            | Op::Conv(_)
+            | Op::Recurrent(_) => false,
         }
     }
 
@@ -172,6 +178,7 @@ impl Op {
             Op::Resample(r) => r.output_shape(first),
             Op::Pool(p) => p.output_shape(first),
             Op::Conv(c) => c.output_shape(first),
+            Op::Recurrent(r) => r.output_shape(first),
         }
     }
 
@@ -186,6 +193,7 @@ impl Op {
             Op::RmsNorm(n) => n.weights(input),
             Op::GroupNorm(n) => n.weights(input),
             Op::Scale(s) => s.weights(input),
+            Op::Recurrent(r) => r.weights(input),
             Op::Input
             | Op::Activation(_)
             | Op::Softmax(_)
@@ -209,6 +217,7 @@ impl Op {
         match self {
             Op::Dense(d) => d.macs(input, output),
             Op::Conv(c) => c.macs(input, output),
+            Op::Recurrent(r) => r.macs(input),
             Op::Input
             | Op::Activation(_)
             | Op::Softmax(_)
@@ -263,6 +272,7 @@ impl Op {
             Op::Resample(r) => r.eval(x, out_shape),
             Op::Pool(p) => p.eval(x, out_shape),
             Op::Conv(c) => c.eval(x, weights),
+            Op::Recurrent(r) => r.eval(x, weights),
         }
     }
 }

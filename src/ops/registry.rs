@@ -2,7 +2,9 @@
 
 use serde_json::Value;
 
-use super::{activation, conv, dense, layout, merge, norm, pad, pool, resample, scale, Op};
+use super::{
+    activation, conv, dense, layout, merge, norm, pad, pool, recurrent, resample, scale, Op,
+};
 use crate::keras::Dialect;
 
 /// How one family reads a layer of one of its classes.
@@ -50,6 +52,9 @@ const FAMILIES: &[(&[&str], Parser)] = &[
     (pool::CLASSES, |l| pool::parse(l.class, l.config, l.input)),
     (conv::CLASSES, |l| {
         conv::parse(l.class, l.config, l.input, l.dialect)
+    }),
+    (recurrent::CLASSES, |l| {
+        recurrent::parse(l.class, l.config, l.input, l.dialect)
     }),
 ];
 

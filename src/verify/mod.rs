@@ -342,6 +342,7 @@ fn is_class_scores(graph: &Graph, id: NodeId) -> bool {
             | Op::Scale(_)
             | Op::Resample(_)
             | Op::Pad(_)
-            | Op::Pool(_) => false,
+            | Op::Pool(_)
+            | Op::Recurrent(_) => false,
         }
 }

@@ -2,7 +2,7 @@
 //! two files, and paired layers that compute different ops.
 
 use super::*;
-use crate::ops::{Activation, Conv, Dense, L2Normalize, Op};
+use crate::ops::{Activation, Conv, Dense, L2Normalize, Op, Recurrent};
 
 /// How two paired layers' ops differ: their names, or (same op) their parameters.
 pub(super) fn op_difference(a: &Op, b: &Op) -> String {
@@ -159,6 +159,11 @@ fn dialect_neutral(op: &Op, unit_norm: bool) -> Op {
         Op::Conv(c) => Op::Conv(Conv {
             activation: act(&c.activation),
             ..c.clone()
+        }),
+        Op::Recurrent(r) => Op::Recurrent(Recurrent {
+            activation: act(&r.activation),
+            recurrent_activation: act(&r.recurrent_activation),
+            ..r.clone()
         }),
     }
 }

@@ -75,6 +75,8 @@ pub enum Kernel {
     ConvTranspose {
         act: u32,
     },
+    /// One step of a SimpleRNN, LSTM or GRU layer (activations read from the parameters).
+    RecurrentStep,
     /// The difference records of two tensors (compare.wgsl).
     Compare,
     /// Rows whose argmax agrees (compare.wgsl).
@@ -104,6 +106,7 @@ impl Kernel {
             Kernel::Conv { .. } | Kernel::ConvGemm { .. } | Kernel::ConvTranspose { .. } => {
                 ConvParams::DECL
             }
+            Kernel::RecurrentStep => RecurrentParams::DECL,
             Kernel::Compare => CompareParams::DECL,
             Kernel::Top1 => Top1Params::DECL,
         }
@@ -176,6 +179,7 @@ impl Kernel {
                 .with("CTK", TILED_TK)
                 .with("ACT", act),
             Kernel::ConvTranspose { act } => plain(F::Conv, "conv_transpose").with("ACT", act),
+            Kernel::RecurrentStep => plain(F::Recurrent, "recurrent_step"),
             Kernel::Compare => new(F::Compare, "compare"),
             Kernel::Top1 => new(F::Compare, "top1"),
         }
@@ -198,6 +202,7 @@ impl Kernel {
             Kernel::CopyStrided,
             Kernel::Pad,
             Kernel::Pool,
+            Kernel::RecurrentStep,
             Kernel::Compare,
             Kernel::Top1,
         ];

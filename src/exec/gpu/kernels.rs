@@ -21,11 +21,12 @@ pub enum ShaderFile {
     Elementwise,
     Layout,
     Conv,
+    Recurrent,
     Compare,
 }
 
 impl ShaderFile {
-    pub const ALL: [ShaderFile; 9] = [
+    pub const ALL: [ShaderFile; 10] = [
         ShaderFile::Dense,
         ShaderFile::GemmSoft,
         ShaderFile::GemmSoftSubgroup,
@@ -34,6 +35,7 @@ impl ShaderFile {
         ShaderFile::Elementwise,
         ShaderFile::Layout,
         ShaderFile::Conv,
+        ShaderFile::Recurrent,
         ShaderFile::Compare,
     ];
 
@@ -47,6 +49,7 @@ impl ShaderFile {
             ShaderFile::Elementwise => "elementwise.wgsl",
             ShaderFile::Layout => "layout.wgsl",
             ShaderFile::Conv => "conv.wgsl",
+            ShaderFile::Recurrent => "recurrent.wgsl",
             ShaderFile::Compare => "compare.wgsl",
         }
     }
@@ -63,6 +66,7 @@ impl ShaderFile {
             ShaderFile::Elementwise => include_str!("../../../shaders/elementwise.wgsl"),
             ShaderFile::Layout => include_str!("../../../shaders/layout.wgsl"),
             ShaderFile::Conv => include_str!("../../../shaders/conv.wgsl"),
+            ShaderFile::Recurrent => include_str!("../../../shaders/recurrent.wgsl"),
             ShaderFile::Compare => include_str!("../../../shaders/compare.wgsl"),
         }
     }

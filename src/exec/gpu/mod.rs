@@ -415,7 +415,8 @@ pub fn not_on_gpu(node: &crate::graph::Node) -> Option<String> {
         | Op::Pad(_)
         | Op::Resample(_)
         | Op::Pool(_)
-        | Op::Conv(_) => None,
+        | Op::Conv(_)
+        | Op::Recurrent(_) => None,
     }
 }
 

@@ -449,3 +449,30 @@ kernel_params! {
         _pad: Pad<2>,
     }
 }
+
+kernel_params! {
+    /// `recurrent_step`: `n` = batch·units invocations, one (sample, unit) each; step `s` of
+    /// `steps` reads input step `t`, the previous h from state half `read_half` (none when
+    /// `first`); `cell` 0 SimpleRNN, 1 LSTM, 2 GRU with reset_after, 3 without (phase 0 its
+    /// reset gates, phase 1 the rest); `sequences`: write every step's h, else the last.
+    RecurrentParams {
+        act: ActArgs,
+        rec: ActArgs,
+        n: u32,
+        units: u32,
+        features: u32,
+        steps: u32,
+        gates: u32,
+        t: u32,
+        s: u32,
+        cell: u32,
+        has_bias: u32,
+        act_code: u32,
+        rec_code: u32,
+        phase: u32,
+        sequences: u32,
+        first: u32,
+        read_half: u32,
+        _pad: Pad<1>,
+    }
+}

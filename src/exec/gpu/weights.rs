@@ -152,7 +152,12 @@ pub(crate) fn upload(
                 }
                 out.params.insert(i, list);
             }
-            Op::LayerNorm(_) | Op::RmsNorm(_) | Op::GroupNorm(_) | Op::PRelu(_) | Op::Conv(_) => {
+            Op::LayerNorm(_)
+            | Op::RmsNorm(_)
+            | Op::GroupNorm(_)
+            | Op::PRelu(_)
+            | Op::Conv(_)
+            | Op::Recurrent(_) => {
                 let mut list = Vec::new();
                 for w in &node.weights {
                     list.push(shared_buffer(ctx, &w.value, &node.name)?);

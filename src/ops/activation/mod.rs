@@ -230,8 +230,19 @@ pub fn parse(class: &str, config: &Value, rank: usize, dialect: Dialect) -> Resu
 
 /// The activation of a Dense/Activation layer: a name, or Keras 3's `{"config": "name"}` form.
 pub fn activation_field(config: &Value, dialect: Dialect) -> Result<Activation, String> {
-    let name = match config.get("activation") {
-        None | Some(Value::Null) => return Ok(Activation::Linear),
+    named_activation(config, "activation", Activation::Linear, dialect)
+}
+
+/// The activation under `key` (`default` where the config has none; null is linear).
+pub fn named_activation(
+    config: &Value,
+    key: &str,
+    default: Activation,
+    dialect: Dialect,
+) -> Result<Activation, String> {
+    let name = match config.get(key) {
+        None => return Ok(default),
+        Some(Value::Null) => return Ok(Activation::Linear),
         Some(Value::String(s)) => s.clone(),
         Some(Value::Object(o)) => match o.get("config") {
             Some(Value::String(s)) => s.clone(),

@@ -213,7 +213,8 @@ fn aliases_its_input(op: &Op) -> bool {
         | Op::Pad(_)
         | Op::Resample(_)
         | Op::Pool(_)
-        | Op::Conv(_) => false,
+        | Op::Conv(_)
+        | Op::Recurrent(_) => false,
     }
 }
 
@@ -370,6 +371,7 @@ impl Builder<'_> {
             Op::Pad(p) => self.pad(node, ins[0], out, p),
             Op::Pool(p) => self.pool(node, ins[0], out, p)?,
             Op::Conv(c) => self.conv(i, node, ins[0], out, c)?,
+            Op::Recurrent(r) => self.recurrent(i, node, ins[0], out, r)?,
         }
         Ok(())
     }

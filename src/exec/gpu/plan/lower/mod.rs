@@ -9,4 +9,5 @@ mod merge;
 mod norm;
 mod pad;
 mod pool;
+mod recurrent;
 mod resample;

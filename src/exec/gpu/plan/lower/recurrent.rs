@@ -1,0 +1,86 @@
+//! Recurrent layers: one `recurrent_step` dispatch per step (two for a GRU without
+//! reset_after: its reset gates first), over a scratch slot holding the state.
+
+use super::super::*;
+use crate::ops::{Cell, Recurrent};
+
+impl Builder<'_> {
+    pub(crate) fn recurrent(
+        &mut self,
+        i: usize,
+        node: &Node,
+        input: usize,
+        out: usize,
+        r: &Recurrent,
+    ) -> Result<()> {
+        let [steps, features] = self.graph.node(node.inputs[0]).shape[..] else {
+            unreachable!("a recurrent layer's input is [steps, features], checked when built")
+        };
+        let codes = (act_code(&r.activation), act_code(&r.recurrent_activation));
+        let (Some(act_code), Some(rec_code)) = codes else {
+            unreachable!("recurrent activations are elementwise, checked when built")
+        };
+        let params = self.weights.params[&i].clone();
+        let bias = if r.use_bias {
+            params[2].clone()
+        } else {
+            self.weights.dummy()
+        };
+        // h twice, c, the GRU's reset gates: per sample, 4·units values.
+        let state = self.alloc(4 * r.units);
+        self.live[state] += 1;
+        let cell = match r.cell {
+            Cell::Simple => 0,
+            Cell::Lstm => 1,
+            Cell::Gru { reset_after: true } => 2,
+            Cell::Gru { reset_after: false } => 3,
+        };
+        let max = self.max_dim();
+        let (units, gates) = (r.units, r.cell.gates());
+        let (act, rec) = (
+            ActArgs(act_params(&r.activation)),
+            ActArgs(act_params(&r.recurrent_activation)),
+        );
+        let (has_bias, sequences) = (u32::from(r.use_bias), u32::from(r.return_sequences));
+        for s in 0..steps {
+            let t = if r.go_backwards { steps - 1 - s } else { s };
+            let phases: &[u32] = if cell == 3 { &[0, 1] } else { &[1] };
+            for &phase in phases {
+                let res = vec![
+                    Res::Slot(input),
+                    Res::Buffer(params[0].clone()),
+                    Res::Buffer(params[1].clone()),
+                    Res::Buffer(bias.clone()),
+                    Res::Slot(state),
+                    Res::Slot(out),
+                ];
+                self.dispatch(Kernel::RecurrentStep, res, move |b| {
+                    let n = b * units;
+                    let p = RecurrentParams {
+                        act,
+                        rec,
+                        n: n as u32,
+                        units: units as u32,
+                        features: features as u32,
+                        steps: steps as u32,
+                        gates: gates as u32,
+                        t: t as u32,
+                        s: s as u32,
+                        cell,
+                        has_bias,
+                        act_code,
+                        rec_code,
+                        phase,
+                        sequences,
+                        first: u32::from(s == 0),
+                        read_half: (s % 2) as u32,
+                        _pad: Pad::default(),
+                    };
+                    (p, grid_1d(n, max))
+                });
+            }
+        }
+        self.live[state] -= 1;
+        Ok(())
+    }
+}

@@ -1,0 +1,176 @@
+//! The recurrent layers on the CPU: every step's input projection `x·W + b` as one GEMM, then
+//! the time loop, one GEMM with the recurrent kernel per step and the gates elementwise.
+
+use ndarray::{s, Array2, Array3, ArrayD, ArrayView2, Axis, Ix2, Ix3, Zip};
+
+use super::{Cell, Recurrent};
+use crate::ops::gemm::{bias_rows, gemm};
+use crate::ops::{Activation, Real};
+
+/// The layer over `x` `[batch, steps, features]`: `[batch, steps, units]` with
+/// `return_sequences` (in processing order), else the last state `[batch, units]`.
+pub(super) fn recurrent<T: Real>(r: &Recurrent, x: &ArrayD<T>, w: &[&ArrayD<T>]) -> ArrayD<T> {
+    let x = x
+        .view()
+        .into_dimensionality::<Ix3>()
+        .expect("a [batch, steps, features] input, checked when built");
+    let (batch, steps, features) = x.dim();
+    let (units, width) = (r.units, r.cell.gates() * r.units);
+    let kernel = matrix(w[0]);
+    let recurrent = matrix(w[1]);
+    let (input_bias, recurrent_bias): (Option<Vec<T>>, Option<Vec<T>>) = match r.cell {
+        _ if !r.use_bias => (None, None),
+        Cell::Gru { reset_after: true } => {
+            let b = matrix(w[2]);
+            (Some(b.row(0).to_vec()), Some(b.row(1).to_vec()))
+        }
+        _ => (Some(w[2].iter().copied().collect()), None),
+    };
+    let x2 = x.as_standard_layout();
+    let x2 = x2
+        .view()
+        .into_shape_with_order((batch * steps, features))
+        .expect("standard layout");
+    let mut projected = bias_rows(batch * steps, width, input_bias.as_deref());
+    gemm(x2, kernel, &mut projected.view_mut(), input_bias.is_some());
+    let projected = projected
+        .into_shape_with_order((batch, steps, width))
+        .expect("one row per sample and step");
+    let mut h = Array2::<T>::zeros((batch, units));
+    let mut c = Array2::<T>::zeros((batch, units));
+    let mut sequence = r
+        .return_sequences
+        .then(|| Array3::<T>::zeros((batch, steps, units)));
+    for s in 0..steps {
+        let t = if r.go_backwards { steps - 1 - s } else { s };
+        let xt = projected.index_axis(Axis(1), t);
+        h = match r.cell {
+            Cell::Simple => simple_step(r, xt, &h, recurrent),
+            Cell::Lstm => lstm_step(r, xt, &h, &mut c, recurrent),
+            Cell::Gru { reset_after } => {
+                gru_step(r, xt, &h, recurrent, recurrent_bias.as_deref(), reset_after)
+            }
+        };
+        if let Some(seq) = sequence.as_mut() {
+            seq.index_axis_mut(Axis(1), s).assign(&h);
+        }
+    }
+    match sequence {
+        Some(seq) => seq.into_dyn(),
+        None => h.into_dyn(),
+    }
+}
+
+fn matrix<T: Real>(w: &ArrayD<T>) -> ArrayView2<'_, T> {
+    w.view()
+        .into_dimensionality::<Ix2>()
+        .expect("a 2-D weight, checked when built")
+}
+
+/// `a` applied to a copy of `m`.
+fn activated<T: Real>(a: &Activation, m: ArrayView2<T>) -> Array2<T> {
+    let mut v = m.to_owned().into_dyn();
+    a.apply(&mut v);
+    v.into_dimensionality().expect("2-D")
+}
+
+/// `xt + h·u`, the gates before their activations.
+fn preactivation<T: Real>(xt: ArrayView2<T>, h: &Array2<T>, u: ArrayView2<T>) -> Array2<T> {
+    let mut z = xt.to_owned();
+    gemm(h.view(), u, &mut z.view_mut(), true);
+    z
+}
+
+fn simple_step<T: Real>(
+    r: &Recurrent,
+    xt: ArrayView2<T>,
+    h: &Array2<T>,
+    u: ArrayView2<T>,
+) -> Array2<T> {
+    activated(&r.activation, preactivation(xt, h, u).view())
+}
+
+fn lstm_step<T: Real>(
+    r: &Recurrent,
+    xt: ArrayView2<T>,
+    h: &Array2<T>,
+    c: &mut Array2<T>,
+    u: ArrayView2<T>,
+) -> Array2<T> {
+    let n = r.units;
+    let z = preactivation(xt, h, u);
+    let gates = activated(&r.recurrent_activation, z.view());
+    let candidate = activated(&r.activation, z.slice(s![.., 2 * n..3 * n]));
+    let (i, f) = (gates.slice(s![.., ..n]), gates.slice(s![.., n..2 * n]));
+    Zip::from(&mut *c)
+        .and(f)
+        .and(i)
+        .and(&candidate)
+        .for_each(|c, &f, &i, &g| *c = f * *c + i * g);
+    let mut h = activated(&r.activation, c.view());
+    Zip::from(&mut h)
+        .and(gates.slice(s![.., 3 * n..]))
+        .for_each(|h, &o| *h = o * *h);
+    h
+}
+
+fn gru_step<T: Real>(
+    r: &Recurrent,
+    xt: ArrayView2<T>,
+    h: &Array2<T>,
+    u: ArrayView2<T>,
+    recurrent_bias: Option<&[T]>,
+    reset_after: bool,
+) -> Array2<T> {
+    let n = r.units;
+    let (batch, width) = (h.nrows(), 3 * n);
+    // z and r: the first two thirds of xt + h·U.
+    let zr = preactivation(xt.slice(s![.., ..2 * n]), h, u.slice(s![.., ..2 * n]));
+    let (zr_bias, h_bias) = match recurrent_bias {
+        Some(b) => (Some(&b[..2 * n]), Some(&b[2 * n..width])),
+        None => (None, None),
+    };
+    let mut zr = zr;
+    if let Some(b) = zr_bias {
+        zr += &ndarray::aview1(b);
+    }
+    let gates = activated(&r.recurrent_activation, zr.view());
+    let (z, reset) = (gates.slice(s![.., ..n]), gates.slice(s![.., n..]));
+    let mut candidate = if reset_after {
+        // r · (h·U_h + b_h)
+        let mut inner = bias_rows(batch, n, h_bias);
+        gemm(
+            h.view(),
+            u.slice(s![.., 2 * n..]),
+            &mut inner.view_mut(),
+            h_bias.is_some(),
+        );
+        Zip::from(&mut inner)
+            .and(reset)
+            .and(xt.slice(s![.., 2 * n..]))
+            .for_each(|v, &r, &x| *v = x + r * *v);
+        inner
+    } else {
+        // (r · h)·U_h
+        let gated = &reset * h;
+        let mut inner = xt.slice(s![.., 2 * n..]).to_owned();
+        gemm(
+            gated.view(),
+            u.slice(s![.., 2 * n..]),
+            &mut inner.view_mut(),
+            true,
+        );
+        inner
+    };
+    let act = r.activation;
+    act_in_place(&act, &mut candidate);
+    Zip::from(&mut candidate)
+        .and(z)
+        .and(h)
+        .for_each(|hh, &z, &h| *hh = z * h + (T::one() - z) * *hh);
+    candidate
+}
+
+fn act_in_place<T: Real>(a: &Activation, m: &mut Array2<T>) {
+    *m = activated(a, m.view());
+}

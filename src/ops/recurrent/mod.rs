@@ -1,0 +1,164 @@
+//! Recurrent layers: SimpleRNN, LSTM and GRU (both `reset_after` forms) over a `[steps,
+//! features]` sample, returning the last state or the whole sequence, forwards or backwards.
+//!
+//! Keras's formulas (gates split from `x·kernel + bias` and `h·recurrent_kernel`, in Keras's gate
+//! order), with `act` the activation and `σ` the recurrent activation:
+//! - SimpleRNN: `h = act(x·W + b + h·U)`.
+//! - LSTM, gates i, f, c, o: `c = σ(f)·c + σ(i)·act(c̃)`, `h = σ(o)·act(c)`.
+//! - GRU, gates z, r, h: `h = z·h + (1 − z)·ĥ` with `z = σ(x_z + h·U_z)`, `r = σ(x_r + h·U_r)`
+//!   and `ĥ = act(x_h + r·(h·U_h + b_h))` with `reset_after` (bias `[2, 3·units]`: input and
+//!   recurrent rows), else `ĥ = act(x_h + (r·h)·U_h)`.
+//!
+//! With `go_backwards` the steps run from the last to the first, and a returned sequence is in
+//! that processing order, as Keras returns it.
+
+mod cpu;
+
+use ndarray::ArrayD;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::activation::named_activation;
+use super::fields::{bool_field, usize_field};
+use super::{Activation, Op, Real, WeightSpec};
+use crate::keras::Dialect;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cell {
+    Simple,
+    Lstm,
+    /// `reset_after`: the reset gate multiplies `h·U_h + b_h` (Keras's default), else `h`.
+    Gru {
+        reset_after: bool,
+    },
+}
+
+impl Cell {
+    /// Gates per unit: the width of the kernels is `gates · units`.
+    pub fn gates(self) -> usize {
+        match self {
+            Cell::Simple => 1,
+            Cell::Lstm => 4,
+            Cell::Gru { .. } => 3,
+        }
+    }
+}
+
+/// Weights: kernel `[features, gates·units]`, recurrent kernel `[units, gates·units]`, then with
+/// `use_bias` the bias `[gates·units]` (`[2, 3·units]` for a GRU with `reset_after`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Recurrent {
+    pub cell: Cell,
+    pub units: usize,
+    pub activation: Activation,
+    /// The gates' activation (LSTM and GRU).
+    pub recurrent_activation: Activation,
+    pub use_bias: bool,
+    pub return_sequences: bool,
+    pub go_backwards: bool,
+}
+
+pub const CLASSES: &[&str] = &["SimpleRNN", "LSTM", "GRU"];
+
+pub fn parse(class: &str, config: &Value, input: &[usize], dialect: Dialect) -> Result<Op, String> {
+    let cell = match class {
+        "SimpleRNN" => Cell::Simple,
+        "LSTM" => Cell::Lstm,
+        _ => Cell::Gru {
+            reset_after: bool_field(config, "reset_after", true)?,
+        },
+    };
+    if input.len() != 2 {
+        return Err(format!(
+            "{class} needs a sample of [steps, features], got {input:?}"
+        ));
+    }
+    refuse(config, "stateful", "carries its state from one batch to the next; keqv compares stateless predictions: re-save the model with stateful=False")?;
+    refuse(config, "return_state", "returns its states as extra outputs, which keqv cannot run yet; build the model without return_state")?;
+    refuse(config, "time_major", "reads time-major inputs, which keqv cannot run yet; re-save the model with time_major=False")?;
+    let activation = named_activation(config, "activation", Activation::Tanh, dialect)?;
+    let recurrent_activation =
+        named_activation(config, "recurrent_activation", Activation::Sigmoid, dialect)?;
+    for a in [activation, recurrent_activation] {
+        if !a.is_elementwise() {
+            return Err(format!(
+                "{class} with a {} activation is not supported: keqv runs elementwise activations in recurrent layers",
+                a.name()
+            ));
+        }
+    }
+    Ok(Op::Recurrent(Recurrent {
+        cell,
+        units: usize_field(config, "units")?.ok_or(format!("{class} config has no 'units'"))?,
+        activation,
+        recurrent_activation,
+        use_bias: bool_field(config, "use_bias", true)?,
+        return_sequences: bool_field(config, "return_sequences", false)?,
+        go_backwards: bool_field(config, "go_backwards", false)?,
+    }))
+}
+
+/// An error saying why, where the config sets `key` to true.
+fn refuse(config: &Value, key: &str, why: &str) -> Result<(), String> {
+    if bool_field(config, key, false)? {
+        return Err(format!("{key}=True {why}"));
+    }
+    Ok(())
+}
+
+impl Recurrent {
+    pub fn name(&self) -> String {
+        match self.cell {
+            Cell::Simple => "simple_rnn".into(),
+            Cell::Lstm => "lstm".into(),
+            Cell::Gru { reset_after: true } => "gru".into(),
+            Cell::Gru { reset_after: false } => "gru(reset_before)".into(),
+        }
+    }
+
+    pub fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
+        let [steps, _] = input else {
+            return Err(format!(
+                "a recurrent layer needs a sample of [steps, features], got {input:?}"
+            ));
+        };
+        Ok(if self.return_sequences {
+            vec![*steps, self.units]
+        } else {
+            vec![self.units]
+        })
+    }
+
+    pub fn weights(&self, input: &[usize]) -> Vec<WeightSpec> {
+        let width = self.cell.gates() * self.units;
+        let features = input.last().copied().unwrap_or(0);
+        let mut w = vec![
+            WeightSpec::new("kernel", vec![features, width]),
+            WeightSpec::new("recurrent_kernel", vec![self.units, width]),
+        ];
+        if self.use_bias {
+            w.push(WeightSpec::new(
+                "bias",
+                match self.cell {
+                    Cell::Gru { reset_after: true } => vec![2, width],
+                    _ => vec![width],
+                },
+            ));
+        }
+        w
+    }
+
+    /// Per step, one multiply–add per kernel and recurrent kernel entry.
+    pub fn macs(&self, input: &[usize]) -> u64 {
+        let [steps, features] = input else {
+            return 0;
+        };
+        let width = self.cell.gates() * self.units;
+        (steps * (features + self.units) * width) as u64
+    }
+
+    pub fn eval<T: Real>(&self, x: &ArrayD<T>, weights: &[&ArrayD<T>]) -> ArrayD<T> {
+        cpu::recurrent(self, x, weights)
+    }
+}
