@@ -61,6 +61,7 @@ WEIGHT_SEED = {
     "p_preprocess": 1031, "p_preprocess_seq": 1032,
     "q_op_layers": 1033,
     "r_recurrent": 1034, "r_recurrent_seq": 1035,
+    "s_masking": 1036, "s_text_seq": 1037, "s_text_cnn": 1038,
 }
 # (also the order of the models in fixtures.json: by writer, then by this order)
 
@@ -145,8 +146,40 @@ def nonfinite_pair():
     return {"a": a, "b": np.ascontiguousarray(np.roll(a, 1, axis=0)[:, ::-1])}
 
 
+def token_ids(seed, steps, vocab, empty_row=False):
+    """8 rows of `steps` token ids in 1..vocab-1 padded with 0 (id 0 is padding for mask_zero):
+    full rows, rows padded at the end and at the start, a row with a gap, a row with one real
+    step and, with `empty_row`, a row of padding only (a masked mean of nothing is NaN in
+    Keras), int32."""
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(1, vocab, size=(BATCH, steps)).astype(np.int32)
+    ids[1, steps - 3:] = 0          # padded at the end
+    ids[2, :4] = 0                  # padded at the start
+    ids[3, 2:5] = 0                 # a gap
+    if empty_row:
+        ids[4, :] = 0               # padding only
+    ids[5, 1:] = 0                  # one real step
+    ids[7, steps // 2:] = 0
+    return ids
+
+
+def masking_inputs():
+    """s_masking: token ids (9 steps, vocabulary 20) and feature steps (6, 4) where some steps
+    are all 0.0 (what Masking(0.0) masks) and one step has a single 0.0 (not masked)."""
+    feats = np.random.default_rng(2036).standard_normal((BATCH, 6, 4)).astype(np.float32)
+    feats[0, 4:] = 0.0
+    feats[1, :2] = 0.0
+    feats[2, 3] = 0.0
+    feats[3, :] = 0.0
+    feats[5, 2, 1] = 0.0
+    return {"ids": token_ids(2036, 9, 20, empty_row=True), "feats": feats}
+
+
 # models whose inputs are fixed arrays rather than seeded normal draws
 FIXED_INPUTS = {
+    "s_masking": masking_inputs,
+    "s_text_seq": lambda: {None: token_ids(2037, 10, 30)},
+    "s_text_cnn": lambda: {None: token_ids(2038, 12, 30)},
     "i_nonfinite_acts": lambda: {None: nonfinite_rows()},
     "i_nonfinite_merge_norm": nonfinite_pair,
 }
@@ -212,6 +245,8 @@ def draw(rng, role, shape):
         return rng.standard_normal(shape) / np.sqrt(int(np.prod(shape[:-2])))
     if role == "pointwise_kernel":  # (1[, 1], in_channels * depth_multiplier, filters)
         return rng.standard_normal(shape) / np.sqrt(int(np.prod(shape[:-1])))
+    if role == "embeddings":  # (input_dim, output_dim): unit-scale vectors
+        return rng.standard_normal(shape)
     if role == "recurrent_kernel":  # (units, gates * units): fan_in = units
         return rng.standard_normal(shape) / np.sqrt(shape[0])
     if role == "bias":
@@ -1584,6 +1619,76 @@ def model_specs(K, writer):
         Spec("r_recurrent_seq", r_recurrent_seq,
              notes="Sequential LSTM(8, return_sequences) -> GRU(6, return_sequences) -> "
                    "SimpleRNN(5) -> Dense(2), default layer names; input (6,3)"),
+    ]
+
+    # Embedding and Keras's masks. ids (9 steps, vocabulary 20, int32) are padded with 0 at the
+    # end, at the start, in the middle, entirely (row 4) and all but one step (row 5); feats
+    # (6, 4) have steps of all 0.0. Embedding(mask_zero=True) masks the 0 ids; the mask passes
+    # through Dense, an Add of two masked tensors and LSTMs returning sequences, and is used by
+    # LSTM, GRU, SimpleRNN (go_backwards) and GlobalAveragePooling1D (NaN for row 4: no real
+    # step); Masking(0.0) masks feats' zero steps (its output is feats with them zeroed);
+    # Embedding without mask_zero feeds a GRU unmasked.
+    def s_masking():
+        ids = K.Input((9,), dtype="int32", name="ids")
+        feats = K.Input((6, 4), name="feats")
+        emb = L.Embedding(20, 5, mask_zero=True, name="emb")(ids)                  # (9, 5)
+        dense = L.Dense(5, activation="relu", name="m_dense")(emb)
+        masked = L.Masking(0.0, name="masking")(feats)                            # (6, 4)
+        stack = L.LSTM(4, return_sequences=True, name="m_lstm_a")(emb)
+        outputs = [
+            emb,
+            L.LSTM(4, return_sequences=True, name="m_lstm_seq")(emb),                # (9, 4)
+            L.GRU(3, name="m_gru")(emb),                                            # (3,)
+            L.SimpleRNN(3, go_backwards=True, return_sequences=True,
+                        name="m_rnn_back")(emb),                                    # (9, 3)
+            L.LSTM(3, name="m_lstm_dense")(dense),                                  # (3,)
+            L.GlobalAveragePooling1D(name="m_gap")(emb),                            # (5,)
+            L.GRU(2, name="m_gru_b")(stack),                                        # (2,)
+            L.GlobalAveragePooling1D(name="m_gap_add")(L.Add(name="m_add")([emb, dense])),
+            L.GRU(3, name="plain_gru")(L.Embedding(20, 3, name="emb_plain")(ids)),  # (3,)
+            masked,
+            L.LSTM(3, return_sequences=True, name="masked_lstm")(masked),           # (6, 3)
+        ]
+        return K.Model([ids, feats], outputs, name="s_masking")
+
+    # A small text classifier: Embedding(mask_zero) -> LSTM(return_sequences) ->
+    # GlobalAveragePooling1D (masked mean) -> Dense.
+    def s_text_seq():
+        return K.Sequential([K.Input((10,), dtype="int32"),
+                             L.Embedding(30, 8, mask_zero=True),
+                             L.LSTM(6, return_sequences=True),
+                             L.GlobalAveragePooling1D(),
+                             L.Dense(2)], name="s_text_seq")
+
+    # A text CNN: Embedding -> causal dilated Conv1D x2 -> GlobalMaxPooling1D -> Dense.
+    def s_text_cnn():
+        return K.Sequential([K.Input((12,), dtype="int32"),
+                             L.Embedding(30, 6),
+                             L.Conv1D(4, 3, padding="causal", dilation_rate=2,
+                                      activation="relu"),
+                             L.Conv1D(5, 2, padding="causal", dilation_rate=4),
+                             L.GlobalMaxPooling1D(),
+                             L.Dense(3)], name="s_text_cnn")
+
+    specs += [
+        Spec("s_masking", s_masking, chain=False, nonfinite=True,
+             notes="2 inputs ids (9,) int32 (vocabulary 20, 0-padded: at the end, start, "
+                   "middle, all (row 4), all but one step (row 5)) and feats (6,4) (some steps "
+                   "all 0.0); 11 outputs: Embedding(20, 5, mask_zero) emb, LSTM(4, "
+                   "return_sequences) m_lstm_seq, GRU(3) m_gru, SimpleRNN(3, go_backwards, "
+                   "return_sequences) m_rnn_back, Dense(5, relu) -> LSTM(3) m_lstm_dense, "
+                   "GlobalAveragePooling1D m_gap (NaN for row 4), LSTM(4, return_sequences) -> "
+                   "GRU(2) m_gru_b, Add(emb, dense) -> GlobalAveragePooling1D m_gap_add, "
+                   "Embedding(20, 3) (no mask) -> GRU(3) plain_gru, Masking(0.0) masking, "
+                   "Masking -> LSTM(3, return_sequences) masked_lstm; embeddings N(0,1)"),
+        Spec("s_text_seq", s_text_seq,
+             notes="Sequential Embedding(30, 8, mask_zero) -> LSTM(6, return_sequences) -> "
+                   "GlobalAveragePooling1D (masked mean) -> Dense(2); input (10,) int32 ids, "
+                   "0-padded"),
+        Spec("s_text_cnn", s_text_cnn,
+             notes="Sequential Embedding(30, 6) -> Conv1D(4, 3, causal, dilation 2, relu) -> "
+                   "Conv1D(5, 2, causal, dilation 4) -> GlobalMaxPooling1D -> Dense(3); input "
+                   "(12,) int32 ids"),
     ]
     return specs, dropped
 

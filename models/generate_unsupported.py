@@ -3,10 +3,11 @@
 
     python models/generate_unsupported.py            # rewrites models/unsupported/
 
-Keras's own built-ins keqv does not run yet (SpectralNormalization, RandomCrop, Embedding, LSTM) and
-a registered custom layer (mypkg>FeatureNormalization), in both dialects:
+Keras's own built-ins keqv does not run yet (SpectralNormalization, RandomCrop, Hashing,
+LocallyConnected1D) and a registered custom layer (mypkg>FeatureNormalization), in both dialects:
   conv.keras  (Keras 3)    conv1 SpectralNormalization(Conv2D) -> crop RandomCrop -> Flatten -> Dense
-  seq.h5      (tf-keras 2) embed Embedding -> lstm LSTM -> Dense
+  seq.h5      (tf-keras 2) hash Hashing -> embed Embedding -> local LocallyConnected1D -> Flatten
+                           -> Dense (LocallyConnected1D exists in tf-keras only)
   mixed.keras (Keras 3)    conv1 SpectralNormalization(Conv2D) -> crop RandomCrop
                            -> norm FeatureNormalization -> Flatten -> Dense
   mixed.h5    (tf-keras 2) the same
@@ -51,9 +52,11 @@ def build(K, mixed_norm):
         return K.Sequential(layers, name="conv")
 
     def seq():
-        return K.Sequential([K.Input((6,), name="tokens"),
+        return K.Sequential([K.Input((6,), dtype="int64", name="tokens"),
+                             L.Hashing(20, name="hash"),
                              L.Embedding(20, 4, name="embed"),
-                             L.LSTM(5, name="lstm"),
+                             L.LocallyConnected1D(3, 2, name="local"),
+                             L.Flatten(name="flatten"),
                              L.Dense(3, name="out")], name="seq")
 
     def keywords():

@@ -6,8 +6,12 @@
 // State (one slot): h twice (steps alternate which half they read), then c, then the GRU's
 // reset gates; every step but the first reads the state the previous one wrote.
 //
+// With `masked`, a padded step (mask 0) keeps the state and outputs the previous h (0 with
+// `zero_output`), as Keras does.
+//
 // Bindings: 0 RecurrentParams, 1 x [batch, steps, features], 2 kernel, 3 recurrent kernel,
-// 4 bias ([gates·units], or [2, 3·units] for a GRU with reset_after), 5 state, 6 dst.
+// 4 bias ([gates·units], or [2, 3·units] for a GRU with reset_after), 5 state, 6 dst, 7 mask
+// [batch, steps] (a placeholder when unmasked).
 
 @group(0) @binding(0) var<uniform> rn: RecurrentParams;
 @group(0) @binding(1) var<storage, read> rn_x: array<f32>;
@@ -16,6 +20,7 @@
 @group(0) @binding(4) var<storage, read> rn_bias: array<f32>;
 @group(0) @binding(5) var<storage, read_write> rn_state: array<f32>;
 @group(0) @binding(6) var<storage, read_write> rn_dst: array<f32>;
+@group(0) @binding(7) var<storage, read> rn_mask: array<f32>;
 
 const CELL_SIMPLE: u32 = 0u;
 const CELL_LSTM: u32 = 1u;
@@ -85,6 +90,10 @@ fn recurrent_step(FLAT_INVOCATION) {
         return;
     }
     let h_prev = rn_h(b, j);
+    var c_prev = 0.0;
+    if (rn.first == 0u) {
+        c_prev = rn_state[2u * rn.n + i];
+    }
     var h = 0.0;
     switch rn.cell {
         case CELL_SIMPLE: {
@@ -95,10 +104,6 @@ fn recurrent_step(FLAT_INVOCATION) {
             let fg = rn_gate(rn_input(b, u + j) + rn_recur(b, u + j, false));
             let cand = rn_act(rn_input(b, 2u * u + j) + rn_recur(b, 2u * u + j, false));
             let og = rn_gate(rn_input(b, 3u * u + j) + rn_recur(b, 3u * u + j, false));
-            var c_prev = 0.0;
-            if (rn.first == 0u) {
-                c_prev = rn_state[2u * rn.n + i];
-            }
             let c = fg * c_prev + ig * cand;
             rn_state[2u * rn.n + i] = c;
             h = og * rn_act(c);
@@ -115,10 +120,18 @@ fn recurrent_step(FLAT_INVOCATION) {
             h = z * h_prev + (1.0 - z) * hh;
         }
     }
+    var out = h;
+    // Always read, so that the binding stays in the kernel's layout.
+    let real = rn_mask[select(0u, b * rn.steps + rn.t, rn.masked == 1u)] != 0.0;
+    if (rn.masked == 1u && !real) {
+        h = h_prev;
+        rn_state[2u * rn.n + i] = c_prev;
+        out = select(h_prev, 0.0, rn.zero_output == 1u);
+    }
     rn_state[(1u - rn.read_half) * rn.n + i] = h;
     if (rn.sequences == 1u) {
-        rn_dst[(b * rn.steps + rn.s) * u + j] = h;
+        rn_dst[(b * rn.steps + rn.s) * u + j] = out;
     } else if (rn.s + 1u == rn.steps) {
-        rn_dst[i] = h;
+        rn_dst[i] = out;
     }
 }

@@ -54,7 +54,7 @@ pub struct InputFeed {
     pub batch: usize,
     pub description: String,
     /// Conversions of the file's arrays to the float32 the models run in ("input 'x':
-    /// float64 → float32").
+    /// float64 cast to float32", "input 'ids': int64 cast to float32").
     pub casts: Vec<String>,
 }
 
@@ -110,8 +110,10 @@ impl InputFeed {
     }
 }
 
-/// The arrays of an inputs file that are not float32, each named with its cast: the models
-/// run in float32, so a float64 input loses precision (and a float16 one gains none).
+/// The arrays of an inputs file that are not float32, each named with its cast and its dtype
+/// as NumPy names it: the models run in float32, so a float64 input loses precision (and a
+/// float16 one gains none); integer and bool inputs (token ids, masks) are exact: a file with
+/// an integer that f32 cannot hold is refused when it is read.
 fn casts(path: &Path, graph: &Graph) -> Result<Vec<String>> {
     let dtypes = if is_zip(path)? {
         npy::read_npz_dtypes(path)?

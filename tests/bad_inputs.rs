@@ -1113,20 +1113,176 @@ fn npy_with_corrupt_header() {
     );
 }
 
-#[test]
-fn npy_with_integer_dtype() {
-    let s = Scratch::new();
-    let data: Vec<u8> = (0..8 * 784)
-        .flat_map(|i: i32| (i % 7).to_le_bytes())
-        .collect();
-    let bytes = npy_bytes(
-        "{'descr': '<i4', 'fortran_order': False, 'shape': (8, 784), }",
+/// `values` (row-major, shape `shape`) as the bytes of `descr`, each written by `to_bytes`.
+fn int_npy<T: Copy, const N: usize>(
+    descr: &str,
+    shape: &[usize],
+    values: &[T],
+    to_bytes: fn(T) -> [u8; N],
+) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let data: Vec<u8> = values.iter().flat_map(|&v| to_bytes(v)).collect();
+    npy_bytes(
+        &format!(
+            "{{'descr': '{descr}', 'fortran_order': False, 'shape': ({}), }}",
+            dims.join(", ")
+        ),
         &data,
+    )
+}
+
+/// Integer and bool inputs (token ids, masks) are read exactly: the model's output is the
+/// output of the same values given as float32.
+#[test]
+fn npy_with_integer_and_bool_dtypes_runs_exactly() {
+    let s = Scratch::new();
+    let model = fixture("k3/a_seq_mlp.keras");
+    let shape = [8usize, 784];
+    let ids: Vec<i64> = (0..8 * 784).map(|i| i % 7 - 3).collect();
+    let as_f32 = |values: Vec<f32>| ArrayD::from_shape_vec(IxDyn(&shape), values).unwrap();
+    let floats = s.path("floats.npy");
+    keqv::npy::write_npy(&floats, &as_f32(ids.iter().map(|&v| v as f32).collect())).unwrap();
+    let (want, _) = run_ok(&s, &model, &floats, &[]);
+    let i32s: Vec<i32> = ids.iter().map(|&v| v as i32).collect();
+    let cases = [
+        ("i32.npy", int_npy("<i4", &shape, &i32s, i32::to_le_bytes)),
+        (
+            "i64_big.npy",
+            int_npy(">i8", &shape, &ids, i64::to_be_bytes),
+        ),
+        (
+            "i16_big.npy",
+            int_npy(
+                ">i2",
+                &shape,
+                &ids.iter().map(|&v| v as i16).collect::<Vec<_>>(),
+                i16::to_be_bytes,
+            ),
+        ),
+    ];
+    for (name, bytes) in cases {
+        let path = s.write(name, &bytes);
+        assert_eq!(
+            keqv::npy::read_npy(&path).unwrap(),
+            as_f32(ids.iter().map(|&v| v as f32).collect()),
+            "{name}"
+        );
+        let (got, _) = run_ok(&s, &model, &path, &[]);
+        assert_eq!(got, want, "{name}");
+    }
+    // Unsigned and bool: values 0..6 and 0/1, against their float32 copies.
+    let small: Vec<u8> = (0..8 * 784).map(|i| (i % 7) as u8).collect();
+    let bools: Vec<u8> = (0..8 * 784).map(|i| (i % 3 == 0) as u8).collect();
+    for (name, bytes, values) in [
+        (
+            "u8.npy",
+            int_npy("|u1", &shape, &small, u8::to_le_bytes),
+            &small,
+        ),
+        (
+            "u32_big.npy",
+            int_npy(
+                ">u4",
+                &shape,
+                &small.iter().map(|&v| v as u32).collect::<Vec<_>>(),
+                u32::to_be_bytes,
+            ),
+            &small,
+        ),
+        (
+            "bool.npy",
+            int_npy("|b1", &shape, &bools, u8::to_le_bytes),
+            &bools,
+        ),
+    ] {
+        let floats = s.path("floats.npy");
+        keqv::npy::write_npy(&floats, &as_f32(values.iter().map(|&v| v as f32).collect())).unwrap();
+        let (want, _) = run_ok(&s, &model, &floats, &[]);
+        let path = s.write(name, &bytes);
+        let (got, _) = run_ok(&s, &model, &path, &[]);
+        assert_eq!(got, want, "{name}");
+    }
+}
+
+/// `verify` reports an integer inputs file's cast among the assumptions, by NumPy's name.
+#[test]
+fn integer_inputs_are_reported_as_cast() {
+    let s = Scratch::new();
+    let ids: Vec<i64> = (0..8 * 784).map(|i| i % 5).collect();
+    let path = s.write(
+        "ids.npy",
+        &int_npy("<i8", &[8, 784], &ids, i64::to_le_bytes),
     );
-    let path = s.write("int.npy", &bytes);
+    let out = keqv(&[
+        OsString::from("verify"),
+        fixture("k3/a_seq_mlp.keras").into(),
+        fixture("k3/a_func_mlp.keras").into(),
+        "--device".into(),
+        "cpu".into(),
+        "--inputs".into(),
+        path.into(),
+        "--format".into(),
+        "json".into(),
+    ]);
+    let json: Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}\nstdout: {}\nstderr: {}", out.stdout, out.stderr));
+    assert_eq!(
+        json["assumptions"]["inputs"]["casts"],
+        json!(["input 'input_layer': int64 cast to float32"]),
+        "stderr: {}",
+        out.stderr
+    );
+}
+
+/// An integer beyond ±2^24 has no exact float32: refused, naming the file (and array), the
+/// value, where it is, and what to do.
+#[test]
+fn integers_float32_cannot_hold_are_refused() {
+    let s = Scratch::new();
+    let mut ids: Vec<i64> = (0..8 * 784).map(|i| i % 7).collect();
+    ids[3 * 784 + 100] = (1 << 24) + 1;
+    let path = s.write(
+        "ids.npy",
+        &int_npy("<i8", &[8, 784], &ids, i64::to_le_bytes),
+    );
+    let line = input_error("k3/a_seq_mlp.keras", &path);
     assert_mentions(
-        &input_error("k3/a_seq_mlp.keras", &path),
-        &["dtype '<i4' is not a float", "x.astype('float32')"],
+        &line,
+        &[
+            &format!(
+                "keqv: error: {}: int64 value 16777217 at index [3, 100]",
+                path.display()
+            ),
+            "cannot be represented exactly in float32",
+            "integers beyond ±16777216 (2^24) lose digits; renumber token ids below 16777216",
+        ],
+    );
+    // 2^24 itself is exact.
+    ids[3 * 784 + 100] = 1 << 24;
+    let path = s.write(
+        "ids_max.npy",
+        &int_npy("<i8", &[8, 784], &ids, i64::to_le_bytes),
+    );
+    assert_eq!(keqv::npy::read_npy(&path).unwrap()[[3, 100]], 16_777_216.0);
+    // In an .npz, the array is named too; a negative, big-endian value.
+    let a = keqv::npy::to_npy(&ArrayD::zeros(IxDyn(&[8, 8])));
+    let mut b: Vec<i32> = vec![1; 64];
+    b[9] = -(1 << 24) - 1;
+    let members: Members = vec![
+        ("a.npy".into(), a),
+        (
+            "b.npy".into(),
+            int_npy(">i4", &[8, 8], &b, i32::to_be_bytes),
+        ),
+    ];
+    let path = s.path("ids.npz");
+    write_zip(&path, &members, zip::CompressionMethod::Stored);
+    assert_mentions(
+        &input_error("k3/e_shared.keras", &path),
+        &[&format!(
+            "{}:b.npy: int32 value -16777217 at index [1, 1]",
+            path.display()
+        )],
     );
 }
 

@@ -55,7 +55,7 @@ fn built_ins_keqv_does_not_run_are_named_together_without_custom_advice() {
     );
     assert_eq!(
         refused("seq.h5"),
-        "2 layers keqv cannot run: 'embed' (Embedding), 'lstm' (LSTM) are Keras built-ins keqv does not support yet (supported: see README 'Supported layers')"
+        "2 layers keqv cannot run: 'hash' (Hashing), 'local' (LocallyConnected1D) are Keras built-ins keqv does not support yet (supported: see README 'Supported layers')"
     );
 }
 

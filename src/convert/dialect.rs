@@ -10,7 +10,8 @@
 //! Resizing's unset padding and antialiasing, RandomContrast's `value_range`; tf-keras's `groups`
 //! of depthwise, separable and transposed convolutions, the unused `kernel_*` settings of
 //! separable ones, the augmentation layers' `rng_type` and SpatialDropout's `trainable` and
-//! `noise_shape`).
+//! `noise_shape`, the recurrent layers' `time_major: false` and Embedding's own
+//! `batch_input_shape`).
 //! What would change the function is refused: `hard_sigmoid` (0.2x + 0.5 in tf-keras, x/6 + 0.5
 //! in Keras 3), activations one side lacks, Lambda bytecode, RMS layer normalization.
 
@@ -61,6 +62,16 @@ pub fn translate(class: &str, config: &Value, from: Dialect, to: Dialect) -> Res
                     Dialect::TfKeras2 => "batch_input_shape",
                 };
                 out.insert(key.into(), value.clone());
+                continue;
+            }
+            // tf-keras's Embedding records a `batch_input_shape` of its own; Keras 3 takes the
+            // shape from the InputLayer only.
+            "batch_input_shape" if to == Dialect::Keras3 => continue,
+            // Keras 3's recurrent layers run batch-major only.
+            "time_major" if to == Dialect::Keras3 => {
+                if value.as_bool() == Some(true) {
+                    return Err(format!("{class} with time_major has no Keras 3 form"));
+                }
                 continue;
             }
             "dtype" if class != "InputLayer" => dtype(value, to),

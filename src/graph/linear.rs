@@ -42,20 +42,37 @@ pub struct TopoNode {
 }
 
 impl From<&Graph> for Topology {
+    /// The graph's dataflow without the mask nodes keqv adds where Keras propagates a mask
+    /// implicitly (a Sequential model keeps them implicit too).
     fn from(graph: &Graph) -> Self {
+        let kept: Vec<usize> = (0..graph.nodes.len())
+            .filter(|&i| !graph.nodes[i].is_propagated_mask())
+            .collect();
+        let mut index = vec![usize::MAX; graph.nodes.len()];
+        for (k, &i) in kept.iter().enumerate() {
+            index[i] = k;
+        }
+        let remap = |ids: &[super::NodeId]| -> Vec<usize> {
+            ids.iter()
+                .map(|id| index[id.0])
+                .filter(|&k| k != usize::MAX)
+                .collect()
+        };
         Topology {
-            nodes: graph
-                .nodes
+            nodes: kept
                 .iter()
-                .map(|n| TopoNode {
-                    name: n.name.clone(),
-                    inputs: n.inputs.iter().map(|id| id.0).collect(),
-                    is_input: n.op == Op::Input,
-                    op_layer: n.op_layer,
+                .map(|&i| {
+                    let n = &graph.nodes[i];
+                    TopoNode {
+                        name: n.name.clone(),
+                        inputs: remap(&n.inputs),
+                        is_input: n.op == Op::Input,
+                        op_layer: n.op_layer,
+                    }
                 })
                 .collect(),
-            inputs: graph.inputs.iter().map(|id| id.0).collect(),
-            outputs: graph.outputs.iter().map(|id| id.0).collect(),
+            inputs: remap(&graph.inputs),
+            outputs: remap(&graph.outputs),
         }
     }
 }

@@ -67,6 +67,16 @@ pub struct Graph {
     pub mappings: Vec<MappingUse>,
 }
 
+impl Node {
+    /// A mask keqv adds beside a layer where Keras propagates one implicitly (named
+    /// `layer/mask`), rather than a layer of the file.
+    pub fn is_propagated_mask(&self) -> bool {
+        matches!(self.op, Op::MakeMask(_) | Op::Merge(_))
+            && self.name.ends_with("/mask")
+            && self.layer != "mask"
+    }
+}
+
 impl Graph {
     pub fn node(&self, id: NodeId) -> &Node {
         &self.nodes[id.0]

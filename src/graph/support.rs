@@ -356,6 +356,8 @@ mod tests {
                 json!({"pool_size": 1, "filters": 2, "kernel_size": 1})
             } else if class == "CustomScaleLayer" {
                 json!({"scale": 0.5})
+            } else if class == "Embedding" {
+                json!({"input_dim": 5, "output_dim": 2})
             } else {
                 json!({"units": 2, "target_shape": [4], "dims": [1], "padding": 1, "cropping": 1,
                        "n": 2, "height": 2, "width": 2, "groups": 1})
@@ -365,7 +367,7 @@ mod tests {
                 &[4, 4, 4, 2]
             } else if dims.ends_with("2D") || matches!(class, "Resizing" | "CenterCrop") {
                 &[4, 4, 2]
-            } else if dims.ends_with("1D") {
+            } else if dims.ends_with("1D") || matches!(class, "SimpleRNN" | "LSTM" | "GRU") {
                 &[4, 2]
             } else {
                 &[4]

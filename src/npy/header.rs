@@ -1,4 +1,5 @@
-//! The `.npy` header: its signature, the dtypes keqv reads, and the header it writes.
+//! The `.npy` header: its signature, the dtypes keqv reads (and how their values become f32),
+//! and the header it writes.
 
 use crate::tensor::checked_len;
 
@@ -43,6 +44,51 @@ pub(super) enum Dtype {
     F16 { big: bool },
     F32 { big: bool },
     F64 { big: bool },
+    I8,
+    I16 { big: bool },
+    I32 { big: bool },
+    I64 { big: bool },
+    U8,
+    U16 { big: bool },
+    U32 { big: bool },
+    U64 { big: bool },
+    Bool,
+}
+
+/// Largest integer magnitude read from a file: every integer up to 2^24 is exactly an f32, and
+/// 2^24 + 1 is the first that is not.
+pub const MAX_EXACT_INTEGER: u64 = 1 << 24;
+
+/// An integer of a file that f32 cannot hold exactly: its value and its position in the data.
+#[derive(Debug, PartialEq)]
+pub(super) struct Inexact {
+    pub(super) value: i128,
+    pub(super) position: usize,
+}
+
+/// The bytes of one element, in the file's byte order, as a native array.
+fn element<const N: usize>(c: &[u8], big: bool) -> [u8; N] {
+    let mut b: [u8; N] = c.try_into().expect("chunks of the element size");
+    if big != cfg!(target_endian = "big") {
+        b.reverse();
+    }
+    b
+}
+
+/// Every integer of `values` as f32, or the first one whose magnitude exceeds 2^24.
+fn exact<T: Into<i128>>(values: impl Iterator<Item = T>) -> Result<Vec<f32>, Inexact> {
+    const LIMIT: i128 = MAX_EXACT_INTEGER as i128;
+    values
+        .enumerate()
+        .map(|(position, v)| {
+            let value: i128 = v.into();
+            if (-LIMIT..=LIMIT).contains(&value) {
+                Ok(value as f32)
+            } else {
+                Err(Inexact { value, position })
+            }
+        })
+        .collect()
 }
 
 impl Dtype {
@@ -52,8 +98,17 @@ impl Dtype {
             "f2" => Ok(Dtype::F16 { big }),
             "f4" => Ok(Dtype::F32 { big }),
             "f8" => Ok(Dtype::F64 { big }),
+            "i1" => Ok(Dtype::I8),
+            "i2" => Ok(Dtype::I16 { big }),
+            "i4" => Ok(Dtype::I32 { big }),
+            "i8" => Ok(Dtype::I64 { big }),
+            "u1" => Ok(Dtype::U8),
+            "u2" => Ok(Dtype::U16 { big }),
+            "u4" => Ok(Dtype::U32 { big }),
+            "u8" => Ok(Dtype::U64 { big }),
+            "b1" => Ok(Dtype::Bool),
             other => Err(format!(
-                "dtype '{descr}' is not a float ({other}); save the array as float32 (x.astype('float32'))"
+                "dtype '{descr}' is not a float, integer or bool ({other}); save the array as float32 (x.astype('float32')), or token ids as int32"
             )),
         }
     }
@@ -64,53 +119,53 @@ impl Dtype {
             Dtype::F16 { .. } => "float16",
             Dtype::F32 { .. } => "float32",
             Dtype::F64 { .. } => "float64",
+            Dtype::I8 => "int8",
+            Dtype::I16 { .. } => "int16",
+            Dtype::I32 { .. } => "int32",
+            Dtype::I64 { .. } => "int64",
+            Dtype::U8 => "uint8",
+            Dtype::U16 { .. } => "uint16",
+            Dtype::U32 { .. } => "uint32",
+            Dtype::U64 { .. } => "uint64",
+            Dtype::Bool => "bool",
         }
     }
 
     pub(super) fn size(self) -> usize {
         match self {
-            Dtype::F16 { .. } => 2,
-            Dtype::F32 { .. } => 4,
-            Dtype::F64 { .. } => 8,
+            Dtype::I8 | Dtype::U8 | Dtype::Bool => 1,
+            Dtype::F16 { .. } | Dtype::I16 { .. } | Dtype::U16 { .. } => 2,
+            Dtype::F32 { .. } | Dtype::I32 { .. } | Dtype::U32 { .. } => 4,
+            Dtype::F64 { .. } | Dtype::I64 { .. } | Dtype::U64 { .. } => 8,
         }
     }
 
-    pub(super) fn decode(self, data: &[u8]) -> Vec<f32> {
+    /// The values of `data` (a whole number of elements) as f32: floats rounded to nearest,
+    /// integers exactly (or the first one f32 cannot hold: its magnitude exceeds 2^24), bools
+    /// as 0 and 1 (any nonzero byte is true, as in NumPy).
+    pub(super) fn decode(self, data: &[u8]) -> Result<Vec<f32>, Inexact> {
+        let n = self.size();
+        let chunks = data.chunks_exact(n);
         match self {
-            Dtype::F16 { big } => data
-                .chunks_exact(2)
-                .map(|c| {
-                    let b = [c[0], c[1]];
-                    let bits = if big {
-                        u16::from_be_bytes(b)
-                    } else {
-                        u16::from_le_bytes(b)
-                    };
-                    half::f16::from_bits(bits).to_f32()
-                })
-                .collect(),
-            Dtype::F32 { big } => data
-                .chunks_exact(4)
-                .map(|c| {
-                    let b = [c[0], c[1], c[2], c[3]];
-                    if big {
-                        f32::from_be_bytes(b)
-                    } else {
-                        f32::from_le_bytes(b)
-                    }
-                })
-                .collect(),
-            Dtype::F64 { big } => data
-                .chunks_exact(8)
-                .map(|c| {
-                    let b: [u8; 8] = c.try_into().expect("chunks of 8");
-                    (if big {
-                        f64::from_be_bytes(b)
-                    } else {
-                        f64::from_le_bytes(b)
-                    }) as f32
-                })
-                .collect(),
+            Dtype::F16 { big } => Ok(chunks
+                .map(|c| half::f16::from_bits(u16::from_ne_bytes(element(c, big))).to_f32())
+                .collect()),
+            Dtype::F32 { big } => Ok(chunks
+                .map(|c| f32::from_ne_bytes(element(c, big)))
+                .collect()),
+            Dtype::F64 { big } => Ok(chunks
+                .map(|c| f64::from_ne_bytes(element(c, big)) as f32)
+                .collect()),
+            // Every int8, uint8 and int16/uint16 fits; the check is kept for one code path.
+            Dtype::I8 => exact(data.iter().map(|&b| b as i8)),
+            Dtype::U8 => exact(data.iter().copied()),
+            Dtype::Bool => Ok(data.iter().map(|&b| f32::from(b != 0)).collect()),
+            Dtype::I16 { big } => exact(chunks.map(|c| i16::from_ne_bytes(element(c, big)))),
+            Dtype::I32 { big } => exact(chunks.map(|c| i32::from_ne_bytes(element(c, big)))),
+            Dtype::I64 { big } => exact(chunks.map(|c| i64::from_ne_bytes(element(c, big)))),
+            Dtype::U16 { big } => exact(chunks.map(|c| u16::from_ne_bytes(element(c, big)))),
+            Dtype::U32 { big } => exact(chunks.map(|c| u32::from_ne_bytes(element(c, big)))),
+            Dtype::U64 { big } => exact(chunks.map(|c| u64::from_ne_bytes(element(c, big)))),
         }
     }
 }

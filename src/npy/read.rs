@@ -5,7 +5,7 @@ use std::path::Path;
 
 use ndarray::IxDyn;
 
-use super::header::{invalid, read_header, Header, MAX_HEADER};
+use super::header::{invalid, read_header, Header, MAX_EXACT_INTEGER, MAX_HEADER};
 use crate::error::{Error, Result};
 use crate::tensor::{checked_len, Tensor};
 
@@ -45,7 +45,8 @@ fn read_header_only(reader: &mut impl Read, what: &str) -> std::result::Result<H
         .map_err(|detail| invalid(what, detail))
 }
 
-/// The dtype of the array in a `.npy` file, from its header: `float16`, `float32`, `float64`.
+/// The dtype of the array in a `.npy` file, from its header, as NumPy names it: `float16`,
+/// `float32`, `float64`, `int8` … `int64`, `uint8` … `uint64` or `bool`.
 pub fn read_npy_dtype(path: &Path) -> Result<&'static str> {
     let mut file = std::fs::File::open(path).map_err(|e| crate::keras::read_error(path, e))?;
     read_header_only(&mut file, &path.display().to_string())
@@ -103,7 +104,14 @@ pub fn parse_npy(bytes: &[u8], what: &str) -> std::result::Result<Tensor, String
             data.len()
         )));
     }
-    let values = header.dtype.decode(&data[..needed]);
+    let values = header.dtype.decode(&data[..needed]).map_err(|inexact| {
+        format!(
+            "{what}: {} value {} at index {:?} cannot be represented exactly in float32, which keqv computes in: integers beyond ±{MAX_EXACT_INTEGER} (2^24) lose digits; renumber token ids below {MAX_EXACT_INTEGER}, or, if the values are not ids and rounding them is acceptable, save the array as float32 (x.astype('float32'))",
+            header.dtype.name(),
+            inexact.value,
+            index_of(inexact.position, &header.shape, header.fortran_order)
+        )
+    })?;
     let array = if header.fortran_order {
         let reversed: Vec<usize> = header.shape.iter().rev().copied().collect();
         Tensor::from_shape_vec(IxDyn(&reversed), values)
@@ -115,6 +123,23 @@ pub fn parse_npy(bytes: &[u8], what: &str) -> std::result::Result<Tensor, String
         Tensor::from_shape_vec(IxDyn(&header.shape), values).map_err(|e| bad(e.to_string()))?
     };
     Ok(array)
+}
+
+/// The index of the element at `position` in the data of an array of `shape`, in C or Fortran
+/// order.
+fn index_of(mut position: usize, shape: &[usize], fortran_order: bool) -> Vec<usize> {
+    let mut index = vec![0; shape.len()];
+    let axes: Vec<usize> = if fortran_order {
+        (0..shape.len()).collect()
+    } else {
+        (0..shape.len()).rev().collect()
+    };
+    for axis in axes {
+        let dim = shape[axis].max(1);
+        index[axis] = position % dim;
+        position /= dim;
+    }
+    index
 }
 
 /// Reads a `.npy` file.

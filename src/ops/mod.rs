@@ -27,6 +27,7 @@ mod reduce;
 pub mod registry;
 pub mod resample;
 pub mod scale;
+pub mod sequence;
 pub mod window;
 
 use ndarray::ArrayD;
@@ -45,6 +46,7 @@ pub use real::Real;
 pub use recurrent::{Cell, Recurrent};
 pub use resample::{Interpolation, Resample, ResampleAxis, Target};
 pub use scale::{Arith, Scale, ScaleKind};
+pub use sequence::{Embedding, MakeMask, MaskedMean, Masking};
 
 /// One node's computation. Weights live on the node, in the order its family's `weights` lists.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -78,8 +80,14 @@ pub enum Op {
     Resample(Resample),
     Pool(Pool),
     Conv(Conv),
-    /// SimpleRNN, LSTM and GRU over a `[steps, features]` sample.
+    /// SimpleRNN, LSTM and GRU over a `[steps, features]` sample (and its mask, when masked).
     Recurrent(Recurrent),
+    Embedding(Embedding),
+    /// A mask of the real steps, from token ids or from the Masking layer's input.
+    MakeMask(MakeMask),
+    Masking(Masking),
+    /// GlobalAveragePooling1D over the real steps: its inputs are the values and their mask.
+    MaskedMean(MaskedMean),
 }
 
 /// A weight an op expects: Keras's variable name and its shape.
@@ -123,13 +131,18 @@ impl Op {
             Op::Pool(p) => p.name().into(),
             Op::Conv(c) => c.name(),
             Op::Recurrent(r) => r.name(),
+            Op::Embedding(_) => "embedding".into(),
+            Op::MakeMask(m) => m.name().into(),
+            Op::Masking(_) => "masking".into(),
+            Op::MaskedMean(_) => "masked_mean".into(),
         }
     }
 
     /// Whether the op takes several tensors (merges) rather than exactly one.
     pub fn takes_many(&self) -> bool {
         match self {
-            Op::Merge(_) | Op::Concatenate(_) => true,
+            Op::Merge(_) | Op::Concatenate(_) | Op::MaskedMean(_) => true,
+            Op::Recurrent(r) => r.masked,
             Op::Input
             | Op::Dense(_)
             | Op::Activation(_)
@@ -150,7 +163,9 @@ impl Op {
             | Op::Resample(_)
             | Op::Pool(_)
             | Op::Conv(_)
-            | Op::Recurrent(_) => false,
+            | Op::Embedding(_)
+            | Op::MakeMask(_)
+            | Op::Masking(_) => false,
         }
     }
 
@@ -179,6 +194,10 @@ impl Op {
             Op::Pool(p) => p.output_shape(first),
             Op::Conv(c) => c.output_shape(first),
             Op::Recurrent(r) => r.output_shape(first),
+            Op::Embedding(e) => Ok(e.output_shape(first)),
+            Op::MakeMask(m) => m.output_shape(first),
+            Op::Masking(_) => Ok(first.to_vec()),
+            Op::MaskedMean(m) => m.output_shape(first),
         }
     }
 
@@ -194,6 +213,7 @@ impl Op {
             Op::GroupNorm(n) => n.weights(input),
             Op::Scale(s) => s.weights(input),
             Op::Recurrent(r) => r.weights(input),
+            Op::Embedding(e) => e.weights(),
             Op::Input
             | Op::Activation(_)
             | Op::Softmax(_)
@@ -207,7 +227,10 @@ impl Op {
             | Op::Mean(_)
             | Op::Pad(_)
             | Op::Resample(_)
-            | Op::Pool(_) => Vec::new(),
+            | Op::Pool(_)
+            | Op::MakeMask(_)
+            | Op::Masking(_)
+            | Op::MaskedMean(_) => Vec::new(),
         })
     }
 
@@ -237,7 +260,11 @@ impl Op {
             | Op::Scale(_)
             | Op::Pad(_)
             | Op::Resample(_)
-            | Op::Pool(_) => 0,
+            | Op::Pool(_)
+            | Op::Embedding(_)
+            | Op::MakeMask(_)
+            | Op::Masking(_)
+            | Op::MaskedMean(_) => 0,
         }
     }
 
@@ -272,7 +299,11 @@ impl Op {
             Op::Resample(r) => r.eval(x, out_shape),
             Op::Pool(p) => p.eval(x, out_shape),
             Op::Conv(c) => c.eval(x, weights),
-            Op::Recurrent(r) => r.eval(x, weights),
+            Op::Recurrent(r) => r.eval(x, inputs.get(1).copied(), weights),
+            Op::Embedding(e) => e.eval(x, weights[0], out_shape),
+            Op::MakeMask(m) => m.eval(x),
+            Op::Masking(m) => m.eval(x),
+            Op::MaskedMean(m) => m.eval(x, inputs[1], out_shape),
         }
     }
 }

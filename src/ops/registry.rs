@@ -3,7 +3,8 @@
 use serde_json::Value;
 
 use super::{
-    activation, conv, dense, layout, merge, norm, pad, pool, recurrent, resample, scale, Op,
+    activation, conv, dense, layout, merge, norm, pad, pool, recurrent, resample, scale, sequence,
+    Op,
 };
 use crate::keras::Dialect;
 
@@ -56,6 +57,7 @@ const FAMILIES: &[(&[&str], Parser)] = &[
     (recurrent::CLASSES, |l| {
         recurrent::parse(l.class, l.config, l.input, l.dialect)
     }),
+    (sequence::CLASSES, |l| sequence::parse(l.class, l.config)),
 ];
 
 /// Registered (`package>Name`) classes that Keras itself ships, each with the module its

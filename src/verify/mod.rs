@@ -343,6 +343,10 @@ fn is_class_scores(graph: &Graph, id: NodeId) -> bool {
             | Op::Resample(_)
             | Op::Pad(_)
             | Op::Pool(_)
-            | Op::Recurrent(_) => false,
+            | Op::Recurrent(_)
+            | Op::Embedding(_)
+            | Op::MakeMask(_)
+            | Op::Masking(_)
+            | Op::MaskedMean(_) => false,
         }
 }

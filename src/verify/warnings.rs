@@ -155,7 +155,11 @@ fn dialect_neutral(op: &Op, unit_norm: bool) -> Op {
         | Op::Scale(_)
         | Op::Resample(_)
         | Op::Pad(_)
-        | Op::Pool(_) => op.clone(),
+        | Op::Pool(_)
+        | Op::Embedding(_)
+        | Op::MakeMask(_)
+        | Op::Masking(_)
+        | Op::MaskedMean(_) => op.clone(),
         Op::Conv(c) => Op::Conv(Conv {
             activation: act(&c.activation),
             ..c.clone()

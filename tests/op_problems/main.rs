@@ -17,5 +17,6 @@ mod merge;
 mod norm;
 mod pad;
 mod pool;
+mod recurrent;
 mod resample;
 mod scale;

@@ -77,6 +77,14 @@ pub enum Kernel {
     },
     /// One step of a SimpleRNN, LSTM or GRU layer (activations read from the parameters).
     RecurrentStep,
+    /// Embedding lookups.
+    Embedding,
+    /// The mask of a sequence's real steps.
+    MakeMask,
+    /// The Masking layer.
+    Masking,
+    /// The mean over a sequence's real steps.
+    MaskedMean,
     /// The difference records of two tensors (compare.wgsl).
     Compare,
     /// Rows whose argmax agrees (compare.wgsl).
@@ -107,6 +115,9 @@ impl Kernel {
                 ConvParams::DECL
             }
             Kernel::RecurrentStep => RecurrentParams::DECL,
+            Kernel::Embedding | Kernel::MakeMask | Kernel::Masking | Kernel::MaskedMean => {
+                SequenceParams::DECL
+            }
             Kernel::Compare => CompareParams::DECL,
             Kernel::Top1 => Top1Params::DECL,
         }
@@ -180,6 +191,10 @@ impl Kernel {
                 .with("ACT", act),
             Kernel::ConvTranspose { act } => plain(F::Conv, "conv_transpose").with("ACT", act),
             Kernel::RecurrentStep => plain(F::Recurrent, "recurrent_step"),
+            Kernel::Embedding => plain(F::Sequence, "embedding"),
+            Kernel::MakeMask => plain(F::Sequence, "make_mask"),
+            Kernel::Masking => plain(F::Sequence, "masking"),
+            Kernel::MaskedMean => plain(F::Sequence, "masked_mean"),
             Kernel::Compare => new(F::Compare, "compare"),
             Kernel::Top1 => new(F::Compare, "top1"),
         }
@@ -203,6 +218,10 @@ impl Kernel {
             Kernel::Pad,
             Kernel::Pool,
             Kernel::RecurrentStep,
+            Kernel::Embedding,
+            Kernel::MakeMask,
+            Kernel::Masking,
+            Kernel::MaskedMean,
             Kernel::Compare,
             Kernel::Top1,
         ];

@@ -22,11 +22,12 @@ pub enum ShaderFile {
     Layout,
     Conv,
     Recurrent,
+    Sequence,
     Compare,
 }
 
 impl ShaderFile {
-    pub const ALL: [ShaderFile; 10] = [
+    pub const ALL: [ShaderFile; 11] = [
         ShaderFile::Dense,
         ShaderFile::GemmSoft,
         ShaderFile::GemmSoftSubgroup,
@@ -36,6 +37,7 @@ impl ShaderFile {
         ShaderFile::Layout,
         ShaderFile::Conv,
         ShaderFile::Recurrent,
+        ShaderFile::Sequence,
         ShaderFile::Compare,
     ];
 
@@ -50,6 +52,7 @@ impl ShaderFile {
             ShaderFile::Layout => "layout.wgsl",
             ShaderFile::Conv => "conv.wgsl",
             ShaderFile::Recurrent => "recurrent.wgsl",
+            ShaderFile::Sequence => "sequence.wgsl",
             ShaderFile::Compare => "compare.wgsl",
         }
     }
@@ -67,6 +70,7 @@ impl ShaderFile {
             ShaderFile::Layout => include_str!("../../../shaders/layout.wgsl"),
             ShaderFile::Conv => include_str!("../../../shaders/conv.wgsl"),
             ShaderFile::Recurrent => include_str!("../../../shaders/recurrent.wgsl"),
+            ShaderFile::Sequence => include_str!("../../../shaders/sequence.wgsl"),
             ShaderFile::Compare => include_str!("../../../shaders/compare.wgsl"),
         }
     }

@@ -416,7 +416,11 @@ pub fn not_on_gpu(node: &crate::graph::Node) -> Option<String> {
         | Op::Resample(_)
         | Op::Pool(_)
         | Op::Conv(_)
-        | Op::Recurrent(_) => None,
+        | Op::Recurrent(_)
+        | Op::Embedding(_)
+        | Op::MakeMask(_)
+        | Op::Masking(_)
+        | Op::MaskedMean(_) => None,
     }
 }
 

@@ -473,6 +473,23 @@ kernel_params! {
         sequences: u32,
         first: u32,
         read_half: u32,
-        _pad: Pad<1>,
+        masked: u32,
+        zero_output: u32,
+        _pad: Pad<3>,
+    }
+}
+
+kernel_params! {
+    /// The sequence kernels (sequence.wgsl): `n` invocations; `width` values per step (the
+    /// embedding's width, the features), `rows` table rows, `steps` per sample; `kind` 0 a mask
+    /// of the values other than `value`, 1 of the steps with a feature other than `value`.
+    SequenceParams {
+        n: u32,
+        width: u32,
+        rows: u32,
+        steps: u32,
+        kind: u32,
+        value: f32,
+        _pad: Pad<2>,
     }
 }

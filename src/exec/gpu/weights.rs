@@ -157,7 +157,8 @@ pub(crate) fn upload(
             | Op::GroupNorm(_)
             | Op::PRelu(_)
             | Op::Conv(_)
-            | Op::Recurrent(_) => {
+            | Op::Recurrent(_)
+            | Op::Embedding(_) => {
                 let mut list = Vec::new();
                 for w in &node.weights {
                     list.push(shared_buffer(ctx, &w.value, &node.name)?);
@@ -177,7 +178,10 @@ pub(crate) fn upload(
             | Op::Mean(_)
             | Op::Pad(_)
             | Op::Resample(_)
-            | Op::Pool(_) => {}
+            | Op::Pool(_)
+            | Op::MakeMask(_)
+            | Op::Masking(_)
+            | Op::MaskedMean(_) => {}
         }
     }
     Ok(out)

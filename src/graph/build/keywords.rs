@@ -1,8 +1,9 @@
 //! A layer call that takes keyword tensors (`mha(q, value=v)`, `softmax(x, mask=m)`).
 //!
-//! No op reads keyword tensors yet, so such a call becomes a placeholder taking every tensor of
-//! the call: `keqv inspect` shows them all, and pruning keeps what produces them. A layer keqv
-//! would otherwise run is reported as one it cannot, naming the keyword.
+//! A mask (Keras 3's `mask=`) goes to the layers that use one (`masks.rs`). No op reads other
+//! keyword tensors yet, so such a call becomes a placeholder taking every tensor of the call:
+//! `keqv inspect` shows them all, and pruning keeps what produces them. A layer keqv would
+//! otherwise run is reported as one it cannot, naming the keyword.
 
 use super::*;
 
@@ -18,6 +19,13 @@ impl Builder<'_> {
         if layer.op_layer().is_some() && args.keywords.iter().all(|(k, _)| *k == "y") {
             return self.call(layer, call, &args.all(), prefix);
         }
+        // Keras 3 passes a layer its input's mask as the keyword `mask`.
+        if let [("mask", mask)] = args.keywords[..] {
+            if takes_mask(layer) {
+                let mask = MaskArg::Given(Some(mask));
+                return self.call_with_mask(layer, call, &args.args, prefix, mask);
+            }
+        }
         let name = call_name(prefix, &layer.name, call);
         let mut status = self.support(layer, &name)?;
         if let (true, Some((keyword, _))) = (status.runs(), args.keywords.first()) {
@@ -26,4 +34,12 @@ impl Builder<'_> {
         }
         self.placeholder(layer, name, &args.all(), status)
     }
+}
+
+/// Layers that read a mask keqv runs: recurrent layers and GlobalAveragePooling1D.
+fn takes_mask(layer: &LayerConfig) -> bool {
+    matches!(
+        layer.class_name.as_str(),
+        "SimpleRNN" | "LSTM" | "GRU" | "GlobalAveragePooling1D"
+    )
 }

@@ -11,6 +11,29 @@ impl Builder<'_> {
         inputs: &[NodeId],
         prefix: &str,
     ) -> Result<Vec<NodeId>> {
+        // Keras 3 writes `mask: null` where a layer that takes masks was called without one.
+        let no_mask = layer
+            .calls
+            .get(call)
+            .is_some_and(|c| c.kwargs.get("mask") == Some(&Value::Null));
+        let mask = if no_mask {
+            MaskArg::Given(None)
+        } else {
+            MaskArg::Implicit
+        };
+        self.call_with_mask(layer, call, inputs, prefix, mask)
+    }
+
+    /// [`Builder::call`] with the input mask Keras 3 recorded (`Given`), or the one Keras
+    /// propagates to the inputs (`Implicit`: tf-keras files and Sequential models).
+    pub(super) fn call_with_mask(
+        &mut self,
+        layer: &LayerConfig,
+        call: usize,
+        inputs: &[NodeId],
+        prefix: &str,
+        mask: MaskArg,
+    ) -> Result<Vec<NodeId>> {
         let name = call_name(prefix, &layer.name, call);
         if let Some(nested) = &layer.nested {
             self.count_call()?;
@@ -25,6 +48,10 @@ impl Builder<'_> {
         if !status.runs() || inputs.iter().any(|id| self.is_unknown(*id)) {
             return self.placeholder(layer, name, inputs, status);
         }
+        let mask = match mask {
+            MaskArg::Implicit => self.input_mask(layer, &name, inputs)?,
+            MaskArg::Given(mask) => mask,
+        };
         let input_shapes: Vec<&[usize]> = inputs
             .iter()
             .map(|id| self.nodes[id.0].shape.as_slice())
@@ -39,6 +66,8 @@ impl Builder<'_> {
                 inputs.len()
             )));
         }
+        let mut node_inputs = inputs.to_vec();
+        let op = self.with_mask(layer, op, &mut node_inputs, mask)?;
         let shape = op
             .output_shape(&input_shapes)
             .map_err(|e| bad(format!("{e}; {MALFORMED}")))?;
@@ -62,11 +91,14 @@ impl Builder<'_> {
             layer: layer.name.clone(),
             class: layer.display_class().to_string(),
             op,
-            inputs: inputs.to_vec(),
+            inputs: node_inputs,
             weights,
             shape,
             op_layer: layer.op_layer().is_some(),
         })?;
+        if let Some(out_mask) = self.output_mask(layer, id, inputs[0], mask)? {
+            self.masks.insert(id, out_mask);
+        }
         Ok(vec![id])
     }
 

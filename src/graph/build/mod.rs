@@ -8,6 +8,7 @@
 mod inputs;
 mod keywords;
 mod layer;
+mod masks;
 mod prune;
 #[cfg(test)]
 mod tests;
@@ -123,6 +124,7 @@ pub(crate) fn build_parts(
         mapped: vec![Vec::new(); options.custom.entries().len()],
         survey,
         findings: Findings::default(),
+        masks: HashMap::new(),
     };
     let inputs_before = builder.nodes.len();
     let outputs = builder.model(&model.model, "", None)?;
@@ -173,6 +175,8 @@ struct Builder<'a> {
     /// Whether inputs whose open dimensions nothing settles become placeholders ([`build_parts`]).
     survey: bool,
     findings: Findings,
+    /// The mask node of each node whose output carries a Keras mask (`masks.rs`).
+    masks: HashMap<NodeId, NodeId>,
 }
 
 impl Builder<'_> {
@@ -217,4 +221,5 @@ impl<'m> Visitor<'m> for Builder<'_> {
 }
 
 pub(crate) use inputs::declared_dims;
+use masks::MaskArg;
 use prune::prune;

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use super::activation::parse_activation;
 use super::layout::{Permute, Reshape};
 use super::scale::{Arith, Scale, ScaleKind};
-use super::{Mean, MergeKind, Op, Pad};
+use super::{MakeMask, Mean, MergeKind, Op, Pad};
 use crate::keras::Dialect;
 
 /// One operand of a binary op: a tensor of the call (in order) or a constant.
@@ -47,6 +47,11 @@ pub fn canonical(name: &str) -> Option<&'static str> {
         }
         "GetItem" | "__operators__.getitem" => "getitem",
         "Mean" | "math.reduce_mean" | "reduce_mean" => "mean",
+        // The ops Keras 3 records a mask with (`x != 0`, `any`, merged masks).
+        "NotEqual" | "math.not_equal" => "not_equal",
+        "Any" => "any",
+        "LogicalOr" => "logical_or",
+        "LogicalAnd" => "logical_and",
         _ => return None,
     })
 }
@@ -98,7 +103,6 @@ const OTHER_OP_CLASSES: &[&str] = &[
     "Equal",
     "Greater",
     "Less",
-    "LogicalAnd",
 ];
 
 /// Whether `class` names a Keras 3 op layer (in a file that does not say its module).
@@ -124,6 +128,19 @@ pub fn parse(
         "transpose" => transpose(params, input),
         "getitem" => slice(slices, input),
         "mean" => mean(params, input),
+        "not_equal" => match operands {
+            [Operand::Tensor, Operand::Constant(value)] => {
+                Ok(Op::MakeMask(MakeMask::NotEqual { value: *value }))
+            }
+            _ => Err(format!(
+                "op 'not_equal' of {} is not supported by keqv yet; it runs a tensor against a number",
+                describe(operands)
+            )),
+        },
+        "any" => any(params, input),
+        // Masks hold 1.0 and 0.0.
+        "logical_or" => binary("maximum", operands),
+        "logical_and" => binary("minimum", operands),
         name => {
             let act = parse_activation(name, Dialect::Keras3)
                 .ok_or_else(|| format!("op '{name}' is not supported by keqv yet; it runs +, −, ×, ÷ with a constant or a tensor, activations, mean, reshape, transpose and slicing"))?;
@@ -172,6 +189,20 @@ fn describe(operands: &[Operand]) -> String {
         })
         .collect();
     format!("({})", parts.join(", "))
+}
+
+/// `any(x, axis=-1)` over a mask's last axis: a step with any value other than 0.
+fn any(params: &Map<String, Value>, input: &[usize]) -> Result<Op, String> {
+    let last = input.len() as i64;
+    let axis = params.get("axis").and_then(Value::as_i64);
+    let keepdims = params
+        .get("keepdims")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    if !matches!(axis, Some(a) if a == -1 || a == last) || keepdims {
+        return Err("op 'any' is supported over the last axis only, without keepdims".into());
+    }
+    Ok(Op::MakeMask(MakeMask::AnyNot { value: 0.0 }))
 }
 
 /// `mean(x, axis, keepdims)` over sample axes (an int or a list; the batch never).

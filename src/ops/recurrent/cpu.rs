@@ -8,8 +8,14 @@ use crate::ops::gemm::{bias_rows, gemm};
 use crate::ops::{Activation, Real};
 
 /// The layer over `x` `[batch, steps, features]`: `[batch, steps, units]` with
-/// `return_sequences` (in processing order), else the last state `[batch, units]`.
-pub(super) fn recurrent<T: Real>(r: &Recurrent, x: &ArrayD<T>, w: &[&ArrayD<T>]) -> ArrayD<T> {
+/// `return_sequences` (in processing order), else the last output `[batch, units]`. `mask`
+/// (`[batch, steps]`, 1.0 for real steps) makes padded steps keep the state.
+pub(super) fn recurrent<T: Real>(
+    r: &Recurrent,
+    x: &ArrayD<T>,
+    mask: Option<&ArrayD<T>>,
+    w: &[&ArrayD<T>],
+) -> ArrayD<T> {
     let x = x
         .view()
         .into_dimensionality::<Ix3>()
@@ -41,23 +47,43 @@ pub(super) fn recurrent<T: Real>(r: &Recurrent, x: &ArrayD<T>, w: &[&ArrayD<T>])
     let mut sequence = r
         .return_sequences
         .then(|| Array3::<T>::zeros((batch, steps, units)));
+    let mut last = Array2::<T>::zeros((batch, units));
     for s in 0..steps {
         let t = if r.go_backwards { steps - 1 - s } else { s };
         let xt = projected.index_axis(Axis(1), t);
-        h = match r.cell {
+        let c_before = mask.map(|_| c.clone());
+        let mut h_new = match r.cell {
             Cell::Simple => simple_step(r, xt, &h, recurrent),
             Cell::Lstm => lstm_step(r, xt, &h, &mut c, recurrent),
             Cell::Gru { reset_after } => {
                 gru_step(r, xt, &h, recurrent, recurrent_bias.as_deref(), reset_after)
             }
         };
-        if let Some(seq) = sequence.as_mut() {
-            seq.index_axis_mut(Axis(1), s).assign(&h);
+        let mut output = h_new.clone();
+        if let (Some(mask), Some(c_before)) = (mask, c_before) {
+            for b in 0..batch {
+                if mask[[b, t]] != T::zero() {
+                    continue;
+                }
+                // A padded step: the state stays, the output repeats (or is zero).
+                h_new.row_mut(b).assign(&h.row(b));
+                c.row_mut(b).assign(&c_before.row(b));
+                if r.zero_output_for_mask {
+                    output.row_mut(b).fill(T::zero());
+                } else {
+                    output.row_mut(b).assign(&h.row(b));
+                }
+            }
         }
+        h = h_new;
+        if let Some(seq) = sequence.as_mut() {
+            seq.index_axis_mut(Axis(1), s).assign(&output);
+        }
+        last = output;
     }
     match sequence {
         Some(seq) => seq.into_dyn(),
-        None => h.into_dyn(),
+        None => last.into_dyn(),
     }
 }
 

@@ -57,6 +57,10 @@ pub struct Recurrent {
     pub use_bias: bool,
     pub return_sequences: bool,
     pub go_backwards: bool,
+    /// A second input holds the mask of the real steps: a padded step leaves the state as it
+    /// was, and its output is the previous output (zeros with `zero_output_for_mask`).
+    pub masked: bool,
+    pub zero_output_for_mask: bool,
 }
 
 pub const CLASSES: &[&str] = &["SimpleRNN", "LSTM", "GRU"];
@@ -96,6 +100,8 @@ pub fn parse(class: &str, config: &Value, input: &[usize], dialect: Dialect) -> 
         use_bias: bool_field(config, "use_bias", true)?,
         return_sequences: bool_field(config, "return_sequences", false)?,
         go_backwards: bool_field(config, "go_backwards", false)?,
+        masked: false,
+        zero_output_for_mask: bool_field(config, "zero_output_for_mask", false)?,
     }))
 }
 
@@ -158,7 +164,12 @@ impl Recurrent {
         (steps * (features + self.units) * width) as u64
     }
 
-    pub fn eval<T: Real>(&self, x: &ArrayD<T>, weights: &[&ArrayD<T>]) -> ArrayD<T> {
-        cpu::recurrent(self, x, weights)
+    pub fn eval<T: Real>(
+        &self,
+        x: &ArrayD<T>,
+        mask: Option<&ArrayD<T>>,
+        weights: &[&ArrayD<T>],
+    ) -> ArrayD<T> {
+        cpu::recurrent(self, x, mask, weights)
     }
 }

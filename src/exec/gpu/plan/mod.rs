@@ -214,7 +214,11 @@ fn aliases_its_input(op: &Op) -> bool {
         | Op::Resample(_)
         | Op::Pool(_)
         | Op::Conv(_)
-        | Op::Recurrent(_) => false,
+        | Op::Recurrent(_)
+        | Op::Embedding(_)
+        | Op::MakeMask(_)
+        | Op::Masking(_)
+        | Op::MaskedMean(_) => false,
     }
 }
 
@@ -371,7 +375,11 @@ impl Builder<'_> {
             Op::Pad(p) => self.pad(node, ins[0], out, p),
             Op::Pool(p) => self.pool(node, ins[0], out, p)?,
             Op::Conv(c) => self.conv(i, node, ins[0], out, c)?,
-            Op::Recurrent(r) => self.recurrent(i, node, ins[0], out, r)?,
+            Op::Recurrent(r) => self.recurrent(i, node, ins, out, r)?,
+            Op::Embedding(e) => self.embedding(i, node, (ins[0], out), e),
+            Op::MakeMask(m) => self.make_mask(node, (ins[0], out), m),
+            Op::Masking(m) => self.masking(node, (ins[0], out), m),
+            Op::MaskedMean(_) => self.masked_mean(node, ins, out),
         }
         Ok(())
     }

@@ -11,3 +11,4 @@ mod pad;
 mod pool;
 mod recurrent;
 mod resample;
+mod sequence;

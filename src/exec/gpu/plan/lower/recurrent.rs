@@ -9,10 +9,13 @@ impl Builder<'_> {
         &mut self,
         i: usize,
         node: &Node,
-        input: usize,
+        ins: &[usize],
         out: usize,
         r: &Recurrent,
     ) -> Result<()> {
+        let input = ins[0];
+        let mask_slot = r.masked.then(|| ins[1]);
+        let placeholder = self.weights.dummy();
         let [steps, features] = self.graph.node(node.inputs[0]).shape[..] else {
             unreachable!("a recurrent layer's input is [steps, features], checked when built")
         };
@@ -42,6 +45,7 @@ impl Builder<'_> {
             ActArgs(act_params(&r.recurrent_activation)),
         );
         let (has_bias, sequences) = (u32::from(r.use_bias), u32::from(r.return_sequences));
+        let (masked, zero_output) = (u32::from(r.masked), u32::from(r.zero_output_for_mask));
         for s in 0..steps {
             let t = if r.go_backwards { steps - 1 - s } else { s };
             let phases: &[u32] = if cell == 3 { &[0, 1] } else { &[1] };
@@ -53,6 +57,10 @@ impl Builder<'_> {
                     Res::Buffer(bias.clone()),
                     Res::Slot(state),
                     Res::Slot(out),
+                    match mask_slot {
+                        Some(slot) => Res::Slot(slot),
+                        None => Res::Buffer(placeholder.clone()),
+                    },
                 ];
                 self.dispatch(Kernel::RecurrentStep, res, move |b| {
                     let n = b * units;
@@ -74,6 +82,8 @@ impl Builder<'_> {
                         sequences,
                         first: u32::from(s == 0),
                         read_half: (s % 2) as u32,
+                        masked,
+                        zero_output,
                         _pad: Pad::default(),
                     };
                     (p, grid_1d(n, max))
