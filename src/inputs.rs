@@ -79,17 +79,7 @@ impl InputFeed {
                     random: *spec,
                     batch: spec.batch,
                     casts: Vec::new(),
-                    description: match spec.distribution {
-                        Distribution::Normal => {
-                            format!("random normal, seed {}, batch {}", spec.seed, spec.batch)
-                        }
-                        Distribution::Uniform { low, high } => {
-                            format!(
-                                "random uniform [{low}, {high}), seed {}, batch {}",
-                                spec.seed, spec.batch
-                            )
-                        }
-                    },
+                    description: random_description(graph, spec),
                 })
             }
         }
@@ -150,6 +140,41 @@ fn check_generable(graph: &Graph, batch: usize) -> Result<()> {
     Ok(())
 }
 
+/// How random inputs are drawn, naming the token-id inputs.
+fn random_description(graph: &Graph, spec: &RandomInputs) -> String {
+    let mut text = match spec.distribution {
+        Distribution::Normal => format!("random normal, seed {}, batch {}", spec.seed, spec.batch),
+        Distribution::Uniform { low, high } => format!(
+            "random uniform [{low}, {high}), seed {}, batch {}",
+            spec.seed, spec.batch
+        ),
+    };
+    for id in &graph.inputs {
+        if let Some(vocabulary) = token_vocabulary(graph, *id) {
+            let name = &graph.node(*id).name;
+            text.push_str(&format!(
+                "; '{name}' token ids uniform in [0, {vocabulary})"
+            ));
+        }
+    }
+    text
+}
+
+/// For an input an Embedding reads: the ids every Embedding it feeds has rows for (the
+/// smallest `input_dim`). Random values there are token ids, not normal draws, which would
+/// mostly fall outside the table.
+fn token_vocabulary(graph: &Graph, input: crate::graph::NodeId) -> Option<usize> {
+    graph
+        .nodes
+        .iter()
+        .filter(|n| n.inputs.first() == Some(&input))
+        .filter_map(|n| match &n.op {
+            crate::graph::Op::Embedding(e) => Some(e.input_dim),
+            _ => None,
+        })
+        .min()
+}
+
 /// Largest input batch generated at once (elements), to refuse absurd requests up front.
 const MAX_GENERATED: usize = 1 << 31;
 
@@ -206,7 +231,13 @@ pub fn generate_range(
                     crate::error::human_bytes(len as f64 * 4.0)
                 ))
             })?;
-            values.extend((0..len as u64).map(|k| stream.sample(first + k, spec.distribution)));
+            match token_vocabulary(graph, *id) {
+                Some(vocabulary) => values.extend(
+                    (0..len as u64).map(|k| stream.token(first + k, vocabulary)),
+                ),
+                None => values
+                    .extend((0..len as u64).map(|k| stream.sample(first + k, spec.distribution))),
+            }
             Ok(Tensor::from_shape_vec(IxDyn(&shape), values).expect("length matches shape"))
         })
         .collect()
@@ -382,6 +413,11 @@ impl Stream {
     /// Uniform on [0, 1) with 53 random bits.
     fn unit(&self, n: u64) -> f64 {
         (self.draw(n) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Element `k` as a token id, uniform in `0..vocabulary`.
+    fn token(&self, k: u64, vocabulary: usize) -> f32 {
+        ((self.unit(k) * vocabulary as f64) as usize).min(vocabulary - 1) as f32
     }
 
     /// Element `k`: normal values come in Box–Muller pairs (cos for even k, sin for odd k).

@@ -534,3 +534,36 @@ fn per_layer_metrics_do_not_depend_on_the_pass_size() {
         }
     }
 }
+
+/// Random inputs for an Embedding are token ids inside its table (normal draws would be mostly
+/// negative or fractional ids, which pick no row): a text model pair verifies on real tokens,
+/// and the report says how they were drawn.
+#[test]
+fn random_inputs_of_an_embedding_are_token_ids() {
+    let (code, r) = verify(&[
+        "models/tfk/s_text_seq.h5",
+        "models/k3/s_text_seq.keras",
+        "--batch",
+        "64",
+    ]);
+    assert_eq!(code, 0, "{r}");
+    let inputs = r["inputs"].as_str().unwrap();
+    assert!(inputs.contains("token ids uniform in [0, 30)"), "{inputs}");
+    let out = keqv()
+        .args([
+            "run",
+            "models/tfk/s_text_seq.h5",
+            "--batch",
+            "64",
+            "--device",
+            "cpu",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        !stdout.contains("NaN"),
+        "every random id picks a row: {stdout}"
+    );
+}
