@@ -62,6 +62,7 @@ WEIGHT_SEED = {
     "q_op_layers": 1033,
     "r_recurrent": 1034, "r_recurrent_seq": 1035,
     "s_masking": 1036, "s_text_seq": 1037, "s_text_cnn": 1038,
+    "t_bidirectional": 1039, "t_tagger_seq": 1040,
 }
 # (also the order of the models in fixtures.json: by writer, then by this order)
 
@@ -180,6 +181,10 @@ FIXED_INPUTS = {
     "s_masking": masking_inputs,
     "s_text_seq": lambda: {None: token_ids(2037, 10, 30)},
     "s_text_cnn": lambda: {None: token_ids(2038, 12, 30)},
+    "t_bidirectional": lambda: {
+        "ids": token_ids(2039, 8, 25),
+        "feats": np.random.default_rng(2039).standard_normal((BATCH, 7, 5)).astype(np.float32)},
+    "t_tagger_seq": lambda: {None: token_ids(2040, 10, 40)},
     "i_nonfinite_acts": lambda: {None: nonfinite_rows()},
     "i_nonfinite_merge_norm": nonfinite_pair,
 }
@@ -1689,6 +1694,53 @@ def model_specs(K, writer):
              notes="Sequential Embedding(30, 6) -> Conv1D(4, 3, causal, dilation 2, relu) -> "
                    "Conv1D(5, 2, causal, dilation 4) -> GlobalMaxPooling1D -> Dense(3); input "
                    "(12,) int32 ids"),
+    ]
+
+    # Bidirectional around SimpleRNN, LSTM and GRU: merge modes concat (default), sum, ave and
+    # mul, return_sequences true (the backward sequence is turned back into input order before
+    # the merge) and false, a backward layer of its own class (GRU backwards beside an LSTM),
+    # masked (ids, 0-padded, Embedding mask_zero: both directions skip the padding and, returning
+    # sequences, output 0 there) and unmasked (feats); TimeDistributed(Dense) per step.
+    def t_bidirectional():
+        ids = K.Input((8,), dtype="int32", name="ids")
+        feats = K.Input((7, 5), name="feats")
+        emb = L.Embedding(25, 4, mask_zero=True, name="emb")(ids)                 # (8, 4)
+        seq = L.Bidirectional(L.LSTM(3, return_sequences=True), name="bi_lstm")(emb)  # (8, 6)
+        outputs = [
+            seq,
+            L.Bidirectional(L.GRU(3), merge_mode="sum", name="bi_gru_sum")(seq),    # (3,)
+            L.TimeDistributed(L.Dense(2, activation="tanh"), name="td_dense")(seq),  # (8, 2)
+            L.Bidirectional(L.SimpleRNN(3, return_sequences=True), merge_mode="ave",
+                            name="bi_rnn_ave")(feats),                              # (7, 3)
+            L.Bidirectional(L.LSTM(2, return_sequences=True), merge_mode="mul",
+                            name="bi_lstm_mul")(feats),                             # (7, 2)
+            L.Bidirectional(L.LSTM(3), backward_layer=L.GRU(3, go_backwards=True),
+                            name="bi_mixed")(feats),                                # (6,)
+        ]
+        return K.Model([ids, feats], outputs, name="t_bidirectional")
+
+    # A bidirectional tagger: Embedding(mask_zero) -> Bidirectional(LSTM, return_sequences) ->
+    # TimeDistributed(Dense(softmax)): one tag distribution per token.
+    def t_tagger_seq():
+        return K.Sequential([K.Input((10,), dtype="int32"),
+                             L.Embedding(40, 6, mask_zero=True),
+                             L.Bidirectional(L.LSTM(5, return_sequences=True)),
+                             L.TimeDistributed(L.Dense(4, activation="softmax"))],
+                            name="t_tagger_seq")
+
+    specs += [
+        Spec("t_bidirectional", t_bidirectional, chain=False,
+             notes="2 inputs ids (8,) int32 (vocabulary 25, 0-padded) and feats (7,5); 6 "
+                   "outputs: Embedding(25, 4, mask_zero) -> Bidirectional(LSTM(3, "
+                   "return_sequences)) bi_lstm (concat) -> Bidirectional(GRU(3), sum) "
+                   "bi_gru_sum and TimeDistributed(Dense(2, tanh)) td_dense; on feats "
+                   "Bidirectional(SimpleRNN(3, return_sequences), ave) bi_rnn_ave, "
+                   "Bidirectional(LSTM(2, return_sequences), mul) bi_lstm_mul, "
+                   "Bidirectional(LSTM(3), backward_layer=GRU(3, go_backwards)) bi_mixed"),
+        Spec("t_tagger_seq", t_tagger_seq,
+             notes="Sequential Embedding(40, 6, mask_zero) -> Bidirectional(LSTM(5, "
+                   "return_sequences)) -> TimeDistributed(Dense(4, softmax)); input (10,) int32 "
+                   "ids, 0-padded"),
     ]
     return specs, dropped
 

@@ -130,7 +130,7 @@ fn recurrent_step(FLAT_INVOCATION) {
     }
     rn_state[(1u - rn.read_half) * rn.n + i] = h;
     if (rn.sequences == 1u) {
-        rn_dst[(b * rn.steps + rn.s) * u + j] = out;
+        rn_dst[(b * rn.steps + rn.out_step) * u + j] = out;
     } else if (rn.s + 1u == rn.steps) {
         rn_dst[i] = out;
     }

@@ -126,7 +126,18 @@ fn summarize(model: &KerasModel, survey: &Survey) -> Summary {
                     parameters: if n.name.contains('#') {
                         0
                     } else {
-                        n.weights.iter().map(|w| w.value.len()).sum()
+                        // A wrapper's node counts its inner nodes' variables (a Bidirectional's
+                        // two directions), as Keras counts the layer's.
+                        std::iter::once(n)
+                            .chain(
+                                n.inputs
+                                    .iter()
+                                    .map(|id| graph.node(*id))
+                                    .filter(|inner| inner.is_inner_of(n)),
+                            )
+                            .flat_map(|m| &m.weights)
+                            .map(|w| w.value.len())
+                            .sum()
                     },
                     inbound: n
                         .inputs

@@ -74,6 +74,10 @@ pub fn translate(class: &str, config: &Value, from: Dialect, to: Dialect) -> Res
                 }
                 continue;
             }
+            // A wrapper's layers, translated as layers of their own.
+            "layer" | "backward_layer" if value.get("class_name").is_some() => {
+                wrapped(value, from, to)?
+            }
             "dtype" if class != "InputLayer" => dtype(value, to),
             "activation" => activation(value, from, to)?,
             "alpha" | "negative_slope" if class == "LeakyReLU" => {
@@ -166,6 +170,21 @@ pub fn translate(class: &str, config: &Value, from: Dialect, to: Dialect) -> Res
         out.insert(key.clone(), value);
     }
     Ok(Value::Object(out))
+}
+
+/// A wrapped layer's `{class_name, config}` entry with its config in the `to` dialect.
+fn wrapped(entry: &Value, from: Dialect, to: Dialect) -> Result<Value, String> {
+    let mut entry = entry.clone();
+    let class = entry
+        .get("class_name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    if let Some(config) = entry.get("config") {
+        let config = translate(&class, config, from, to)?;
+        entry["config"] = config;
+    }
+    Ok(entry)
 }
 
 /// The `--dialect` that keeps a model in its own dialect.

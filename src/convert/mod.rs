@@ -128,8 +128,13 @@ pub fn input_shapes(plan: &Plan, graph: Option<&Graph>) -> Vec<Option<Vec<usize>
         .map(|step| {
             let graph = graph?;
             let node = graph.node(graph.find(&step.node)?);
-            let input = node.inputs.first()?;
-            Some(graph.node(*input).shape.clone())
+            let mut input = graph.node(*node.inputs.first()?);
+            // A wrapper's node takes its inner nodes' outputs (a Bidirectional's two
+            // directions); the layer's input is theirs.
+            while input.is_inner_of(node) {
+                input = graph.node(*input.inputs.first()?);
+            }
+            Some(input.shape.clone())
         })
         .collect()
 }

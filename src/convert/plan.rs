@@ -135,6 +135,18 @@ impl<'m> Walker<'m> {
     }
 }
 
+impl Walker<'_> {
+    /// Whether node `t` is one of the ops Keras 3 records a propagated mask with.
+    fn is_recorded_mask(&self, t: usize) -> bool {
+        let layer = self.layers[t];
+        layer.op_layer().is_some()
+            && matches!(
+                layer.class_name.as_str(),
+                "NotEqual" | "Any" | "LogicalOr" | "LogicalAnd"
+            )
+    }
+}
+
 impl<'m> Visitor<'m> for Walker<'m> {
     type Value = usize;
 
@@ -142,7 +154,9 @@ impl<'m> Visitor<'m> for Walker<'m> {
         Ok(self.push(format!("{prefix}{}", layer.name), Vec::new(), layer))
     }
 
-    /// A keyword tensor is one more input of the node, so a layer fed by one is no chain link.
+    /// A keyword tensor is one more input of the node, so a layer fed by one is no chain link;
+    /// except a mask Keras 3 recorded (`mask=` from its mask ops), which a Sequential model
+    /// propagates by itself.
     fn layer_call(
         &mut self,
         layer: &'m LayerConfig,
@@ -153,7 +167,14 @@ impl<'m> Visitor<'m> for Walker<'m> {
         let name = call_name(prefix, &layer.name, call);
         match &layer.nested {
             Some(nested) => self.model(nested, &format!("{name}/"), Some(&args.args)),
-            None => Ok(vec![self.push(name, args.all(), layer)]),
+            None => {
+                let keywords = args
+                    .keywords
+                    .iter()
+                    .filter(|(k, t)| !(*k == "mask" && self.is_recorded_mask(*t)));
+                let inputs = args.args.iter().chain(keywords.map(|(_, t)| t));
+                Ok(vec![self.push(name, inputs.copied().collect(), layer)])
+            }
         }
     }
 }

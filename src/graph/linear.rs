@@ -42,16 +42,62 @@ pub struct TopoNode {
 }
 
 impl From<&Graph> for Topology {
-    /// The graph's dataflow without the mask nodes keqv adds where Keras propagates a mask
-    /// implicitly (a Sequential model keeps them implicit too).
+    /// The graph's dataflow as the model file has it: without the mask nodes keqv adds where
+    /// Keras propagates a mask implicitly, and with a wrapper layer's inner nodes (a
+    /// Bidirectional's two directions) folded into the wrapper's node.
     fn from(graph: &Graph) -> Self {
-        let kept: Vec<usize> = (0..graph.nodes.len())
-            .filter(|&i| !graph.nodes[i].is_propagated_mask())
-            .collect();
-        let mut index = vec![usize::MAX; graph.nodes.len()];
+        let n = graph.nodes.len();
+        // The node each inner node belongs to: `bi/forward_lstm` to `bi`, of the same layer.
+        let mut owner: Vec<Option<usize>> = vec![None; n];
+        for (i, node) in graph.nodes.iter().enumerate() {
+            for &input in &node.inputs {
+                if graph.nodes[input.0].is_inner_of(node) {
+                    owner[input.0] = Some(i);
+                }
+            }
+        }
+        // Mask values (a Keras 3 file's recorded mask ops included) feed their consumers as
+        // Keras's `mask=`, which a Sequential model propagates by itself: not a dataflow edge.
+        let mut is_mask = vec![false; n];
+        for (i, node) in graph.nodes.iter().enumerate() {
+            is_mask[i] = match node.op {
+                Op::MakeMask(_) => true,
+                Op::Merge(_) => node.inputs.iter().all(|id| is_mask[id.0]),
+                _ => false,
+            };
+        }
+        let skip = |i: usize| graph.nodes[i].is_propagated_mask() || owner[i].is_some();
+        let kept: Vec<usize> = (0..n).filter(|&i| !skip(i)).collect();
+        let mut index = vec![usize::MAX; n];
         for (k, &i) in kept.iter().enumerate() {
             index[i] = k;
         }
+        // A node's inputs, an inner node standing for its own inputs.
+        let inputs_of = |i: usize| -> Vec<usize> {
+            let mut out = Vec::new();
+            let mut expanded = Vec::new();
+            for id in &graph.nodes[i].inputs {
+                if is_mask[id.0] && !is_mask[i] {
+                    continue;
+                }
+                if owner[id.0] != Some(i) {
+                    out.extend(Some(index[id.0]).filter(|&k| k != usize::MAX));
+                    continue;
+                }
+                // The inner nodes share their inputs: each once.
+                for s in &graph.nodes[id.0].inputs {
+                    if is_mask[s.0] {
+                        continue;
+                    }
+                    let k = index[s.0];
+                    if k != usize::MAX && !expanded.contains(&k) {
+                        expanded.push(k);
+                        out.push(k);
+                    }
+                }
+            }
+            out
+        };
         let remap = |ids: &[super::NodeId]| -> Vec<usize> {
             ids.iter()
                 .map(|id| index[id.0])
@@ -62,12 +108,12 @@ impl From<&Graph> for Topology {
             nodes: kept
                 .iter()
                 .map(|&i| {
-                    let n = &graph.nodes[i];
+                    let node = &graph.nodes[i];
                     TopoNode {
-                        name: n.name.clone(),
-                        inputs: remap(&n.inputs),
-                        is_input: n.op == Op::Input,
-                        op_layer: n.op_layer,
+                        name: node.name.clone(),
+                        inputs: inputs_of(i),
+                        is_input: node.op == Op::Input,
+                        op_layer: node.op_layer,
                     }
                 })
                 .collect(),

@@ -68,6 +68,16 @@ pub struct Graph {
 }
 
 impl Node {
+    /// Whether this node is part of wrapper node `outer`'s layer (a Bidirectional's
+    /// `bi/forward_lstm` of `bi`), built from the layer it wraps.
+    pub fn is_inner_of(&self, outer: &Node) -> bool {
+        self.layer == outer.layer
+            && self
+                .name
+                .strip_prefix(outer.name.as_str())
+                .is_some_and(|rest| rest.starts_with('/'))
+    }
+
     /// A mask keqv adds beside a layer where Keras propagates one implicitly (named
     /// `layer/mask`), rather than a layer of the file.
     pub fn is_propagated_mask(&self) -> bool {

@@ -78,6 +78,10 @@ pub fn is_keras_class(registered: Option<&str>, module: Option<&str>) -> bool {
     })
 }
 
+/// Wrapper layers, which the graph builder expands from the layers they wrap
+/// (`graph::build::wrappers`) rather than reading as one op.
+pub const WRAPPER_CLASSES: &[&str] = &["Bidirectional", "TimeDistributed"];
+
 /// Names accepted on the right of `--custom NAME=BUILTIN` that are no layer class.
 pub const EXTRA_BUILTINS: &[&str] = &["l2_normalize", "identity"];
 
@@ -87,6 +91,7 @@ pub fn layer_classes() -> impl Iterator<Item = &'static str> {
         .iter()
         .flat_map(|(classes, _)| classes.iter().copied())
         .filter(|c| !EXTRA_BUILTINS.contains(c))
+        .chain(WRAPPER_CLASSES.iter().copied())
 }
 
 /// Whether keqv runs layers of this class.

@@ -204,7 +204,7 @@ proptest! {
         if use_bias { weights.push(&bias); }
         let r = Recurrent {
             cell, units, activation: act, recurrent_activation: gate_act, use_bias,
-            return_sequences, go_backwards, masked: false, zero_output_for_mask: false,
+            return_sequences, go_backwards, masked: false, zero_output_for_mask: false, reverse_output: false,
         };
         let what = format!("{}({}, {})", r.name(), act.name(), gate_act.name());
         let samples: Vec<_> = (0..batch)

@@ -454,7 +454,8 @@ kernel_params! {
     /// `recurrent_step`: `n` = batch·units invocations, one (sample, unit) each; step `s` of
     /// `steps` reads input step `t`, the previous h from state half `read_half` (none when
     /// `first`); `cell` 0 SimpleRNN, 1 LSTM, 2 GRU with reset_after, 3 without (phase 0 its
-    /// reset gates, phase 1 the rest); `sequences`: write every step's h, else the last.
+    /// reset gates, phase 1 the rest); `sequences`: write every step's h (at `out_step`), else
+    /// the last.
     RecurrentParams {
         act: ActArgs,
         rec: ActArgs,
@@ -475,7 +476,8 @@ kernel_params! {
         read_half: u32,
         masked: u32,
         zero_output: u32,
-        _pad: Pad<3>,
+        out_step: u32,
+        _pad: Pad<2>,
     }
 }
 

@@ -36,10 +36,16 @@ impl Builder<'_> {
     }
 }
 
-/// Layers that read a mask keqv runs: recurrent layers and GlobalAveragePooling1D.
+/// Layers that read a mask keqv runs: recurrent layers (Bidirectional too),
+/// GlobalAveragePooling1D, and TimeDistributed, which hands it on.
 fn takes_mask(layer: &LayerConfig) -> bool {
     matches!(
         layer.class_name.as_str(),
-        "SimpleRNN" | "LSTM" | "GRU" | "GlobalAveragePooling1D"
+        "SimpleRNN"
+            | "LSTM"
+            | "GRU"
+            | "GlobalAveragePooling1D"
+            | "Bidirectional"
+            | "TimeDistributed"
     )
 }

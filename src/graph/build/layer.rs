@@ -56,8 +56,15 @@ impl Builder<'_> {
             .iter()
             .map(|id| self.nodes[id.0].shape.as_slice())
             .collect();
+        if layer.class_name == "Bidirectional" && inputs.len() == 1 {
+            self.findings.status.insert(name.clone(), status);
+            return self.bidirectional(layer, name, inputs[0], mask);
+        }
         let op = match layer.op_layer() {
             Some(name) => self.op_layer(layer, call, name, input_shapes[0])?,
+            None if layer.class_name == "TimeDistributed" => {
+                self.time_distributed(layer, input_shapes[0])?
+            }
             None => self.translate(layer, input_shapes[0])?,
         };
         if !op.takes_many() && inputs.len() != 1 {

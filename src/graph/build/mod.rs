@@ -12,6 +12,7 @@ mod masks;
 mod prune;
 #[cfg(test)]
 mod tests;
+mod wrappers;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};

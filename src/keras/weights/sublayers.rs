@@ -19,6 +19,8 @@ pub struct Part {
     pub tf_group: String,
     /// The variable scope in legacy weight names (`lstm_cell`, `forward_lstm/lstm_cell`).
     pub scope: String,
+    /// The same scope as tf-keras writes it (TimeDistributed's layer has none there).
+    pub tf_scope: String,
     /// The variables' roles in Keras's order.
     pub roles: Vec<&'static str>,
 }
@@ -42,9 +44,11 @@ pub fn parts(class: &str, config: &Value) -> Vec<Part> {
             group: "cell".into(),
             tf_group: "cell".into(),
             scope: format!("{}_cell", snake_case(class)),
+            tf_scope: format!("{}_cell", snake_case(class)),
             roles: with_bias(&["kernel", "recurrent_kernel"]),
         }],
         "Bidirectional" => bidirectional(config),
+        "TimeDistributed" => time_distributed(config),
         "MultiHeadAttention" => [
             ("query_dense", "query"),
             ("key_dense", "key"),
@@ -56,6 +60,7 @@ pub fn parts(class: &str, config: &Value) -> Vec<Part> {
             group: group.into(),
             tf_group: format!("_{group}"),
             scope: scope.into(),
+            tf_scope: scope.into(),
             roles: with_bias(&["kernel"]),
         })
         .collect(),
@@ -63,6 +68,7 @@ pub fn parts(class: &str, config: &Value) -> Vec<Part> {
             group: String::new(),
             tf_group: String::new(),
             scope: String::new(),
+            tf_scope: String::new(),
             roles: own_roles(class, config),
         }],
     }
@@ -88,13 +94,22 @@ fn bidirectional(config: &Value) -> Vec<Part> {
             .get("name")
             .and_then(Value::as_str)
             .unwrap_or("layer");
-        let scope = format!("{direction}_{name}");
+        // Keras 3 writes the inner configs under their new names (`forward_lstm`); tf-keras
+        // under the wrapped layer's own (`lstm`).
+        let scope = if name.starts_with(&format!("{direction}_")) {
+            name.to_string()
+        } else {
+            format!("{direction}_{name}")
+        };
         parts(class.unwrap_or(""), &inner_config)
             .into_iter()
             .map(|p| Part {
                 group: weight_name(attr, &p.group).trim_end_matches('/').into(),
                 tf_group: weight_name(attr, &p.tf_group).trim_end_matches('/').into(),
                 scope: weight_name(&scope, &p.scope).trim_end_matches('/').into(),
+                tf_scope: weight_name(&scope, &p.tf_scope)
+                    .trim_end_matches('/')
+                    .into(),
                 roles: p.roles,
             })
             .collect::<Vec<_>>()
@@ -102,6 +117,37 @@ fn bidirectional(config: &Value) -> Vec<Part> {
     let mut all = side("forward_layer", "forward", forward);
     all.extend(side("backward_layer", "backward", backward));
     all
+}
+
+/// The wrapped layer's parts under the group `layer`; the legacy scope is the wrapped layer's
+/// name (Keras 3; tf-keras writes none, and both read legacy weights by position).
+fn time_distributed(config: &Value) -> Vec<Part> {
+    let inner = config.get("layer");
+    let class = inner
+        .and_then(|v| v.get("class_name"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let inner_config = inner
+        .and_then(|v| v.get("config"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    let name = inner_config
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("layer")
+        .to_string();
+    parts(class, &inner_config)
+        .into_iter()
+        .map(|p| Part {
+            group: weight_name("layer", &p.group).trim_end_matches('/').into(),
+            tf_group: weight_name("layer", &p.tf_group)
+                .trim_end_matches('/')
+                .into(),
+            scope: weight_name(&name, &p.scope).trim_end_matches('/').into(),
+            tf_scope: p.tf_scope,
+            roles: p.roles,
+        })
+        .collect()
 }
 
 /// Every weight name a layer of this class has, in Keras's order.
@@ -143,7 +189,13 @@ pub fn places(layer: &LayerConfig, dialect: Dialect) -> Vec<Place> {
                         Dialect::Keras3 => p.group.clone(),
                         Dialect::TfKeras2 => p.tf_group.clone(),
                     },
-                    legacy: weight_name(&p.scope, &role),
+                    legacy: weight_name(
+                        match dialect {
+                            Dialect::Keras3 => &p.scope,
+                            Dialect::TfKeras2 => &p.tf_scope,
+                        },
+                        &role,
+                    ),
                 },
                 None => Place {
                     group: group.to_string(),

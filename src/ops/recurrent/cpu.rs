@@ -77,7 +77,8 @@ pub(super) fn recurrent<T: Real>(
         }
         h = h_new;
         if let Some(seq) = sequence.as_mut() {
-            seq.index_axis_mut(Axis(1), s).assign(&output);
+            let at = if r.reverse_output { t } else { s };
+            seq.index_axis_mut(Axis(1), at).assign(&output);
         }
         last = output;
     }

@@ -61,6 +61,9 @@ pub struct Recurrent {
     /// was, and its output is the previous output (zeros with `zero_output_for_mask`).
     pub masked: bool,
     pub zero_output_for_mask: bool,
+    /// A returned sequence in input order rather than processing order (a Bidirectional
+    /// layer's backward half, turned back before the merge).
+    pub reverse_output: bool,
 }
 
 pub const CLASSES: &[&str] = &["SimpleRNN", "LSTM", "GRU"];
@@ -102,6 +105,7 @@ pub fn parse(class: &str, config: &Value, input: &[usize], dialect: Dialect) -> 
         go_backwards: bool_field(config, "go_backwards", false)?,
         masked: false,
         zero_output_for_mask: bool_field(config, "zero_output_for_mask", false)?,
+        reverse_output: false,
     }))
 }
 

@@ -48,6 +48,7 @@ impl Builder<'_> {
         let (masked, zero_output) = (u32::from(r.masked), u32::from(r.zero_output_for_mask));
         for s in 0..steps {
             let t = if r.go_backwards { steps - 1 - s } else { s };
+            let out_step = if r.reverse_output { t } else { s };
             let phases: &[u32] = if cell == 3 { &[0, 1] } else { &[1] };
             for &phase in phases {
                 let res = vec![
@@ -84,6 +85,7 @@ impl Builder<'_> {
                         read_half: (s % 2) as u32,
                         masked,
                         zero_output,
+                        out_step: out_step as u32,
                         _pad: Pad::default(),
                     };
                     (p, grid_1d(n, max))
