@@ -6,13 +6,8 @@
 //! steps (Dense, activations, the identities).
 
 use super::*;
+use crate::keras::weights::wrapped_layer;
 use crate::ops::{Concatenate, MergeKind, Recurrent};
-
-/// The layer a wrapper holds (`layer`, `backward_layer`): its class and config.
-fn inner<'v>(config: &'v Value, key: &str) -> Option<(&'v str, &'v Value)> {
-    let layer = config.get(key).filter(|v| !v.is_null())?;
-    Some((layer.get("class_name")?.as_str()?, layer.get("config")?))
-}
 
 impl Builder<'_> {
     /// A Bidirectional call: the forward and backward layers, then their merge.
@@ -25,9 +20,9 @@ impl Builder<'_> {
     ) -> Result<Vec<NodeId>> {
         let bad = |detail: String| Error::layer(self.path, &layer.name, "Bidirectional", detail);
         let in_shape = self.nodes[input.0].shape.clone();
-        let (class, forward_config) = inner(&layer.config, "layer")
+        let (class, forward_config) = wrapped_layer(&layer.config, "layer")
             .ok_or_else(|| bad(format!("has no wrapped layer; {MALFORMED}")))?;
-        let (back_class, back_config) = match inner(&layer.config, "backward_layer") {
+        let (back_class, back_config) = match wrapped_layer(&layer.config, "backward_layer") {
             Some(backward) => (backward.0, backward.1.clone()),
             None => {
                 // Keras makes the backward layer from the forward one, going the other way.
@@ -151,7 +146,7 @@ impl Builder<'_> {
     /// The op of a TimeDistributed layer: its layer's, where that op runs per step as it is.
     pub(super) fn time_distributed(&self, layer: &LayerConfig, input: &[usize]) -> Result<Op> {
         let bad = |detail: String| Error::layer(self.path, &layer.name, "TimeDistributed", detail);
-        let (class, config) = inner(&layer.config, "layer")
+        let (class, config) = wrapped_layer(&layer.config, "layer")
             .ok_or_else(|| bad(format!("has no wrapped layer; {MALFORMED}")))?;
         let Some((_, step)) = input.split_first() else {
             return Err(bad(format!("needs an input of [steps, …]; {MALFORMED}")));

@@ -30,7 +30,7 @@ pub use keras3::snake_case;
 use legacy::assign_legacy;
 pub use names::{split_weight_name, weight_name};
 use reader::Reader;
-pub use sublayers::{expected_names, places, Place};
+pub use sublayers::{expected_names, places, wrapped_layer, Place};
 
 /// Reads a legacy `model.save('x.h5')` file: config and weights.
 pub fn read_legacy_model(path: &Path) -> Result<KerasModel> {

@@ -74,26 +74,29 @@ pub fn parts(class: &str, config: &Value) -> Vec<Part> {
     }
 }
 
+/// A wrapper's layer under `key` (`layer`, `backward_layer`): its class and config.
+pub fn wrapped_layer<'v>(config: &'v Value, key: &str) -> Option<(&'v str, &'v Value)> {
+    let layer = config.get(key).filter(|v| !v.is_null())?;
+    Some((layer.get("class_name")?.as_str()?, layer.get("config")?))
+}
+
+/// A wrapped layer's class, config and name, empty where the wrapper has none.
+fn layer_parts<'v>(inner: Option<(&'v str, &'v Value)>) -> (&'v str, &'v Value, &'v str) {
+    let (class, config) = inner.unwrap_or(("", &Value::Null));
+    let name = config
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("layer");
+    (class, config, name)
+}
+
 /// The wrapped layer's parts twice, under `forward_layer` and `backward_layer`; the legacy
 /// scopes are `forward_<layer>` and `backward_<layer>`.
 fn bidirectional(config: &Value) -> Vec<Part> {
-    let forward = config.get("layer");
-    let backward = config
-        .get("backward_layer")
-        .filter(|v| !v.is_null())
-        .or(forward);
-    let side = |attr: &str, direction: &str, inner: Option<&Value>| {
-        let class = inner
-            .and_then(|v| v.get("class_name"))
-            .and_then(Value::as_str);
-        let inner_config = inner
-            .and_then(|v| v.get("config"))
-            .cloned()
-            .unwrap_or(Value::Null);
-        let name = inner_config
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or("layer");
+    let forward = wrapped_layer(config, "layer");
+    let backward = wrapped_layer(config, "backward_layer").or(forward);
+    let side = |attr: &str, direction: &str, inner: Option<(&str, &Value)>| {
+        let (class, inner_config, name) = layer_parts(inner);
         // Keras 3 writes the inner configs under their new names (`forward_lstm`); tf-keras
         // under the wrapped layer's own (`lstm`).
         let scope = if name.starts_with(&format!("{direction}_")) {
@@ -101,7 +104,7 @@ fn bidirectional(config: &Value) -> Vec<Part> {
         } else {
             format!("{direction}_{name}")
         };
-        parts(class.unwrap_or(""), &inner_config)
+        parts(class, inner_config)
             .into_iter()
             .map(|p| Part {
                 group: weight_name(attr, &p.group).trim_end_matches('/').into(),
@@ -122,28 +125,15 @@ fn bidirectional(config: &Value) -> Vec<Part> {
 /// The wrapped layer's parts under the group `layer`; the legacy scope is the wrapped layer's
 /// name (Keras 3; tf-keras writes none, and both read legacy weights by position).
 fn time_distributed(config: &Value) -> Vec<Part> {
-    let inner = config.get("layer");
-    let class = inner
-        .and_then(|v| v.get("class_name"))
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let inner_config = inner
-        .and_then(|v| v.get("config"))
-        .cloned()
-        .unwrap_or(Value::Null);
-    let name = inner_config
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or("layer")
-        .to_string();
-    parts(class, &inner_config)
+    let (class, inner_config, name) = layer_parts(wrapped_layer(config, "layer"));
+    parts(class, inner_config)
         .into_iter()
         .map(|p| Part {
             group: weight_name("layer", &p.group).trim_end_matches('/').into(),
             tf_group: weight_name("layer", &p.tf_group)
                 .trim_end_matches('/')
                 .into(),
-            scope: weight_name(&name, &p.scope).trim_end_matches('/').into(),
+            scope: weight_name(name, &p.scope).trim_end_matches('/').into(),
             tf_scope: p.tf_scope,
             roles: p.roles,
         })

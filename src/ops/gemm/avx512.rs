@@ -38,24 +38,9 @@ pub(super) unsafe fn kernel(
 ///
 /// # Safety
 /// The CPU has AVX-512F; `tile` points at `rows` rows of `cols` writable floats, `ldc` apart.
-#[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn kernel(
-    kc: usize,
-    a_panel: &[f32],
-    b_panel: &[f32],
-    tile: *mut f32,
-    ldc: isize,
-    rows: usize,
-    cols: usize,
-    add: bool,
-) {
-    unsafe { kernel_avx512(kc, a_panel, b_panel, tile, ldc, rows, cols, add) }
-}
-
-#[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn kernel_avx512(
+pub(super) unsafe fn kernel(
     kc: usize,
     a_panel: &[f32],
     b_panel: &[f32],

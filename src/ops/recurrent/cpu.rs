@@ -152,12 +152,11 @@ fn gru_step<T: Real>(
     let n = r.units;
     let (batch, width) = (h.nrows(), 3 * n);
     // z and r: the first two thirds of xt + h·U.
-    let zr = preactivation(xt.slice(s![.., ..2 * n]), h, u.slice(s![.., ..2 * n]));
+    let mut zr = preactivation(xt.slice(s![.., ..2 * n]), h, u.slice(s![.., ..2 * n]));
     let (zr_bias, h_bias) = match recurrent_bias {
         Some(b) => (Some(&b[..2 * n]), Some(&b[2 * n..width])),
         None => (None, None),
     };
-    let mut zr = zr;
     if let Some(b) = zr_bias {
         zr += &ndarray::aview1(b);
     }
@@ -189,15 +188,10 @@ fn gru_step<T: Real>(
         );
         inner
     };
-    let act = r.activation;
-    act_in_place(&act, &mut candidate);
+    candidate = activated(&r.activation, candidate.view());
     Zip::from(&mut candidate)
         .and(z)
         .and(h)
         .for_each(|hh, &z, &h| *hh = z * h + (T::one() - z) * *hh);
     candidate
-}
-
-fn act_in_place<T: Real>(a: &Activation, m: &mut Array2<T>) {
-    *m = activated(a, m.view());
 }
