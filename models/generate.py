@@ -63,6 +63,7 @@ WEIGHT_SEED = {
     "r_recurrent": 1034, "r_recurrent_seq": 1035,
     "s_masking": 1036, "s_text_seq": 1037, "s_text_cnn": 1038,
     "t_bidirectional": 1039, "t_tagger_seq": 1040,
+    "u_attention": 1041, "u_encoder": 1042, "u_attention_nonfinite": 1043,
 }
 # (also the order of the models in fixtures.json: by writer, then by this order)
 
@@ -176,6 +177,33 @@ def masking_inputs():
     return {"ids": token_ids(2036, 9, 20, empty_row=True), "feats": feats}
 
 
+def attention_inputs(seed):
+    """u_attention: query ids (5 steps) and value ids (7 steps), vocabulary 20, 0-padded; feature
+    steps (6, 8); an attention mask (5, 7) of 0.0 and 1.0 with a row of 0.0 only."""
+    rng = np.random.default_rng(seed)
+    amask = (rng.random((BATCH, 5, 7)) < 0.7).astype(np.float32)
+    amask[0, 2, :] = 0.0
+    return {"q_ids": token_ids(seed, 5, 20), "v_ids": token_ids(seed + 1, 7, 20),
+            "feats": rng.standard_normal((BATCH, 6, 8)).astype(np.float32), "amask": amask}
+
+
+def attention_nonfinite_inputs(seed):
+    """u_attention_nonfinite: query ids (5 steps, vocabulary 20, 0-padded), values (6, 4), keys:
+    the values with NaN, +inf and -inf at fixed steps, and an attention mask (5, 6) that masks
+    sample 0's NaN key step for every query."""
+    rng = np.random.default_rng(seed)
+    values = rng.standard_normal((BATCH, 6, 4)).astype(np.float32)
+    keys = values.copy()
+    keys[0, 2, 1] = np.nan
+    keys[1, 3, :] = np.inf
+    keys[2, 0, 0] = -np.inf
+    keys[3, 5, 2] = np.nan
+    amask = (rng.random((BATCH, 5, 6)) < 0.7).astype(np.float32)
+    amask[0, :, 2] = 0.0
+    amask[3, 1, :] = 0.0
+    return {"q_ids": token_ids(seed, 5, 20), "values": values, "keys": keys, "amask": amask}
+
+
 # models whose inputs are fixed arrays rather than seeded normal draws
 FIXED_INPUTS = {
     "s_masking": masking_inputs,
@@ -185,6 +213,9 @@ FIXED_INPUTS = {
         "ids": token_ids(2039, 8, 25),
         "feats": np.random.default_rng(2039).standard_normal((BATCH, 7, 5)).astype(np.float32)},
     "t_tagger_seq": lambda: {None: token_ids(2040, 10, 40)},
+    "u_attention": lambda: attention_inputs(2041),
+    "u_encoder": lambda: {None: token_ids(2042, 10, 30)},
+    "u_attention_nonfinite": lambda: attention_nonfinite_inputs(2043),
     "i_nonfinite_acts": lambda: {None: nonfinite_rows()},
     "i_nonfinite_merge_norm": nonfinite_pair,
 }
@@ -1741,6 +1772,92 @@ def model_specs(K, writer):
              notes="Sequential Embedding(40, 6, mask_zero) -> Bidirectional(LSTM(5, "
                    "return_sequences)) -> TimeDistributed(Dense(4, softmax)); input (10,) int32 "
                    "ids, 0-padded"),
+    ]
+    # Attention layers: the Attention layers (dot, scaled, concat, additive; masks from
+    # Embedding(mask_zero); causal) and MultiHeadAttention (cross attention with masks, an
+    # attention_mask input, causal, other value and output sizes, no bias).
+    def u_attention():
+        q_ids = K.Input((5,), dtype="int32", name="q_ids")
+        v_ids = K.Input((7,), dtype="int32", name="v_ids")
+        feats = K.Input((6, 8), name="feats")
+        amask = K.Input((5, 7), name="amask")
+        q = L.Embedding(20, 8, mask_zero=True, name="q_emb")(q_ids)                # (5, 8)
+        v = L.Embedding(20, 8, mask_zero=True, name="v_emb")(v_ids)                # (7, 8)
+        k = L.Dense(8, name="k_proj")(v)                                           # (7, 8)
+        # Keras 3's MultiHeadAttention clears its inputs' masks as it runs, so each reads
+        # tensors of its own here: which layer runs first would decide what the others see.
+        mq = L.Embedding(20, 8, mask_zero=True, name="mq_emb")(q_ids)
+        mv = L.Embedding(20, 8, mask_zero=True, name="mv_emb")(v_ids)
+        uq = L.Embedding(20, 8, name="uq_emb")(q_ids)                             # unmasked
+        uv = L.Embedding(20, 8, name="uv_emb")(v_ids)
+        outputs = [
+            L.Attention(name="att_dot")([q, v]),                                   # (5, 8)
+            L.Attention(use_scale=True, score_mode="concat", name="att_concat")([q, v, k]),
+            L.AdditiveAttention(name="att_add")([q, v]),                           # (5, 8)
+            L.Attention(use_scale=True, name="att_causal")([feats, feats],
+                                                           use_causal_mask=True),  # (6, 8)
+            L.AdditiveAttention(use_scale=False, name="att_add_plain")([feats, feats]),
+            L.MultiHeadAttention(2, 4, name="mha_cross")(mq, mv),                 # (5, 8)
+            L.MultiHeadAttention(2, 3, name="mha_amask")(uq, uv, L.Dense(8, name="uk_proj")(uv),
+                                                        attention_mask=amask),     # (5, 8)
+            L.MultiHeadAttention(2, 3, output_shape=6, use_bias=False,
+                                 name="mha_causal")(feats, feats,
+                                                    use_causal_mask=True),          # (6, 6)
+        ]
+        return K.Model([q_ids, v_ids, feats, amask], outputs, name="u_attention")
+
+    # A transformer encoder: token embeddings, a self-attention block and a causal one (each
+    # MultiHeadAttention, residual Add, LayerNormalization, a feed-forward pair of Dense,
+    # residual, LayerNormalization), a masked mean over the tokens and a classifier.
+    def u_encoder():
+        ids = K.Input((10,), dtype="int32", name="ids")
+        x = L.Embedding(30, 16, mask_zero=True, name="tokens")(ids)
+        for block, causal in (("enc", False), ("dec", True)):
+            a = L.MultiHeadAttention(4, 4, name=f"{block}_mha")(x, x, use_causal_mask=causal)
+            x = L.LayerNormalization(name=f"{block}_norm1")(L.Add(name=f"{block}_res1")([x, a]))
+            f = L.Dense(32, activation="relu", name=f"{block}_ff1")(x)
+            f = L.Dense(16, name=f"{block}_ff2")(f)
+            x = L.LayerNormalization(name=f"{block}_norm2")(L.Add(name=f"{block}_res2")([x, f]))
+        x = L.GlobalAveragePooling1D(name="pool")(x)
+        y = L.Dense(3, activation="softmax", name="classes")(x)
+        return K.Model(ids, y, name="u_encoder")
+
+    # NaN and infinities in attention keys: the masked score of a NaN key (replaced in Keras
+    # 3's MultiHeadAttention, added to in tf-keras's), masked query rows of a NaN output (zeroed
+    # in Keras 3's Attention, multiplied by 0 in tf-keras's).
+    def u_attention_nonfinite():
+        q_ids = K.Input((5,), dtype="int32", name="q_ids")
+        values = K.Input((6, 4), name="values")
+        keys = K.Input((6, 4), name="keys")
+        amask = K.Input((5, 6), name="amask")
+        q = L.Embedding(20, 4, mask_zero=True, name="q_emb")(q_ids)
+        uq = L.Embedding(20, 4, name="uq_emb")(q_ids)
+        outputs = [
+            L.Attention(name="att_nan")([q, values, keys]),
+            L.AdditiveAttention(name="add_nan")([uq, values, keys]),
+            L.MultiHeadAttention(2, 2, name="mha_nan")(uq, values, keys, attention_mask=amask),
+        ]
+        return K.Model([q_ids, values, keys, amask], outputs, name="u_attention_nonfinite")
+
+    specs += [
+        Spec("u_attention_nonfinite", u_attention_nonfinite, chain=False, nonfinite=True,
+             notes="4 inputs q_ids (5,) int32 (vocabulary 20, 0-padded), values (6, 4), keys "
+                   "(the values with NaN, +inf, -inf), amask (5, 6) masking a NaN key step; 3 "
+                   "outputs: Attention over masked query embeddings, AdditiveAttention and "
+                   "MultiHeadAttention(2, 2) with the attention mask over unmasked ones"),
+        Spec("u_attention", u_attention, chain=False,
+             notes="4 inputs q_ids (5,) and v_ids (7,) int32 (vocabulary 20, 0-padded), feats "
+                   "(6, 8), amask (5, 7) of 0/1; 8 outputs: Attention (dot; use_scale concat "
+                   "with a key), AdditiveAttention over the masked embeddings; Attention "
+                   "(use_scale, causal) and AdditiveAttention(use_scale=False) on feats; "
+                   "MultiHeadAttention(2, 4) cross attention over masked embeddings of their own, "
+                   "MultiHeadAttention(2, 3) over unmasked ones with a key and an attention_mask, MultiHeadAttention(2, 3, output_shape=6, "
+                   "use_bias=False, causal) on feats"),
+        Spec("u_encoder", u_encoder, chain=False,
+             notes="input (10,) int32 ids (vocabulary 30, 0-padded); Embedding(30, 16, "
+                   "mask_zero) -> 2 transformer blocks (MultiHeadAttention(4, 4), the second "
+                   "causal; Add, LayerNormalization, Dense(32, relu), Dense(16), Add, "
+                   "LayerNormalization) -> GlobalAveragePooling1D (masked) -> Dense(3, softmax)"),
     ]
     return specs, dropped
 

@@ -20,7 +20,8 @@ Keras 3's RandomCrop returns its input uncropped at inference (a Keras bug): nei
 Layers called with tensors as keyword arguments, in both dialects (.keras from Keras 3, .h5 from
 tf-keras 2), inputs of shape (3, 4):
   keywords      q, v, m -> mha MultiHeadAttention(q, value=v) (1 head, key_dim 2),
-                att Attention([q, v]), sm Softmax(q, mask=m) -> out Add
+                att Attention([q, v]), sm Softmax(q, mask=m) -> out Add (keqv runs mha
+                and att, written before it did; sm is what it refuses)
   softmax_mask  x, m -> sm Softmax(x, mask=m): a layer keqv runs, but not with a mask
 No predictions are saved: keqv refuses to run these models, and `keqv inspect` describes them.
 Each writer runs in its own subprocess (Keras 3 and tf-keras do not share a process cleanly).

@@ -35,9 +35,9 @@ use keqv::exec::{Executor, Keep};
 use keqv::graph::{Activation, Graph, MergeKind, NodeId, Op};
 use keqv::ops::window::Padding;
 use keqv::ops::{
-    BatchNorm, Cell, Concatenate, Conv, ConvKind, Dense, GroupNorm, Interpolation, L2Normalize,
-    LayerNorm, Mean, PRelu, Pad, Permute, Pool, PoolKind, Recurrent, Repeat, Resample, Reshape,
-    RmsNorm, Scale, ScaleKind, Softmax, Target,
+    Attention, BatchNorm, Cell, Concatenate, Conv, ConvKind, Dense, GroupNorm, Interpolation,
+    L2Normalize, LayerNorm, MakeMask, Mean, PRelu, Pad, Permute, Pool, PoolKind, Recurrent, Repeat,
+    Resample, Reshape, RmsNorm, Scale, ScaleKind, Softmax, Target,
 };
 use keqv::tensor::Tensor;
 use ndarray::{ArrayD, IxDyn};
@@ -1575,6 +1575,140 @@ fn recurrent_cells_forwards_and_backwards() {
         );
         let graph = recurrent_graph(121 + k as u64, steps, features, r);
         let inputs = inputs_for(&graph, batch, 122 + k as u64, 1.0);
+        check(&what, &graph, &inputs, &*reduction_tol(), false);
+    }
+}
+
+/// A 0/1 mask of `shape`, about half of it 0: the steps where a random input is positive.
+fn random_mask(g: &mut Builder, shape: &[usize]) -> NodeId {
+    let x = g.input(shape);
+    let r = g.op(Op::Activation(Activation::RELU), &[x], vec![]);
+    g.op(
+        Op::MakeMask(MakeMask::NotEqual { value: 0.0 }),
+        &[r],
+        vec![],
+    )
+}
+
+/// MultiHeadAttention's core (several heads, its constant scale on the scores or the query,
+/// each mask fill, causal, query, key and attention masks) and the Attention layers (scaled
+/// dot, concat and additive scores; the value as the key; masked query rows zeroed or
+/// multiplied); more query rows than a workgroup in one case.
+#[test]
+fn attention_scores_masks_and_heads() {
+    use keqv::ops::attention::{ConstantScale, MaskFill, MaskInputs, QueryMask, Score};
+    // (score, heads, constant scale on the query, fill, query mask, [own key, causal],
+    //  [query mask, keys mask, attention mask], [batch, tq, tk, dk, dv])
+    type Case = (
+        Score,
+        usize,
+        Option<bool>,
+        MaskFill,
+        QueryMask,
+        [bool; 2],
+        [bool; 3],
+        [usize; 5],
+    );
+    let replace = MaskFill::Replace(-0.7 * f32::MAX);
+    let add = MaskFill::Add(-1e9);
+    let cases: [Case; 5] = [
+        (
+            Score::Dot { scaled: false },
+            3,
+            Some(false),
+            replace,
+            QueryMask::Scores,
+            [true, true],
+            [true, true, true],
+            [3, 7, 9, 15, 12],
+        ),
+        (
+            Score::Dot { scaled: false },
+            2,
+            Some(true),
+            add,
+            QueryMask::Scores,
+            [true, false],
+            [true, false, true],
+            [2, 70, 5, 8, 6],
+        ),
+        (
+            Score::Dot { scaled: true },
+            1,
+            None,
+            add,
+            QueryMask::ZeroOutput,
+            [false, true],
+            [true, true, false],
+            [3, 6, 6, 5, 5],
+        ),
+        (
+            Score::Concat { scaled: true },
+            1,
+            None,
+            add,
+            QueryMask::MultiplyOutput,
+            [true, false],
+            [true, true, false],
+            [2, 5, 7, 4, 4],
+        ),
+        (
+            Score::Additive { scaled: true },
+            1,
+            None,
+            add,
+            QueryMask::ZeroOutput,
+            [false, true],
+            [false, true, false],
+            [3, 4, 6, 6, 6],
+        ),
+    ];
+    for (k, (score, heads, on_query, fill, query_mask, [own_key, causal], masks, dims)) in
+        cases.into_iter().enumerate()
+    {
+        let [batch, tq, tk, dk, dv] = dims;
+        let mut g = Builder::new(131 + k as u64);
+        let q = g.input(&[tq, dk]);
+        let v = g.input(&[tk, dv]);
+        let mut inputs = vec![q, v];
+        if own_key {
+            let key = g.input(&[tk, dk]);
+            inputs.push(key);
+        }
+        let [qm, km, am] = masks;
+        for (present, shape) in [(qm, vec![tq]), (km, vec![tk]), (am, vec![tq, tk])] {
+            if present {
+                let m = random_mask(&mut g, &shape);
+                inputs.push(m);
+            }
+        }
+        let weights = match score {
+            Score::Dot { scaled: true } => vec![g.rng.tensor(&[], 1.0)],
+            Score::Concat { .. } => vec![g.rng.tensor(&[], 1.0), g.rng.tensor(&[], 1.0)],
+            Score::Additive { .. } => vec![g.rng.tensor(&[dk], 1.0)],
+            Score::Dot { scaled: false } => vec![],
+        };
+        let a = Attention {
+            heads,
+            own_key,
+            score,
+            scale: on_query.map(|on_query| ConstantScale {
+                value: 1.0 / ((dk / heads) as f32).sqrt(),
+                on_query,
+            }),
+            causal,
+            fill,
+            query_mask,
+            masks: MaskInputs {
+                query: qm,
+                keys: km,
+                attention: am,
+            },
+        };
+        let what = format!("attention case {k}: {}", a.name());
+        let y = g.op(Op::Attention(a), &inputs, weights);
+        let graph = g.finish(&[y]);
+        let inputs = inputs_for(&graph, batch, 132 + k as u64, 1.0);
         check(&what, &graph, &inputs, &*reduction_tol(), false);
     }
 }

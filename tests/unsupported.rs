@@ -237,12 +237,14 @@ fn a_layer_keqv_runs_is_refused_when_called_with_a_keyword_tensor() {
     }
 }
 
+/// MultiHeadAttention's `value=` keyword tensor and Attention run; the Softmax's `mask=` alone
+/// is refused.
 #[test]
-fn keyword_tensors_are_named_with_the_other_layers_keqv_cannot_run() {
+fn only_the_keyword_tensor_keqv_cannot_read_is_refused() {
     for name in ["keywords.keras", "keywords.h5"] {
         assert_eq!(
             refused(name),
-            "3 layers keqv cannot run: 'mha' (MultiHeadAttention), 'att' (Attention) are Keras built-ins keqv does not support yet (supported: see README 'Supported layers'); 'sm' (Softmax, keyword 'mask') is called with keyword tensors keqv does not support yet",
+            "layer 'sm' (Softmax): is called with a tensor as keyword argument 'mask', which keqv does not support for Softmax yet",
             "{name}"
         );
     }

@@ -126,21 +126,16 @@ fn summarize(model: &KerasModel, survey: &Survey) -> Summary {
                     parameters: if n.name.contains('#') {
                         0
                     } else {
-                        // A wrapper's node counts its inner nodes' variables (a Bidirectional's
-                        // two directions), as Keras counts the layer's.
-                        std::iter::once(n)
-                            .chain(
-                                n.inputs
-                                    .iter()
-                                    .map(|id| graph.node(*id))
-                                    .filter(|inner| inner.is_inner_of(n)),
-                            )
-                            .flat_map(|m| &m.weights)
+                        // A node counts its inner nodes' variables (a Bidirectional's two
+                        // directions), as Keras counts the layer's.
+                        std::iter::once(NodeId(i))
+                            .chain(graph.inner_nodes(NodeId(i)))
+                            .flat_map(|m| &graph.node(m).weights)
                             .map(|w| w.value.len())
                             .sum()
                     },
-                    inbound: n
-                        .inputs
+                    inbound: graph
+                        .call_inputs(NodeId(i))
                         .iter()
                         .map(|id| graph.node(*id).name.clone())
                         .collect(),

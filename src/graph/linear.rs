@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Graph, Op};
+use super::{Graph, NodeId, Op};
 
 /// The shape of a model's dataflow, without ops or weights.
 #[derive(Clone, Debug, Default)]
@@ -47,13 +47,11 @@ impl From<&Graph> for Topology {
     /// Bidirectional's two directions) folded into the wrapper's node.
     fn from(graph: &Graph) -> Self {
         let n = graph.nodes.len();
-        // The node each inner node belongs to: `bi/forward_lstm` to `bi`, of the same layer.
-        let mut owner: Vec<Option<usize>> = vec![None; n];
-        for (i, node) in graph.nodes.iter().enumerate() {
-            for &input in &node.inputs {
-                if graph.nodes[input.0].is_inner_of(node) {
-                    owner[input.0] = Some(i);
-                }
+        // Whether a node is built inside another's (`bi/forward_lstm` inside `bi`).
+        let mut inner = vec![false; n];
+        for outer in 0..n {
+            for i in graph.inner_nodes(NodeId(outer)) {
+                inner[i.0] = true;
             }
         }
         // Mask values (a Keras 3 file's recorded mask ops included) feed their consumers as
@@ -66,37 +64,20 @@ impl From<&Graph> for Topology {
                 _ => false,
             };
         }
-        let skip = |i: usize| graph.nodes[i].is_propagated_mask() || owner[i].is_some();
+        let skip = |i: usize| graph.nodes[i].is_propagated_mask() || inner[i];
         let kept: Vec<usize> = (0..n).filter(|&i| !skip(i)).collect();
         let mut index = vec![usize::MAX; n];
         for (k, &i) in kept.iter().enumerate() {
             index[i] = k;
         }
-        // A node's inputs, an inner node standing for its own inputs.
         let inputs_of = |i: usize| -> Vec<usize> {
-            let mut out = Vec::new();
-            let mut expanded = Vec::new();
-            for id in &graph.nodes[i].inputs {
-                if is_mask[id.0] && !is_mask[i] {
-                    continue;
-                }
-                if owner[id.0] != Some(i) {
-                    out.extend(Some(index[id.0]).filter(|&k| k != usize::MAX));
-                    continue;
-                }
-                // The inner nodes share their inputs: each once.
-                for s in &graph.nodes[id.0].inputs {
-                    if is_mask[s.0] {
-                        continue;
-                    }
-                    let k = index[s.0];
-                    if k != usize::MAX && !expanded.contains(&k) {
-                        expanded.push(k);
-                        out.push(k);
-                    }
-                }
-            }
-            out
+            graph
+                .call_inputs(NodeId(i))
+                .into_iter()
+                .filter(|id| !is_mask[id.0] || is_mask[i])
+                .map(|id| index[id.0])
+                .filter(|&k| k != usize::MAX)
+                .collect()
         };
         let remap = |ids: &[super::NodeId]| -> Vec<usize> {
             ids.iter()

@@ -92,6 +92,51 @@ impl Graph {
         &self.nodes[id.0]
     }
 
+    /// The nodes keqv builds inside a layer call's node: a Bidirectional's two directions,
+    /// MultiHeadAttention's projections and core (the same layer, named under the node).
+    pub fn inner_nodes(&self, id: NodeId) -> impl Iterator<Item = NodeId> + '_ {
+        let outer = self.node(id);
+        (0..self.nodes.len())
+            .map(NodeId)
+            .filter(move |&i| self.node(i).is_inner_of(outer))
+    }
+
+    /// The tensors node `id`'s layer call reads, as the file lists them: its inputs, an inner
+    /// node standing for what the layer gives it.
+    pub fn call_inputs(&self, id: NodeId) -> Vec<NodeId> {
+        let node = self.node(id);
+        let mut out = Vec::new();
+        for &i in &node.inputs {
+            let inner = self.node(i);
+            if !inner.is_inner_of(node) {
+                out.push(i);
+                continue;
+            }
+            match &inner.op {
+                // MultiHeadAttention's core: what its projections read (the key's where the
+                // call gave a key of its own), and the attention mask.
+                Op::Attention(a) => {
+                    let read = |k: usize| self.node(inner.inputs[k]).inputs[0];
+                    let (query, value, key) = (read(0), read(1), read(2));
+                    out.extend([query, value]);
+                    out.extend(Some(key).filter(|&k| k != value));
+                    if a.masks.attention {
+                        out.extend(inner.inputs.last());
+                    }
+                }
+                // A wrapper's inner layers (a Bidirectional's two directions): the one tensor
+                // they read.
+                _ => {
+                    let t = inner.inputs[0];
+                    if !out.contains(&t) {
+                        out.push(t);
+                    }
+                }
+            }
+        }
+        out
+    }
+
     pub fn find(&self, name: &str) -> Option<NodeId> {
         self.nodes.iter().position(|n| n.name == name).map(NodeId)
     }
@@ -135,8 +180,12 @@ impl Graph {
         self.nodes
             .iter()
             .map(|n| {
-                let input = n.inputs.first().map_or(&[][..], |i| &self.nodes[i.0].shape);
-                n.op.macs(input, &n.shape)
+                let inputs: Vec<&[usize]> = n
+                    .inputs
+                    .iter()
+                    .map(|i| self.nodes[i.0].shape.as_slice())
+                    .collect();
+                n.op.macs(&inputs, &n.shape)
             })
             .sum()
     }

@@ -352,7 +352,7 @@ mod tests {
         // InputLayer is read as the graph's input, never run as a layer or mapped to.
         // Wrappers are expanded from the layers they wrap, never translated as one op.
         let classes = layer_classes()
-            .filter(|&c| c != "InputLayer" && !crate::ops::registry::WRAPPER_CLASSES.contains(&c));
+            .filter(|&c| c != "InputLayer" && !crate::ops::registry::EXPANDED_CLASSES.contains(&c));
         for class in classes.chain(EXTRA_BUILTINS.iter().copied()) {
             let config = if class.contains("Pooling") || class.contains("Conv") {
                 json!({"pool_size": 1, "filters": 2, "kernel_size": 1})

@@ -9,9 +9,10 @@
 //! batch), already resolved from Keras's negative or 1-based forms when the config is read.
 
 pub mod activation;
+pub mod attention;
 pub mod conv;
 pub mod dense;
-mod fields;
+pub(crate) mod fields;
 pub mod gemm;
 pub mod layout;
 pub mod mean;
@@ -34,6 +35,7 @@ use ndarray::ArrayD;
 use serde::Serialize;
 
 pub use activation::{Activation, PRelu, Softmax};
+pub use attention::Attention;
 pub use conv::{Conv, ConvKind};
 pub use dense::Dense;
 pub use layout::{Permute, Repeat, Reshape};
@@ -88,6 +90,9 @@ pub enum Op {
     Masking(Masking),
     /// GlobalAveragePooling1D over the real steps: its inputs are the values and their mask.
     MaskedMean(MaskedMean),
+    /// Attention over a query, key and value (and their masks): the Attention layers,
+    /// MultiHeadAttention's core.
+    Attention(Attention),
 }
 
 /// A weight an op expects: Keras's variable name and its shape.
@@ -135,13 +140,14 @@ impl Op {
             Op::MakeMask(m) => m.name().into(),
             Op::Masking(_) => "masking".into(),
             Op::MaskedMean(_) => "masked_mean".into(),
+            Op::Attention(a) => a.name(),
         }
     }
 
     /// Whether the op takes several tensors (merges) rather than exactly one.
     pub fn takes_many(&self) -> bool {
         match self {
-            Op::Merge(_) | Op::Concatenate(_) | Op::MaskedMean(_) => true,
+            Op::Merge(_) | Op::Concatenate(_) | Op::MaskedMean(_) | Op::Attention(_) => true,
             Op::Recurrent(r) => r.masked,
             Op::Input
             | Op::Dense(_)
@@ -198,6 +204,7 @@ impl Op {
             Op::MakeMask(m) => m.output_shape(first),
             Op::Masking(_) => Ok(first.to_vec()),
             Op::MaskedMean(m) => m.output_shape(first),
+            Op::Attention(a) => a.output_shape(inputs),
         }
     }
 
@@ -214,6 +221,7 @@ impl Op {
             Op::Scale(s) => s.weights(input),
             Op::Recurrent(r) => r.weights(input),
             Op::Embedding(e) => e.weights(),
+            Op::Attention(a) => a.weights(input),
             Op::Input
             | Op::Activation(_)
             | Op::Softmax(_)
@@ -236,8 +244,10 @@ impl Op {
 
     /// Multiply–adds per sample, the figure benchmarks turn into GFLOP/s (the matrix products
     /// that dominate a model's time; elementwise ops count 0).
-    pub fn macs(&self, input: &[usize], output: &[usize]) -> u64 {
+    pub fn macs(&self, inputs: &[&[usize]], output: &[usize]) -> u64 {
+        let input = inputs.first().copied().unwrap_or(&[]);
         match self {
+            Op::Attention(a) => a.macs(inputs),
             Op::Dense(d) => d.macs(input, output),
             Op::Conv(c) => c.macs(input, output),
             Op::Recurrent(r) => r.macs(input),
@@ -304,6 +314,7 @@ impl Op {
             Op::MakeMask(m) => m.eval(x),
             Op::Masking(m) => m.eval(x),
             Op::MaskedMean(m) => m.eval(x, inputs[1], out_shape),
+            Op::Attention(a) => a.eval(inputs, weights),
         }
     }
 }

@@ -3,8 +3,8 @@
 use serde_json::Value;
 
 use super::{
-    activation, conv, dense, layout, merge, norm, pad, pool, recurrent, resample, scale, sequence,
-    Op,
+    activation, attention, conv, dense, layout, merge, norm, pad, pool, recurrent, resample, scale,
+    sequence, Op,
 };
 use crate::keras::Dialect;
 
@@ -58,6 +58,9 @@ const FAMILIES: &[(&[&str], Parser)] = &[
         recurrent::parse(l.class, l.config, l.input, l.dialect)
     }),
     (sequence::CLASSES, |l| sequence::parse(l.class, l.config)),
+    (attention::CLASSES, |l| {
+        attention::parse(l.class, l.config, l.dialect)
+    }),
 ];
 
 /// Registered (`package>Name`) classes that Keras itself ships, each with the module its
@@ -78,9 +81,9 @@ pub fn is_keras_class(registered: Option<&str>, module: Option<&str>) -> bool {
     })
 }
 
-/// Wrapper layers, which the graph builder expands from the layers they wrap
-/// (`graph::build::wrappers`) rather than reading as one op.
-pub const WRAPPER_CLASSES: &[&str] = &["Bidirectional", "TimeDistributed"];
+/// Layers the graph builder expands into the layers they wrap or are made of
+/// (`graph::build::wrappers`, `graph::build::attention`) rather than reading as one op.
+pub const EXPANDED_CLASSES: &[&str] = &["Bidirectional", "TimeDistributed", "MultiHeadAttention"];
 
 /// Names accepted on the right of `--custom NAME=BUILTIN` that are no layer class.
 pub const EXTRA_BUILTINS: &[&str] = &["l2_normalize", "identity"];
@@ -91,7 +94,7 @@ pub fn layer_classes() -> impl Iterator<Item = &'static str> {
         .iter()
         .flat_map(|(classes, _)| classes.iter().copied())
         .filter(|c| !EXTRA_BUILTINS.contains(c))
-        .chain(WRAPPER_CLASSES.iter().copied())
+        .chain(EXPANDED_CLASSES.iter().copied())
 }
 
 /// Whether keqv runs layers of this class.

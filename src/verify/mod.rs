@@ -347,6 +347,7 @@ fn is_class_scores(graph: &Graph, id: NodeId) -> bool {
             | Op::Embedding(_)
             | Op::MakeMask(_)
             | Op::Masking(_)
-            | Op::MaskedMean(_) => false,
+            | Op::MaskedMean(_)
+            | Op::Attention(_) => false,
         }
 }

@@ -4,12 +4,40 @@
 use super::*;
 use crate::ops::{Activation, Conv, Dense, L2Normalize, Op, Recurrent};
 
-/// How two paired layers' ops differ: their names, or (same op) their parameters.
+/// How two paired layers' ops differ: their names, or (same op) the parameters that differ.
 pub(super) fn op_difference(a: &Op, b: &Op) -> String {
-    if a.name() == b.name() {
-        format!("{} with other parameters: {a:?} → {b:?}", a.name())
-    } else {
-        format!("{} → {}", a.name(), b.name())
+    if a.name() != b.name() {
+        return format!("{} → {}", a.name(), b.name());
+    }
+    let mut changes = Vec::new();
+    let (va, vb) = (serde_json::to_value(a), serde_json::to_value(b));
+    if let (Ok(va), Ok(vb)) = (va, vb) {
+        parameter_changes("", &va, &vb, &mut changes);
+    }
+    format!("{} with other parameters: {}", a.name(), changes.join(", "))
+}
+
+/// The leaves where two serialized ops differ, as `path: a → b`.
+fn parameter_changes(
+    path: &str,
+    a: &serde_json::Value,
+    b: &serde_json::Value,
+    out: &mut Vec<String>,
+) {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Object(ma), Value::Object(mb)) if ma.keys().eq(mb.keys()) => {
+            for (key, va) in ma {
+                let inner = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                parameter_changes(&inner, va, &mb[key], out);
+            }
+        }
+        _ if a != b => out.push(format!("{path}: {a} → {b}")),
+        _ => {}
     }
 }
 
@@ -71,6 +99,21 @@ pub(super) fn semantic_warnings(
             .filter(|p| p.op_change.is_some() && is_unit_norm(&original.graph, &p.original))
             .map(|p| p.original.clone())
             .collect();
+        let attention: Vec<String> = original
+            .graph
+            .nodes
+            .iter()
+            .filter(|n| matches!(n.op, Op::Attention(_)))
+            .map(|n| n.name.clone())
+            .collect();
+        if !attention.is_empty() {
+            warnings.push(format!(
+                "attention masks differ between tf-keras 2 and Keras 3: tf-keras adds −1e9 to a masked score (a NaN score stays NaN) and ANDs the masks a merge layer receives; Keras 3 on jax replaces a masked score in MultiHeadAttention, ORs merged masks (none where an input has none) and clears the masks of MultiHeadAttention's inputs for the layers that run after it; the original ({}) and the converted ({}) were written by different ones: {}",
+                original.model.dialect,
+                converted.model.dialect,
+                attention.join(", ")
+            ));
+        }
         if !unit_norm.is_empty() {
             warnings.push(format!(
                 "UnitNormalization divides by max(‖x‖, 1e-6) in tf-keras 2 but by max(‖x‖, 1e-12) in Keras 3, so these layers differ for inputs of norm below 1e-6: {}",
@@ -128,6 +171,18 @@ fn dialect_neutral(op: &Op, unit_norm: bool) -> Op {
         other => other,
     };
     match op {
+        Op::Attention(a) => Op::Attention(crate::ops::Attention {
+            scale: a.scale.map(|s| crate::ops::attention::ConstantScale {
+                on_query: false,
+                ..s
+            }),
+            fill: crate::ops::attention::MaskFill::Add(0.0),
+            query_mask: match a.query_mask {
+                crate::ops::attention::QueryMask::Scores => a.query_mask,
+                _ => crate::ops::attention::QueryMask::ZeroOutput,
+            },
+            ..a.clone()
+        }),
         Op::Activation(a) => Op::Activation(act(a)),
         Op::Dense(d) => Op::Dense(Dense {
             activation: act(&d.activation),

@@ -9,6 +9,7 @@ mod common;
 mod plain;
 
 mod activation;
+mod attention;
 mod conv;
 mod dense;
 mod gemm;

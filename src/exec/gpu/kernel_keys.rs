@@ -85,6 +85,8 @@ pub enum Kernel {
     Masking,
     /// The mean over a sequence's real steps.
     MaskedMean,
+    /// Attention rows: scores, masked softmax, weighted values.
+    Attention,
     /// The difference records of two tensors (compare.wgsl).
     Compare,
     /// Rows whose argmax agrees (compare.wgsl).
@@ -118,6 +120,7 @@ impl Kernel {
             Kernel::Embedding | Kernel::MakeMask | Kernel::Masking | Kernel::MaskedMean => {
                 SequenceParams::DECL
             }
+            Kernel::Attention => AttentionParams::DECL,
             Kernel::Compare => CompareParams::DECL,
             Kernel::Top1 => Top1Params::DECL,
         }
@@ -195,6 +198,7 @@ impl Kernel {
             Kernel::MakeMask => plain(F::Sequence, "make_mask"),
             Kernel::Masking => plain(F::Sequence, "masking"),
             Kernel::MaskedMean => plain(F::Sequence, "masked_mean"),
+            Kernel::Attention => plain(F::Attention, "attention"),
             Kernel::Compare => new(F::Compare, "compare"),
             Kernel::Top1 => new(F::Compare, "top1"),
         }
@@ -222,6 +226,7 @@ impl Kernel {
             Kernel::MakeMask,
             Kernel::Masking,
             Kernel::MaskedMean,
+            Kernel::Attention,
             Kernel::Compare,
             Kernel::Top1,
         ];

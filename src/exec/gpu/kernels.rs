@@ -23,11 +23,12 @@ pub enum ShaderFile {
     Conv,
     Recurrent,
     Sequence,
+    Attention,
     Compare,
 }
 
 impl ShaderFile {
-    pub const ALL: [ShaderFile; 11] = [
+    pub const ALL: [ShaderFile; 12] = [
         ShaderFile::Dense,
         ShaderFile::GemmSoft,
         ShaderFile::GemmSoftSubgroup,
@@ -38,6 +39,7 @@ impl ShaderFile {
         ShaderFile::Conv,
         ShaderFile::Recurrent,
         ShaderFile::Sequence,
+        ShaderFile::Attention,
         ShaderFile::Compare,
     ];
 
@@ -53,6 +55,7 @@ impl ShaderFile {
             ShaderFile::Conv => "conv.wgsl",
             ShaderFile::Recurrent => "recurrent.wgsl",
             ShaderFile::Sequence => "sequence.wgsl",
+            ShaderFile::Attention => "attention.wgsl",
             ShaderFile::Compare => "compare.wgsl",
         }
     }
@@ -71,6 +74,7 @@ impl ShaderFile {
             ShaderFile::Conv => include_str!("../../../shaders/conv.wgsl"),
             ShaderFile::Recurrent => include_str!("../../../shaders/recurrent.wgsl"),
             ShaderFile::Sequence => include_str!("../../../shaders/sequence.wgsl"),
+            ShaderFile::Attention => include_str!("../../../shaders/attention.wgsl"),
             ShaderFile::Compare => include_str!("../../../shaders/compare.wgsl"),
         }
     }

@@ -420,7 +420,8 @@ pub fn not_on_gpu(node: &crate::graph::Node) -> Option<String> {
         | Op::Embedding(_)
         | Op::MakeMask(_)
         | Op::Masking(_)
-        | Op::MaskedMean(_) => None,
+        | Op::MaskedMean(_)
+        | Op::Attention(_) => None,
     }
 }
 

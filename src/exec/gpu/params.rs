@@ -482,6 +482,37 @@ kernel_params! {
 }
 
 kernel_params! {
+    /// `attention`: `n` = batch·heads·tq invocations, one row of scores each; `score` 0 dot,
+    /// 1 concat, 2 additive; `scaled` the layer's learned scale (`w_scale` for dot and concat),
+    /// `w_concat` the concat score weight; `has_const`: MultiHeadAttention's `const_scale`, on
+    /// the query (`const_on_query`) or the scores; a masked score becomes `fill`, or itself plus
+    /// `fill` (`fill_add`); `query_mode` 0 the query mask masks scores, 1 zeroes the output,
+    /// 2 multiplies it; `has_qm`, `has_km`, `has_am` which masks are bound.
+    AttentionParams {
+        n: u32,
+        tq: u32,
+        tk: u32,
+        heads: u32,
+        dk: u32,
+        dv: u32,
+        score: u32,
+        scaled: u32,
+        w_scale: f32,
+        w_concat: f32,
+        has_const: u32,
+        const_scale: f32,
+        const_on_query: u32,
+        causal: u32,
+        fill_add: u32,
+        fill: f32,
+        query_mode: u32,
+        has_qm: u32,
+        has_km: u32,
+        has_am: u32,
+    }
+}
+
+kernel_params! {
     /// The sequence kernels (sequence.wgsl): `n` invocations; `width` values per step (the
     /// embedding's width, the features), `rows` table rows, `steps` per sample; `kind` 0 a mask
     /// of the values other than `value`, 1 of the steps with a feature other than `value`.

@@ -158,7 +158,8 @@ pub(crate) fn upload(
             | Op::PRelu(_)
             | Op::Conv(_)
             | Op::Recurrent(_)
-            | Op::Embedding(_) => {
+            | Op::Embedding(_)
+            | Op::Attention(_) => {
                 let mut list = Vec::new();
                 for w in &node.weights {
                     list.push(shared_buffer(ctx, &w.value, &node.name)?);

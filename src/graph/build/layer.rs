@@ -235,6 +235,17 @@ impl Builder<'_> {
         let expected = op
             .weights(input)
             .map_err(|e| bad(format!("{e}; {MALFORMED}")))?;
+        self.checked_weights(layer, expected, &bad)
+    }
+
+    /// The weights `expected` of a layer, from the file (checked) or shared with an earlier
+    /// call of the layer.
+    pub(super) fn checked_weights(
+        &self,
+        layer: &LayerConfig,
+        expected: Vec<WeightSpec>,
+        bad: &dyn Fn(String) -> Error,
+    ) -> Result<Vec<Weight>> {
         for WeightSpec { name, shape } in &expected {
             if checked_len(shape).is_none_or(|n| n > MAX_ELEMENTS) {
                 return Err(bad(format!(
@@ -256,7 +267,7 @@ impl Builder<'_> {
             }
             return Ok(shared.clone());
         }
-        let weights = self.first_weights(layer, expected, &bad)?;
+        let weights = self.first_weights(layer, expected, bad)?;
         self.shared.borrow_mut().insert(key, weights.clone());
         Ok(weights)
     }

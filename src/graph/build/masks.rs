@@ -18,8 +18,9 @@ pub(super) enum MaskArg {
 }
 
 impl Builder<'_> {
-    /// The mask of a layer's inputs: the one mask they carry, or (merges) all of their masks
-    /// multiplied into one, as tf-keras ANDs them (Keras 3 records its own merged mask).
+    /// The mask of a layer's inputs: the one mask they carry, or (merges) their masks merged
+    /// as the dialect merges them when the model runs: tf-keras ANDs the masks there are;
+    /// Keras 3 ORs them, and gives none where an input has none.
     pub(super) fn input_mask(
         &mut self,
         layer: &LayerConfig,
@@ -30,7 +31,16 @@ impl Builder<'_> {
             .iter()
             .filter_map(|i| self.masks.get(i).copied())
             .collect();
+        let keras3 = self.dialect == Dialect::Keras3;
+        if keras3 && masks.len() < inputs.len() {
+            return Ok(None);
+        }
         masks.dedup();
+        let merge = if keras3 {
+            MergeKind::Maximum
+        } else {
+            MergeKind::Multiply
+        };
         match masks.len() {
             0 => Ok(None),
             1 => Ok(Some(masks[0])),
@@ -46,13 +56,7 @@ impl Builder<'_> {
                     ));
                 }
                 let name = format!("{node_name}/mask");
-                let id = self.push(self.mask_node(
-                    layer,
-                    name,
-                    Op::Merge(MergeKind::Multiply),
-                    masks,
-                    shape,
-                ))?;
+                let id = self.push(self.mask_node(layer, name, Op::Merge(merge), masks, shape))?;
                 Ok(Some(id))
             }
         }

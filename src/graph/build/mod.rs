@@ -5,6 +5,7 @@
 //! shapes, `layer.rs` one call of one layer (op, weights, the layers keqv cannot run),
 //! `keywords.rs` a call that takes keyword tensors, `prune.rs` drops what no output needs.
 
+mod attention;
 mod inputs;
 mod keywords;
 mod layer;
@@ -213,7 +214,9 @@ impl<'m> Visitor<'m> for Builder<'_> {
         args: CallArgs<'m, NodeId>,
         prefix: &str,
     ) -> Result<Vec<NodeId>> {
-        if args.keywords.is_empty() {
+        if attention::is_attention(layer) && layer.nested.is_none() {
+            self.attention_call(layer, call, &args, prefix)
+        } else if args.keywords.is_empty() {
             self.call(layer, call, &args.args, prefix)
         } else {
             self.keyword_call(layer, call, &args, prefix)

@@ -125,17 +125,30 @@ fn hard_sigmoid<T: Real>(x: T, slope: T) -> T {
 fn softmax_last_axis<T: Real>(x: &mut ArrayD<T>, log: bool) {
     let last = Axis(x.ndim() - 1);
     for mut lane in x.lanes_mut(last) {
-        let max = lane.fold(T::neg_infinity(), |m, &v| nan::max(m, v));
         if log {
+            let max = lane.fold(T::neg_infinity(), |m, &v| nan::max(m, v));
             let sum = lane.fold(T::zero(), |s, &v| s + (v - max).exp());
             let log_sum = sum.ln();
             lane.mapv_inplace(|v| v - max - log_sum);
         } else {
-            lane.mapv_inplace(|v| (v - max).exp());
-            let sum = lane.sum();
-            lane.mapv_inplace(|v| v / sum);
+            match lane.as_slice_mut() {
+                Some(row) => softmax_row(row),
+                None => {
+                    let mut row = lane.to_vec();
+                    softmax_row(&mut row);
+                    lane.iter_mut().zip(row).for_each(|(d, v)| *d = v);
+                }
+            }
         }
     }
+}
+
+/// Softmax of one row in place: exp(x − max) / Σ exp(x − max), NaN-propagating max.
+pub fn softmax_row<T: Real>(row: &mut [T]) {
+    let max = row.iter().fold(T::neg_infinity(), |m, &v| nan::max(m, v));
+    row.iter_mut().for_each(|v| *v = (*v - max).exp());
+    let sum = ndarray::ArrayView1::from(&*row).sum();
+    row.iter_mut().for_each(|v| *v = *v / sum);
 }
 
 /// PReLU: `x >= 0 ? x : alpha·x`, alpha broadcast over the shared axes.

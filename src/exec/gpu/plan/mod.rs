@@ -149,6 +149,13 @@ pub(crate) fn layout(
         .iter()
         .map(|nd| nd.shape.iter().product())
         .collect();
+    // Inputs are uploaded before the first dispatch: their slots are theirs from the start,
+    // wherever the graph lists them.
+    for &id in &graph.inputs {
+        let slot = b.alloc(node_len[id.0]);
+        b.live[slot] += 1;
+        node_slot[id.0] = slot;
+    }
     for (i, node) in graph.nodes.iter().enumerate() {
         if let Some(reason) = super::not_on_gpu(node) {
             return Err(Error::Device(format!(
@@ -156,13 +163,18 @@ pub(crate) fn layout(
                 node.name, node.class
             )));
         }
-        let slot = if aliases_its_input(&node.op) {
-            node_slot[node.inputs[0].0]
+        let slot = if node_slot[i] != usize::MAX {
+            node_slot[i]
         } else {
-            b.alloc(node_len[i])
+            let slot = if aliases_its_input(&node.op) {
+                node_slot[node.inputs[0].0]
+            } else {
+                b.alloc(node_len[i])
+            };
+            b.live[slot] += 1;
+            node_slot[i] = slot;
+            slot
         };
-        b.live[slot] += 1;
-        node_slot[i] = slot;
         let ins: Vec<usize> = node.inputs.iter().map(|id| node_slot[id.0]).collect();
         b.node(i, node, &ins, slot)?;
         b.drafts.push(Draft::Done(i));
@@ -218,7 +230,8 @@ fn aliases_its_input(op: &Op) -> bool {
         | Op::Embedding(_)
         | Op::MakeMask(_)
         | Op::Masking(_)
-        | Op::MaskedMean(_) => false,
+        | Op::MaskedMean(_)
+        | Op::Attention(_) => false,
     }
 }
 
@@ -380,6 +393,7 @@ impl Builder<'_> {
             Op::MakeMask(m) => self.make_mask(node, (ins[0], out), m),
             Op::Masking(m) => self.masking(node, (ins[0], out), m),
             Op::MaskedMean(_) => self.masked_mean(node, ins, out),
+            Op::Attention(a) => self.attention(i, node, ins, out, a)?,
         }
         Ok(())
     }

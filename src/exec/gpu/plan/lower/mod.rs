@@ -2,6 +2,7 @@
 //! plan's builder.
 
 mod activation;
+mod attention;
 mod conv;
 mod dense;
 mod layout;

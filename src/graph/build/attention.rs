@@ -1,0 +1,466 @@
+//! Attention layer calls. Attention and AdditiveAttention are one `Attention` node over
+//! `[query, value, key]`; MultiHeadAttention becomes its four projections as Dense nodes
+//! (`mha/query`, `mha/key`, `mha/value`, and the output projection named after the layer)
+//! around its core (`mha/attention`), so a converted model that spells them out pairs with it
+//! layer by layer. The masks are the inputs' own, as both Keras versions read them at call
+//! time (neither records them in the file); the output carries the query's.
+
+use super::*;
+use crate::ops::attention::{ConstantScale, MaskFill, MaskInputs, QueryMask};
+use crate::ops::{Activation, Attention, Dense, MergeKind};
+
+/// The classes built here.
+pub(super) fn is_attention(layer: &LayerConfig) -> bool {
+    matches!(
+        layer.class_name.as_str(),
+        "Attention" | "AdditiveAttention" | "MultiHeadAttention"
+    )
+}
+
+/// What a MultiHeadAttention call reads, by role.
+struct MhaCall {
+    query: NodeId,
+    value: NodeId,
+    key: Option<NodeId>,
+    attention_mask: Option<NodeId>,
+    query_mask: Option<NodeId>,
+    value_mask: Option<NodeId>,
+    key_mask: Option<NodeId>,
+}
+
+impl Builder<'_> {
+    pub(super) fn attention_call(
+        &mut self,
+        layer: &LayerConfig,
+        call: usize,
+        args: &CallArgs<NodeId>,
+        prefix: &str,
+    ) -> Result<Vec<NodeId>> {
+        let name = call_name(prefix, &layer.name, call);
+        let status = self.support(layer, &name)?;
+        let all = args.all();
+        if !status.runs() || all.iter().any(|id| self.is_unknown(*id)) {
+            return self.placeholder(layer, name, &all, status);
+        }
+        let bad =
+            |detail: String| Error::layer(self.path, &layer.name, layer.display_class(), detail);
+        let kwargs = layer.calls.get(call).map(|c| &c.kwargs);
+        let flag =
+            |key: &str| kwargs.and_then(|k| k.get(key)).and_then(Value::as_bool) == Some(true);
+        if flag("return_attention_scores") {
+            return Err(bad(
+                "returns its attention scores as a second output, which keqv cannot run yet; call it without return_attention_scores".into(),
+            ));
+        }
+        let causal = flag("use_causal_mask");
+        self.findings.status.insert(name.clone(), status);
+        let id = if layer.class_name == "MultiHeadAttention" {
+            let roles = self.mha_roles(args, &bad)?;
+            let read = [Some(roles.query), Some(roles.value), roles.key];
+            let id = self.multi_head_attention(layer, &name, roles, causal, &bad)?;
+            // Keras 3's MultiHeadAttention clears its inputs' masks as it runs: the layers
+            // called after it see none there.
+            if self.dialect == Dialect::Keras3 {
+                for input in read.into_iter().flatten() {
+                    self.masks.remove(&input);
+                }
+            }
+            id
+        } else {
+            self.attention_layer(layer, &name, args, causal, &bad)?
+        };
+        Ok(vec![id])
+    }
+
+    /// Attention or AdditiveAttention on `[query, value]` or `[query, value, key]`.
+    fn attention_layer(
+        &mut self,
+        layer: &LayerConfig,
+        name: &str,
+        args: &CallArgs<NodeId>,
+        causal: bool,
+        bad: &dyn Fn(String) -> Error,
+    ) -> Result<NodeId> {
+        if let Some((keyword, _)) = args.keywords.first() {
+            return Err(bad(format!(
+                "is called with the keyword tensor '{keyword}', which keqv cannot run yet; pass [query, value, key] as its one list"
+            )));
+        }
+        let (query, value, key) = match args.args[..] {
+            [q, v] => (q, v, v),
+            [q, v, k] => (q, v, k),
+            _ => {
+                return Err(bad(format!(
+                    "is called on {} tensors; it takes [query, value] or [query, value, key]; {MALFORMED}",
+                    args.args.len()
+                )))
+            }
+        };
+        let Some(Op::Attention(mut a)) = translate(
+            &layer.class_name,
+            &layer.config,
+            &self.nodes[query.0].shape,
+            self.dialect,
+        )
+        .map_err(bad)?
+        else {
+            unreachable!("the attention family reads its classes")
+        };
+        a.causal |= causal;
+        a.own_key = key != value;
+        let query_mask = self.masks.get(&query).copied();
+        let value_mask = self.masks.get(&value).copied();
+        a.masks = MaskInputs {
+            query: query_mask.is_some(),
+            keys: value_mask.is_some(),
+            attention: false,
+        };
+        let mut inputs = vec![query, value];
+        inputs.extend(Some(key).filter(|&k| k != value));
+        inputs.extend(query_mask);
+        inputs.extend(value_mask);
+        let op = Op::Attention(a);
+        let q_shape = self.nodes[query.0].shape.clone();
+        let weights = self.weights(layer, &op, &q_shape)?;
+        let id = self.push_checked(layer, name, layer.display_class(), op, inputs, weights, bad)?;
+        if let Some(mask) = query_mask {
+            self.masks.insert(id, mask);
+        }
+        Ok(id)
+    }
+
+    /// Query, value, key and masks of a MultiHeadAttention call, positional (Keras 3) or by
+    /// keyword (tf-keras writes every tensor after the query as one).
+    fn mha_roles(&self, args: &CallArgs<NodeId>, bad: &dyn Fn(String) -> Error) -> Result<MhaCall> {
+        const ROLES: [&str; 7] = [
+            "query",
+            "value",
+            "key",
+            "query_mask",
+            "value_mask",
+            "key_mask",
+            "attention_mask",
+        ];
+        let mut by_role: [Option<NodeId>; 7] = [None; 7];
+        if args.args.len() > 3 {
+            return Err(bad(format!(
+                "is called on {} positional tensors; keqv reads query, value and key positionally and the masks by keyword",
+                args.args.len()
+            )));
+        }
+        for (slot, &id) in by_role.iter_mut().zip(&args.args) {
+            *slot = Some(id);
+        }
+        for &(keyword, id) in &args.keywords {
+            let Some(i) = ROLES.iter().position(|r| *r == keyword) else {
+                return Err(bad(format!(
+                    "is called with the keyword tensor '{keyword}', which MultiHeadAttention does not take; {MALFORMED}"
+                )));
+            };
+            if by_role[i].replace(id).is_some() {
+                return Err(bad(format!("is given its {keyword} twice; {MALFORMED}")));
+            }
+        }
+        let [Some(query), Some(value), key, query_mask, value_mask, key_mask, attention_mask] =
+            by_role
+        else {
+            return Err(bad(format!(
+                "is called without a query and a value; {MALFORMED}"
+            )));
+        };
+        let own = |id: Option<NodeId>| id.and_then(|id| self.masks.get(&id).copied());
+        Ok(MhaCall {
+            query,
+            value,
+            key,
+            attention_mask,
+            query_mask: query_mask.or(own(Some(query))),
+            value_mask: value_mask.or(own(Some(value))),
+            key_mask: key_mask.or(own(key.filter(|&k| k != value))),
+        })
+    }
+
+    fn multi_head_attention(
+        &mut self,
+        layer: &LayerConfig,
+        name: &str,
+        call: MhaCall,
+        causal: bool,
+        bad: &dyn Fn(String) -> Error,
+    ) -> Result<NodeId> {
+        let shape = |id: NodeId| self.nodes[id.0].shape.clone();
+        let key = call.key.unwrap_or(call.value);
+        let (q_shape, k_shape, v_shape) = (shape(call.query), shape(key), shape(call.value));
+        for s in [&q_shape, &k_shape, &v_shape] {
+            if s.len() != 2 {
+                return Err(bad(format!(
+                    "attends over an input of shape {}; keqv runs MultiHeadAttention on [batch, steps, features] only",
+                    describe_sample_shape(s)
+                )));
+            }
+        }
+        let config = MhaConfig::read(&layer.config, q_shape[1]).map_err(bad)?;
+        let MhaConfig {
+            heads,
+            key_dim,
+            value_dim,
+            out_dim,
+            use_bias,
+        } = config;
+        let tk = k_shape[0];
+        let dims = [
+            (q_shape[1], key_dim),
+            (k_shape[1], key_dim),
+            (v_shape[1], value_dim),
+            (heads * value_dim, out_dim),
+        ];
+        let mut expected = Vec::new();
+        for (k, (&(kernel, bias), (input, dim))) in PROJECTION_WEIGHTS.iter().zip(dims).enumerate()
+        {
+            let output = k == 3;
+            expected.push(WeightSpec::new(
+                kernel,
+                if output {
+                    vec![heads, value_dim, dim]
+                } else {
+                    vec![input, heads, dim]
+                },
+            ));
+            if use_bias {
+                expected.push(WeightSpec::new(
+                    bias,
+                    if output { vec![dim] } else { vec![heads, dim] },
+                ));
+            }
+        }
+        let weights = self.checked_weights(layer, expected, bad)?;
+        let per = if use_bias { 2 } else { 1 };
+        // Kernels as matrices: [in, heads, dim] → [in, heads·dim] for the projections,
+        // [heads, dim, out] → [heads·dim, out] for the output; biases flat.
+        let dense = |units: usize, weights: &[Weight]| {
+            let op = Op::Dense(Dense {
+                units,
+                use_bias,
+                activation: Activation::Linear,
+            });
+            let flat = weights
+                .iter()
+                .map(|w| {
+                    let n = w.value.len();
+                    let dims = match w.value.ndim() {
+                        3 => vec![n / units, units],
+                        _ => vec![n],
+                    };
+                    Weight {
+                        name: w.name.clone(),
+                        value: Arc::new(
+                            w.value
+                                .as_ref()
+                                .clone()
+                                .into_shape_with_order(IxDyn(&dims))
+                                .expect("the same values"),
+                        ),
+                    }
+                })
+                .collect::<Vec<_>>();
+            (op, flat)
+        };
+        let mut projected = Vec::new();
+        for (k, (role, input)) in [("query", call.query), ("key", key), ("value", call.value)]
+            .into_iter()
+            .enumerate()
+        {
+            let dim = if role == "value" { value_dim } else { key_dim };
+            let (op, w) = dense(heads * dim, &weights[k * per..(k + 1) * per]);
+            let node_name = format!("{name}/{role}");
+            projected.push(self.push_checked(
+                layer,
+                &node_name,
+                "EinsumDense",
+                op,
+                vec![input],
+                w,
+                bad,
+            )?);
+        }
+        let keys_mask = match (call.value_mask, call.key_mask) {
+            (Some(v), Some(k)) if v != k => {
+                let node = Node {
+                    name: format!("{name}/keys/mask"),
+                    layer: layer.name.clone(),
+                    class: layer.display_class().to_string(),
+                    op: Op::Merge(MergeKind::Multiply),
+                    inputs: vec![v, k],
+                    weights: Vec::new(),
+                    shape: vec![tk],
+                    op_layer: false,
+                };
+                Some(self.push(node)?)
+            }
+            (v, k) => v.or(k),
+        };
+        let core = Attention {
+            heads,
+            own_key: true,
+            score: crate::ops::attention::Score::Dot { scaled: false },
+            scale: Some(ConstantScale {
+                value: 1.0 / (key_dim as f32).sqrt(),
+                on_query: self.dialect == Dialect::TfKeras2,
+            }),
+            causal,
+            fill: match self.dialect {
+                // jax's dot_product_attention, which Keras 3 calls on sequences.
+                Dialect::Keras3 => MaskFill::Replace(-0.7 * f32::MAX),
+                Dialect::TfKeras2 if robust_masking(&layer.config) => MaskFill::Replace(-1e9),
+                Dialect::TfKeras2 => MaskFill::Add(-1e9),
+            },
+            query_mask: QueryMask::Scores,
+            masks: MaskInputs {
+                query: call.query_mask.is_some(),
+                keys: keys_mask.is_some(),
+                attention: call.attention_mask.is_some(),
+            },
+        };
+        // The core reads them in call order: query, value, key.
+        let mut inputs = vec![projected[0], projected[2], projected[1]];
+        inputs.extend(call.query_mask);
+        inputs.extend(keys_mask);
+        inputs.extend(call.attention_mask);
+        let core_name = format!("{name}/attention");
+        let class = Op::Attention(core.clone()).name();
+        let core_id = self.push_checked(
+            layer,
+            &core_name,
+            &class,
+            Op::Attention(core),
+            inputs,
+            Vec::new(),
+            bad,
+        )?;
+        let (op, w) = dense(out_dim, &weights[3 * per..]);
+        let id = self.push_checked(
+            layer,
+            name,
+            layer.display_class(),
+            op,
+            vec![core_id],
+            w,
+            bad,
+        )?;
+        if let Some(mask) = call.query_mask {
+            self.masks.insert(id, mask);
+        }
+        Ok(id)
+    }
+
+    /// A node whose output shape follows from its op and inputs.
+    #[allow(clippy::too_many_arguments)]
+    fn push_checked(
+        &mut self,
+        layer: &LayerConfig,
+        name: &str,
+        class: &str,
+        op: Op,
+        inputs: Vec<NodeId>,
+        weights: Vec<Weight>,
+        bad: &dyn Fn(String) -> Error,
+    ) -> Result<NodeId> {
+        let shapes: Vec<&[usize]> = inputs
+            .iter()
+            .map(|id| self.nodes[id.0].shape.as_slice())
+            .collect();
+        let shape = op
+            .output_shape(&shapes)
+            .map_err(|e| bad(format!("{e}; {MALFORMED}")))?;
+        self.push(Node {
+            name: name.to_string(),
+            layer: layer.name.clone(),
+            class: class.to_string(),
+            op,
+            inputs,
+            weights,
+            shape,
+            op_layer: false,
+        })
+    }
+}
+
+/// MultiHeadAttention's variables, kernel and bias of each projection, in Keras's order.
+const PROJECTION_WEIGHTS: [(&str, &str); 4] = [
+    ("query_dense/kernel", "query_dense/bias"),
+    ("key_dense/kernel", "key_dense/bias"),
+    ("value_dense/kernel", "value_dense/bias"),
+    ("output_dense/kernel", "output_dense/bias"),
+];
+
+/// tf-keras's `softmax_robust_masking`: masked scores replaced rather than added to.
+fn robust_masking(config: &Value) -> bool {
+    config
+        .get("softmax_robust_masking")
+        .and_then(Value::as_bool)
+        == Some(true)
+}
+
+/// The MultiHeadAttention config keqv reads.
+struct MhaConfig {
+    heads: usize,
+    key_dim: usize,
+    value_dim: usize,
+    out_dim: usize,
+    use_bias: bool,
+}
+
+impl MhaConfig {
+    fn read(config: &Value, query_dim: usize) -> std::result::Result<Self, String> {
+        use crate::ops::fields::{bool_field, usize_field};
+        let heads = usize_field(config, "num_heads")?.ok_or("the config has no 'num_heads'")?;
+        let key_dim = usize_field(config, "key_dim")?.ok_or("the config has no 'key_dim'")?;
+        let value_dim = usize_field(config, "value_dim")?.unwrap_or(key_dim);
+        if heads == 0 || key_dim == 0 || value_dim == 0 {
+            return Err("the config has zero heads or a zero key or value size".into());
+        }
+        let out_dim = match config.get("output_shape") {
+            None | Some(Value::Null) => query_dim,
+            Some(v) => match v.as_u64().or_else(|| match v.as_array().map(Vec::as_slice) {
+                Some([d]) => d.as_u64(),
+                _ => None,
+            }) {
+                Some(d) if d > 0 => d as usize,
+                _ => {
+                    return Err(format!(
+                        "has output_shape {v}; keqv runs MultiHeadAttention with one output feature axis; it runs an output_shape of one positive size"
+                    ))
+                }
+            },
+        };
+        match config.get("attention_axes") {
+            None | Some(Value::Null) => {}
+            Some(v) if v.as_array().is_some_and(|a| a.len() == 1 && (a[0] == 1 || a[0] == -2)) => {}
+            Some(v) => {
+                return Err(format!(
+                    "attends over axes {v}; keqv runs MultiHeadAttention over the steps of a sequence (attention_axes [1])"
+                ))
+            }
+        }
+        for (key, what) in [
+            ("use_gate", "a gate"),
+            ("sliding_window", "a sliding window"),
+        ] {
+            if config
+                .get(key)
+                .is_some_and(|v| !v.is_null() && *v != Value::Bool(false))
+            {
+                return Err(format!(
+                    "has {what}, which keqv cannot run yet; it runs MultiHeadAttention without {key}"
+                ));
+            }
+        }
+        Ok(MhaConfig {
+            heads,
+            key_dim,
+            value_dim,
+            out_dim,
+            use_bias: bool_field(config, "use_bias", true)?,
+        })
+    }
+}
