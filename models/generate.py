@@ -64,12 +64,15 @@ WEIGHT_SEED = {
     "s_masking": 1036, "s_text_seq": 1037, "s_text_cnn": 1038,
     "t_bidirectional": 1039, "t_tagger_seq": 1040,
     "u_attention": 1041, "u_encoder": 1042, "u_attention_nonfinite": 1043,
+    "u_einsum": 1044, "u_einsum_seq": 1045,
 }
 # (also the order of the models in fixtures.json: by writer, then by this order)
 
 # input spec per model: {input name or None (single input): (shape without batch, scale)}
 # twins get the same input (same seed), so their expected outputs are directly comparable
 INPUT_SPEC = {
+    "u_einsum": (2044, {"x": ((5, 8), 1.0), "y": ((4, 3, 2), 1.0)}),
+    "u_einsum_seq": (2045, {None: ((5, 8), 1.0)}),
     "a_seq_mlp": (2001, {None: ((784,), 1.0)}),
     "a_func_mlp": (2001, {None: ((784,), 1.0)}),
     "a_seq_mlp_perturbed": (2001, {None: ((784,), 1.0)}),
@@ -1839,7 +1842,38 @@ def model_specs(K, writer):
         ]
         return K.Model([q_ids, values, keys, amask], outputs, name="u_attention_nonfinite")
 
+    # EinsumDense with the equations MultiHeadAttention and users' models use: a Dense over
+    # the last axis, two output axes (a bias along both or one), two summed axes, an ellipsis,
+    # a kernel written [units, in].
+    def u_einsum():
+        x = K.Input((5, 8), name="x")
+        y = K.Input((4, 3, 2), name="y")
+        E = L.EinsumDense
+        outputs = [
+            E("abc,cd->abd", (None, 6), bias_axes="d", activation="relu", name="dense_like")(x),
+            E("abc,cde->abde", (None, 2, 3), bias_axes="de", name="heads")(x),
+            E("abc,cde->abde", (None, 2, 3), bias_axes="e", name="heads_bias_e")(x),
+            E("abcd,cde->abe", (None, 4), bias_axes="e", name="merge_heads")(y),
+            E("...b,bc->...c", 5, bias_axes="c", name="ellipsis")(x),
+            E("abc,dc->abd", (None, 4), name="transposed")(x),
+        ]
+        return K.Model([x, y], outputs, name="u_einsum")
+
+    def u_einsum_seq():
+        return K.Sequential([K.Input((5, 8)),
+                             L.EinsumDense("abc,cde->abde", (5, 2, 4), bias_axes="e"),
+                             L.Reshape((5, 8)),
+                             L.EinsumDense("abc,cd->abd", (5, 3), activation="tanh"),
+                             L.Flatten(), L.Dense(2)], name="u_einsum_seq")
+
     specs += [
+        Spec("u_einsum", u_einsum, chain=False,
+             notes="2 inputs x (5, 8) and y (4, 3, 2); 6 outputs, each an EinsumDense: "
+                   "abc,cd->abd (relu, bias d), abc,cde->abde (bias de, and bias e), "
+                   "abcd,cde->abe on y (bias e), ...b,bc->...c (bias c), abc,dc->abd (no bias)"),
+        Spec("u_einsum_seq", u_einsum_seq,
+             notes="Sequential EinsumDense(abc,cde->abde, bias e) -> Reshape((5, 8)) -> "
+                   "EinsumDense(abc,cd->abd, tanh) -> Flatten -> Dense(2) on (5, 8) (a chain)"),
         Spec("u_attention_nonfinite", u_attention_nonfinite, chain=False, nonfinite=True,
              notes="4 inputs q_ids (5,) int32 (vocabulary 20, 0-padded), values (6, 4), keys "
                    "(the values with NaN, +inf, -inf), amask (5, 6) masking a NaN key step; 3 "

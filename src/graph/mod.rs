@@ -124,10 +124,13 @@ impl Graph {
                         out.extend(inner.inputs.last());
                     }
                 }
-                // A wrapper's inner layers (a Bidirectional's two directions): the one tensor
-                // they read.
+                // A wrapper's inner layers (a Bidirectional's two directions, EinsumDense's
+                // reshapes and Dense): the one tensor they read.
                 _ => {
-                    let t = inner.inputs[0];
+                    let mut t = inner.inputs[0];
+                    while self.node(t).is_inner_of(node) {
+                        t = self.node(t).inputs[0];
+                    }
                     if !out.contains(&t) {
                         out.push(t);
                     }

@@ -83,7 +83,12 @@ pub fn is_keras_class(registered: Option<&str>, module: Option<&str>) -> bool {
 
 /// Layers the graph builder expands into the layers they wrap or are made of
 /// (`graph::build::wrappers`, `graph::build::attention`) rather than reading as one op.
-pub const EXPANDED_CLASSES: &[&str] = &["Bidirectional", "TimeDistributed", "MultiHeadAttention"];
+pub const EXPANDED_CLASSES: &[&str] = &[
+    "Bidirectional",
+    "TimeDistributed",
+    "MultiHeadAttention",
+    "EinsumDense",
+];
 
 /// Names accepted on the right of `--custom NAME=BUILTIN` that are no layer class.
 pub const EXTRA_BUILTINS: &[&str] = &["l2_normalize", "identity"];

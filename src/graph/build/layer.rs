@@ -60,6 +60,10 @@ impl Builder<'_> {
             self.findings.status.insert(name.clone(), status);
             return self.bidirectional(layer, name, inputs[0], mask);
         }
+        if layer.class_name == "EinsumDense" && inputs.len() == 1 {
+            self.findings.status.insert(name.clone(), status);
+            return self.einsum_dense(layer, name, inputs[0]);
+        }
         let op = match layer.op_layer() {
             Some(name) => self.op_layer(layer, call, name, input_shapes[0])?,
             None if layer.class_name == "TimeDistributed" => {

@@ -6,6 +6,7 @@
 //! `keywords.rs` a call that takes keyword tensors, `prune.rs` drops what no output needs.
 
 mod attention;
+mod einsum;
 mod inputs;
 mod keywords;
 mod layer;

@@ -1,6 +1,7 @@
 //! Dense: `x·kernel (+ bias)` over the last axis, then the activation.
 
 mod cpu;
+pub mod einsum;
 
 use ndarray::ArrayD;
 use serde::Serialize;
