@@ -99,7 +99,8 @@ pub fn scalar<T: Real>(act: &Activation, x: T) -> T {
     }
 }
 
-fn sigmoid<T: Real>(x: T) -> T {
+/// 1 / (1 + e^−x), as Keras computes it.
+pub fn sigmoid<T: Real>(x: T) -> T {
     T::one() / (T::one() + (-x).exp())
 }
 

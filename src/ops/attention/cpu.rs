@@ -167,18 +167,24 @@ fn fill_pairs<T: Real>(
 /// The masked scores of one head turned into attention weights, row by row.
 fn mask_and_softmax<T: Real>(a: &Attention, s: &mut Array2<T>, m: &SampleMasks<T>) {
     let query_masks_scores = a.query_mask == QueryMask::Scores;
+    let any_mask = a.causal
+        || m.keys.is_some()
+        || m.attention.is_some()
+        || (query_masks_scores && m.query.is_some());
     for (t, mut row) in s.rows_mut().into_iter().enumerate() {
-        let row_real = !query_masks_scores || real(m.query.map(|q| q[t]));
-        for (u, x) in row.iter_mut().enumerate() {
-            let seen = row_real
-                && real(m.keys.map(|k| k[u]))
-                && real(m.attention.map(|am| am[[t, u]]))
-                && (!a.causal || u <= t);
-            if !seen {
-                *x = match a.fill {
-                    MaskFill::Replace(v) => T::from_f32(v),
-                    MaskFill::Add(v) => *x + T::from_f32(v),
-                };
+        if any_mask {
+            let row_real = !query_masks_scores || real(m.query.map(|q| q[t]));
+            for (u, x) in row.iter_mut().enumerate() {
+                let seen = row_real
+                    && real(m.keys.map(|k| k[u]))
+                    && real(m.attention.map(|am| am[[t, u]]))
+                    && (!a.causal || u <= t);
+                if !seen {
+                    *x = match a.fill {
+                        MaskFill::Replace(v) => T::from_f32(v),
+                        MaskFill::Add(v) => *x + T::from_f32(v),
+                    };
+                }
             }
         }
         softmax_row(row.as_slice_mut().expect("a standard-layout row"));

@@ -2,8 +2,10 @@
 //! the time loop, one GEMM with the recurrent kernel per step and the gates elementwise.
 
 use ndarray::{s, Array2, Array3, ArrayD, ArrayView2, Axis, Ix2, Ix3, Zip};
+use rayon::prelude::*;
 
 use super::{Cell, Recurrent};
+use crate::ops::activation::{scalar, sigmoid};
 use crate::ops::gemm::{bias_rows, gemm};
 use crate::ops::{Activation, Real};
 
@@ -124,21 +126,45 @@ fn lstm_step<T: Real>(
     c: &mut Array2<T>,
     u: ArrayView2<T>,
 ) -> Array2<T> {
-    let n = r.units;
     let z = preactivation(xt, h, u);
-    let gates = activated(&r.recurrent_activation, z.view());
-    let candidate = activated(&r.activation, z.slice(s![.., 2 * n..3 * n]));
-    let (i, f) = (gates.slice(s![.., ..n]), gates.slice(s![.., n..2 * n]));
-    Zip::from(&mut *c)
-        .and(f)
-        .and(i)
-        .and(&candidate)
-        .for_each(|c, &f, &i, &g| *c = f * *c + i * g);
-    let mut h = activated(&r.activation, c.view());
-    Zip::from(&mut h)
-        .and(gates.slice(s![.., 3 * n..]))
-        .for_each(|h, &o| *h = o * *h);
+    let mut h = Array2::<T>::zeros(h.raw_dim());
+    // Keras's default activations without the general per-element dispatch (same results).
+    match (r.recurrent_activation, r.activation) {
+        (Activation::Sigmoid, Activation::Tanh) => lstm_gates(&z, c, &mut h, sigmoid, |v| v.tanh()),
+        (rec, act) => lstm_gates(
+            &z,
+            c,
+            &mut h,
+            move |v| scalar(&rec, v),
+            move |v| scalar(&act, v),
+        ),
+    }
     h
+}
+
+/// An LSTM's gates from the preactivations `z` (`[i, f, g, o]` blocks of `units`), row by row
+/// in parallel: `c = f·c + i·g`, `h = o·act(c)`.
+fn lstm_gates<T: Real>(
+    z: &Array2<T>,
+    c: &mut Array2<T>,
+    h: &mut Array2<T>,
+    rec: impl Fn(T) -> T + Sync,
+    act: impl Fn(T) -> T + Sync,
+) {
+    let n = c.ncols();
+    let rows: Vec<_> = z
+        .outer_iter()
+        .zip(c.outer_iter_mut())
+        .zip(h.outer_iter_mut())
+        .collect();
+    rows.into_par_iter().for_each(|((z, mut c), mut h)| {
+        for j in 0..n {
+            let (i, f) = (rec(z[j]), rec(z[n + j]));
+            let (g, o) = (act(z[2 * n + j]), rec(z[3 * n + j]));
+            c[j] = f * c[j] + i * g;
+            h[j] = o * act(c[j]);
+        }
+    });
 }
 
 fn gru_step<T: Real>(
