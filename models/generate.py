@@ -64,7 +64,8 @@ WEIGHT_SEED = {
     "s_masking": 1036, "s_text_seq": 1037, "s_text_cnn": 1038,
     "t_bidirectional": 1039, "t_tagger_seq": 1040,
     "u_attention": 1041, "u_encoder": 1042, "u_attention_nonfinite": 1043,
-    "u_einsum": 1044, "u_einsum_seq": 1045,
+    "u_einsum": 1044, "u_einsum_seq": 1045, "v_seq2seq": 1046,
+    "u_mha_dropout": 1047,
 }
 # (also the order of the models in fixtures.json: by writer, then by this order)
 
@@ -219,6 +220,10 @@ FIXED_INPUTS = {
     "u_attention": lambda: attention_inputs(2041),
     "u_encoder": lambda: {None: token_ids(2042, 10, 30)},
     "u_attention_nonfinite": lambda: attention_nonfinite_inputs(2043),
+    "u_mha_dropout": lambda: {None: token_ids(2047, 7, 20, empty_row=True)},
+    "v_seq2seq": lambda: {
+        "source": token_ids(2046, 8, 30),
+        "target": np.random.default_rng(2046).standard_normal((BATCH, 5, 4)).astype(np.float32)},
     "i_nonfinite_acts": lambda: {None: nonfinite_rows()},
     "i_nonfinite_merge_norm": nonfinite_pair,
 }
@@ -1866,7 +1871,63 @@ def model_specs(K, writer):
                              L.EinsumDense("abc,cd->abd", (5, 3), activation="tanh"),
                              L.Flatten(), L.Dense(2)], name="u_einsum_seq")
 
+    # An encoder-decoder: the encoder's final states (return_state) start the decoder
+    # (initial_state); a GRU's sequence and state, a masked LSTM's states, a SimpleRNN's.
+    def v_seq2seq():
+        source = K.Input((8,), dtype="int32", name="source")
+        target = K.Input((5, 4), name="target")
+        emb = L.Embedding(30, 6, mask_zero=True, name="emb")(source)
+        enc_out, h, c = L.LSTM(7, return_state=True, name="encoder")(emb)
+        dec = L.LSTM(7, return_sequences=True, name="decoder")(target, initial_state=[h, c])
+        seq, gh = L.GRU(3, return_sequences=True, return_state=True, go_backwards=True,
+                        name="gru")(dec)
+        _, rh = L.SimpleRNN(4, return_state=True, name="rnn")(
+            target, initial_state=L.Dense(4, name="to_rnn")(gh))
+        masked_out, mh, mc = L.LSTM(3, return_state=True, return_sequences=True,
+                                    name="masked")(emb)
+        bi_fwd, bi_bwd = L.Bidirectional(L.GRU(2, return_sequences=True), merge_mode=None,
+                                         name="bi_none")(emb)
+        y = L.Dense(2, name="head")(dec)
+        # Several outputs of one layer: each through a named identity, so that Keras 3's
+        # output names are unique.
+        named = [L.Activation("linear", name=n)(t) for n, t in (
+            ("enc_out", enc_out), ("gru_seq", seq), ("gru_h", gh), ("rnn_h", rh),
+            ("masked_h", mh), ("masked_c", mc), ("masked_seq", masked_out),
+            ("bi_fwd", bi_fwd), ("bi_bwd", bi_bwd))]
+        return K.Model([source, target], [y] + named, name="v_seq2seq")
+
+    # MultiHeadAttention with dropout: Keras 3 runs it through its Softmax layer (masked
+    # weights 0, so a fully masked row gives the output bias) rather than jax's
+    # dot_product_attention; tf-keras averages such a row uniformly.
+    # Returning its scores takes the same path; they are a second output.
+    def u_mha_dropout():
+        ids = K.Input((7,), dtype="int32", name="ids")
+        x = L.Embedding(20, 8, mask_zero=True, name="emb")(ids)
+        y = L.MultiHeadAttention(2, 4, dropout=0.1, name="mha")(x, x)
+        x2 = L.Embedding(20, 8, mask_zero=True, name="emb2")(ids)
+        y2, scores = L.MultiHeadAttention(2, 3, name="mha_scores")(
+            x2, x2, return_attention_scores=True, use_causal_mask=True)
+        named = [L.Activation("linear", name=n)(t)
+                 for n, t in (("mha_out", y), ("scores_out", y2), ("scores", scores))]
+        return K.Model(ids, named, name="u_mha_dropout")
+
     specs += [
+        Spec("u_mha_dropout", u_mha_dropout, chain=False,
+             notes="input (7,) int32 ids (vocabulary 20, 0-padded, a row of padding only) -> "
+                   "Embedding(20, 8, mask_zero) -> MultiHeadAttention(2, 4, dropout=0.1) "
+                   "self-attention; another Embedding(mask_zero) -> MultiHeadAttention(2, 3, "
+                   "causal) returning its attention scores; 3 outputs: both attentions and the "
+                   "scores (2, 7, 7); the dialects differ on masked query rows"),
+        Spec("v_seq2seq", v_seq2seq, chain=False,
+             notes="2 inputs source (8,) int32 ids (vocabulary 30, 0-padded) and target (5, 4); "
+                   "Embedding(mask_zero) -> LSTM(7, return_state) encoder whose h and c are the "
+                   "initial_state of the LSTM(7, return_sequences) decoder on target -> Dense(2) "
+                   "head; GRU(3, return_sequences, return_state, go_backwards) on the decoder, "
+                   "its state through Dense(4) the initial_state of SimpleRNN(4, return_state) "
+                   "on target; LSTM(3, return_state, return_sequences) on the masked embedding; "
+                   "Bidirectional(GRU(2, return_sequences), merge_mode=None) on the masked "
+                   "embedding; 10 outputs: head, encoder output, GRU sequence and state, "
+                   "SimpleRNN state, the masked LSTM's h, c and sequence, both directions"),
         Spec("u_einsum", u_einsum, chain=False,
              notes="2 inputs x (5, 8) and y (4, 3, 2); 6 outputs, each an EinsumDense: "
                    "abc,cd->abd (relu, bias d), abc,cde->abde (bias de, and bias e), "

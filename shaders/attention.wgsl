@@ -3,7 +3,8 @@
 // kept in a row of unknown length.
 // Bindings: 0 AttentionParams, 1 query [b, tq, heads·dk], 2 key [b, tk, heads·dk],
 // 3 value [b, tk, heads·dv], 4 AdditiveAttention's scale [heads·dk], 5 query mask [b, tq],
-// 6 key-step mask [b, tk], 7 attention mask [b, tq, tk], 8 dst [b, tq, heads·dv].
+// 6 key-step mask [b, tk], 7 attention mask [b, tq, tk], 8 dst [b, tq, heads·dv] (or, with
+// `emit_scores`, the weights [b, heads, tq, tk]).
 
 @group(0) @binding(0) var<uniform> at_p: AttentionParams;
 @group(0) @binding(1) var<storage, read> at_q: array<f32>;
@@ -108,17 +109,26 @@ fn attention(FLAT_INVOCATION) {
         sum += exp(at_score(b, h, t, s) - m);
     }
     let o0 = (b * at_p.tq + t) * at_p.heads * at_p.dv + h * at_p.dv;
-    for (var e = 0u; e < at_p.dv; e++) {
-        at_dst[o0 + e] = 0.0;
+    if (at_p.emit_scores == 0u) {
+        for (var e = 0u; e < at_p.dv; e++) {
+            at_dst[o0 + e] = 0.0;
+        }
     }
     for (var s = 0u; s < at_p.tk; s++) {
-        let w = exp(at_score(b, h, t, s) - m) / sum;
+        var w = exp(at_score(b, h, t, s) - m) / sum;
+        if (at_p.zero_masked == 1u && !at_seen(b, t, s)) {
+            w = 0.0;
+        }
+        if (at_p.emit_scores == 1u) {
+            at_dst[((b * at_p.heads + h) * at_p.tq + t) * at_p.tk + s] = w;
+            continue;
+        }
         let v0 = (b * at_p.tk + s) * at_p.heads * at_p.dv + h * at_p.dv;
         for (var e = 0u; e < at_p.dv; e++) {
             at_dst[o0 + e] += w * at_v[v0 + e];
         }
     }
-    if (at_p.has_qm == 1u && at_p.query_mode != 0u) {
+    if (at_p.emit_scores == 0u && at_p.has_qm == 1u && at_p.query_mode != 0u) {
         let qm = at_qm[b * at_p.tq + t];
         for (var e = 0u; e < at_p.dv; e++) {
             if (at_p.query_mode == 2u) {

@@ -7,7 +7,8 @@
 // reset gates; every step but the first reads the state the previous one wrote.
 //
 // With `masked`, a padded step (mask 0) keeps the state and outputs the previous h (0 with
-// `zero_output`), as Keras does.
+// `zero_output`), as Keras does. An initial state is copied into the state before the first
+// step, which then reads it. `emit` 1 or 2 writes the final h or c instead of the output.
 //
 // Bindings: 0 RecurrentParams, 1 x [batch, steps, features], 2 kernel, 3 recurrent kernel,
 // 4 bias ([gates·units], or [2, 3·units] for a GRU with reset_after), 5 state, 6 dst, 7 mask
@@ -132,6 +133,12 @@ fn recurrent_step(FLAT_INVOCATION) {
     if (rn.sequences == 1u) {
         rn_dst[(b * rn.steps + rn.out_step) * u + j] = out;
     } else if (rn.s + 1u == rn.steps) {
+        // The layer's output, or (return_state) its final h or c.
+        if (rn.emit == 1u) {
+            out = h;
+        } else if (rn.emit == 2u) {
+            out = rn_state[2u * rn.n + i];
+        }
         rn_dst[i] = out;
     }
 }

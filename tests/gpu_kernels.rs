@@ -35,7 +35,7 @@ use keqv::exec::{Executor, Keep};
 use keqv::graph::{Activation, Graph, MergeKind, NodeId, Op};
 use keqv::ops::window::Padding;
 use keqv::ops::{
-    Attention, BatchNorm, Cell, Concatenate, Conv, ConvKind, Dense, GroupNorm, Interpolation,
+    Attention, BatchNorm, Cell, Concatenate, Conv, ConvKind, Dense, Emit, GroupNorm, Interpolation,
     L2Normalize, LayerNorm, MakeMask, Mean, PRelu, Pad, Permute, Pool, PoolKind, Recurrent, Repeat,
     Resample, Reshape, RmsNorm, Scale, ScaleKind, Softmax, Target,
 };
@@ -1565,6 +1565,8 @@ fn recurrent_cells_forwards_and_backwards() {
             zero_output_for_mask: false,
             // A backward sequence turned back into input order, as Bidirectional merges it.
             reverse_output: return_sequences && go_backwards && k % 2 == 0,
+            initial_state: false,
+            emit: Emit::Output,
         };
         let what = format!(
             "recurrent case {k}: {}({}, {}) bias {use_bias} sequences {return_sequences} \
@@ -1691,6 +1693,8 @@ fn attention_scores_masks_and_heads() {
         let a = Attention {
             heads,
             own_key,
+            zero_masked: k == 1,
+            emit_scores: k == 2,
             score,
             scale: on_query.map(|on_query| ConstantScale {
                 value: 1.0 / ((dk / heads) as f32).sqrt(),
@@ -1709,6 +1713,66 @@ fn attention_scores_masks_and_heads() {
         let y = g.op(Op::Attention(a), &inputs, weights);
         let graph = g.finish(&[y]);
         let inputs = inputs_for(&graph, batch, 132 + k as u64, 1.0);
+        check(&what, &graph, &inputs, &*reduction_tol(), false);
+    }
+}
+
+/// Initial states read by the first step, and the final h or c emitted instead of the output
+/// (`return_state`), for each cell, masked and not.
+#[test]
+fn recurrent_initial_and_returned_states() {
+    let gru = Cell::Gru { reset_after: true };
+    // (cell, emit, masked, [batch, steps, features, units])
+    let cases = [
+        (Cell::Lstm, Emit::Output, false, [3, 5, 6, 9]),
+        (Cell::Lstm, Emit::StateC, true, [4, 6, 5, 11]),
+        (Cell::Lstm, Emit::StateH, false, [3, 4, 7, 8]),
+        (gru, Emit::StateH, true, [3, 5, 6, 10]),
+        (Cell::Simple, Emit::Output, false, [2, 4, 5, 7]),
+    ];
+    for (k, (cell, emit, masked, [batch, steps, features, units])) in cases.into_iter().enumerate()
+    {
+        let mut g = Builder::new(141 + k as u64);
+        let x = g.input(&[steps, features]);
+        let mut inputs = vec![x];
+        let r = Recurrent {
+            cell,
+            units,
+            activation: Activation::Tanh,
+            recurrent_activation: Activation::Sigmoid,
+            use_bias: true,
+            return_sequences: k % 2 == 0,
+            go_backwards: k == 1,
+            masked,
+            zero_output_for_mask: false,
+            reverse_output: false,
+            initial_state: true,
+            emit,
+        };
+        for _ in 0..r.state_count() {
+            let s = g.input(&[units]);
+            inputs.push(s);
+        }
+        if masked {
+            let m = random_mask(&mut g, &[steps]);
+            inputs.push(m);
+        }
+        let width = cell.gates() * units;
+        let bias_shape = if cell == gru {
+            vec![2, width]
+        } else {
+            vec![width]
+        };
+        let weights = vec![
+            g.rng
+                .tensor(&[features, width], 1.0 / (features as f32).sqrt()),
+            g.rng.tensor(&[units, width], 1.0 / (units as f32).sqrt()),
+            g.rng.tensor(&bias_shape, 0.5),
+        ];
+        let what = format!("recurrent state case {k}: {}", r.name());
+        let y = g.op(Op::Recurrent(r), &inputs, weights);
+        let graph = g.finish(&[y]);
+        let inputs = inputs_for(&graph, batch, 142 + k as u64, 1.0);
         check(&what, &graph, &inputs, &*reduction_tol(), false);
     }
 }

@@ -4,9 +4,8 @@
 //! the names, shapes and values Keras's `layer.weights` has, whichever file they come from,
 //! and `keqv inspect` counts each layer's parameters as Keras's `count_params()` does.
 //!
-//! tf-keras records MultiHeadAttention's second input as a keyword argument, which keqv's config
-//! reader refuses, so tf-keras's files are read as weights onto the Keras 3 model: the same
-//! layers, names and shapes.
+//! tf-keras's weights files are also read onto the Keras 3 model (the same layers, names and
+//! shapes), and its model files on their own.
 
 mod common;
 

@@ -173,7 +173,16 @@ impl<'m> Visitor<'m> for Walker<'m> {
                     .iter()
                     .filter(|(k, t)| !(*k == "mask" && self.is_recorded_mask(*t)));
                 let inputs = args.args.iter().chain(keywords.map(|(_, t)| t));
-                Ok(vec![self.push(name, inputs.copied().collect(), layer)])
+                let node = self.push(name, inputs.copied().collect(), layer);
+                // Every tensor a layer returns is the layer's node in the dataflow.
+                let kwargs = layer
+                    .calls
+                    .get(call)
+                    .map(|c| serde_json::Value::Object(c.kwargs.clone()))
+                    .unwrap_or_default();
+                let count =
+                    crate::ops::registry::output_count(&layer.class_name, &layer.config, &kwargs);
+                Ok(vec![node; count])
             }
         }
     }

@@ -47,11 +47,12 @@ impl From<&Graph> for Topology {
     /// Bidirectional's two directions) folded into the wrapper's node.
     fn from(graph: &Graph) -> Self {
         let n = graph.nodes.len();
-        // Whether a node is built inside another's (`bi/forward_lstm` inside `bi`).
-        let mut inner = vec![false; n];
+        // The node each node is built inside (`bi/forward_lstm` inside `bi`, `lstm/state_h`
+        // inside `lstm`): a reference to it is one to its layer.
+        let mut owner: Vec<Option<usize>> = vec![None; n];
         for outer in 0..n {
             for i in graph.inner_nodes(NodeId(outer)) {
-                inner[i.0] = true;
+                owner[i.0] = Some(outer);
             }
         }
         // Mask values (a Keras 3 file's recorded mask ops included) feed their consumers as
@@ -64,7 +65,7 @@ impl From<&Graph> for Topology {
                 _ => false,
             };
         }
-        let skip = |i: usize| graph.nodes[i].is_propagated_mask() || inner[i];
+        let skip = |i: usize| graph.nodes[i].is_propagated_mask() || owner[i].is_some();
         let kept: Vec<usize> = (0..n).filter(|&i| !skip(i)).collect();
         let mut index = vec![usize::MAX; n];
         for (k, &i) in kept.iter().enumerate() {
@@ -75,13 +76,13 @@ impl From<&Graph> for Topology {
                 .call_inputs(NodeId(i))
                 .into_iter()
                 .filter(|id| !is_mask[id.0] || is_mask[i])
-                .map(|id| index[id.0])
+                .map(|id| index[owner[id.0].unwrap_or(id.0)])
                 .filter(|&k| k != usize::MAX)
                 .collect()
         };
         let remap = |ids: &[super::NodeId]| -> Vec<usize> {
             ids.iter()
-                .map(|id| index[id.0])
+                .map(|id| index[owner[id.0].unwrap_or(id.0)])
                 .filter(|&k| k != usize::MAX)
                 .collect()
         };

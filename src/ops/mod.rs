@@ -45,7 +45,7 @@ pub use norm::{BatchNorm, GroupNorm, L2Normalize, LayerNorm, RmsNorm};
 pub use pad::Pad;
 pub use pool::{Pool, PoolKind};
 pub use real::Real;
-pub use recurrent::{Cell, Recurrent};
+pub use recurrent::{Cell, Emit, Recurrent};
 pub use resample::{Interpolation, Resample, ResampleAxis, Target};
 pub use scale::{Arith, Scale, ScaleKind};
 pub use sequence::{Embedding, MakeMask, MaskedMean, Masking};
@@ -148,7 +148,7 @@ impl Op {
     pub fn takes_many(&self) -> bool {
         match self {
             Op::Merge(_) | Op::Concatenate(_) | Op::MaskedMean(_) | Op::Attention(_) => true,
-            Op::Recurrent(r) => r.masked,
+            Op::Recurrent(r) => r.extra_inputs() > 0,
             Op::Input
             | Op::Dense(_)
             | Op::Activation(_)
@@ -309,7 +309,7 @@ impl Op {
             Op::Resample(r) => r.eval(x, out_shape),
             Op::Pool(p) => p.eval(x, out_shape),
             Op::Conv(c) => c.eval(x, weights),
-            Op::Recurrent(r) => r.eval(x, inputs.get(1).copied(), weights),
+            Op::Recurrent(r) => r.eval(inputs, weights),
             Op::Embedding(e) => e.eval(x, weights[0], out_shape),
             Op::MakeMask(m) => m.eval(x),
             Op::Masking(m) => m.eval(x),

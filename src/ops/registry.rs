@@ -90,6 +90,21 @@ pub const EXPANDED_CLASSES: &[&str] = &[
     "EinsumDense",
 ];
 
+/// How many tensors a call of a layer of `class` with `config` and the call's keyword
+/// arguments `kwargs` returns: a recurrent layer's states after its output (`return_state`),
+/// both directions of a Bidirectional without a merge, MultiHeadAttention's output and scores
+/// (`return_attention_scores`), else one.
+pub fn output_count(class: &str, config: &Value, kwargs: &Value) -> usize {
+    let flag = |c: &Value, key: &str| c.get(key).and_then(Value::as_bool) == Some(true);
+    match class {
+        "MultiHeadAttention" if flag(kwargs, "return_attention_scores") => 2,
+        "LSTM" if flag(config, "return_state") => 3,
+        "GRU" | "SimpleRNN" if flag(config, "return_state") => 2,
+        "Bidirectional" if config.get("merge_mode") == Some(&Value::Null) => 2,
+        _ => 1,
+    }
+}
+
 /// Names accepted on the right of `--custom NAME=BUILTIN` that are no layer class.
 pub const EXTRA_BUILTINS: &[&str] = &["l2_normalize", "identity"];
 

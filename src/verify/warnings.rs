@@ -177,6 +177,7 @@ fn dialect_neutral(op: &Op, unit_norm: bool) -> Op {
                 ..s
             }),
             fill: crate::ops::attention::MaskFill::Add(0.0),
+            zero_masked: false,
             query_mask: match a.query_mask {
                 crate::ops::attention::QueryMask::Scores => a.query_mask,
                 _ => crate::ops::attention::QueryMask::ZeroOutput,

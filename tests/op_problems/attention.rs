@@ -50,12 +50,14 @@ fn problems() -> impl Strategy<Value = Problem> {
             any::<bool>(),
             any::<bool>(),
         ),
+        (any::<bool>(), any::<bool>()),
     )
         .prop_map(
             |(
                 (batch, tq, tk, heads, dk, dv),
                 (score, own_key, constant, causal, replace),
                 (query_mask, query_mode, keys_mask, attention_mask, scaled),
+                (zero_masked, emit_scores),
             )| {
                 let score = match score {
                     0..=2 => Score::Dot { scaled },
@@ -82,6 +84,8 @@ fn problems() -> impl Strategy<Value = Problem> {
                     } else {
                         MaskFill::Add(-1e9)
                     },
+                    zero_masked,
+                    emit_scores,
                     query_mask: [
                         QueryMask::Scores,
                         QueryMask::ZeroOutput,
@@ -165,12 +169,14 @@ fn reference(
     let a = &p.op;
     let (heads, dkh, dvh) = (a.heads, p.dk / a.heads, p.dv / a.heads);
     let mut out = vec![0.0; p.batch * p.tq * p.dv];
+    let mut weights = vec![0.0; p.batch * heads * p.tq * p.tk];
     for b in 0..p.batch {
         for h in 0..heads {
             for t in 0..p.tq {
                 let qv = |d: usize| q.data[(b * p.tq + t) * p.dk + h * dkh + d];
                 let kv = |u: usize, d: usize| k.data[(b * p.tk + u) * p.dk + h * dkh + d];
                 let real = |m: &Plain, i: usize| m.data[i] != 0.0;
+                let mut seen_all = vec![true; p.tk];
                 let scores: Vec<f64> = (0..p.tk)
                     .map(|u| {
                         let s = match a.score {
@@ -203,6 +209,7 @@ fn reference(
                             && (!row_mask || real(qm, b * p.tq + t))
                             && (!a.masks.keys || real(km, b * p.tk + u))
                             && (!a.masks.attention || real(am, (b * p.tq + t) * p.tk + u));
+                        seen_all[u] = seen;
                         match a.fill {
                             _ if seen => s,
                             MaskFill::Replace(f) => f64::from(f),
@@ -211,8 +218,19 @@ fn reference(
                     })
                     .collect();
                 let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                let e: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
+                let mut e: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
                 let sum: f64 = e.iter().sum();
+                if a.zero_masked {
+                    // Keras 3's Softmax layer: a masked score weighs nothing.
+                    for (e, &seen) in e.iter_mut().zip(&seen_all) {
+                        if !seen {
+                            *e = 0.0;
+                        }
+                    }
+                }
+                for (u, e) in e.iter().enumerate() {
+                    weights[((b * heads + h) * p.tq + t) * p.tk + u] = e / sum;
+                }
                 for j in 0..dvh {
                     let o: f64 = (0..p.tk)
                         .map(|u| e[u] / sum * v.data[(b * p.tk + u) * p.dv + h * dvh + j])
@@ -226,5 +244,9 @@ fn reference(
             }
         }
     }
-    out
+    if a.emit_scores {
+        weights
+    } else {
+        out
+    }
 }

@@ -5,7 +5,7 @@
 use super::activation::{activation, elementwise_activations};
 use super::plain::*;
 use keqv::graph::{Activation, Op};
-use keqv::ops::{Cell, Recurrent};
+use keqv::ops::{Cell, Emit, Recurrent};
 use proptest::prelude::*;
 
 /// A value of the reference and a first-order bound on the float32 executor's error in it.
@@ -80,7 +80,8 @@ fn keras_layer(
     kernel: &Plain,
     recurrent: &Plain,
     bias: Option<&Plain>,
-) -> Vec<Vec<Val>> {
+    initial: [Option<&Plain>; 2],
+) -> (Vec<Vec<Val>>, Vec<Val>) {
     let (steps, features) = (x.shape[1], x.shape[2]);
     let n = r.units;
     let width = r.cell.gates() * n;
@@ -114,8 +115,14 @@ fn keras_layer(
             .into_iter()
             .chain(h_terms(h, g * n + j)))
     };
-    let mut h = vec![exact(0.0); n];
-    let mut c = vec![exact(0.0); n];
+    // The initial h and c: given ones, else zeros.
+    let state = |p: Option<&Plain>| -> Vec<Val> {
+        (0..n)
+            .map(|j| exact(p.map_or(0.0, |p| p.data[b * n + j])))
+            .collect()
+    };
+    let mut h = state(initial[0]);
+    let mut c = state(initial[1]);
     let mut states = Vec::new();
     for s in 0..steps {
         let t = if r.go_backwards { steps - 1 - s } else { s };
@@ -167,7 +174,7 @@ fn keras_layer(
         h = next;
         states.push(h.clone());
     }
-    states
+    (states, c)
 }
 
 fn cells() -> Vec<Cell> {
@@ -187,6 +194,7 @@ proptest! {
         cell in prop::sample::select(cells()), batch in 1usize..=3, steps in 1usize..=6,
         features in 1usize..=5, units in 1usize..=6, use_bias: bool, return_sequences: bool,
         go_backwards: bool, seed: u64, which: prop::sample::Index, which_gate: prop::sample::Index,
+        initial_state: bool, emit in 0usize..3,
     ) {
         let activations = elementwise_activations();
         let (act, gate_act) = (*which.get(&activations), *which_gate.get(&activations));
@@ -202,26 +210,47 @@ proptest! {
         let bias = plain(&bias_shape, seed ^ 3, 0.5);
         let mut weights = vec![&kernel, &recurrent];
         if use_bias { weights.push(&bias); }
+        let emit = match emit {
+            0 => Emit::Output,
+            1 => Emit::StateH,
+            _ if cell == Cell::Lstm => Emit::StateC,
+            _ => Emit::StateH,
+        };
         let r = Recurrent {
             cell, units, activation: act, recurrent_activation: gate_act, use_bias,
-            return_sequences, go_backwards, masked: false, zero_output_for_mask: false, reverse_output: false,
+            return_sequences, go_backwards, masked: false, zero_output_for_mask: false,
+            reverse_output: false, initial_state, emit,
         };
+        let h0 = plain(&[batch, units], seed ^ 4, 1.0);
+        let c0 = plain(&[batch, units], seed ^ 5, 1.0);
+        let mut inputs = vec![&x];
+        if initial_state {
+            inputs.push(&h0);
+            if cell == Cell::Lstm {
+                inputs.push(&c0);
+            }
+        }
+        let initial = if initial_state { [Some(&h0), Some(&c0)] } else { [None, None] };
         let what = format!("{}({}, {})", r.name(), act.name(), gate_act.name());
         let samples: Vec<_> = (0..batch)
-            .map(|b| keras_layer(&r, &x, b, &kernel, &recurrent, use_bias.then_some(&bias)))
+            .map(|b| keras_layer(&r, &x, b, &kernel, &recurrent, use_bias.then_some(&bias), initial))
             .collect();
         // An exploding recurrence (an exponential activation with a gain above one) leaves
         // float32's range within a few steps, and its error bound is unknown: such a problem
         // checks the range, not the formulas.
-        prop_assume!(samples.iter().flatten().flatten().all(|v| v.err.is_finite()));
-        let got = run(&node(Op::Recurrent(r), &[&x], &weights), &[&x]);
-        let out_shape =
-            if return_sequences { vec![batch, steps, units] } else { vec![batch, units] };
+        prop_assume!(samples.iter().all(|(states, c)| {
+            states.iter().flatten().chain(c).all(|v| v.err.is_finite())
+        }));
+        let got = run(&node(Op::Recurrent(r), &inputs, &weights), &inputs);
+        let sequences = return_sequences && emit == Emit::Output;
+        let out_shape = if sequences { vec![batch, steps, units] } else { vec![batch, units] };
         prop_assert_eq!(got.shape(), out_shape.as_slice());
         let want: Vec<Val> = samples
             .into_iter()
-            .flat_map(|states| {
-                if return_sequences { states.concat() } else { states[steps - 1].clone() }
+            .flat_map(|(states, c)| match emit {
+                Emit::StateC => c,
+                _ if sequences => states.concat(),
+                _ => states[steps - 1].clone(),
             })
             .collect();
         let values: Vec<f64> = want.iter().map(|w| w.v).collect();

@@ -455,7 +455,7 @@ kernel_params! {
     /// `steps` reads input step `t`, the previous h from state half `read_half` (none when
     /// `first`); `cell` 0 SimpleRNN, 1 LSTM, 2 GRU with reset_after, 3 without (phase 0 its
     /// reset gates, phase 1 the rest); `sequences`: write every step's h (at `out_step`), else
-    /// the last.
+    /// the last (`emit` 1: the final h, 2: the final c).
     RecurrentParams {
         act: ActArgs,
         rec: ActArgs,
@@ -477,7 +477,8 @@ kernel_params! {
         masked: u32,
         zero_output: u32,
         out_step: u32,
-        _pad: Pad<2>,
+        emit: u32,
+        _pad: Pad<1>,
     }
 }
 
@@ -487,7 +488,9 @@ kernel_params! {
     /// `w_concat` the concat score weight; `has_const`: MultiHeadAttention's `const_scale`, on
     /// the query (`const_on_query`) or the scores; a masked score becomes `fill`, or itself plus
     /// `fill` (`fill_add`); `query_mode` 0 the query mask masks scores, 1 zeroes the output,
-    /// 2 multiplies it; `has_qm`, `has_km`, `has_am` which masks are bound.
+    /// 2 multiplies it; `has_qm`, `has_km`, `has_am` which masks are bound; `zero_masked`: a
+    /// masked score weighs 0 after the softmax; `emit_scores`: write the weights
+    /// `[b, heads, tq, tk]` instead of the weighted values.
     AttentionParams {
         n: u32,
         tq: u32,
@@ -509,6 +512,9 @@ kernel_params! {
         has_qm: u32,
         has_km: u32,
         has_am: u32,
+        zero_masked: u32,
+        emit_scores: u32,
+        _pad: Pad<2>,
     }
 }
 

@@ -47,17 +47,18 @@ impl Builder<'_> {
         let kwargs = layer.calls.get(call).map(|c| &c.kwargs);
         let flag =
             |key: &str| kwargs.and_then(|k| k.get(key)).and_then(Value::as_bool) == Some(true);
-        if flag("return_attention_scores") {
+        let scores = flag("return_attention_scores");
+        if scores && layer.class_name != "MultiHeadAttention" {
             return Err(bad(
-                "returns its attention scores as a second output, which keqv cannot run yet; call it without return_attention_scores".into(),
+                "returns its attention scores as a second output, which keqv runs for MultiHeadAttention only; call it without return_attention_scores".into(),
             ));
         }
         let causal = flag("use_causal_mask");
         self.findings.status.insert(name.clone(), status);
-        let id = if layer.class_name == "MultiHeadAttention" {
+        if layer.class_name == "MultiHeadAttention" {
             let roles = self.mha_roles(args, &bad)?;
             let read = [Some(roles.query), Some(roles.value), roles.key];
-            let id = self.multi_head_attention(layer, &name, roles, causal, &bad)?;
+            let ids = self.multi_head_attention(layer, &name, roles, (causal, scores), &bad)?;
             // Keras 3's MultiHeadAttention clears its inputs' masks as it runs: the layers
             // called after it see none there.
             if self.dialect == Dialect::Keras3 {
@@ -65,11 +66,10 @@ impl Builder<'_> {
                     self.masks.remove(&input);
                 }
             }
-            id
+            Ok(ids)
         } else {
-            self.attention_layer(layer, &name, args, causal, &bad)?
-        };
-        Ok(vec![id])
+            Ok(vec![self.attention_layer(layer, &name, args, causal, &bad)?])
+        }
     }
 
     /// Attention or AdditiveAttention on `[query, value]` or `[query, value, key]`.
@@ -185,9 +185,9 @@ impl Builder<'_> {
         layer: &LayerConfig,
         name: &str,
         call: MhaCall,
-        causal: bool,
+        (causal, scores): (bool, bool),
         bad: &dyn Fn(String) -> Error,
-    ) -> Result<NodeId> {
+    ) -> Result<Vec<NodeId>> {
         let shape = |id: NodeId| self.nodes[id.0].shape.clone();
         let key = call.key.unwrap_or(call.value);
         let (q_shape, k_shape, v_shape) = (shape(call.query), shape(key), shape(call.value));
@@ -299,27 +299,38 @@ impl Builder<'_> {
             }
             (v, k) => v.or(k),
         };
+        // Keras 3 on sequences calls jax's dot_product_attention, except with dropout or when
+        // it returns its scores, where it scales the query and masks with its Softmax layer as
+        // tf-keras's einsums do.
+        let dropout = layer
+            .config
+            .get("dropout")
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0);
+        let keras3_einsums = self.dialect == Dialect::Keras3 && (dropout > 0.0 || scores);
         let core = Attention {
             heads,
             own_key: true,
             score: crate::ops::attention::Score::Dot { scaled: false },
             scale: Some(ConstantScale {
                 value: 1.0 / (key_dim as f32).sqrt(),
-                on_query: self.dialect == Dialect::TfKeras2,
+                on_query: self.dialect == Dialect::TfKeras2 || keras3_einsums,
             }),
             causal,
             fill: match self.dialect {
-                // jax's dot_product_attention, which Keras 3 calls on sequences.
+                Dialect::Keras3 if keras3_einsums => MaskFill::Replace(-1e9),
                 Dialect::Keras3 => MaskFill::Replace(-0.7 * f32::MAX),
                 Dialect::TfKeras2 if robust_masking(&layer.config) => MaskFill::Replace(-1e9),
                 Dialect::TfKeras2 => MaskFill::Add(-1e9),
             },
+            zero_masked: keras3_einsums,
             query_mask: QueryMask::Scores,
             masks: MaskInputs {
                 query: call.query_mask.is_some(),
                 keys: keys_mask.is_some(),
                 attention: call.attention_mask.is_some(),
             },
+            emit_scores: false,
         };
         // The core reads them in call order: query, value, key.
         let mut inputs = vec![projected[0], projected[2], projected[1]];
@@ -328,12 +339,16 @@ impl Builder<'_> {
         inputs.extend(call.attention_mask);
         let core_name = format!("{name}/attention");
         let class = Op::Attention(core.clone()).name();
+        let scores_op = Op::Attention(Attention {
+            emit_scores: true,
+            ..core.clone()
+        });
         let core_id = self.push_checked(
             layer,
             &core_name,
             &class,
             Op::Attention(core),
-            inputs,
+            inputs.clone(),
             Vec::new(),
             bad,
         )?;
@@ -350,7 +365,22 @@ impl Builder<'_> {
         if let Some(mask) = call.query_mask {
             self.masks.insert(id, mask);
         }
-        Ok(id)
+        let mut ids = vec![id];
+        if scores {
+            // The attention weights, a second output: `mha/scores` [heads, tq, tk].
+            let class = scores_op.name();
+            let scores_name = format!("{name}/scores");
+            ids.push(self.push_checked(
+                layer,
+                &scores_name,
+                &class,
+                scores_op,
+                inputs,
+                Vec::new(),
+                bad,
+            )?);
+        }
+        Ok(ids)
     }
 
     /// A node whose output shape follows from its op and inputs.

@@ -5,6 +5,7 @@
 //! `keqv inspect` shows them all, and pruning keeps what produces them. A layer keqv would
 //! otherwise run is reported as one it cannot, naming the keyword.
 
+use super::recurrent;
 use super::*;
 
 impl Builder<'_> {
@@ -25,6 +26,27 @@ impl Builder<'_> {
                 let mask = MaskArg::Given(Some(mask));
                 return self.call_with_mask(layer, call, &args.args, prefix, mask);
             }
+        }
+        // Keras 3 passes a recurrent layer its initial states as the keyword `initial_state`.
+        let keyword = |name: &'static str| {
+            args.keywords
+                .iter()
+                .filter(move |(k, _)| *k == name)
+                .map(|(_, t)| *t)
+        };
+        if recurrent::is_recurrent(layer)
+            && args
+                .keywords
+                .iter()
+                .all(|(k, _)| matches!(*k, "initial_state" | "mask"))
+        {
+            let mut inputs = args.args.clone();
+            inputs.extend(keyword("initial_state"));
+            let mask = match keyword("mask").next() {
+                Some(m) => MaskArg::Given(Some(m)),
+                None => MaskArg::Implicit,
+            };
+            return self.call_with_mask(layer, call, &inputs, prefix, mask);
         }
         let name = call_name(prefix, &layer.name, call);
         let mut status = self.support(layer, &name)?;

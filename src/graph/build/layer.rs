@@ -48,8 +48,14 @@ impl Builder<'_> {
         if !status.runs() || inputs.iter().any(|id| self.is_unknown(*id)) {
             return self.placeholder(layer, name, inputs, status);
         }
+        // A recurrent layer's mask is its sequence's, whatever initial states follow it.
+        let masked_inputs = if recurrent::is_recurrent(layer) {
+            &inputs[..1]
+        } else {
+            inputs
+        };
         let mask = match mask {
-            MaskArg::Implicit => self.input_mask(layer, &name, inputs)?,
+            MaskArg::Implicit => self.input_mask(layer, &name, masked_inputs)?,
             MaskArg::Given(mask) => mask,
         };
         let input_shapes: Vec<&[usize]> = inputs
@@ -71,6 +77,7 @@ impl Builder<'_> {
             }
             None => self.translate(layer, input_shapes[0])?,
         };
+        let op = self.with_initial_state(layer, op, inputs)?;
         if !op.takes_many() && inputs.len() != 1 {
             return Err(bad(format!(
                 "takes one tensor but is called on {}; {MALFORMED}",
@@ -110,7 +117,9 @@ impl Builder<'_> {
         if let Some(out_mask) = self.output_mask(layer, id, inputs[0], mask)? {
             self.masks.insert(id, out_mask);
         }
-        Ok(vec![id])
+        let mut outputs = vec![id];
+        outputs.extend(self.returned_states(layer, id)?);
+        Ok(outputs)
     }
 
     /// Whether keqv runs a layer (mapped or as it is), recording the mapping used and a layer

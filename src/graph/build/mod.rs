@@ -12,6 +12,7 @@ mod keywords;
 mod layer;
 mod masks;
 mod prune;
+mod recurrent;
 #[cfg(test)]
 mod tests;
 mod wrappers;

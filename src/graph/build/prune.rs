@@ -2,16 +2,32 @@
 
 use super::*;
 
-/// Drops nodes no output depends on and renumbers the rest, keeping their order.
+/// Drops nodes no output depends on and renumbers the rest, keeping their order. A node built
+/// inside a layer's node (a returned state `lstm/state_h`, `mha/scores`) keeps that node, so
+/// that the layer stays one layer in `inspect` and `convert` even where only its state is used.
 pub(super) fn prune(graph: Graph) -> Graph {
     let mut live = vec![false; graph.nodes.len()];
     for id in &graph.outputs {
         live[id.0] = true;
     }
+    let by_name: HashMap<&str, usize> = graph
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.name.as_str(), i))
+        .collect();
+    let owner = |node: &Node| {
+        let (outer, _) = node.name.rsplit_once('/')?;
+        let &j = by_name.get(outer)?;
+        node.is_inner_of(&graph.nodes[j]).then_some(j)
+    };
     for i in (0..graph.nodes.len()).rev() {
         if live[i] {
             for input in &graph.nodes[i].inputs {
                 live[input.0] = true;
+            }
+            if let Some(j) = owner(&graph.nodes[i]) {
+                live[j] = true;
             }
         }
     }

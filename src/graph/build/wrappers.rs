@@ -1,7 +1,8 @@
 //! Keras's wrapper layers, built from the layers they wrap. Bidirectional becomes its two
 //! recurrent layers (`bi/forward_lstm`, `bi/backward_lstm`, the backward one's sequence turned
 //! back into input order) and the merge of their outputs (the node named after the layer), so a
-//! converted model that spells them out pairs with it layer by layer. TimeDistributed applies
+//! converted model that spells them out pairs with it layer by layer; with merge_mode None the
+//! forward direction, named after the layer, and the backward one are its two outputs. TimeDistributed applies
 //! its layer to every step: keqv runs the layers whose op already treats extra leading axes as
 //! steps (Dense, activations, the identities).
 
@@ -40,6 +41,13 @@ impl Builder<'_> {
                 ))),
             }
         };
+        let returns_state =
+            |c: &Value| c.get("return_state").and_then(Value::as_bool) == Some(true);
+        if returns_state(forward_config) || returns_state(&back_config) {
+            return Err(bad(
+                "wraps a layer with return_state, whose states Bidirectional returns as more outputs; keqv cannot run that yet".into(),
+            ));
+        }
         let mut forward = recurrent(class, forward_config)?;
         let mut backward = recurrent(back_class, &back_config)?;
         let sequences = forward.return_sequences;
@@ -68,20 +76,18 @@ impl Builder<'_> {
         let concat = Op::Concatenate(Concatenate {
             axis: if sequences { 2 } else { 1 },
         });
+        // merge_mode None: both directions are the layer's outputs.
         let merge = match layer.config.get("merge_mode") {
-            None => concat,
-            Some(Value::String(mode)) => match mode.as_str() {
+            None => Some(concat),
+            Some(Value::Null) => None,
+            Some(Value::String(mode)) => Some(match mode.as_str() {
                 "concat" => concat,
                 "sum" => Op::Merge(MergeKind::Add),
                 "mul" => Op::Merge(MergeKind::Multiply),
                 "ave" => Op::Merge(MergeKind::Average),
                 other => return Err(bad(format!("has merge_mode '{other}'; {MALFORMED}"))),
-            },
-            Some(_) => {
-                return Err(bad(
-                    "has merge_mode None, which returns both directions as separate outputs; keqv cannot run that yet".into(),
-                ))
-            }
+            }),
+            Some(other) => return Err(bad(format!("has merge_mode {other}; {MALFORMED}"))),
         };
         // The file's variables: the forward layer's, then the backward layer's.
         let forward_specs = Op::Recurrent(forward.clone())
@@ -110,10 +116,15 @@ impl Builder<'_> {
             let shape = r.output_shape(&in_shape).map_err(bad)?;
             let mut inputs = vec![input];
             inputs.extend(mask);
+            // Without a merge the forward direction is the layer's first output.
+            let (node_name, class) = match (&merge, side) {
+                (None, "forward") => (name.clone(), "Bidirectional".to_string()),
+                _ => (format!("{name}/{side}_{inner_name}"), r.name()),
+            };
             sides.push(self.push(Node {
-                name: format!("{name}/{side}_{inner_name}"),
+                name: node_name,
                 layer: layer.name.clone(),
-                class: r.name(),
+                class,
                 op: Op::Recurrent(r),
                 inputs,
                 weights,
@@ -121,12 +132,20 @@ impl Builder<'_> {
                 op_layer: false,
             })?);
         }
+        self.findings.status.insert(name.clone(), Status::Runs);
+        let Some(merge) = merge else {
+            if let Some(mask) = mask.filter(|_| sequences) {
+                for &side in &sides {
+                    self.masks.insert(side, mask);
+                }
+            }
+            return Ok(sides);
+        };
         let shapes: Vec<&[usize]> = sides
             .iter()
             .map(|s| self.nodes[s.0].shape.as_slice())
             .collect();
         let shape = merge.output_shape(&shapes).map_err(bad)?;
-        self.findings.status.insert(name.clone(), Status::Runs);
         let id = self.push(Node {
             name,
             layer: layer.name.clone(),

@@ -40,15 +40,18 @@ pub(super) fn attention<T: Real>(
         next(a.masks.keys),
         next(a.masks.attention),
     );
-    let mut out = ArrayD::<T>::zeros(vec![batch, tq, dv]);
     let heads = a.heads;
+    let tk = v.dim().1;
+    let out_shape = if a.emit_scores {
+        vec![batch, heads, tq, tk]
+    } else {
+        vec![batch, tq, dv]
+    };
+    let mut out = ArrayD::<T>::zeros(out_shape);
     let dv_head = dv / heads;
     let mut rows: Vec<_> = out.axis_iter_mut(Axis(0)).collect();
     rows.par_iter_mut().enumerate().for_each(|(b, out_b)| {
-        let mut out_b = out_b
-            .view_mut()
-            .into_dimensionality::<Ix2>()
-            .expect("[tq, dv]");
+        let mut out_b = out_b.view_mut();
         let masks = SampleMasks {
             query: qm.map(|m| sample(m, b).into_dimensionality().expect("[tq]")),
             keys: km.map(|m| sample(m, b).into_dimensionality().expect("[tk]")),
@@ -62,10 +65,19 @@ pub(super) fn attention<T: Real>(
             let vh = head(v.index_axis(Axis(0), b), h, heads);
             let mut weights_th = scores(a, q, k, weights);
             mask_and_softmax(a, &mut weights_th, &masks);
+            if a.emit_scores {
+                out_b.index_axis_mut(Axis(0), h).assign(&weights_th);
+                continue;
+            }
+            let mut out_b = out_b
+                .view_mut()
+                .into_dimensionality::<Ix2>()
+                .expect("[tq, dv]");
             let mut o = out_b.slice_mut(s![.., h * dv_head..(h + 1) * dv_head]);
             gemm(weights_th.view(), vh, &mut o, false);
         }
-        if let Some(qm) = &masks.query {
+        if let (Some(qm), false) = (&masks.query, a.emit_scores) {
+            let mut out_b = out_b.into_dimensionality::<Ix2>().expect("[tq, dv]");
             apply_query_mask(a.query_mask, &mut out_b, qm);
         }
     });
@@ -171,15 +183,16 @@ fn mask_and_softmax<T: Real>(a: &Attention, s: &mut Array2<T>, m: &SampleMasks<T
         || m.keys.is_some()
         || m.attention.is_some()
         || (query_masks_scores && m.query.is_some());
+    let mut seen = vec![true; s.ncols()];
     for (t, mut row) in s.rows_mut().into_iter().enumerate() {
         if any_mask {
             let row_real = !query_masks_scores || real(m.query.map(|q| q[t]));
-            for (u, x) in row.iter_mut().enumerate() {
-                let seen = row_real
+            for (u, (x, seen)) in row.iter_mut().zip(&mut seen).enumerate() {
+                *seen = row_real
                     && real(m.keys.map(|k| k[u]))
                     && real(m.attention.map(|am| am[[t, u]]))
                     && (!a.causal || u <= t);
-                if !seen {
+                if !*seen {
                     *x = match a.fill {
                         MaskFill::Replace(v) => T::from_f32(v),
                         MaskFill::Add(v) => *x + T::from_f32(v),
@@ -188,6 +201,13 @@ fn mask_and_softmax<T: Real>(a: &Attention, s: &mut Array2<T>, m: &SampleMasks<T
             }
         }
         softmax_row(row.as_slice_mut().expect("a standard-layout row"));
+        if any_mask && a.zero_masked {
+            for (x, &seen) in row.iter_mut().zip(&seen) {
+                if !seen {
+                    *x = T::zero();
+                }
+            }
+        }
     }
 }
 

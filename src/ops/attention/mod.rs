@@ -33,8 +33,15 @@ pub struct Attention {
     /// Query step t sees key steps ≤ t only (`use_causal_mask`).
     pub causal: bool,
     pub fill: MaskFill,
+    /// A masked score's weight is 0 after the softmax (Keras 3's Softmax layer, which its
+    /// MultiHeadAttention uses with dropout or when it returns its scores): a fully masked row
+    /// averages nothing.
+    pub zero_masked: bool,
     pub query_mask: QueryMask,
     pub masks: MaskInputs,
+    /// The node gives the attention weights, `[heads, tq, tk]`, rather than the weighted values
+    /// (MultiHeadAttention's `return_attention_scores`).
+    pub emit_scores: bool,
 }
 
 /// How a query and a key make a score.
@@ -123,16 +130,21 @@ pub fn parse(class: &str, config: &Value, dialect: Dialect) -> Result<Op, String
         scale: None,
         causal: bool_field(config, "causal", false)?,
         fill: MaskFill::Add(-1e9),
+        zero_masked: false,
         query_mask: match dialect {
             Dialect::Keras3 => QueryMask::ZeroOutput,
             Dialect::TfKeras2 => QueryMask::MultiplyOutput,
         },
         masks: MaskInputs::default(),
+        emit_scores: false,
     }))
 }
 
 impl Attention {
     pub fn name(&self) -> String {
+        if self.emit_scores {
+            return "attention_scores".into();
+        }
         let base = match self.score {
             _ if self.heads > 1 || self.scale.is_some() => "multi_head_attention",
             Score::Dot { .. } => "dot_attention",
@@ -203,7 +215,11 @@ impl Attention {
                 ));
             }
         }
-        Ok(vec![*tq, *dv])
+        Ok(if self.emit_scores {
+            vec![self.heads, *tq, *tk]
+        } else {
+            vec![*tq, *dv]
+        })
     }
 
     /// The learned weights, given the query's sample shape.

@@ -4,7 +4,7 @@
 use ndarray::{s, Array2, Array3, ArrayD, ArrayView2, Axis, Ix2, Ix3, Zip};
 use rayon::prelude::*;
 
-use super::{Cell, Recurrent};
+use super::{Cell, Emit, Recurrent};
 use crate::ops::activation::{scalar, sigmoid};
 use crate::ops::gemm::{bias_rows, gemm};
 use crate::ops::{Activation, Real};
@@ -15,6 +15,7 @@ use crate::ops::{Activation, Real};
 pub(super) fn recurrent<T: Real>(
     r: &Recurrent,
     x: &ArrayD<T>,
+    initial: &[&ArrayD<T>],
     mask: Option<&ArrayD<T>>,
     w: &[&ArrayD<T>],
 ) -> ArrayD<T> {
@@ -44,8 +45,11 @@ pub(super) fn recurrent<T: Real>(
     let projected = projected
         .into_shape_with_order((batch, steps, width))
         .expect("one row per sample and step");
-    let mut h = Array2::<T>::zeros((batch, units));
-    let mut c = Array2::<T>::zeros((batch, units));
+    let state = |k: usize| match initial.get(k) {
+        Some(s) => matrix(s).to_owned(),
+        None => Array2::<T>::zeros((batch, units)),
+    };
+    let (mut h, mut c) = (state(0), state(1));
     let mut sequence = r
         .return_sequences
         .then(|| Array3::<T>::zeros((batch, steps, units)));
@@ -84,9 +88,11 @@ pub(super) fn recurrent<T: Real>(
         }
         last = output;
     }
-    match sequence {
-        Some(seq) => seq.into_dyn(),
-        None => last.into_dyn(),
+    match (r.emit, sequence) {
+        (Emit::StateH, _) => h.into_dyn(),
+        (Emit::StateC, _) => c.into_dyn(),
+        (Emit::Output, Some(seq)) => seq.into_dyn(),
+        (Emit::Output, None) => last.into_dyn(),
     }
 }
 

@@ -64,6 +64,22 @@ pub struct Recurrent {
     /// A returned sequence in input order rather than processing order (a Bidirectional
     /// layer's backward half, turned back before the merge).
     pub reverse_output: bool,
+    /// The inputs after the sequence start with the initial state (h, then an LSTM's c)
+    /// rather than zeros (Keras's `initial_state`).
+    pub initial_state: bool,
+    /// What the node gives: the layer's output, or (`return_state`) one of its final states.
+    pub emit: Emit,
+}
+
+/// A recurrent node's output: with `return_state` a layer is one node per output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Emit {
+    Output,
+    /// The final h.
+    StateH,
+    /// An LSTM's final c.
+    StateC,
 }
 
 pub const CLASSES: &[&str] = &["SimpleRNN", "LSTM", "GRU"];
@@ -82,7 +98,6 @@ pub fn parse(class: &str, config: &Value, input: &[usize], dialect: Dialect) -> 
         ));
     }
     refuse(config, "stateful", "carries its state from one batch to the next; keqv compares stateless predictions: re-save the model with stateful=False")?;
-    refuse(config, "return_state", "returns its states as extra outputs, which keqv cannot run yet; build the model without return_state")?;
     refuse(config, "time_major", "reads time-major inputs, which keqv cannot run yet; re-save the model with time_major=False")?;
     let activation = named_activation(config, "activation", Activation::Tanh, dialect)?;
     let recurrent_activation =
@@ -106,6 +121,8 @@ pub fn parse(class: &str, config: &Value, input: &[usize], dialect: Dialect) -> 
         masked: false,
         zero_output_for_mask: bool_field(config, "zero_output_for_mask", false)?,
         reverse_output: false,
+        initial_state: false,
+        emit: Emit::Output,
     }))
 }
 
@@ -119,12 +136,36 @@ fn refuse(config: &Value, key: &str, why: &str) -> Result<(), String> {
 
 impl Recurrent {
     pub fn name(&self) -> String {
-        match self.cell {
-            Cell::Simple => "simple_rnn".into(),
-            Cell::Lstm => "lstm".into(),
-            Cell::Gru { reset_after: true } => "gru".into(),
-            Cell::Gru { reset_after: false } => "gru(reset_before)".into(),
+        let cell = match self.cell {
+            Cell::Simple => "simple_rnn",
+            Cell::Lstm => "lstm",
+            Cell::Gru { reset_after: true } => "gru",
+            Cell::Gru { reset_after: false } => "gru(reset_before)",
+        };
+        match self.emit {
+            Emit::Output => cell.into(),
+            Emit::StateH => format!("{cell}:state_h"),
+            Emit::StateC => format!("{cell}:state_c"),
         }
+    }
+
+    /// The states a layer of this cell carries: h, and an LSTM's c.
+    pub fn state_count(&self) -> usize {
+        if self.cell == Cell::Lstm {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// Inputs besides the sequence: the initial states, then the mask.
+    pub fn extra_inputs(&self) -> usize {
+        usize::from(self.masked)
+            + if self.initial_state {
+                self.state_count()
+            } else {
+                0
+            }
     }
 
     pub fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
@@ -133,7 +174,7 @@ impl Recurrent {
                 "a recurrent layer needs a sample of [steps, features], got {input:?}"
             ));
         };
-        Ok(if self.return_sequences {
+        Ok(if self.return_sequences && self.emit == Emit::Output {
             vec![*steps, self.units]
         } else {
             vec![self.units]
@@ -168,12 +209,14 @@ impl Recurrent {
         (steps * (features + self.units) * width) as u64
     }
 
-    pub fn eval<T: Real>(
-        &self,
-        x: &ArrayD<T>,
-        mask: Option<&ArrayD<T>>,
-        weights: &[&ArrayD<T>],
-    ) -> ArrayD<T> {
-        cpu::recurrent(self, x, mask, weights)
+    /// The layer over `inputs`: the sequence, the initial states, the mask (as `extra_inputs`).
+    pub fn eval<T: Real>(&self, inputs: &[&ArrayD<T>], weights: &[&ArrayD<T>]) -> ArrayD<T> {
+        let states = if self.initial_state {
+            &inputs[1..1 + self.state_count()]
+        } else {
+            &[]
+        };
+        let mask = self.masked.then(|| *inputs.last().expect("a mask input"));
+        cpu::recurrent(self, inputs[0], states, mask, weights)
     }
 }

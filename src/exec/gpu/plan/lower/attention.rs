@@ -81,6 +81,8 @@ impl Builder<'_> {
             has_qm: u32::from(a.masks.query),
             has_km: u32::from(a.masks.keys),
             has_am: u32::from(a.masks.attention),
+            zero_masked: u32::from(a.zero_masked),
+            emit_scores: u32::from(a.emit_scores),
             ..Default::default()
         };
         let max = self.max_dim();

@@ -2,7 +2,7 @@
 //! reset_after: its reset gates first), over a scratch slot holding the state.
 
 use super::super::*;
-use crate::ops::{Cell, Recurrent};
+use crate::ops::{Cell, Emit, Recurrent};
 
 impl Builder<'_> {
     pub(crate) fn recurrent(
@@ -14,7 +14,7 @@ impl Builder<'_> {
         r: &Recurrent,
     ) -> Result<()> {
         let input = ins[0];
-        let mask_slot = r.masked.then(|| ins[1]);
+        let mask_slot = r.masked.then(|| ins[ins.len() - 1]);
         let placeholder = self.weights.dummy();
         let [steps, features] = self.graph.node(node.inputs[0]).shape[..] else {
             unreachable!("a recurrent layer's input is [steps, features], checked when built")
@@ -32,6 +32,18 @@ impl Builder<'_> {
         // h twice, c, the GRU's reset gates: per sample, 4·units values.
         let state = self.alloc(4 * r.units);
         self.live[state] += 1;
+        if r.initial_state {
+            // h into the half the first step reads, an LSTM's c after both halves.
+            for (k, region) in [0, 2].into_iter().take(r.state_count()).enumerate() {
+                self.initial_state(ins[1 + k], state, region, r.units);
+            }
+        }
+        let initial_state = r.initial_state;
+        let emit = match r.emit {
+            Emit::Output => 0,
+            Emit::StateH => 1,
+            Emit::StateC => 2,
+        };
         let cell = match r.cell {
             Cell::Simple => 0,
             Cell::Lstm => 1,
@@ -44,7 +56,9 @@ impl Builder<'_> {
             ActArgs(act_params(&r.activation)),
             ActArgs(act_params(&r.recurrent_activation)),
         );
-        let (has_bias, sequences) = (u32::from(r.use_bias), u32::from(r.return_sequences));
+        // A node emitting a final state writes once, at the last step.
+        let sequences = r.return_sequences && r.emit == Emit::Output;
+        let (has_bias, sequences) = (u32::from(r.use_bias), u32::from(sequences));
         let (masked, zero_output) = (u32::from(r.masked), u32::from(r.zero_output_for_mask));
         for s in 0..steps {
             let t = if r.go_backwards { steps - 1 - s } else { s };
@@ -81,11 +95,12 @@ impl Builder<'_> {
                         rec_code,
                         phase,
                         sequences,
-                        first: u32::from(s == 0),
+                        first: u32::from(s == 0 && !initial_state),
                         read_half: (s % 2) as u32,
                         masked,
                         zero_output,
                         out_step: out_step as u32,
+                        emit,
                         _pad: Pad::default(),
                     };
                     (p, grid_1d(n, max))
@@ -94,5 +109,28 @@ impl Builder<'_> {
         }
         self.live[state] -= 1;
         Ok(())
+    }
+
+    /// Copies a `[batch, units]` initial state into region `region` of the state slot (its
+    /// regions are `batch·units` values each).
+    fn initial_state(&mut self, src: usize, state: usize, region: usize, units: usize) {
+        let max = self.max_dim();
+        self.dispatch(
+            Kernel::CopyStrided,
+            vec![Res::Slot(src), Res::Slot(state)],
+            move |b| {
+                let n = b * units;
+                let p = CopyParams {
+                    n: n as u32,
+                    rank: 1,
+                    dst_base: (region * n) as u32,
+                    src_dense: 1,
+                    dst_dense: 1,
+                    dims: Idx::of(&[n]),
+                    ..Default::default()
+                };
+                (p, grid_1d(n, max))
+            },
+        );
     }
 }
