@@ -1907,8 +1907,11 @@ def model_specs(K, writer):
         x2 = L.Embedding(20, 8, mask_zero=True, name="emb2")(ids)
         y2, scores = L.MultiHeadAttention(2, 3, name="mha_scores")(
             x2, x2, return_attention_scores=True, use_causal_mask=True)
+        x3 = L.Embedding(20, 8, mask_zero=True, name="emb3")(ids)
+        y3, att_scores = L.AdditiveAttention(name="att")([x3, x3], return_attention_scores=True)
         named = [L.Activation("linear", name=n)(t)
-                 for n, t in (("mha_out", y), ("scores_out", y2), ("scores", scores))]
+                 for n, t in (("mha_out", y), ("scores_out", y2), ("scores", scores),
+                              ("att_out", y3), ("att_scores", att_scores))]
         return K.Model(ids, named, name="u_mha_dropout")
 
     specs += [
@@ -1916,8 +1919,9 @@ def model_specs(K, writer):
              notes="input (7,) int32 ids (vocabulary 20, 0-padded, a row of padding only) -> "
                    "Embedding(20, 8, mask_zero) -> MultiHeadAttention(2, 4, dropout=0.1) "
                    "self-attention; another Embedding(mask_zero) -> MultiHeadAttention(2, 3, "
-                   "causal) returning its attention scores; 3 outputs: both attentions and the "
-                   "scores (2, 7, 7); the dialects differ on masked query rows"),
+                   "causal) returning its attention scores; AdditiveAttention returning its "
+                   "scores on a third; 5 outputs: the attentions and their scores (2, 7, 7) "
+                   "and (7, 7); the dialects differ on masked query rows"),
         Spec("v_seq2seq", v_seq2seq, chain=False,
              notes="2 inputs source (8,) int32 ids (vocabulary 30, 0-padded) and target (5, 4); "
                    "Embedding(mask_zero) -> LSTM(7, return_state) encoder whose h and c are the "

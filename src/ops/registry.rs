@@ -97,7 +97,11 @@ pub const EXPANDED_CLASSES: &[&str] = &[
 pub fn output_count(class: &str, config: &Value, kwargs: &Value) -> usize {
     let flag = |c: &Value, key: &str| c.get(key).and_then(Value::as_bool) == Some(true);
     match class {
-        "MultiHeadAttention" if flag(kwargs, "return_attention_scores") => 2,
+        "MultiHeadAttention" | "Attention" | "AdditiveAttention"
+            if flag(kwargs, "return_attention_scores") =>
+        {
+            2
+        }
         "LSTM" if flag(config, "return_state") => 3,
         "GRU" | "SimpleRNN" if flag(config, "return_state") => 2,
         "Bidirectional" if config.get("merge_mode") == Some(&Value::Null) => 2,

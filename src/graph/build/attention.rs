@@ -48,11 +48,6 @@ impl Builder<'_> {
         let flag =
             |key: &str| kwargs.and_then(|k| k.get(key)).and_then(Value::as_bool) == Some(true);
         let scores = flag("return_attention_scores");
-        if scores && layer.class_name != "MultiHeadAttention" {
-            return Err(bad(
-                "returns its attention scores as a second output, which keqv runs for MultiHeadAttention only; call it without return_attention_scores".into(),
-            ));
-        }
         let causal = flag("use_causal_mask");
         self.findings.status.insert(name.clone(), status);
         if layer.class_name == "MultiHeadAttention" {
@@ -68,7 +63,7 @@ impl Builder<'_> {
             }
             Ok(ids)
         } else {
-            Ok(vec![self.attention_layer(layer, &name, args, causal, &bad)?])
+            self.attention_layer(layer, &name, args, (causal, scores), &bad)
         }
     }
 
@@ -78,9 +73,9 @@ impl Builder<'_> {
         layer: &LayerConfig,
         name: &str,
         args: &CallArgs<NodeId>,
-        causal: bool,
+        (causal, scores): (bool, bool),
         bad: &dyn Fn(String) -> Error,
-    ) -> Result<NodeId> {
+    ) -> Result<Vec<NodeId>> {
         if let Some((keyword, _)) = args.keywords.first() {
             return Err(bad(format!(
                 "is called with the keyword tensor '{keyword}', which keqv cannot run yet; pass [query, value, key] as its one list"
@@ -119,14 +114,33 @@ impl Builder<'_> {
         inputs.extend(Some(key).filter(|&k| k != value));
         inputs.extend(query_mask);
         inputs.extend(value_mask);
+        let scores_op = Op::Attention(Attention {
+            emit_scores: true,
+            ..a.clone()
+        });
         let op = Op::Attention(a);
         let q_shape = self.nodes[query.0].shape.clone();
         let weights = self.weights(layer, &op, &q_shape)?;
-        let id = self.push_checked(layer, name, layer.display_class(), op, inputs, weights, bad)?;
+        let (class, w) = (layer.display_class(), weights.clone());
+        let id = self.push_checked(layer, name, class, op, inputs.clone(), w, bad)?;
         if let Some(mask) = query_mask {
             self.masks.insert(id, mask);
         }
-        Ok(id)
+        let mut ids = vec![id];
+        if scores {
+            // The attention weights, a second output: `att/scores` [tq, tk].
+            let scores_name = format!("{name}/scores");
+            ids.push(self.push_checked(
+                layer,
+                &scores_name,
+                class,
+                scores_op,
+                inputs,
+                weights,
+                bad,
+            )?);
+        }
+        Ok(ids)
     }
 
     /// Query, value, key and masks of a MultiHeadAttention call, positional (Keras 3) or by

@@ -48,6 +48,12 @@ pub(super) fn attention<T: Real>(
         vec![batch, tq, dv]
     };
     let mut out = ArrayD::<T>::zeros(out_shape);
+    // The Attention layers' scores have no head axis (`heads` is 1): the same values.
+    let scores_shape = a.emit_scores.then(|| {
+        std::iter::once(batch)
+            .chain(a.scores_shape(tq, tk))
+            .collect::<Vec<_>>()
+    });
     let dv_head = dv / heads;
     let mut rows: Vec<_> = out.axis_iter_mut(Axis(0)).collect();
     rows.par_iter_mut().enumerate().for_each(|(b, out_b)| {
@@ -81,7 +87,10 @@ pub(super) fn attention<T: Real>(
             apply_query_mask(a.query_mask, &mut out_b, qm);
         }
     });
-    out
+    match scores_shape {
+        Some(shape) => out.into_shape_with_order(shape).expect("one head"),
+        None => out,
+    }
 }
 
 fn three<T: Real>(x: &ArrayD<T>) -> ArrayView3<'_, T> {

@@ -39,8 +39,9 @@ pub struct Attention {
     pub zero_masked: bool,
     pub query_mask: QueryMask,
     pub masks: MaskInputs,
-    /// The node gives the attention weights, `[heads, tq, tk]`, rather than the weighted values
-    /// (MultiHeadAttention's `return_attention_scores`).
+    /// The node gives the attention weights rather than the weighted values
+    /// (`return_attention_scores`): `[heads, tq, tk]` for MultiHeadAttention's core (the op
+    /// with a constant scale), `[tq, tk]` for the Attention layers.
     pub emit_scores: bool,
 }
 
@@ -216,10 +217,20 @@ impl Attention {
             }
         }
         Ok(if self.emit_scores {
-            vec![self.heads, *tq, *tk]
+            self.scores_shape(*tq, *tk)
         } else {
             vec![*tq, *dv]
         })
+    }
+
+    /// The sample shape of the scores: `[tq, tk]` for an Attention layer (one head, no
+    /// constant scale), `[heads, tq, tk]` for MultiHeadAttention's core.
+    pub fn scores_shape(&self, tq: usize, tk: usize) -> Vec<usize> {
+        if self.heads == 1 && self.scale.is_none() {
+            vec![tq, tk]
+        } else {
+            vec![self.heads, tq, tk]
+        }
     }
 
     /// The learned weights, given the query's sample shape.
