@@ -49,12 +49,7 @@ impl From<&Graph> for Topology {
         let n = graph.nodes.len();
         // The node each node is built inside (`bi/forward_lstm` inside `bi`, `lstm/state_h`
         // inside `lstm`): a reference to it is one to its layer.
-        let mut owner: Vec<Option<usize>> = vec![None; n];
-        for outer in 0..n {
-            for i in graph.inner_nodes(NodeId(outer)) {
-                owner[i.0] = Some(outer);
-            }
-        }
+        let owner: Vec<Option<usize>> = graph.owners().iter().map(|o| o.map(|j| j.0)).collect();
         // Mask values (a Keras 3 file's recorded mask ops included) feed their consumers as
         // Keras's `mask=`, which a Sequential model propagates by itself: not a dataflow edge.
         let mut is_mask = vec![false; n];

@@ -101,6 +101,30 @@ impl Graph {
             .filter(move |&i| self.node(i).is_inner_of(outer))
     }
 
+    /// The node each node is built inside (`lstm` for `lstm/state_h`, `mha` for `mha/query`),
+    /// where it is: the nearest node its name is under, of the same layer.
+    pub fn owners(&self) -> Vec<Option<NodeId>> {
+        let by_name: std::collections::HashMap<&str, usize> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.as_str(), i))
+            .collect();
+        self.nodes
+            .iter()
+            .map(|node| {
+                let mut name = node.name.as_str();
+                while let Some((outer, _)) = name.rsplit_once('/') {
+                    match by_name.get(outer) {
+                        Some(&j) if node.is_inner_of(&self.nodes[j]) => return Some(NodeId(j)),
+                        _ => name = outer,
+                    }
+                }
+                None
+            })
+            .collect()
+    }
+
     /// The tensors node `id`'s layer call reads, as the file lists them: its inputs, an inner
     /// node standing for what the layer gives it.
     pub fn call_inputs(&self, id: NodeId) -> Vec<NodeId> {

@@ -299,17 +299,9 @@ impl Builder<'_> {
         }
         let keys_mask = match (call.value_mask, call.key_mask) {
             (Some(v), Some(k)) if v != k => {
-                let node = Node {
-                    name: format!("{name}/keys/mask"),
-                    layer: layer.name.clone(),
-                    class: layer.display_class().to_string(),
-                    op: Op::Merge(MergeKind::Multiply),
-                    inputs: vec![v, k],
-                    weights: Vec::new(),
-                    shape: vec![tk],
-                    op_layer: false,
-                };
-                Some(self.push(node)?)
+                let both = Op::Merge(MergeKind::Multiply);
+                let name = format!("{name}/keys/mask");
+                Some(self.push(self.mask_node(layer, name, both, vec![v, k], vec![tk]))?)
             }
             (v, k) => v.or(k),
         };
@@ -395,37 +387,6 @@ impl Builder<'_> {
             )?);
         }
         Ok(ids)
-    }
-
-    /// A node whose output shape follows from its op and inputs.
-    #[allow(clippy::too_many_arguments)]
-    fn push_checked(
-        &mut self,
-        layer: &LayerConfig,
-        name: &str,
-        class: &str,
-        op: Op,
-        inputs: Vec<NodeId>,
-        weights: Vec<Weight>,
-        bad: &dyn Fn(String) -> Error,
-    ) -> Result<NodeId> {
-        let shapes: Vec<&[usize]> = inputs
-            .iter()
-            .map(|id| self.nodes[id.0].shape.as_slice())
-            .collect();
-        let shape = op
-            .output_shape(&shapes)
-            .map_err(|e| bad(format!("{e}; {MALFORMED}")))?;
-        self.push(Node {
-            name: name.to_string(),
-            layer: layer.name.clone(),
-            class: class.to_string(),
-            op,
-            inputs,
-            weights,
-            shape,
-            op_layer: false,
-        })
     }
 }
 

@@ -33,45 +33,36 @@ impl Builder<'_> {
                 value: Arc::new(plan.bias(&weights[1].value)),
             });
         }
-        let node = |name: String, op: Op, input: NodeId, weights: Vec<Weight>, shape| Node {
-            name,
-            layer: layer.name.clone(),
-            class: layer.display_class().to_string(),
-            op,
-            inputs: vec![input],
-            weights,
-            shape,
-            op_layer: false,
-        };
+        let class = layer.display_class();
         let mut x = input;
         if let Some(flat) = &plan.flat_input {
             let reshape = Op::Reshape(Reshape {
                 shape: flat.clone(),
             });
-            x = self.push(node(
-                format!("{name}/flatten"),
-                reshape,
-                x,
-                vec![],
-                flat.clone(),
-            ))?;
+            let flatten = format!("{name}/flatten");
+            x = self.push_checked(layer, &flatten, class, reshape, vec![x], vec![], &bad)?;
         }
         let dense = Op::Dense(Dense {
             units: plan.units,
             use_bias: plan.bias_shape.is_some(),
             activation,
         });
-        let dense_shape = dense
-            .output_shape(&[&self.nodes[x.0].shape])
-            .map_err(|e| bad(format!("{e}; {MALFORMED}")))?;
         let dense_name = match plan.output {
             Some(_) => format!("{name}/dense"),
             None => name.clone(),
         };
-        x = self.push(node(dense_name, dense, x, dense_weights, dense_shape))?;
+        x = self.push_checked(
+            layer,
+            &dense_name,
+            class,
+            dense,
+            vec![x],
+            dense_weights,
+            &bad,
+        )?;
         if let Some(out) = &plan.output {
             let reshape = Op::Reshape(Reshape { shape: out.clone() });
-            x = self.push(node(name.clone(), reshape, x, vec![], out.clone()))?;
+            x = self.push_checked(layer, &name, class, reshape, vec![x], vec![], &bad)?;
         }
         Ok(vec![x])
     }

@@ -361,6 +361,38 @@ impl Builder<'_> {
         Ok(())
     }
 
+    /// A node of `layer` whose output shape follows from its op and inputs (a node of the
+    /// several a layer is built as).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn push_checked(
+        &mut self,
+        layer: &LayerConfig,
+        name: &str,
+        class: &str,
+        op: Op,
+        inputs: Vec<NodeId>,
+        weights: Vec<Weight>,
+        bad: &dyn Fn(String) -> Error,
+    ) -> Result<NodeId> {
+        let shapes: Vec<&[usize]> = inputs
+            .iter()
+            .map(|id| self.nodes[id.0].shape.as_slice())
+            .collect();
+        let shape = op
+            .output_shape(&shapes)
+            .map_err(|e| bad(format!("{e}; {MALFORMED}")))?;
+        self.push(Node {
+            name: name.to_string(),
+            layer: layer.name.clone(),
+            class: class.to_string(),
+            op,
+            inputs,
+            weights,
+            shape,
+            op_layer: false,
+        })
+    }
+
     /// Adds a node, refusing a second node of the same name (a layer named `a#1` next to a
     /// shared layer `a`, or `outer/x` next to a nested model `outer`) and graphs that nested
     /// models called many times each would blow up beyond any real model.

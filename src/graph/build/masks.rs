@@ -62,7 +62,7 @@ impl Builder<'_> {
         }
     }
 
-    fn mask_node(
+    pub(super) fn mask_node(
         &self,
         layer: &LayerConfig,
         name: String,

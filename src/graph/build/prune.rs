@@ -10,24 +10,14 @@ pub(super) fn prune(graph: Graph) -> Graph {
     for id in &graph.outputs {
         live[id.0] = true;
     }
-    let by_name: HashMap<&str, usize> = graph
-        .nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.name.as_str(), i))
-        .collect();
-    let owner = |node: &Node| {
-        let (outer, _) = node.name.rsplit_once('/')?;
-        let &j = by_name.get(outer)?;
-        node.is_inner_of(&graph.nodes[j]).then_some(j)
-    };
+    let owners = graph.owners();
     for i in (0..graph.nodes.len()).rev() {
         if live[i] {
             for input in &graph.nodes[i].inputs {
                 live[input.0] = true;
             }
-            if let Some(j) = owner(&graph.nodes[i]) {
-                live[j] = true;
+            if let Some(j) = owners[i] {
+                live[j.0] = true;
             }
         }
     }
