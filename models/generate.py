@@ -20,7 +20,8 @@ are Keras's own model.predict(x), float32.
 The i_nonfinite_* models take inputs holding NaN, +inf and -inf at fixed positions. Their tf-keras
 predictions are made with TF_ENABLE_ONEDNN_OPTS=0: with oneDNN (TensorFlow's default on x86),
 tf.nn.softmax of a row holding a NaN or +inf puts NaN at positions that depend on the SIMD lanes
-and 0 elsewhere; without it, the row is NaN, as in Keras 3 (jax).
+and 0 elsewhere; without it, the row is NaN, as in Keras 3 (jax). t_timedist's too: oneDNN's
+convolution with a fused relu turns a NaN into 0, which TensorFlow's own kernels do not.
 """
 
 import argparse
@@ -65,7 +66,8 @@ WEIGHT_SEED = {
     "t_bidirectional": 1039, "t_tagger_seq": 1040,
     "u_attention": 1041, "u_encoder": 1042, "u_attention_nonfinite": 1043,
     "u_einsum": 1044, "u_einsum_seq": 1045, "v_seq2seq": 1046,
-    "u_mha_dropout": 1047,
+    "u_mha_dropout": 1047, "s_text_func": 1048,
+    "t_timedist": 1049, "t_timedist_seq": 1050, "v_bi_states": 1051,
 }
 # (also the order of the models in fixtures.json: by writer, then by this order)
 
@@ -122,7 +124,7 @@ INPUT_SPEC = {
 }
 
 # models whose tf-keras writer runs without oneDNN (see the module docstring)
-ONEDNN_OFF = {"i_nonfinite_acts", "i_nonfinite_merge_norm"}
+ONEDNN_OFF = {"i_nonfinite_acts", "i_nonfinite_merge_norm", "t_timedist"}
 
 
 def nonfinite_rows():
@@ -208,15 +210,29 @@ def attention_nonfinite_inputs(seed):
     return {"q_ids": token_ids(seed, 5, 20), "values": values, "keys": keys, "amask": amask}
 
 
+def clips(seed, shape, nonfinite=False):
+    """8 clips of `shape` (steps, height, width, channels), N(0, 1); with `nonfinite`, clip 6
+    holds a NaN in one frame and clip 7 a +inf and a -inf in others."""
+    x = np.random.default_rng(seed).standard_normal((BATCH,) + shape).astype(np.float32)
+    if nonfinite:
+        x[6, 1, 2, 3, 0] = np.nan
+        x[7, 0, 0, 0, 1] = np.inf
+        x[7, 3, 5, 5, 0] = -np.inf
+    return x
+
+
 # models whose inputs are fixed arrays rather than seeded normal draws
 FIXED_INPUTS = {
     "s_masking": masking_inputs,
     "s_text_seq": lambda: {None: token_ids(2037, 10, 30)},
     "s_text_cnn": lambda: {None: token_ids(2038, 12, 30)},
+    "s_text_func": lambda: {None: token_ids(2048, 9, 25)},
     "t_bidirectional": lambda: {
         "ids": token_ids(2039, 8, 25),
         "feats": np.random.default_rng(2039).standard_normal((BATCH, 7, 5)).astype(np.float32)},
     "t_tagger_seq": lambda: {None: token_ids(2040, 10, 40)},
+    "t_timedist": lambda: {None: clips(2049, (4, 6, 6, 2), nonfinite=True)},
+    "t_timedist_seq": lambda: {None: clips(2050, (5, 8, 8, 1))},
     "u_attention": lambda: attention_inputs(2041),
     "u_encoder": lambda: {None: token_ids(2042, 10, 30)},
     "u_attention_nonfinite": lambda: attention_nonfinite_inputs(2043),
@@ -224,6 +240,9 @@ FIXED_INPUTS = {
     "v_seq2seq": lambda: {
         "source": token_ids(2046, 8, 30),
         "target": np.random.default_rng(2046).standard_normal((BATCH, 5, 4)).astype(np.float32)},
+    "v_bi_states": lambda: {
+        "source": token_ids(2051, 8, 30),
+        "target": np.random.default_rng(2051).standard_normal((BATCH, 5, 4)).astype(np.float32)},
     "i_nonfinite_acts": lambda: {None: nonfinite_rows()},
     "i_nonfinite_merge_norm": nonfinite_pair,
 }
@@ -318,6 +337,9 @@ def var_role(v, layer=None):
     # k3: "kernel"; tf-keras: "dense/kernel:0"
     role = v.name.split("/")[-1].split(":")[0]
     # Keras 3 names a DepthwiseConv1D/2D kernel "kernel", tf-keras "depthwise_kernel"
+    # (a TimeDistributed layer's variables are its wrapped layer's)
+    if type(layer).__name__ == "TimeDistributed":
+        layer = layer.layer
     cls = type(layer).__name__
     if role == "kernel" and cls.startswith("DepthwiseConv"):
         return "depthwise_kernel"
@@ -1714,6 +1736,16 @@ def model_specs(K, writer):
                              L.GlobalMaxPooling1D(),
                              L.Dense(3)], name="s_text_cnn")
 
+    # The functional form of a masked text chain: Keras 3 records the masks it propagates as
+    # not_equal / any op layers passed as mask=, which a Sequential model computes by itself.
+    def s_text_func():
+        ids = K.Input((9,), dtype="int32", name="ids")
+        x = L.Embedding(25, 6, mask_zero=True, name="emb")(ids)
+        x = L.Bidirectional(L.LSTM(4, return_sequences=True), name="bi")(x)
+        x = L.GRU(3, return_sequences=True, name="gru")(x)
+        x = L.GlobalAveragePooling1D(name="gap")(x)
+        return K.Model(ids, L.Dense(2, name="out")(x), name="s_text_func")
+
     specs += [
         Spec("s_masking", s_masking, chain=False, nonfinite=True,
              notes="2 inputs ids (9,) int32 (vocabulary 20, 0-padded: at the end, start, "
@@ -1729,6 +1761,11 @@ def model_specs(K, writer):
              notes="Sequential Embedding(30, 8, mask_zero) -> LSTM(6, return_sequences) -> "
                    "GlobalAveragePooling1D (masked mean) -> Dense(2); input (10,) int32 ids, "
                    "0-padded"),
+        Spec("s_text_func", s_text_func,
+             notes="Functional Embedding(25, 6, mask_zero) -> Bidirectional(LSTM(4, "
+                   "return_sequences)) -> GRU(3, return_sequences) -> GlobalAveragePooling1D "
+                   "(masked mean) -> Dense(2); input (9,) int32 ids, 0-padded; a chain whose "
+                   "Keras 3 files record the masks as op layers"),
         Spec("s_text_cnn", s_text_cnn,
              notes="Sequential Embedding(30, 6) -> Conv1D(4, 3, causal, dilation 2, relu) -> "
                    "Conv1D(5, 2, causal, dilation 4) -> GlobalMaxPooling1D -> Dense(3); input "
@@ -1767,7 +1804,45 @@ def model_specs(K, writer):
                              L.TimeDistributed(L.Dense(4, activation="softmax"))],
                             name="t_tagger_seq")
 
+    # TimeDistributed around layers that are not row-wise: convolutions, normalization,
+    # pooling, Flatten, over clips of frames (a CNN per frame, then a recurrent layer).
+    def t_timedist():
+        TD = L.TimeDistributed
+        clip = K.Input((4, 6, 6, 2), name="clip")
+        x = TD(L.Conv2D(4, 3, padding="same", activation="relu"), name="td_conv")(clip)
+        x = TD(L.BatchNormalization(), name="td_bn")(x)
+        x = TD(L.MaxPooling2D(2), name="td_pool")(x)                      # (4, 3, 3, 4)
+        x = TD(L.Conv2D(3, 2), name="td_conv_b")(x)                       # (4, 2, 2, 3)
+        x = TD(L.GlobalAveragePooling2D(), name="td_gap")(x)              # (4, 3)
+        video = L.LSTM(5, name="video")(x)
+        flat = TD(L.Flatten(), name="td_flat")(clip)                      # (4, 72)
+        flat = TD(L.Dense(3), name="flat")(flat)
+        d = TD(L.DepthwiseConv2D(3, padding="same"), name="td_depthwise")(clip)
+        d = TD(L.AveragePooling2D(2, padding="same"), name="td_avg")(d)
+        d = TD(L.LayerNormalization(), name="td_ln")(d)
+        d = TD(L.UpSampling2D(2), name="td_up")(d)                        # (4, 6, 6, 2)
+        return K.Model(clip, [video, flat, d], name="t_timedist")
+
+    def t_timedist_seq():
+        TD = L.TimeDistributed
+        return K.Sequential([K.Input((5, 8, 8, 1)),
+                             TD(L.Conv2D(3, 3, activation="relu")),
+                             TD(L.MaxPooling2D(2)),
+                             TD(L.Flatten()),
+                             L.GRU(4),
+                             L.Dense(2)], name="t_timedist_seq")
+
     specs += [
+        Spec("t_timedist", t_timedist, chain=False, nonfinite=True,
+             notes="clip (4, 6, 6, 2) (clip 6 holds a NaN, clip 7 +inf and -inf); 3 outputs: "
+                   "TimeDistributed Conv2D(4, 3, same, relu) -> BatchNormalization -> "
+                   "MaxPooling2D(2) -> Conv2D(3, 2) -> GlobalAveragePooling2D, then LSTM(5) "
+                   "video; TimeDistributed Flatten -> Dense(3) flat; TimeDistributed "
+                   "DepthwiseConv2D(3, same) -> AveragePooling2D(2, same) -> "
+                   "LayerNormalization -> UpSampling2D(2) td_up"),
+        Spec("t_timedist_seq", t_timedist_seq,
+             notes="Sequential TimeDistributed Conv2D(3, 3, relu) -> MaxPooling2D(2) -> "
+                   "Flatten, then GRU(4) -> Dense(2); input (5, 8, 8, 1)"),
         Spec("t_bidirectional", t_bidirectional, chain=False,
              notes="2 inputs ids (8,) int32 (vocabulary 25, 0-padded) and feats (7,5); 6 "
                    "outputs: Embedding(25, 4, mask_zero) -> Bidirectional(LSTM(3, "
@@ -1873,6 +1948,26 @@ def model_specs(K, writer):
 
     # An encoder-decoder: the encoder's final states (return_state) start the decoder
     # (initial_state); a GRU's sequence and state, a masked LSTM's states, a SimpleRNN's.
+    # A bidirectional encoder's states (each direction's h and c) as its decoder's initial
+    # state, and a Bidirectional without merge returning its states.
+    def v_bi_states():
+        source = K.Input((8,), dtype="int32", name="source")
+        target = K.Input((5, 4), name="target")
+        emb = L.Embedding(30, 6, mask_zero=True, name="emb")(source)
+        enc_out, fh, fc, bh, bc = L.Bidirectional(L.LSTM(4, return_state=True),
+                                                  name="encoder")(emb)
+        h = L.Concatenate(name="h")([fh, bh])
+        c = L.Concatenate(name="c")([fc, bc])
+        dec = L.LSTM(8, return_sequences=True, name="decoder")(target, initial_state=[h, c])
+        y = L.Dense(2, name="head")(dec)
+        _, g_bwd, _, g_bh = L.Bidirectional(
+            L.GRU(3, return_sequences=True, return_state=True), merge_mode=None,
+            name="bi_gru")(emb)
+        named = [L.Activation("linear", name=n)(t) for n, t in (
+            ("enc_out", enc_out), ("enc_fh", fh), ("enc_fc", fc), ("enc_bh", bh),
+            ("enc_bc", bc), ("gru_bwd", g_bwd), ("gru_bh", g_bh))]
+        return K.Model([source, target], [y] + named, name="v_bi_states")
+
     def v_seq2seq():
         source = K.Input((8,), dtype="int32", name="source")
         target = K.Input((5, 4), name="target")
@@ -1922,6 +2017,14 @@ def model_specs(K, writer):
                    "causal) returning its attention scores; AdditiveAttention returning its "
                    "scores on a third; 5 outputs: the attentions and their scores (2, 7, 7) "
                    "and (7, 7); the dialects differ on masked query rows"),
+        Spec("v_bi_states", v_bi_states, chain=False,
+             notes="2 inputs source (8,) int32 ids (vocabulary 30, 0-padded) and target (5, 4); "
+                   "Embedding(mask_zero) -> Bidirectional(LSTM(4, return_state)) encoder whose "
+                   "directions' h and c, concatenated, are the initial_state of an LSTM(8, "
+                   "return_sequences) decoder on target -> Dense(2) head; "
+                   "Bidirectional(GRU(3, return_sequences, return_state), merge_mode=None) on "
+                   "the masked embedding; 8 outputs: head, encoder output and its four states, "
+                   "the GRU's backward sequence and backward state"),
         Spec("v_seq2seq", v_seq2seq, chain=False,
              notes="2 inputs source (8,) int32 ids (vocabulary 30, 0-padded) and target (5, 4); "
                    "Embedding(mask_zero) -> LSTM(7, return_state) encoder whose h and c are the "

@@ -36,8 +36,8 @@ use keqv::graph::{Activation, Graph, MergeKind, NodeId, Op};
 use keqv::ops::window::Padding;
 use keqv::ops::{
     Attention, BatchNorm, Cell, Concatenate, Conv, ConvKind, Dense, Emit, GroupNorm, Interpolation,
-    L2Normalize, LayerNorm, MakeMask, Mean, PRelu, Pad, Permute, Pool, PoolKind, Recurrent, Repeat,
-    Resample, Reshape, RmsNorm, Scale, ScaleKind, Softmax, Target,
+    L2Normalize, LayerNorm, MakeMask, Mean, PRelu, Pad, PerStep, Permute, Pool, PoolKind,
+    Recurrent, Repeat, Resample, Reshape, RmsNorm, Scale, ScaleKind, Softmax, Target,
 };
 use keqv::tensor::Tensor;
 use ndarray::{ArrayD, IxDyn};
@@ -1886,4 +1886,69 @@ fn every_soft_tile_shape_is_correct() {
             }
         }
     }
+}
+
+// ---------- per step (TimeDistributed) ----------
+
+/// `op` applied to every step of its inputs.
+fn per_step(op: Op, steps: usize) -> Op {
+    Op::PerStep(Box::new(PerStep { op, steps }))
+}
+
+/// A CNN per frame (convolution, pooling, a Flatten that aliases its input's buffer) and an
+/// attention core per row, each run over batch·steps samples on the GPU.
+#[test]
+fn per_step_ops_fold_their_steps_into_the_batch() {
+    let mut g = Builder::new(301);
+    let steps = 3;
+    let clip = g.input(&[steps, 7, 6, 2]);
+    let conv = Conv {
+        filters: 4,
+        window: vec![3, 3],
+        strides: vec![1, 2],
+        dilation: vec![1, 1],
+        padding: Padding::Same,
+        groups: 1,
+        channels_first: false,
+        use_bias: true,
+        activation: Activation::RELU,
+        kind: ConvKind::Standard,
+    };
+    let kernel = g.rng.tensor(&[3, 3, 2, 4], 0.5);
+    let bias = g.rng.tensor(&[4], 0.5);
+    let x = g.op(per_step(Op::Conv(conv), steps), &[clip], vec![kernel, bias]);
+    let pool = Pool {
+        kind: PoolKind::Max,
+        window: vec![2, 2, 1],
+        strides: vec![2, 2, 1],
+        same: true,
+        keep_only: None,
+    };
+    let x = g.op(per_step(Op::Pool(pool), steps), &[x], vec![]);
+    let flat = Op::Reshape(Reshape { shape: vec![32] });
+    let frames = g.op(per_step(flat, steps), &[x], vec![]);
+    let q = g.input(&[steps, 5, 4]);
+    let v = g.input(&[steps, 6, 4]);
+    let attention = Attention {
+        heads: 2,
+        own_key: false,
+        score: keqv::ops::attention::Score::Dot { scaled: false },
+        scale: None,
+        causal: true,
+        fill: keqv::ops::attention::MaskFill::Replace(-1e9),
+        zero_masked: false,
+        query_mask: keqv::ops::attention::QueryMask::Scores,
+        masks: Default::default(),
+        emit_scores: false,
+    };
+    let rows = g.op(per_step(Op::Attention(attention), steps), &[q, v], vec![]);
+    let graph = g.finish(&[frames, rows]);
+    let inputs = inputs_for(&graph, 3, 302, 1.0);
+    check(
+        "per-step conv, pool, flatten and attention",
+        &graph,
+        &inputs,
+        &*reduction_tol(),
+        false,
+    );
 }

@@ -11,7 +11,8 @@ converted. Every file of the given dialect is loaded with that Keras (Keras 3 wi
 backend, or tf-keras 2.x), checked to be a Sequential model with those layers, and run on the
 input. When `exact` (the original was written by the same Keras) its output must be identical to
 that Keras's output of the source model, loaded and run here the same way (the saved
-prediction was made on another processor, whose rounding may differ in the last bit); else
+prediction was made on another processor, whose rounding may differ in the last bit), unless
+that Keras cannot reload the source (Keras 3's legacy .h5 of its recorded mask ops); else
 within `tol` + `tol`·|b| of the saved prediction b (Keras 3 and tf-keras round differently:
 1e-6 for the small fixtures, 1e-4 for keras.applications' deep CNNs, the bar keqv itself meets
 there). RESULTS.json gets one {"file", "ok", "max_abs", "error"} per file. Exit
@@ -72,13 +73,21 @@ def main():
             x = np.load(entry["input"])
             want = np.load(entry["expected"])
             got = np.asarray(model(x, training=False))
-            if entry["exact"]:
-                source = K.models.load_model(
-                    entry["source"], custom_objects=custom, compile=False, safe_mode=False
-                )
-                if entry.get("source_weights"):
-                    source.load_weights(entry["source_weights"])
-                want = np.asarray(source(x, training=False))
+            exact = entry["exact"]
+            if exact:
+                try:
+                    source = K.models.load_model(
+                        entry["source"], custom_objects=custom, compile=False, safe_mode=False
+                    )
+                except ValueError as e:
+                    # Keras 3 cannot reload its own legacy .h5 holding the mask op layers it
+                    # records (NotEqual): the saved prediction is the reference then.
+                    print(f"note {entry['source']} does not reload ({e}); saved prediction used")
+                    exact = False
+                else:
+                    if entry.get("source_weights"):
+                        source.load_weights(entry["source_weights"])
+                    want = np.asarray(source(x, training=False))
             if got.shape != want.shape:
                 raise AssertionError(f"output shape {got.shape}, expected {want.shape}")
             same_nan = np.array_equal(np.isnan(got), np.isnan(want))
@@ -87,7 +96,7 @@ def main():
             result["max_abs"] = max_abs
             if not same_nan:
                 raise AssertionError("NaNs in different places")
-            tol = 0.0 if entry["exact"] else entry["tol"]
+            tol = 0.0 if exact else entry["tol"]
             excess = diff - tol * np.abs(want.astype(np.float64))
             result["ok"] = bool(np.nanmax(excess) <= tol) if diff.size else True
             if not result["ok"]:

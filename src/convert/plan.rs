@@ -52,7 +52,12 @@ pub fn analyze(model: &KerasModel) -> Result<Analysis<'_>> {
     walker.topo.inputs = (0..walker.topo.nodes.len())
         .filter(|&i| walker.topo.nodes[i].is_input)
         .collect();
+    let masks: Vec<bool> = (0..walker.layers.len())
+        .map(|t| walker.is_recorded_mask(t))
+        .collect();
+    let kept = walker.topo.drop_unconsumed(&masks);
     let Walker { topo, layers, .. } = walker;
+    let layers: Vec<&LayerConfig> = kept.iter().map(|&i| layers[i]).collect();
     let mut found = problems(&topo);
     if found.is_empty() {
         found.extend(duplicate_names(&topo, &layers));

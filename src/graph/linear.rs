@@ -81,7 +81,7 @@ impl From<&Graph> for Topology {
                 .filter(|&k| k != usize::MAX)
                 .collect()
         };
-        Topology {
+        let mut topo = Topology {
             nodes: kept
                 .iter()
                 .map(|&i| {
@@ -96,11 +96,56 @@ impl From<&Graph> for Topology {
                 .collect(),
             inputs: remap(&graph.inputs),
             outputs: remap(&graph.outputs),
-        }
+        };
+        let mask_nodes: Vec<bool> = kept.iter().map(|&i| is_mask[i]).collect();
+        topo.drop_unconsumed(&mask_nodes);
+        topo
     }
 }
 
 impl Topology {
+    /// Removes the `removable` nodes whose output nothing consumes (and that are no output),
+    /// until none is left: a Keras 3 file's recorded mask ops, once their `mask=` edges are
+    /// dropped, since a Sequential model computes the same masks by itself. Returns the
+    /// indices, before the removal, of the nodes kept.
+    pub fn drop_unconsumed(&mut self, removable: &[bool]) -> Vec<usize> {
+        let mut keep = vec![true; self.nodes.len()];
+        loop {
+            let mut consumed = vec![false; self.nodes.len()];
+            for (i, node) in self.nodes.iter().enumerate() {
+                if keep[i] {
+                    node.inputs.iter().for_each(|&j| consumed[j] = true);
+                }
+            }
+            let dropped: Vec<usize> = (0..self.nodes.len())
+                .filter(|&i| keep[i] && removable[i] && !consumed[i] && !self.outputs.contains(&i))
+                .collect();
+            if dropped.is_empty() {
+                break;
+            }
+            dropped.iter().for_each(|&i| keep[i] = false);
+        }
+        let kept: Vec<usize> = (0..self.nodes.len()).filter(|&i| keep[i]).collect();
+        let mut index = vec![usize::MAX; self.nodes.len()];
+        for (k, &i) in kept.iter().enumerate() {
+            index[i] = k;
+        }
+        let remap = |ids: &[usize]| ids.iter().map(|&i| index[i]).collect::<Vec<_>>();
+        let nodes = std::mem::take(&mut self.nodes);
+        self.nodes = nodes
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| keep[*i])
+            .map(|(_, mut node)| {
+                node.inputs = remap(&node.inputs);
+                node
+            })
+            .collect();
+        self.inputs = remap(&self.inputs);
+        self.outputs = remap(&self.outputs);
+        kept
+    }
+
     /// For each node, the nodes that consume its output (in node order, repeats kept).
     pub fn consumers(&self) -> Vec<Vec<usize>> {
         let mut out = vec![Vec::new(); self.nodes.len()];

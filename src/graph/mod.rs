@@ -54,6 +54,24 @@ impl Node {
     pub fn weight(&self, i: usize) -> &Tensor {
         &self.weights[i].value
     }
+
+    /// A TimeDistributed node as its wrapped op sees one step (the op and the shape without
+    /// the steps axes), how many steps each sample holds, and how many axes they take;
+    /// `None` for any other node.
+    pub fn per_step(&self) -> Option<(Node, usize, usize)> {
+        let Op::PerStep(p) = &self.op else {
+            return None;
+        };
+        let step = Node {
+            op: p.op.clone(),
+            shape: self.shape[1..].to_vec(),
+            ..self.clone()
+        };
+        Some(match step.per_step() {
+            Some((inner, steps, axes)) => (inner, p.steps * steps, axes + 1),
+            None => (step, p.steps, 1),
+        })
+    }
 }
 
 /// A model ready to run.

@@ -21,6 +21,7 @@ pub mod nan;
 pub mod norm;
 pub mod op_layers;
 pub mod pad;
+pub mod per_step;
 pub mod pool;
 mod real;
 pub mod recurrent;
@@ -43,6 +44,7 @@ pub use mean::Mean;
 pub use merge::{Concatenate, MergeKind};
 pub use norm::{BatchNorm, GroupNorm, L2Normalize, LayerNorm, RmsNorm};
 pub use pad::Pad;
+pub use per_step::PerStep;
 pub use pool::{Pool, PoolKind};
 pub use real::Real;
 pub use recurrent::{Cell, Emit, Recurrent};
@@ -93,6 +95,8 @@ pub enum Op {
     /// Attention over a query, key and value (and their masks): the Attention layers,
     /// MultiHeadAttention's core.
     Attention(Attention),
+    /// A layer applied to every step of its input (TimeDistributed).
+    PerStep(Box<PerStep>),
 }
 
 /// A weight an op expects: Keras's variable name and its shape.
@@ -141,6 +145,7 @@ impl Op {
             Op::Masking(_) => "masking".into(),
             Op::MaskedMean(_) => "masked_mean".into(),
             Op::Attention(a) => a.name(),
+            Op::PerStep(p) => p.name(),
         }
     }
 
@@ -149,6 +154,7 @@ impl Op {
         match self {
             Op::Merge(_) | Op::Concatenate(_) | Op::MaskedMean(_) | Op::Attention(_) => true,
             Op::Recurrent(r) => r.extra_inputs() > 0,
+            Op::PerStep(p) => p.op.takes_many(),
             Op::Input
             | Op::Dense(_)
             | Op::Activation(_)
@@ -205,6 +211,7 @@ impl Op {
             Op::Masking(_) => Ok(first.to_vec()),
             Op::MaskedMean(m) => m.output_shape(first),
             Op::Attention(a) => a.output_shape(inputs),
+            Op::PerStep(p) => p.output_shape(inputs),
         }
     }
 
@@ -222,6 +229,7 @@ impl Op {
             Op::Recurrent(r) => r.weights(input),
             Op::Embedding(e) => e.weights(),
             Op::Attention(a) => a.weights(input),
+            Op::PerStep(p) => p.weights(input)?,
             Op::Input
             | Op::Activation(_)
             | Op::Softmax(_)
@@ -251,6 +259,7 @@ impl Op {
             Op::Dense(d) => d.macs(input, output),
             Op::Conv(c) => c.macs(input, output),
             Op::Recurrent(r) => r.macs(input),
+            Op::PerStep(p) => p.macs(inputs, output),
             Op::Input
             | Op::Activation(_)
             | Op::Softmax(_)
@@ -315,6 +324,7 @@ impl Op {
             Op::Masking(m) => m.eval(x),
             Op::MaskedMean(m) => m.eval(x, inputs[1], out_shape),
             Op::Attention(a) => a.eval(inputs, weights),
+            Op::PerStep(p) => p.eval(inputs, weights, out_shape),
         }
     }
 }

@@ -92,8 +92,8 @@ pub const EXPANDED_CLASSES: &[&str] = &[
 
 /// How many tensors a call of a layer of `class` with `config` and the call's keyword
 /// arguments `kwargs` returns: a recurrent layer's states after its output (`return_state`),
-/// both directions of a Bidirectional without a merge, MultiHeadAttention's output and scores
-/// (`return_attention_scores`), else one.
+/// both directions of a Bidirectional without a merge and then both directions' states,
+/// MultiHeadAttention's output and scores (`return_attention_scores`), else one.
 pub fn output_count(class: &str, config: &Value, kwargs: &Value) -> usize {
     let flag = |c: &Value, key: &str| c.get(key).and_then(Value::as_bool) == Some(true);
     match class {
@@ -104,7 +104,18 @@ pub fn output_count(class: &str, config: &Value, kwargs: &Value) -> usize {
         }
         "LSTM" if flag(config, "return_state") => 3,
         "GRU" | "SimpleRNN" if flag(config, "return_state") => 2,
-        "Bidirectional" if config.get("merge_mode") == Some(&Value::Null) => 2,
+        "Bidirectional" => {
+            let outputs = if config.get("merge_mode") == Some(&Value::Null) {
+                2
+            } else {
+                1
+            };
+            let states = match crate::keras::weights::wrapped_layer(config, "layer") {
+                Some((class, inner)) => output_count(class, inner, &Value::Null) - 1,
+                None => 0,
+            };
+            outputs + 2 * states
+        }
         _ => 1,
     }
 }

@@ -326,6 +326,7 @@ fn is_class_scores(graph: &Graph, id: NodeId) -> bool {
             | Op::Activation(activation) => softmax(activation),
             Op::Softmax(_) => true,
             Op::Input
+            | Op::PerStep(_)
             | Op::PRelu(_)
             | Op::Identity
             | Op::Reshape(_)

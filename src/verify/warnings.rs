@@ -189,6 +189,10 @@ fn dialect_neutral(op: &Op, unit_norm: bool) -> Op {
             activation: act(&d.activation),
             ..d.clone()
         }),
+        Op::PerStep(p) => Op::PerStep(Box::new(crate::ops::PerStep {
+            op: dialect_neutral(&p.op, unit_norm),
+            steps: p.steps,
+        })),
         Op::L2Normalize(n) if unit_norm => Op::L2Normalize(L2Normalize {
             axes: n.axes.clone(),
             floor: 0.0,

@@ -17,6 +17,7 @@ mod layout;
 mod merge;
 mod norm;
 mod pad;
+mod per_step;
 mod pool;
 mod recurrent;
 mod resample;

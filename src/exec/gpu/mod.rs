@@ -394,6 +394,7 @@ pub fn not_on_gpu(node: &crate::graph::Node) -> Option<String> {
         ));
     }
     match node.op {
+        Op::PerStep(_) => node.per_step().and_then(|(step, ..)| not_on_gpu(&step)),
         Op::Input
         | Op::Dense(_)
         | Op::Activation(_)

@@ -88,6 +88,9 @@ pub(crate) fn upload(
             Ok(b)
         };
     for (i, node) in nodes.iter().enumerate() {
+        // A TimeDistributed layer's weights are its wrapped op's.
+        let step = node.per_step().map(|(step, ..)| step);
+        let node = step.as_ref().unwrap_or(node);
         match &node.op {
             Op::Dense(Dense { use_bias, .. }) => {
                 let kernel = &node.weights[0].value;
@@ -167,6 +170,7 @@ pub(crate) fn upload(
                 out.params.insert(i, list);
             }
             Op::Input
+            | Op::PerStep(_)
             | Op::Activation(_)
             | Op::Softmax(_)
             | Op::Identity

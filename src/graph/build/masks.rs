@@ -169,6 +169,7 @@ impl Builder<'_> {
 fn passes_mask(op: &Op) -> bool {
     match op {
         Op::Recurrent(r) => r.return_sequences,
+        Op::PerStep(p) => passes_mask(&p.op),
         Op::Dense(_)
         | Op::Activation(_)
         | Op::PRelu(_)

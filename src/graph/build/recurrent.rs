@@ -2,7 +2,7 @@
 //! tf-keras lists them as more inputs, Keras 3 as the keyword `initial_state`) and
 //! `return_state` (the final h, and an LSTM's c, as more outputs: nodes `layer/state_h` and
 //! `layer/state_c` running the same layer, which the layers they feed read as Keras's
-//! `initial_state` or the model as outputs).
+//! `initial_state` or the model as outputs; a Bidirectional layer's are each direction's).
 
 use super::*;
 use crate::ops::{recurrent, Emit};
@@ -62,13 +62,17 @@ impl Builder<'_> {
         layer: &LayerConfig,
         main: NodeId,
     ) -> Result<Vec<NodeId>> {
-        let returns = layer.config.get("return_state").and_then(Value::as_bool) == Some(true);
+        if layer.config.get("return_state").and_then(Value::as_bool) != Some(true) {
+            return Ok(Vec::new());
+        }
+        self.state_nodes(main)
+    }
+
+    /// The nodes of recurrent node `main`'s final states (`main/state_h`, `main/state_c`).
+    pub(super) fn state_nodes(&mut self, main: NodeId) -> Result<Vec<NodeId>> {
         let Op::Recurrent(r) = self.nodes[main.0].op.clone() else {
             return Ok(Vec::new());
         };
-        if !returns {
-            return Ok(Vec::new());
-        }
         let outer = self.nodes[main.0].clone();
         let emits = [(Emit::StateH, "state_h"), (Emit::StateC, "state_c")];
         let mut out = Vec::new();

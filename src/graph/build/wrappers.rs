@@ -3,12 +3,12 @@
 //! back into input order) and the merge of their outputs (the node named after the layer), so a
 //! converted model that spells them out pairs with it layer by layer; with merge_mode None the
 //! forward direction, named after the layer, and the backward one are its two outputs. TimeDistributed applies
-//! its layer to every step: keqv runs the layers whose op already treats extra leading axes as
-//! steps (Dense, activations, the identities).
+//! its layer to every step: the layers whose op already treats extra leading axes as rows
+//! (Dense, activations, the identities) run as they are, any other as a `PerStep` op.
 
 use super::*;
 use crate::keras::weights::wrapped_layer;
-use crate::ops::{Concatenate, MergeKind, Recurrent};
+use crate::ops::{Concatenate, MergeKind, PerStep, Recurrent};
 
 impl Builder<'_> {
     /// A Bidirectional call: the forward and backward layers, then their merge.
@@ -43,10 +43,11 @@ impl Builder<'_> {
         };
         let returns_state =
             |c: &Value| c.get("return_state").and_then(Value::as_bool) == Some(true);
-        if returns_state(forward_config) || returns_state(&back_config) {
-            return Err(bad(
-                "wraps a layer with return_state, whose states Bidirectional returns as more outputs; keqv cannot run that yet".into(),
-            ));
+        let states = returns_state(forward_config);
+        if states != returns_state(&back_config) {
+            return Err(bad(format!(
+                "only one of its layers has return_state; {MALFORMED}"
+            )));
         }
         let mut forward = recurrent(class, forward_config)?;
         let mut backward = recurrent(back_class, &back_config)?;
@@ -133,13 +134,20 @@ impl Builder<'_> {
             })?);
         }
         self.findings.status.insert(name.clone(), Status::Runs);
+        // With return_state: the forward direction's final states, then the backward one's.
+        let mut state_nodes = Vec::new();
+        if states {
+            for &side in &sides {
+                state_nodes.extend(self.state_nodes(side)?);
+            }
+        }
         let Some(merge) = merge else {
             if let Some(mask) = mask.filter(|_| sequences) {
                 for &side in &sides {
                     self.masks.insert(side, mask);
                 }
             }
-            return Ok(sides);
+            return Ok(sides.into_iter().chain(state_nodes).collect());
         };
         let shapes: Vec<&[usize]> = sides
             .iter()
@@ -159,7 +167,7 @@ impl Builder<'_> {
         if let Some(mask) = mask.filter(|_| sequences) {
             self.masks.insert(id, mask);
         }
-        Ok(vec![id])
+        Ok(std::iter::once(id).chain(state_nodes).collect())
     }
 
     /// The op of a TimeDistributed layer: its layer's, where that op runs per step as it is.
@@ -173,11 +181,18 @@ impl Builder<'_> {
         let op = translate(class, config, step, self.dialect)
             .map_err(bad)?
             .ok_or_else(|| bad(format!("wraps a {class}, which keqv does not run")))?;
-        match op {
-            Op::Dense(_) | Op::Activation(_) | Op::Identity => Ok(op),
-            _ => Err(bad(format!(
-                "wraps a {class}, which keqv cannot run inside TimeDistributed yet (it runs Dense, activations and the identity layers there)"
-            ))),
+        // Dense, the activations and the identities read leading axes as rows already.
+        if matches!(op, Op::Dense(_) | Op::Activation(_) | Op::Identity) {
+            return Ok(op);
         }
+        if op.takes_many() {
+            return Err(bad(format!(
+                "wraps a {class} taking several tensors; TimeDistributed applies a layer to one"
+            )));
+        }
+        Ok(Op::PerStep(Box::new(PerStep {
+            op,
+            steps: input[0],
+        })))
     }
 }

@@ -140,6 +140,8 @@ pub(crate) fn layout(
         live: Vec::new(),
         drafts: Vec::new(),
         a_textures: BTreeMap::new(),
+        fold: 1,
+        step_axes: 0,
     };
     let n = graph.nodes.len();
     let last_use = graph.last_uses();
@@ -206,6 +208,7 @@ pub(crate) fn layout(
 fn aliases_its_input(op: &Op) -> bool {
     match op {
         Op::Identity | Op::Reshape(_) => true,
+        Op::PerStep(p) => aliases_its_input(&p.op),
         Op::Input
         | Op::Dense(_)
         | Op::Activation(_)
@@ -294,12 +297,17 @@ struct Builder<'a> {
     live: Vec<usize>,
     drafts: Vec<Draft>,
     a_textures: BTreeMap<u32, usize>,
+    /// While a TimeDistributed layer's op is planned: the steps folded into each sample (the
+    /// op runs on `batch · fold` samples) and the leading axes of the graph's shapes they are.
+    fold: usize,
+    step_axes: usize,
 }
 
 impl Builder<'_> {
     /// A free slot for `len` floats per sample: the smallest that is big enough, else the
     /// largest (grown), else a new one.
     fn alloc(&mut self, len: usize) -> usize {
+        let len = len * self.fold;
         let free = (0..self.slot_len.len()).filter(|&s| self.live[s] == 0);
         let fit = free
             .clone()
@@ -327,7 +335,8 @@ impl Builder<'_> {
         res: Vec<Res>,
         make: impl Fn(usize) -> (P, [u32; 3]) + Send + Sync + 'static,
     ) {
-        let (key, make) = typed(kernel, make);
+        let fold = self.fold;
+        let (key, make) = typed(kernel, move |b| make(b * fold));
         self.drafts.push(Draft::Dispatch { key, res, make });
     }
 
@@ -338,11 +347,28 @@ impl Builder<'_> {
         res: Vec<Res>,
         make: impl Fn(usize) -> (P, usize) + Send + Sync + 'static,
     ) {
+        let fold = self.fold;
         let (key, make) = typed(kernel, move |b| {
-            let (p, vec4s) = make(b);
+            let (p, vec4s) = make(b * fold);
             (p, [vec4s as u32, 0, 0])
         });
         self.drafts.push(Draft::Windowed { key, res, make });
+    }
+
+    /// The sample shape of `node`'s `k`-th input, as the op being planned sees it (one step,
+    /// inside a TimeDistributed layer).
+    fn input_shape(&self, node: &Node, k: usize) -> Vec<usize> {
+        self.graph.node(node.inputs[k]).shape[self.step_axes..].to_vec()
+    }
+
+    /// A TimeDistributed layer: its op planned over `batch · steps` samples of one step.
+    fn per_step(&mut self, i: usize, node: &Node, ins: &[usize], out: usize) -> Result<()> {
+        let (step, fold, axes) = node.per_step().expect("a PerStep node");
+        let saved = (self.fold, self.step_axes);
+        (self.fold, self.step_axes) = (fold, axes);
+        let planned = self.node(i, &step, ins, out);
+        (self.fold, self.step_axes) = saved;
+        planned
     }
 
     fn max_dim(&self) -> u32 {
@@ -394,6 +420,7 @@ impl Builder<'_> {
             Op::Masking(m) => self.masking(node, (ins[0], out), m),
             Op::MaskedMean(_) => self.masked_mean(node, ins, out),
             Op::Attention(a) => self.attention(i, node, ins, out, a)?,
+            Op::PerStep(_) => self.per_step(i, node, ins, out)?,
         }
         Ok(())
     }

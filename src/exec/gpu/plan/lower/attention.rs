@@ -13,7 +13,7 @@ impl Builder<'_> {
         out: usize,
         a: &Attention,
     ) -> Result<()> {
-        let shape = |k: usize| self.graph.node(node.inputs[k]).shape.clone();
+        let shape = |k: usize| self.input_shape(node, k);
         let ([tq, dq], [tk, dv]) = (&shape(0)[..], &shape(1)[..]) else {
             unreachable!("attention reads [steps, features] tensors, checked when built")
         };

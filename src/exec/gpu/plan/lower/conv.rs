@@ -16,7 +16,7 @@ impl Builder<'_> {
         out: usize,
         conv: &Conv,
     ) -> Result<()> {
-        let in_shape = self.graph.node(node.inputs[0]).shape.clone();
+        let in_shape = self.input_shape(node, 0);
         let params = self.weights.params[&i].clone();
         let Some((depthwise, pointwise)) = conv.separable_stages() else {
             let bias = conv.use_bias.then(|| params[1].clone());

@@ -7,7 +7,7 @@ impl Builder<'_> {
     /// Permute: a strided copy (walking the permuted shape, which Flatten then flattens).
     pub(crate) fn permute(&mut self, node: &Node, input: usize, out: usize, dims: &[usize]) {
         let max = self.max_dim();
-        let in_shape = self.graph.node(node.inputs[0]).shape.clone();
+        let in_shape = self.input_shape(node, 0);
         let shape: Vec<usize> = dims.iter().map(|&d| in_shape[d - 1]).collect();
         let len: usize = shape.iter().product();
         let perm: Vec<usize> = std::iter::once(0).chain(dims.iter().copied()).collect();
@@ -61,7 +61,7 @@ impl Builder<'_> {
         let shape = node.shape.clone();
         let mut offset = 0;
         for (k, &src) in ins.iter().enumerate() {
-            let in_shape = self.graph.node(node.inputs[k]).shape.clone();
+            let in_shape = self.input_shape(node, k);
             let out_shape = shape.clone();
             let off = offset;
             offset += in_shape[axis - 1];

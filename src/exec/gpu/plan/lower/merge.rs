@@ -24,7 +24,8 @@ impl Builder<'_> {
         let shapes: Vec<Vec<usize>> = node
             .inputs
             .iter()
-            .map(|id| self.graph.node(*id).shape.clone())
+            .enumerate()
+            .map(|(k, _)| self.input_shape(node, k))
             .collect();
         let bcast = move |b: usize, input: &[usize]| -> (Vec<usize>, bool) {
             let full_out = with_batch(b, &shape);

@@ -187,7 +187,7 @@ impl Builder<'_> {
         (input, out): (usize, usize),
         axes: &[usize],
     ) -> Result<()> {
-        let in_shape = self.graph.node(node.inputs[0]).shape.clone();
+        let in_shape = self.input_shape(node, 0);
         let res = vec![Res::Slot(input), Res::Slot(out)];
         self.grouped(Kernel::Mean, res, in_shape, axes.to_vec(), |groups| {
             MeanParams { groups }

@@ -8,7 +8,7 @@ impl Builder<'_> {
         let max = self.max_dim();
         let shape = node.shape.clone();
         let len: usize = shape.iter().product();
-        let in_shape = self.graph.node(node.inputs[0]).shape.clone();
+        let in_shape = self.input_shape(node, 0);
         // Axis 0 is the batch, never padded; an amount travels as its i32 bits.
         let before: Vec<usize> = std::iter::once(0)
             .chain(pad.before.iter().map(|&b| b as i32 as u32 as usize))

@@ -16,7 +16,7 @@ impl Builder<'_> {
         pool: &Pool,
     ) -> Result<()> {
         let max = self.max_dim();
-        let in_shape = self.graph.node(node.inputs[0]).shape.clone();
+        let in_shape = self.input_shape(node, 0);
         if in_shape.len() > POOL_AXES {
             return Err(Error::Device(format!(
                 "layer '{}': the GPU pools samples of at most {POOL_AXES} axes; use --device cpu",

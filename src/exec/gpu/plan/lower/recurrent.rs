@@ -16,7 +16,7 @@ impl Builder<'_> {
         let input = ins[0];
         let mask_slot = r.masked.then(|| ins[ins.len() - 1]);
         let placeholder = self.weights.dummy();
-        let [steps, features] = self.graph.node(node.inputs[0]).shape[..] else {
+        let [steps, features] = self.input_shape(node, 0)[..] else {
             unreachable!("a recurrent layer's input is [steps, features], checked when built")
         };
         let codes = (act_code(&r.activation), act_code(&r.recurrent_activation));

@@ -11,7 +11,7 @@ impl Builder<'_> {
         r: &Resample,
     ) -> Result<()> {
         let max = self.max_dim();
-        let in_shape = self.graph.node(node.inputs[0]).shape.clone();
+        let in_shape = self.input_shape(node, 0);
         let axes = r.axes(&in_shape).map_err(Error::Device)?;
         let bilinear = r.interpolation == Interpolation::Bilinear;
         if in_shape.len() > 4 || (bilinear && axes.len() != 2) {

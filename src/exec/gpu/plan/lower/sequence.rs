@@ -31,7 +31,7 @@ impl Builder<'_> {
 
     pub(crate) fn make_mask(&mut self, node: &Node, (input, out): (usize, usize), m: &MakeMask) {
         let steps: usize = node.shape.iter().product();
-        let in_shape = &self.graph.node(node.inputs[0]).shape;
+        let in_shape = &self.input_shape(node, 0);
         let width = in_shape.iter().product::<usize>() / steps;
         let (kind, value) = match *m {
             MakeMask::NotEqual { value } => (0, value),
@@ -78,7 +78,7 @@ impl Builder<'_> {
     }
 
     pub(crate) fn masked_mean(&mut self, node: &Node, ins: &[usize], out: usize) {
-        let in_shape = &self.graph.node(node.inputs[0]).shape;
+        let in_shape = &self.input_shape(node, 0);
         let (steps, width) = (in_shape[0], in_shape[1]);
         let max = self.max_dim();
         let res = vec![Res::Slot(ins[0]), Res::Slot(ins[1]), Res::Slot(out)];
