@@ -68,12 +68,15 @@ WEIGHT_SEED = {
     "u_einsum": 1044, "u_einsum_seq": 1045, "v_seq2seq": 1046,
     "u_mha_dropout": 1047, "s_text_func": 1048,
     "t_timedist": 1049, "t_timedist_seq": 1050, "v_bi_states": 1051,
+    "u_mha_axes": 1052,
 }
 # (also the order of the models in fixtures.json: by writer, then by this order)
 
 # input spec per model: {input name or None (single input): (shape without batch, scale)}
 # twins get the same input (same seed), so their expected outputs are directly comparable
 INPUT_SPEC = {
+    "u_mha_axes": (2052, {"grid": ((4, 5, 6), 1.0), "other": ((3, 5, 6), 1.0),
+                          "vol": ((2, 3, 4, 6), 1.0)}),
     "u_einsum": (2044, {"x": ((5, 8), 1.0), "y": ((4, 3, 2), 1.0)}),
     "u_einsum_seq": (2045, {None: ((5, 8), 1.0)}),
     "a_seq_mlp": (2001, {None: ((784,), 1.0)}),
@@ -1995,6 +1998,20 @@ def model_specs(K, writer):
     # weights 0, so a fully masked row gives the output bias) rather than jax's
     # dot_product_attention; tf-keras averages such a row uniformly.
     # Returning its scores takes the same path; they are a second output.
+    # MultiHeadAttention over more than the steps of a sequence: by default over every axis
+    # between the batch and the features jointly, or over the attention_axes given, within
+    # each position of the others.
+    def u_mha_axes():
+        grid = K.Input((4, 5, 6), name="grid")
+        other = K.Input((3, 5, 6), name="other")
+        vol = K.Input((2, 3, 4, 6), name="vol")
+        MHA = L.MultiHeadAttention
+        both = MHA(2, 3, name="mha_all")(grid, grid)
+        rows = MHA(2, 4, attention_axes=(2,), name="mha_rows")(grid, grid)
+        cols = MHA(2, 3, attention_axes=(1,), name="mha_cols")(grid, other)
+        vol_out = MHA(1, 2, attention_axes=(1, 3), output_shape=5, name="mha_vol")(vol, vol)
+        return K.Model([grid, other, vol], [both, rows, cols, vol_out], name="u_mha_axes")
+
     def u_mha_dropout():
         ids = K.Input((7,), dtype="int32", name="ids")
         x = L.Embedding(20, 8, mask_zero=True, name="emb")(ids)
@@ -2010,6 +2027,13 @@ def model_specs(K, writer):
         return K.Model(ids, named, name="u_mha_dropout")
 
     specs += [
+        Spec("u_mha_axes", u_mha_axes, chain=False,
+             notes="3 inputs grid (4, 5, 6), other (3, 5, 6), vol (2, 3, 4, 6); 4 outputs: "
+                   "MultiHeadAttention(2, 3) over both axes of grid jointly (the default), "
+                   "MultiHeadAttention(2, 4, attention_axes=(2,)) over grid's second axis per "
+                   "row, MultiHeadAttention(2, 3, attention_axes=(1,)) from grid to other per "
+                   "column, MultiHeadAttention(1, 2, attention_axes=(1, 3), output_shape=5) over "
+                   "vol's first and third axes per position of its second"),
         Spec("u_mha_dropout", u_mha_dropout, chain=False,
              notes="input (7,) int32 ids (vocabulary 20, 0-padded, a row of padding only) -> "
                    "Embedding(20, 8, mask_zero) -> MultiHeadAttention(2, 4, dropout=0.1) "

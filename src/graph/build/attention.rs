@@ -205,15 +205,17 @@ impl Builder<'_> {
         let shape = |id: NodeId| self.nodes[id.0].shape.clone();
         let key = call.key.unwrap_or(call.value);
         let (q_shape, k_shape, v_shape) = (shape(call.query), shape(key), shape(call.value));
-        for s in [&q_shape, &k_shape, &v_shape] {
-            if s.len() != 2 {
-                return Err(bad(format!(
-                    "attends over an input of shape {}; keqv runs MultiHeadAttention on [batch, steps, features] only",
-                    describe_sample_shape(s)
-                )));
-            }
+        let rank = q_shape.len();
+        if rank < 2 || k_shape.len() != rank || v_shape.len() != rank {
+            return Err(bad(format!(
+                "attends over inputs of shapes {}, {} and {}; MultiHeadAttention needs a query, key and value of one rank with an axis to attend over; {MALFORMED}",
+                describe_sample_shape(&q_shape),
+                describe_sample_shape(&k_shape),
+                describe_sample_shape(&v_shape)
+            )));
         }
-        let config = MhaConfig::read(&layer.config, q_shape[1]).map_err(bad)?;
+        let config = MhaConfig::read(&layer.config, q_shape[rank - 1]).map_err(bad)?;
+        let axes = AttentionAxes::read(&layer.config, rank).map_err(bad)?;
         let MhaConfig {
             heads,
             key_dim,
@@ -221,11 +223,22 @@ impl Builder<'_> {
             out_dim,
             use_bias,
         } = config;
-        let tk = k_shape[0];
+        let sequence = axes.is_sequence();
+        if !sequence {
+            let masked = call.query_mask.or(call.value_mask).or(call.key_mask);
+            if masked.is_some() || call.attention_mask.is_some() || causal || scores {
+                return Err(bad(format!(
+                    "attends over the axes {:?} of its {}-axis inputs with a mask, a causal mask or its scores returned, which keqv cannot run yet; it runs MultiHeadAttention over several axes without them",
+                    axes.attend.iter().map(|a| a + 1).collect::<Vec<_>>(),
+                    rank + 1
+                )));
+            }
+        }
+        let tk = k_shape[..rank - 1].iter().product();
         let dims = [
-            (q_shape[1], key_dim),
-            (k_shape[1], key_dim),
-            (v_shape[1], value_dim),
+            (q_shape[rank - 1], key_dim),
+            (k_shape[rank - 1], key_dim),
+            (v_shape[rank - 1], value_dim),
             (heads * value_dim, out_dim),
         ];
         let mut expected = Vec::new();
@@ -313,7 +326,8 @@ impl Builder<'_> {
             .get("dropout")
             .and_then(Value::as_f64)
             .unwrap_or(0.0);
-        let keras3_einsums = self.dialect == Dialect::Keras3 && (dropout > 0.0 || scores);
+        let keras3_einsums =
+            self.dialect == Dialect::Keras3 && (dropout > 0.0 || scores || !sequence);
         let core = Attention {
             heads,
             own_key: true,
@@ -340,6 +354,12 @@ impl Builder<'_> {
         };
         // The core reads them in call order: query, value, key.
         let mut inputs = vec![projected[0], projected[2], projected[1]];
+        if !sequence {
+            for (input, role) in inputs.iter_mut().zip(["query", "value", "key"]) {
+                *input =
+                    self.attention_rows(layer, &format!("{name}/{role}/rows"), *input, &axes, bad)?;
+            }
+        }
         inputs.extend(call.query_mask);
         inputs.extend(keys_mask);
         inputs.extend(call.attention_mask);
@@ -349,15 +369,28 @@ impl Builder<'_> {
             emit_scores: true,
             ..core.clone()
         });
-        let core_id = self.push_checked(
+        // Attending over some axes only: the core runs once per position of the others.
+        let others = self.nodes[inputs[0].0].shape.len() == 3;
+        let core_op = match others {
+            true => Op::PerStep(Box::new(crate::ops::PerStep {
+                steps: self.nodes[inputs[0].0].shape[0],
+                op: Op::Attention(core),
+            })),
+            false => Op::Attention(core),
+        };
+        let mut core_id = self.push_checked(
             layer,
             &core_name,
             &class,
-            Op::Attention(core),
+            core_op,
             inputs.clone(),
             Vec::new(),
             bad,
         )?;
+        if !sequence {
+            let back = format!("{name}/attention/back");
+            core_id = self.attention_unrows(layer, &back, core_id, &q_shape, &axes, bad)?;
+        }
         let (op, w) = dense(out_dim, &weights[3 * per..]);
         let id = self.push_checked(
             layer,
@@ -387,6 +420,158 @@ impl Builder<'_> {
             )?);
         }
         Ok(ids)
+    }
+}
+
+impl Builder<'_> {
+    /// A projected `[…, heads·dim]` tensor as the rows the core attends over: the axes it does
+    /// not attend over first (Permute), then those it does, flattened into one (Reshape):
+    /// `[others, attended, heads·dim]`, or `[attended, heads·dim]` where it attends over all.
+    fn attention_rows(
+        &mut self,
+        layer: &LayerConfig,
+        name: &str,
+        input: NodeId,
+        axes: &AttentionAxes,
+        bad: &dyn Fn(String) -> Error,
+    ) -> Result<NodeId> {
+        let shape = self.nodes[input.0].shape.clone();
+        let order = axes.order();
+        let mut x = input;
+        if !is_identity(&order) {
+            let permute = Op::Permute(crate::ops::Permute {
+                dims: order.iter().map(|a| a + 1).collect(),
+                flatten: false,
+            });
+            x = self.push_checked(
+                layer,
+                &format!("{name}/permute"),
+                "Permute",
+                permute,
+                vec![x],
+                vec![],
+                bad,
+            )?;
+        }
+        let size = |set: &[usize]| set.iter().map(|&a| shape[a]).product::<usize>();
+        let mut rows = Vec::new();
+        if !axes.other.is_empty() {
+            rows.push(size(&axes.other));
+        }
+        rows.extend([size(&axes.attend), shape[shape.len() - 1]]);
+        let reshape = Op::Reshape(crate::ops::Reshape { shape: rows });
+        self.push_checked(layer, name, "Reshape", reshape, vec![x], vec![], bad)
+    }
+
+    /// The core's rows given back the query's axes (Reshape, then the inverse Permute).
+    fn attention_unrows(
+        &mut self,
+        layer: &LayerConfig,
+        name: &str,
+        input: NodeId,
+        query: &[usize],
+        axes: &AttentionAxes,
+        bad: &dyn Fn(String) -> Error,
+    ) -> Result<NodeId> {
+        let features = *self.nodes[input.0].shape.last().expect("rows");
+        let order = axes.order();
+        let permuted: Vec<usize> = order[..order.len() - 1]
+            .iter()
+            .map(|&a| query[a])
+            .chain([features])
+            .collect();
+        let reshape = Op::Reshape(crate::ops::Reshape { shape: permuted });
+        let x = self.push_checked(layer, name, "Reshape", reshape, vec![input], vec![], bad)?;
+        if is_identity(&order) {
+            return Ok(x);
+        }
+        let mut inverse = vec![0; order.len()];
+        for (j, &a) in order.iter().enumerate() {
+            inverse[a] = j + 1;
+        }
+        let permute = Op::Permute(crate::ops::Permute {
+            dims: inverse,
+            flatten: false,
+        });
+        self.push_checked(
+            layer,
+            &format!("{name}/permute"),
+            "Permute",
+            permute,
+            vec![x],
+            vec![],
+            bad,
+        )
+    }
+}
+
+fn is_identity(order: &[usize]) -> bool {
+    order.iter().enumerate().all(|(i, &a)| i == a)
+}
+
+/// The sample axes (the feature axis excluded) a MultiHeadAttention attends over jointly,
+/// and the others, each of whose positions it attends within separately.
+struct AttentionAxes {
+    attend: Vec<usize>,
+    other: Vec<usize>,
+    /// The inputs' sample rank, the feature axis included.
+    rank: usize,
+}
+
+impl AttentionAxes {
+    /// Keras's `attention_axes` (batch-inclusive, negative from the end of the projected
+    /// tensor, which has one axis more) for inputs of sample rank `rank`; by default every
+    /// axis between the batch and the features.
+    fn read(config: &Value, rank: usize) -> std::result::Result<Self, String> {
+        let all: Vec<usize> = (0..rank - 1).collect();
+        let attend = match config.get("attention_axes") {
+            None | Some(Value::Null) => all.clone(),
+            Some(v) => {
+                let list = match v {
+                    Value::Array(a) => a.clone(),
+                    other => vec![other.clone()],
+                };
+                let mut axes = Vec::new();
+                for a in &list {
+                    let Some(a) = a.as_i64() else {
+                        return Err(format!("has attention_axes {v}; {MALFORMED}"));
+                    };
+                    // Keras: `axis if axis >= 0 else (rank - 1) + axis` on the projected rank.
+                    let axis = if a >= 0 { a } else { rank as i64 + 1 + a };
+                    if axis < 1 || axis >= rank as i64 {
+                        return Err(format!(
+                            "has attention_axes {v}, which names the batch or the feature axis of its {}-axis inputs; {MALFORMED}",
+                            rank + 1
+                        ));
+                    }
+                    axes.push(axis as usize - 1);
+                }
+                axes.sort_unstable();
+                axes.dedup();
+                axes
+            }
+        };
+        let other = all.into_iter().filter(|a| !attend.contains(a)).collect();
+        Ok(AttentionAxes {
+            attend,
+            other,
+            rank,
+        })
+    }
+
+    /// Attending over the one step axis of `[steps, features]` inputs.
+    fn is_sequence(&self) -> bool {
+        self.rank == 2
+    }
+
+    /// The sample axes in rows order: the others, the attended, the features.
+    fn order(&self) -> Vec<usize> {
+        self.other
+            .iter()
+            .chain(&self.attend)
+            .copied()
+            .chain([self.rank - 1])
+            .collect()
     }
 }
 
@@ -438,15 +623,6 @@ impl MhaConfig {
                 }
             },
         };
-        match config.get("attention_axes") {
-            None | Some(Value::Null) => {}
-            Some(v) if v.as_array().is_some_and(|a| a.len() == 1 && (a[0] == 1 || a[0] == -2)) => {}
-            Some(v) => {
-                return Err(format!(
-                    "attends over axes {v}; keqv runs MultiHeadAttention over the steps of a sequence (attention_axes [1])"
-                ))
-            }
-        }
         for (key, what) in [
             ("use_gate", "a gate"),
             ("sliding_window", "a sliding window"),
