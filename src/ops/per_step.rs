@@ -17,7 +17,7 @@ pub struct PerStep {
 
 impl PerStep {
     pub fn name(&self) -> String {
-        format!("time_distributed({})", self.op.name())
+        format!("per_step({})", self.op.name())
     }
 
     /// One step's shape: the sample without its steps axis.

@@ -25,6 +25,19 @@ pub trait Real:
     ) -> bool {
         false
     }
+    /// `v = e^v` elementwise.
+    fn exp_slice(v: &mut [Self]) {
+        v.iter_mut().for_each(|x| *x = x.exp());
+    }
+    /// `v = 1 / (1 + e^−v)` elementwise.
+    fn sigmoid_slice(v: &mut [Self]) {
+        v.iter_mut()
+            .for_each(|x| *x = super::activation::sigmoid(*x));
+    }
+    /// `v = tanh v` elementwise.
+    fn tanh_slice(v: &mut [Self]) {
+        v.iter_mut().for_each(|x| *x = x.tanh());
+    }
 }
 
 impl Real for f32 {
@@ -50,6 +63,16 @@ impl Real for f32 {
         accumulate: bool,
     ) -> bool {
         super::gemm::sgemm_packed(a, b, c, accumulate)
+    }
+    // Vectorised: glibc's scalar calls dominate recurrent layers and softmaxes.
+    fn exp_slice(v: &mut [Self]) {
+        super::activation::lanes::exp_slice(v);
+    }
+    fn sigmoid_slice(v: &mut [Self]) {
+        super::activation::lanes::sigmoid_slice(v);
+    }
+    fn tanh_slice(v: &mut [Self]) {
+        super::activation::lanes::tanh_slice(v);
     }
 }
 

@@ -100,3 +100,72 @@ proptest! {
     }
 
 }
+
+/// float32 exp, sigmoid and tanh over slices (vectorised) against float64: within 4 ulp (and
+/// 2^-126 absolutely, where float32 results are no longer normal numbers), inf beyond float32,
+/// NaN for NaN, and the limits at ±inf.
+mod lanes {
+    use super::sigmoid;
+    use keqv::ops::activation::lanes::{exp_slice, sigmoid_slice, tanh_slice};
+    use proptest::prelude::*;
+
+    type Lane = (fn(&mut [f32]), fn(f64) -> f64, &'static str);
+    const LANES: [Lane; 3] = [
+        (exp_slice, f64::exp, "exp"),
+        (sigmoid_slice, sigmoid, "sigmoid"),
+        (tanh_slice, f64::tanh, "tanh"),
+    ];
+
+    fn check(values: &[f32]) {
+        for (f, exact, name) in LANES {
+            let mut got = values.to_vec();
+            f(&mut got);
+            for (&x, &g) in values.iter().zip(&got) {
+                let want = exact(f64::from(x));
+                if want.is_nan() {
+                    assert!(g.is_nan(), "{name}({x}) = {g}, want NaN");
+                    continue;
+                }
+                if want > f64::from(f32::MAX) {
+                    assert_eq!(g, f32::INFINITY, "{name}({x})");
+                    continue;
+                }
+                let bound = 4.0 * f64::from(f32::EPSILON) * want.abs() + 1.2e-38;
+                assert!(
+                    (f64::from(g) - want).abs() <= bound,
+                    "{name}({x}) = {g}, want {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn special_values_and_branch_edges() {
+        let mut v = vec![
+            0.0, -0.0, 1e-30, -1e-30, 1e-4, 0.2499, 0.25, 0.2501, -0.25, 1.0, -1.0, 9.0, -9.0,
+            20.0, -20.0, 87.0, -87.0, 88.0, -88.0, 89.0, -89.0, 100.0, -100.0, 1e30, -1e30,
+        ];
+        v.extend([
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            f32::MIN_POSITIVE,
+        ]);
+        // Lengths around the vector widths, so that the tails run too.
+        for len in [1, 7, 15, 16, 17, v.len()] {
+            check(&v[..len.min(v.len())]);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn within_four_ulp_of_float64(values in prop::collection::vec(-100.0f32..100.0, 1..80)) {
+            check(&values);
+        }
+
+        #[test]
+        fn within_four_ulp_near_zero(values in prop::collection::vec(-1.0f32..1.0, 1..80)) {
+            check(&values);
+        }
+    }
+}

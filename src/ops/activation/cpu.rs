@@ -25,9 +25,23 @@ pub fn apply<T: Real>(act: &Activation, x: &mut ArrayD<T>) {
             let max = T::from_f32(max);
             par_map_inplace(x, move |v| nan::clamp(nan::relu(v), T::zero(), max))
         }
+        Activation::Sigmoid => par_slices_inplace(x, T::sigmoid_slice),
+        Activation::Tanh => par_slices_inplace(x, T::tanh_slice),
         elementwise => {
             let act = *elementwise;
             par_map_inplace(x, move |v| scalar(&act, v))
+        }
+    }
+}
+
+/// `f` over the values of `x`, chunks of a contiguous array over all cores.
+fn par_slices_inplace<T: Real>(x: &mut ArrayD<T>, f: fn(&mut [T])) {
+    match x.as_slice_mut() {
+        Some(values) => values.par_chunks_mut(1 << 14).for_each(f),
+        None => {
+            let mut values: Vec<T> = x.iter().copied().collect();
+            f(&mut values);
+            x.iter_mut().zip(values).for_each(|(d, v)| *d = v);
         }
     }
 }
@@ -147,7 +161,8 @@ fn softmax_last_axis<T: Real>(x: &mut ArrayD<T>, log: bool) {
 /// Softmax of one row in place: exp(x − max) / Σ exp(x − max), NaN-propagating max.
 pub fn softmax_row<T: Real>(row: &mut [T]) {
     let max = row.iter().fold(T::neg_infinity(), |m, &v| nan::max(m, v));
-    row.iter_mut().for_each(|v| *v = (*v - max).exp());
+    row.iter_mut().for_each(|v| *v = *v - max);
+    T::exp_slice(row);
     let sum = ndarray::ArrayView1::from(&*row).sum();
     row.iter_mut().for_each(|v| *v = *v / sum);
 }

@@ -2,6 +2,7 @@
 //! activation strings of Dense and Activation layers, with each dialect's meaning.
 
 mod cpu;
+pub mod lanes;
 
 use ndarray::ArrayD;
 use serde::Serialize;

@@ -5,7 +5,7 @@ use ndarray::{s, Array2, Array3, ArrayD, ArrayView2, Axis, Ix2, Ix3, Zip};
 use rayon::prelude::*;
 
 use super::{Cell, Emit, Recurrent};
-use crate::ops::activation::{scalar, sigmoid};
+use crate::ops::activation::scalar;
 use crate::ops::gemm::{bias_rows, gemm};
 use crate::ops::{Activation, Real};
 
@@ -134,28 +134,18 @@ fn lstm_step<T: Real>(
 ) -> Array2<T> {
     let z = preactivation(xt, h, u);
     let mut h = Array2::<T>::zeros(h.raw_dim());
-    // Keras's default activations without the general per-element dispatch (same results).
-    match (r.recurrent_activation, r.activation) {
-        (Activation::Sigmoid, Activation::Tanh) => lstm_gates(&z, c, &mut h, sigmoid, |v| v.tanh()),
-        (rec, act) => lstm_gates(
-            &z,
-            c,
-            &mut h,
-            move |v| scalar(&rec, v),
-            move |v| scalar(&act, v),
-        ),
-    }
+    lstm_gates(&z, c, &mut h, &r.recurrent_activation, &r.activation);
     h
 }
 
 /// An LSTM's gates from the preactivations `z` (`[i, f, g, o]` blocks of `units`), row by row
-/// in parallel: `c = f·c + i·g`, `h = o·act(c)`.
+/// in parallel, each gate block activated as one slice: `c = f·c + i·g`, `h = o·act(c)`.
 fn lstm_gates<T: Real>(
     z: &Array2<T>,
     c: &mut Array2<T>,
     h: &mut Array2<T>,
-    rec: impl Fn(T) -> T + Sync,
-    act: impl Fn(T) -> T + Sync,
+    rec: &Activation,
+    act: &Activation,
 ) {
     let n = c.ncols();
     let rows: Vec<_> = z
@@ -164,13 +154,31 @@ fn lstm_gates<T: Real>(
         .zip(h.outer_iter_mut())
         .collect();
     rows.into_par_iter().for_each(|((z, mut c), mut h)| {
+        let mut gates = z.to_vec();
+        activate(rec, &mut gates[..2 * n]);
+        activate(act, &mut gates[2 * n..3 * n]);
+        activate(rec, &mut gates[3 * n..]);
+        let (i, rest) = gates.split_at(n);
+        let (f, rest) = rest.split_at(n);
+        let (g, o) = rest.split_at(n);
         for j in 0..n {
-            let (i, f) = (rec(z[j]), rec(z[n + j]));
-            let (g, o) = (act(z[2 * n + j]), rec(z[3 * n + j]));
-            c[j] = f * c[j] + i * g;
-            h[j] = o * act(c[j]);
+            c[j] = f[j] * c[j] + i[j] * g[j];
+        }
+        let mut out: Vec<T> = c.to_vec();
+        activate(act, &mut out);
+        for j in 0..n {
+            h[j] = o[j] * out[j];
         }
     });
+}
+
+/// `a` over a slice: vectorised for sigmoid and tanh (Keras's defaults), else per element.
+fn activate<T: Real>(a: &Activation, v: &mut [T]) {
+    match a {
+        Activation::Sigmoid => T::sigmoid_slice(v),
+        Activation::Tanh => T::tanh_slice(v),
+        other => v.iter_mut().for_each(|x| *x = scalar(other, *x)),
+    }
 }
 
 fn gru_step<T: Real>(
