@@ -53,6 +53,12 @@ pub fn translate(class: &str, config: &Value, from: Dialect, to: Dialect) -> Res
             flag(from)
         ));
     }
+    if to == Dialect::Keras3 && crate::ops::recurrent::cudnn::CLASSES.contains(&class) {
+        return Err(format!(
+            "{class} is a tf-keras layer that Keras 3 does not have: convert with {}",
+            flag(from)
+        ));
+    }
     let mut out = Map::new();
     for (key, value) in map {
         let value = match key.as_str() {
@@ -75,9 +81,18 @@ pub fn translate(class: &str, config: &Value, from: Dialect, to: Dialect) -> Res
                 continue;
             }
             // A wrapper's layers, translated as layers of their own.
-            "layer" | "backward_layer" if value.get("class_name").is_some() => {
+            "layer" | "backward_layer" | "cell" if value.get("class_name").is_some() => {
                 wrapped(value, from, to)?
             }
+            // A StackedRNNCells' cells, each translated as a layer of its own.
+            "cells" if class == "StackedRNNCells" => Value::Array(
+                value
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|cell| wrapped(cell, from, to))
+                    .collect::<Result<_, _>>()?,
+            ),
             "dtype" if class != "InputLayer" => dtype(value, to),
             "activation" => activation(value, from, to)?,
             "alpha" | "negative_slope" if class == "LeakyReLU" => {
