@@ -341,6 +341,25 @@ mod tests {
     }
 
     #[test]
+    fn rnn_cells_are_translated_and_cudnn_layers_kept_to_tf_keras() {
+        let cell = json!({"class_name": "GRUCell", "config": {"units": 2, "dtype": "float32"}});
+        let stacked = json!({"time_major": false, "cell": {"class_name": "StackedRNNCells",
+            "config": {"cells": [cell.clone(), cell]}}});
+        let out = translate("RNN", &stacked, Dialect::TfKeras2, Dialect::Keras3).unwrap();
+        assert!(out.get("time_major").is_none());
+        let cells = &out["cell"]["config"]["cells"];
+        assert_eq!(cells[1]["config"]["dtype"]["class_name"], "DTypePolicy");
+        let err = translate(
+            "CuDNNLSTM",
+            &json!({"units": 2}),
+            Dialect::TfKeras2,
+            Dialect::Keras3,
+        )
+        .unwrap_err();
+        assert!(err.contains("Keras 3 does not have"), "{err}");
+    }
+
+    #[test]
     fn keras3_to_tf_keras() {
         let config = json!({
             "name": "d", "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null},
