@@ -2081,7 +2081,9 @@ def cudnn_spec(K):
         seq = lstm(4, return_sequences=True, name="cudnn_lstm")(x)
         outputs = [seq,
                    gru(3, go_backwards=True, name="cudnn_gru")(x),
-                   gru(2, return_sequences=True, name="cudnn_gru_seq")(seq)]
+                   gru(2, return_sequences=True, name="cudnn_gru_seq")(seq),
+                   L.Bidirectional(lstm(2, return_sequences=True), merge_mode="sum",
+                                   name="bi_cudnn")(x)]
         outputs += [L.Activation("linear", name=n)(t)
                     for n, t in (("state_out", out), ("state_h", h), ("state_c", c))]
         return K.Model(x, outputs, name="w_cudnn")
@@ -2114,8 +2116,9 @@ def cudnn_spec(K):
                         "this file's weights through its own CuDNN conversion",
                 notes="input x (6, 4); CuDNNLSTM(3, return_state, go_backwards) cudnn_state, "
                       "CuDNNLSTM(4, return_sequences) cudnn_lstm -> CuDNNGRU(2, "
-                      "return_sequences) cudnn_gru_seq, CuDNNGRU(3, go_backwards) cudnn_gru; 6 "
-                      "outputs (the state layer's output, h and c through named identities); "
+                      "return_sequences) cudnn_gru_seq, CuDNNGRU(3, go_backwards) cudnn_gru, "
+                      "Bidirectional(CuDNNLSTM(2, return_sequences), sum) bi_cudnn; 7 outputs "
+                      "(the state layer's output, h and c through named identities); "
                       "the .keras is the equivalent LSTM / GRU(reset_after) model, its weights "
                       "the .h5's as tf-keras converts them")
 

@@ -161,7 +161,7 @@ impl Builder<'_> {
     }
 
     /// A CuDNN layer's weights: the file's, checked in its cuDNN layout, then laid out as the
-    /// LSTM's or GRU's it computes as. Keras refuses masks for these layers, so keqv does too.
+    /// LSTM's or GRU's it computes as.
     pub(super) fn cudnn_weights(
         &self,
         layer: &LayerConfig,
@@ -170,23 +170,51 @@ impl Builder<'_> {
     ) -> Result<Vec<Weight>> {
         let bad =
             |detail: String| Error::layer(self.path, &layer.name, layer.display_class(), detail);
-        if r.masked {
-            return Err(bad(
-                "is given a mask, which Keras's CuDNN layers refuse; remove the masking before it or use LSTM/GRU".into(),
-            ));
-        }
-        let features = input.last().copied().unwrap_or(0);
-        let expected = recurrent::cudnn::file_weights(r, features);
+        let expected = file_specs(&layer.class_name, r, input).map_err(&bad)?;
         let file = self.checked_weights(layer, expected, &bad)?;
-        let [kernel, recurrent_kernel, bias] = [0, 1, 2].map(|i| &*file[i].value);
-        let converted = recurrent::cudnn::to_layer_layout(r, [kernel, recurrent_kernel, bias]);
-        Ok(file
-            .iter()
-            .zip(converted)
-            .map(|(w, value)| Weight {
-                name: w.name.clone(),
-                value: Arc::new(value),
-            })
-            .collect())
+        in_layer_layout(&layer.class_name, r, file).map_err(bad)
     }
+}
+
+/// The variables a recurrent layer of `class` keeps in the file: a CuDNN layer's in their
+/// cuDNN layout, any other's as its op reads them.
+pub(super) fn file_specs(
+    class: &str,
+    r: &recurrent::Recurrent,
+    input: &[usize],
+) -> std::result::Result<Vec<WeightSpec>, String> {
+    match recurrent::cudnn::cell(class) {
+        Some(_) => Ok(recurrent::cudnn::file_weights(
+            r,
+            input.last().copied().unwrap_or(0),
+        )),
+        None => Op::Recurrent(r.clone()).weights(input),
+    }
+}
+
+/// A recurrent layer's variables from the file (as [`file_specs`]) as its op reads them: a
+/// CuDNN layer's converted. Keras refuses masks for CuDNN layers, so keqv does too.
+pub(super) fn in_layer_layout(
+    class: &str,
+    r: &recurrent::Recurrent,
+    file: Vec<Weight>,
+) -> std::result::Result<Vec<Weight>, String> {
+    if recurrent::cudnn::cell(class).is_none() {
+        return Ok(file);
+    }
+    if r.masked {
+        return Err(format!(
+            "{class} is given a mask, which Keras's CuDNN layers refuse; remove the masking before it or use LSTM/GRU"
+        ));
+    }
+    let [kernel, recurrent_kernel, bias] = [0, 1, 2].map(|i| &*file[i].value);
+    let converted = recurrent::cudnn::to_layer_layout(r, [kernel, recurrent_kernel, bias]);
+    Ok(file
+        .iter()
+        .zip(converted)
+        .map(|(w, value)| Weight {
+            name: w.name.clone(),
+            value: Arc::new(value),
+        })
+        .collect())
 }
