@@ -123,6 +123,9 @@ impl Builder<'_> {
             else {
                 return Err(bad(format!("cell {k} is no recurrent cell; {MALFORMED}")));
             };
+            if r.units == 0 {
+                return Err(bad(format!("cell {k} has 0 units; {MALFORMED}")));
+            }
             r.masked = mask.is_some();
             let last = k + 1 == cells.len();
             r.reverse_output = !last && r.go_backwards;

@@ -68,7 +68,7 @@ fn per_gate(
         .into_dimensionality::<Ix2>()
         .expect("a 2-D kernel, checked when read");
     let mut out = m.to_owned();
-    for g in 0..m.ncols() / units {
+    for g in 0..m.ncols().checked_div(units).unwrap_or(0) {
         let cols = ndarray::s![.., g * units..(g + 1) * units];
         let block = f(m.slice(cols));
         out.slice_mut(cols).assign(
