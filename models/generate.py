@@ -69,6 +69,7 @@ WEIGHT_SEED = {
     "u_mha_dropout": 1047, "s_text_func": 1048,
     "t_timedist": 1049, "t_timedist_seq": 1050, "v_bi_states": 1051,
     "u_mha_axes": 1052,
+    "w_rnn_cells": 1053, "w_stacked_cells": 1054, "w_rnn_cells_seq": 1055, "w_cudnn": 1056,
 }
 # (also the order of the models in fixtures.json: by writer, then by this order)
 
@@ -124,6 +125,7 @@ INPUT_SPEC = {
     "q_op_layers": (2033, {"x": ((4, 3), 2.0), "y": ((4, 3), 2.0)}),
     "r_recurrent": (2034, {"seq": ((7, 5), 1.0)}),
     "r_recurrent_seq": (2035, {None: ((6, 3), 1.0)}),
+    "w_cudnn": (2056, {None: ((6, 4), 1.0)}),
 }
 
 # models whose tf-keras writer runs without oneDNN (see the module docstring)
@@ -224,8 +226,24 @@ def clips(seed, shape, nonfinite=False):
     return x
 
 
+def rnn_cell_inputs(seed, steps, feat_steps, nonfinite=False):
+    """w_rnn_cells, w_stacked_cells: token ids (vocabulary 20, 0-padded) and feature steps (4
+    features); with `nonfinite`, NaN, +inf and -inf steps in samples 0-2 (what a recurrent layer
+    carries on through its state)."""
+    feats = np.random.default_rng(seed).standard_normal((BATCH, feat_steps, 4)).astype(np.float32)
+    if nonfinite:
+        feats[0, 3, 1] = np.nan
+        feats[1, feat_steps - 1, :] = np.inf
+        feats[2, 0, 2] = -np.inf
+    return {"ids": token_ids(seed, steps, 20), "feats": feats}
+
+
 # models whose inputs are fixed arrays rather than seeded normal draws
 FIXED_INPUTS = {
+    "w_rnn_cells": lambda: rnn_cell_inputs(2053, 8, 6, nonfinite=True),
+    "w_stacked_cells": lambda: rnn_cell_inputs(2054, 9, 7),
+    "w_rnn_cells_seq": lambda: {None: token_ids(2055, 8, 20)},
+
     "s_masking": masking_inputs,
     "s_text_seq": lambda: {None: token_ids(2037, 10, 30)},
     "s_text_cnn": lambda: {None: token_ids(2038, 12, 30)},
@@ -421,7 +439,7 @@ class Spec:
     def __init__(self, name, build, order=None, formats=("keras", "h5"), chain=True,
                  custom=None, runnable=True, notes="", post=None, weights_files=False,
                  nonfinite=False, reload_note=None, load_custom=None, h5_build=None,
-                 h5_note=""):
+                 h5_note="", reference=None):
         self.name = name
         self.build = build          # () -> model (called after clear_session)
         self.order = order          # canonical layer order for fill(): names, or model -> names
@@ -437,6 +455,8 @@ class Spec:
         self.load_custom = load_custom or {}  # custom_objects a reload needs (unregistered classes)
         self.h5_build = h5_build    # () -> the model saved as .h5 when this writer cannot save
         self.h5_note = h5_note      # `build`'s: same weights, same predictions; why, in h5_note
+        self.reference = reference  # (path) -> the model whose predictions stand for the file's
+                                    # where this Keras cannot run the file's layers here
 
 
 def model_specs(K, writer):
@@ -2085,7 +2105,149 @@ def model_specs(K, writer):
                    "causal; Add, LayerNormalization, Dense(32, relu), Dense(16), Add, "
                    "LayerNormalization) -> GlobalAveragePooling1D (masked) -> Dense(3, softmax)"),
     ]
+    specs += rnn_cell_specs(K, writer)
     return specs, dropped
+
+
+def rnn_cell_specs(K, writer):
+    """The RNN layer over cells (SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCells) in both
+    dialects, and tf-keras's legacy CuDNNLSTM / CuDNNGRU."""
+    L = K.layers
+
+    def named(pairs):
+        # several outputs of one layer: each through a named identity (unique output names)
+        return [L.Activation("linear", name=n)(t) for n, t in pairs]
+
+    # RNN over one cell, as the LSTM / GRU / SimpleRNN layer of the cell's config: on feats
+    # (NaN, +inf, -inf steps in samples 0-2) and on a masked embedding (0-padded ids), with
+    # return_sequences, go_backwards, GRUCell(reset_after=False), use_bias=False,
+    # zero_output_for_mask, return_state and inside Bidirectional.
+    def w_rnn_cells():
+        ids = K.Input((8,), dtype="int32", name="ids")
+        feats = K.Input((6, 4), name="feats")
+        emb = L.Embedding(20, 5, mask_zero=True, name="emb")(ids)
+        out, h, c = L.RNN(L.LSTMCell(3, use_bias=False), return_state=True,
+                          name="rnn_state")(emb)
+        return K.Model([ids, feats], [
+            L.RNN(L.LSTMCell(4), return_sequences=True, name="rnn_lstm")(feats),     # (6, 4)
+            L.RNN(L.GRUCell(3), go_backwards=True, name="rnn_gru_back")(feats),       # (3,)
+            L.RNN(L.GRUCell(3, reset_after=False), return_sequences=True,
+                  name="rnn_gru_before")(emb),                                         # (8, 3)
+            L.RNN(L.SimpleRNNCell(3, activation="relu"), return_sequences=True,
+                  go_backwards=True, name="rnn_simple_back")(emb),                     # (8, 3)
+            L.RNN(L.LSTMCell(2), return_sequences=True, zero_output_for_mask=True,
+                  name="rnn_zero")(emb),                                               # (8, 2)
+            L.Bidirectional(L.RNN(L.GRUCell(2), return_sequences=True),
+                            name="bi_rnn")(emb),                                       # (8, 4)
+        ] + named([("state_out", out), ("state_h", h), ("state_c", c)]), name="w_rnn_cells")
+
+    # StackedRNNCells (and a list of cells): cell k reads cell k-1's output at each step; with
+    # go_backwards every cell steps from the end; with a mask every cell keeps its state on
+    # padded steps.
+    def w_stacked_cells():
+        ids = K.Input((9,), dtype="int32", name="ids")
+        feats = K.Input((7, 4), name="feats")
+        emb = L.Embedding(20, 5, mask_zero=True, name="emb")(ids)
+        return K.Model([ids, feats], [
+            L.RNN([L.LSTMCell(4), L.GRUCell(3)], return_sequences=True,
+                  name="stack_seq")(emb),                                              # (9, 3)
+            L.RNN(L.StackedRNNCells([L.SimpleRNNCell(3), L.LSTMCell(2)]), go_backwards=True,
+                  name="stack_back")(emb),                                             # (2,)
+            L.RNN([L.LSTMCell(3), L.LSTMCell(2)], go_backwards=True, return_sequences=True,
+                  name="stack_back_seq")(emb),                                         # (9, 2)
+            L.RNN([L.GRUCell(3), L.GRUCell(2), L.SimpleRNNCell(2)], go_backwards=True,
+                  return_sequences=True, name="stack_three")(feats),                   # (7, 2)
+        ], name="w_stacked_cells")
+
+    def w_rnn_cells_seq():
+        return K.Sequential([K.Input((8,), dtype="int32"),
+                             L.Embedding(20, 5, mask_zero=True),
+                             L.RNN(L.LSTMCell(6), return_sequences=True),
+                             L.RNN([L.GRUCell(4), L.SimpleRNNCell(3)]),
+                             L.Dense(2)], name="w_rnn_cells_seq")
+
+    specs = [
+        Spec("w_rnn_cells", w_rnn_cells, chain=False, nonfinite=True,
+             notes="2 inputs ids (8,) int32 (vocabulary 20, 0-padded) and feats (6, 4) with "
+                   "NaN, +inf, -inf in samples 0-2; 9 outputs, each an RNN over one cell: "
+                   "LSTMCell(4) return_sequences and GRUCell(3) go_backwards on feats; on "
+                   "Embedding(20, 5, mask_zero): GRUCell(3, reset_after=False) "
+                   "return_sequences, SimpleRNNCell(3, relu) return_sequences go_backwards, "
+                   "LSTMCell(2) return_sequences zero_output_for_mask, Bidirectional(RNN("
+                   "GRUCell(2), return_sequences)), LSTMCell(3, use_bias=False) return_state "
+                   "(output, h, c)"),
+        Spec("w_stacked_cells", w_stacked_cells, chain=False,
+             notes="2 inputs ids (9,) int32 (vocabulary 20, 0-padded) and feats (7, 4); 4 "
+                   "outputs, each an RNN over stacked cells: [LSTMCell(4), GRUCell(3)] "
+                   "return_sequences and StackedRNNCells([SimpleRNNCell(3), LSTMCell(2)]) "
+                   "go_backwards and [LSTMCell(3), LSTMCell(2)] go_backwards return_sequences "
+                   "on Embedding(20, 5, mask_zero); [GRUCell(3), GRUCell(2), SimpleRNNCell(2)] "
+                   "go_backwards return_sequences on feats"),
+        Spec("w_rnn_cells_seq", w_rnn_cells_seq,
+             notes="Sequential Embedding(20, 5, mask_zero) -> RNN(LSTMCell(6), "
+                   "return_sequences) -> RNN([GRUCell(4), SimpleRNNCell(3)]) -> Dense(2); input "
+                   "(8,) int32 ids, 0-padded (a chain)"),
+    ]
+    if writer == "tfk":
+        specs.append(cudnn_spec(K))
+    return specs
+
+
+def cudnn_spec(K):
+    """w_cudnn: tf-keras's legacy CuDNNLSTM / CuDNNGRU, which TensorFlow builds and saves here
+    but runs only on a GPU. The .h5 holds the CuDNN layers (weights drawn for their own layout:
+    biases [8 units] and [6 units]); Keras's predictions come from the equivalent LSTM and
+    GRU(reset_after=True) model loading that file, through tf-keras's own conversion of CuDNN
+    weights (hdf5_format._convert_rnn_weights). The .keras is that equivalent model."""
+    from tf_keras.src.layers import CuDNNGRU, CuDNNLSTM
+    L = K.layers
+
+    def build(lstm, gru):
+        x = K.Input((6, 4), name="x")
+        out, h, c = lstm(3, return_state=True, go_backwards=True, name="cudnn_state")(x)
+        seq = lstm(4, return_sequences=True, name="cudnn_lstm")(x)
+        outputs = [seq,
+                   gru(3, go_backwards=True, name="cudnn_gru")(x),
+                   gru(2, return_sequences=True, name="cudnn_gru_seq")(seq),
+                   L.Bidirectional(lstm(2, return_sequences=True), merge_mode="sum",
+                                   name="bi_cudnn")(x)]
+        outputs += [L.Activation("linear", name=n)(t)
+                    for n, t in (("state_out", out), ("state_h", h), ("state_c", c))]
+        return K.Model(x, outputs, name="w_cudnn")
+
+    def cudnn():
+        return build(CuDNNLSTM, CuDNNGRU)
+
+    def equivalent():
+        return build(L.LSTM, lambda *a, **k: L.GRU(*a, reset_after=True, **k))
+
+    def reference(path):
+        model = equivalent()
+        model.load_weights(path)
+        return model
+
+    def cudnn_weights(model):
+        # the CuDNN model's weights (drawn as fill() draws them), through a file as Keras
+        # converts them when loading
+        source = cudnn()
+        fill(K, source, WEIGHT_SEED["w_cudnn"])
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "cudnn.h5")
+            source.save(path)
+            model.load_weights(path)
+
+    return Spec("w_cudnn", equivalent, chain=False, post=cudnn_weights,
+                h5_build=cudnn, reference=reference,
+                h5_note="the file holds CuDNNLSTM / CuDNNGRU layers (TensorFlow runs them only "
+                        "on a GPU); expected = tf-keras's LSTM / GRU(reset_after) model loading "
+                        "this file's weights through its own CuDNN conversion",
+                notes="input x (6, 4); CuDNNLSTM(3, return_state, go_backwards) cudnn_state, "
+                      "CuDNNLSTM(4, return_sequences) cudnn_lstm -> CuDNNGRU(2, "
+                      "return_sequences) cudnn_gru_seq, CuDNNGRU(3, go_backwards) cudnn_gru, "
+                      "Bidirectional(CuDNNLSTM(2, return_sequences), sum) bi_cudnn; 7 outputs "
+                      "(the state layer's output, h and c through named identities); "
+                      "the .keras is the equivalent LSTM / GRU(reset_after) model, its weights "
+                      "the .h5's as tf-keras converts them")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -2194,8 +2356,11 @@ def run_writer(writer, entries_path, only=None):
                 model.save(path)
             # reload with the same Keras and check it reproduces the prediction
             try:
-                again = K.models.load_model(path, custom_objects=dict(
-                    spec.load_custom, times_two_plus_one=times_two_plus_one), **load_kw)
+                if spec.reference is not None:
+                    again = spec.reference(path)
+                else:
+                    again = K.models.load_model(path, custom_objects=dict(
+                        spec.load_custom, times_two_plus_one=times_two_plus_one), **load_kw)
                 d = max_diff(y, as_outputs(again, again.predict(x, verbose=0)))
                 if d > 0:
                     problems.append("%s reload diff %.3g" % (rel(path), d))

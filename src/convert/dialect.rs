@@ -53,6 +53,12 @@ pub fn translate(class: &str, config: &Value, from: Dialect, to: Dialect) -> Res
             flag(from)
         ));
     }
+    if to == Dialect::Keras3 && crate::ops::recurrent::cudnn::CLASSES.contains(&class) {
+        return Err(format!(
+            "{class} is a tf-keras layer that Keras 3 does not have: convert with {}",
+            flag(from)
+        ));
+    }
     let mut out = Map::new();
     for (key, value) in map {
         let value = match key.as_str() {
@@ -75,9 +81,18 @@ pub fn translate(class: &str, config: &Value, from: Dialect, to: Dialect) -> Res
                 continue;
             }
             // A wrapper's layers, translated as layers of their own.
-            "layer" | "backward_layer" if value.get("class_name").is_some() => {
+            "layer" | "backward_layer" | "cell" if value.get("class_name").is_some() => {
                 wrapped(value, from, to)?
             }
+            // A StackedRNNCells' cells, each translated as a layer of its own.
+            "cells" if class == "StackedRNNCells" => Value::Array(
+                value
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|cell| wrapped(cell, from, to))
+                    .collect::<Result<_, _>>()?,
+            ),
             "dtype" if class != "InputLayer" => dtype(value, to),
             "activation" => activation(value, from, to)?,
             "alpha" | "negative_slope" if class == "LeakyReLU" => {
@@ -323,6 +338,25 @@ mod tests {
             Dialect::Keras3,
         );
         assert_eq!(out.unwrap(), json!({"axis": 1}));
+    }
+
+    #[test]
+    fn rnn_cells_are_translated_and_cudnn_layers_kept_to_tf_keras() {
+        let cell = json!({"class_name": "GRUCell", "config": {"units": 2, "dtype": "float32"}});
+        let stacked = json!({"time_major": false, "cell": {"class_name": "StackedRNNCells",
+            "config": {"cells": [cell.clone(), cell]}}});
+        let out = translate("RNN", &stacked, Dialect::TfKeras2, Dialect::Keras3).unwrap();
+        assert!(out.get("time_major").is_none());
+        let cells = &out["cell"]["config"]["cells"];
+        assert_eq!(cells[1]["config"]["dtype"]["class_name"], "DTypePolicy");
+        let err = translate(
+            "CuDNNLSTM",
+            &json!({"units": 2}),
+            Dialect::TfKeras2,
+            Dialect::Keras3,
+        )
+        .unwrap_err();
+        assert!(err.contains("Keras 3 does not have"), "{err}");
     }
 
     #[test]

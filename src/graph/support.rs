@@ -360,6 +360,8 @@ mod tests {
                 json!({"scale": 0.5})
             } else if class == "Embedding" {
                 json!({"input_dim": 5, "output_dim": 2})
+            } else if class == "RNN" {
+                json!({"cell": {"class_name": "GRUCell", "config": {"units": 2}}})
             } else {
                 json!({"units": 2, "target_shape": [4], "dims": [1], "padding": 1, "cropping": 1,
                        "n": 2, "height": 2, "width": 2, "groups": 1})
@@ -369,7 +371,7 @@ mod tests {
                 &[4, 4, 4, 2]
             } else if dims.ends_with("2D") || matches!(class, "Resizing" | "CenterCrop") {
                 &[4, 4, 2]
-            } else if dims.ends_with("1D") || matches!(class, "SimpleRNN" | "LSTM" | "GRU") {
+            } else if dims.ends_with("1D") || crate::ops::recurrent::CLASSES.contains(&class) {
                 &[4, 2]
             } else {
                 &[4]

@@ -102,8 +102,9 @@ pub fn output_count(class: &str, config: &Value, kwargs: &Value) -> usize {
         {
             2
         }
-        "LSTM" if flag(config, "return_state") => 3,
-        "GRU" | "SimpleRNN" if flag(config, "return_state") => 2,
+        "LSTM" | "CuDNNLSTM" if flag(config, "return_state") => 3,
+        "GRU" | "SimpleRNN" | "CuDNNGRU" if flag(config, "return_state") => 2,
+        "RNN" if flag(config, "return_state") => 1 + recurrent::cells::state_count(config),
         "Bidirectional" => {
             let outputs = if config.get("merge_mode") == Some(&Value::Null) {
                 2

@@ -66,6 +66,11 @@ impl Builder<'_> {
             self.findings.status.insert(name.clone(), status);
             return self.bidirectional(layer, name, inputs[0], mask);
         }
+        if layer.class_name == "RNN" && crate::ops::recurrent::cells::cell_count(&layer.config) > 1
+        {
+            self.findings.status.insert(name.clone(), status);
+            return self.stacked_cells(layer, name, inputs, mask);
+        }
         if layer.class_name == "EinsumDense" && inputs.len() == 1 {
             self.findings.status.insert(name.clone(), status);
             return self.einsum_dense(layer, name, inputs[0]);
@@ -245,6 +250,11 @@ impl Builder<'_> {
     ) -> Result<Vec<Weight>> {
         let path = self.path;
         let bad = |detail: String| Error::layer(path, &layer.name, layer.display_class(), detail);
+        if let (Op::Recurrent(r), Some(_)) =
+            (op, crate::ops::recurrent::cudnn::cell(&layer.class_name))
+        {
+            return self.cudnn_weights(layer, r, input);
+        }
         let expected = op
             .weights(input)
             .map_err(|e| bad(format!("{e}; {MALFORMED}")))?;

@@ -94,3 +94,134 @@ impl Builder<'_> {
         Ok(out)
     }
 }
+
+impl Builder<'_> {
+    /// An RNN over StackedRNNCells: one recurrent node per cell, each but the last returning
+    /// its sequence to the next (`rnn/cell_0`, …; the last is named after the layer). Going
+    /// backwards, every cell steps from the last step to the first, and the sequences between
+    /// them are turned back into input order, so that the mask still lines up with them.
+    pub(super) fn stacked_cells(
+        &mut self,
+        layer: &LayerConfig,
+        name: String,
+        inputs: &[NodeId],
+        mask: Option<NodeId>,
+    ) -> Result<Vec<NodeId>> {
+        let bad = |detail: String| Error::layer(self.path, &layer.name, "RNN", detail);
+        if inputs.len() != 1 {
+            return Err(bad(
+                "runs stacked cells from an initial_state, which keqv cannot run yet; call it without initial_state".into(),
+            ));
+        }
+        if layer.config.get("return_state").and_then(Value::as_bool) == Some(true) {
+            return Err(bad(
+                "runs stacked cells with return_state (the states of every cell), which keqv cannot run yet; re-save the model with return_state=False".into(),
+            ));
+        }
+        let cells = recurrent::cells::cell_layers(&layer.config).map_err(&bad)?;
+        let mut shape = self.nodes[inputs[0].0].shape.clone();
+        let mut steps = Vec::new();
+        for (k, cell) in cells.iter().enumerate() {
+            let Some(Op::Recurrent(mut r)) =
+                translate(cell.class, &cell.config, &shape, self.dialect).map_err(&bad)?
+            else {
+                return Err(bad(format!("cell {k} is no recurrent cell; {MALFORMED}")));
+            };
+            if r.units == 0 {
+                return Err(bad(format!("cell {k} has 0 units; {MALFORMED}")));
+            }
+            r.masked = mask.is_some();
+            let last = k + 1 == cells.len();
+            r.reverse_output = !last && r.go_backwards;
+            let specs = Op::Recurrent(r.clone()).weights(&shape).map_err(&bad)?;
+            let out = r.output_shape(&shape).map_err(&bad)?;
+            steps.push((r, specs, std::mem::replace(&mut shape, out)));
+        }
+        let expected = steps.iter().flat_map(|(_, s, _)| s.clone()).collect();
+        let mut weights = self.checked_weights(layer, expected, &bad)?.into_iter();
+        let mut input = inputs[0];
+        let count = steps.len();
+        for (k, (r, specs, _)) in steps.into_iter().enumerate() {
+            let last = k + 1 == count;
+            let mut node_inputs = vec![input];
+            node_inputs.extend(mask);
+            let (node_name, class) = if last {
+                (name.clone(), layer.display_class().to_string())
+            } else {
+                (format!("{name}/cell_{k}"), r.name())
+            };
+            let own = weights.by_ref().take(specs.len()).collect();
+            input = self.push_checked(
+                layer,
+                &node_name,
+                &class,
+                Op::Recurrent(r),
+                node_inputs,
+                own,
+                &bad,
+            )?;
+        }
+        if let Some(out_mask) = self.output_mask(layer, input, inputs[0], mask)? {
+            self.masks.insert(input, out_mask);
+        }
+        Ok(vec![input])
+    }
+
+    /// A CuDNN layer's weights: the file's, checked in its cuDNN layout, then laid out as the
+    /// LSTM's or GRU's it computes as.
+    pub(super) fn cudnn_weights(
+        &self,
+        layer: &LayerConfig,
+        r: &recurrent::Recurrent,
+        input: &[usize],
+    ) -> Result<Vec<Weight>> {
+        let bad =
+            |detail: String| Error::layer(self.path, &layer.name, layer.display_class(), detail);
+        let expected = file_specs(&layer.class_name, r, input).map_err(&bad)?;
+        let file = self.checked_weights(layer, expected, &bad)?;
+        in_layer_layout(&layer.class_name, r, file).map_err(bad)
+    }
+}
+
+/// The variables a recurrent layer of `class` keeps in the file: a CuDNN layer's in their
+/// cuDNN layout, any other's as its op reads them.
+pub(super) fn file_specs(
+    class: &str,
+    r: &recurrent::Recurrent,
+    input: &[usize],
+) -> std::result::Result<Vec<WeightSpec>, String> {
+    match recurrent::cudnn::cell(class) {
+        Some(_) => Ok(recurrent::cudnn::file_weights(
+            r,
+            input.last().copied().unwrap_or(0),
+        )),
+        None => Op::Recurrent(r.clone()).weights(input),
+    }
+}
+
+/// A recurrent layer's variables from the file (as [`file_specs`]) as its op reads them: a
+/// CuDNN layer's converted. Keras refuses masks for CuDNN layers, so keqv does too.
+pub(super) fn in_layer_layout(
+    class: &str,
+    r: &recurrent::Recurrent,
+    file: Vec<Weight>,
+) -> std::result::Result<Vec<Weight>, String> {
+    if recurrent::cudnn::cell(class).is_none() {
+        return Ok(file);
+    }
+    if r.masked {
+        return Err(format!(
+            "{class} is given a mask, which Keras's CuDNN layers refuse; remove the masking before it or use LSTM/GRU"
+        ));
+    }
+    let [kernel, recurrent_kernel, bias] = [0, 1, 2].map(|i| &*file[i].value);
+    let converted = recurrent::cudnn::to_layer_layout(r, [kernel, recurrent_kernel, bias]);
+    Ok(file
+        .iter()
+        .zip(converted)
+        .map(|(w, value)| Weight {
+            name: w.name.clone(),
+            value: Arc::new(value),
+        })
+        .collect())
+}

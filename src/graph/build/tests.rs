@@ -93,3 +93,79 @@ fn refuses_node_names_that_clash() {
         .to_string();
     assert!(err.contains("is called 'd#1' in the graph"), "{err}");
 }
+
+/// A model `seq (5, 3) -> [Masking] -> layer`, built with placeholder weights.
+fn sequence_model(layer: Value, masked: bool) -> Result<Graph> {
+    let seq = json!({"class_name": "InputLayer", "name": "seq",
+        "config": {"name": "seq", "batch_shape": [null, 5, 3]}, "inbound_nodes": []});
+    let masking = json!({"class_name": "Masking", "name": "masking",
+        "config": {"name": "masking", "mask_value": 0.0},
+        "inbound_nodes": [{"args": [tensor_ref("seq", 0)], "kwargs": {}}]});
+    let mut layer = layer;
+    let from = if masked { "masking" } else { "seq" };
+    layer["inbound_nodes"] = json!([{"args": [tensor_ref(from, 0)], "kwargs": {}}]);
+    let mut layers = vec![seq];
+    if masked {
+        layers.push(masking);
+    }
+    layers.push(layer);
+    let config = json!({"class_name": "Functional", "config": {
+        "name": "m", "layers": layers,
+        "input_layers": [["seq", 0, 0]], "output_layers": [["rnn", 0, 0]]}});
+    build_with_placeholder_weights(&keras_model(&config), &BuildOptions::default(), 1 << 12)
+}
+
+fn cell(class: &str, units: usize) -> Value {
+    json!({"class_name": class, "config": {"name": class.to_lowercase(), "units": units}})
+}
+
+fn rnn(config: Value) -> Value {
+    json!({"class_name": "RNN", "name": "rnn", "config": config})
+}
+
+/// Stacked cells become one recurrent node per cell, the last named after the layer; what
+/// keqv cannot run of them is refused with the reason.
+#[test]
+fn stacked_cells_are_a_chain_and_their_states_are_refused() {
+    let stack = json!({"class_name": "StackedRNNCells",
+        "config": {"cells": [cell("LSTMCell", 4), cell("GRUCell", 2)]}});
+    let graph = sequence_model(
+        rnn(json!({"name": "rnn", "go_backwards": true, "cell": stack})),
+        true,
+    )
+    .unwrap();
+    let first = graph.node(graph.find("rnn/cell_0").unwrap());
+    let last = graph.node(graph.find("rnn").unwrap());
+    let (Op::Recurrent(a), Op::Recurrent(b)) = (&first.op, &last.op) else {
+        panic!("recurrent nodes");
+    };
+    assert!(a.return_sequences && a.reverse_output && a.masked && a.go_backwards);
+    assert!(!b.return_sequences && !b.reverse_output && b.masked && b.go_backwards);
+    assert_eq!(last.shape, [2]);
+    let err = sequence_model(
+        rnn(json!({"name": "rnn", "return_state": true, "cell": stack})),
+        false,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("stacked cells with return_state"), "{err}");
+    let err = sequence_model(
+        rnn(json!({"name": "rnn", "cell": cell("ConvLSTMCell", 2)})),
+        false,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("RNN over a ConvLSTMCell cell is not supported"),
+        "{err}"
+    );
+}
+
+/// Keras refuses a mask into a CuDNN layer; so does keqv.
+#[test]
+fn cudnn_layers_refuse_masks() {
+    let layer = |name: &str| json!({"class_name": "CuDNNGRU", "name": name, "config": {"name": name, "units": 2}});
+    assert!(sequence_model(layer("rnn"), false).is_ok());
+    let err = sequence_model(layer("rnn"), true).unwrap_err().to_string();
+    assert!(err.contains("Keras's CuDNN layers refuse"), "{err}");
+}

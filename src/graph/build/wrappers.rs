@@ -6,6 +6,7 @@
 //! its layer to every step: the layers whose op already treats extra leading axes as rows
 //! (Dense, activations, the identities) run as they are, any other as a `PerStep` op.
 
+use super::recurrent::{file_specs, in_layer_layout};
 use super::*;
 use crate::keras::weights::wrapped_layer;
 use crate::ops::{Concatenate, MergeKind, PerStep, Recurrent};
@@ -37,7 +38,7 @@ impl Builder<'_> {
             match translate(class, config, &in_shape, self.dialect).map_err(&bad)? {
                 Some(Op::Recurrent(r)) => Ok(r),
                 _ => Err(bad(format!(
-                    "wraps a {class}, which keqv cannot run inside Bidirectional yet (it runs SimpleRNN, LSTM and GRU there)"
+                    "wraps a {class}, which keqv cannot run inside Bidirectional yet (it runs SimpleRNN, LSTM, GRU, CuDNNLSTM, CuDNNGRU and RNN over one cell there)"
                 ))),
             }
         };
@@ -90,20 +91,19 @@ impl Builder<'_> {
             }),
             Some(other) => return Err(bad(format!("has merge_mode {other}; {MALFORMED}"))),
         };
-        // The file's variables: the forward layer's, then the backward layer's.
-        let forward_specs = Op::Recurrent(forward.clone())
-            .weights(&in_shape)
-            .map_err(bad)?;
-        let backward_specs = Op::Recurrent(backward.clone())
-            .weights(&in_shape)
-            .map_err(bad)?;
+        // The file's variables: the forward layer's, then the backward layer's (a CuDNN
+        // layer's in their cuDNN layout, converted below).
+        let forward_specs = file_specs(class, &forward, &in_shape).map_err(bad)?;
+        let backward_specs = file_specs(back_class, &backward, &in_shape).map_err(bad)?;
         let split = forward_specs.len();
         let expected = forward_specs.into_iter().chain(backward_specs).collect();
         let weights = self.first_weights(layer, expected, &bad)?;
+        let forward_weights = in_layer_layout(class, &forward, weights[..split].to_vec());
+        let backward_weights = in_layer_layout(back_class, &backward, weights[split..].to_vec());
         let mut sides = Vec::new();
         for (r, side, weights) in [
-            (forward, "forward", weights[..split].to_vec()),
-            (backward, "backward", weights[split..].to_vec()),
+            (forward, "forward", forward_weights.map_err(bad)?),
+            (backward, "backward", backward_weights.map_err(bad)?),
         ] {
             let inner_name = match side {
                 "forward" => forward_config.get("name"),

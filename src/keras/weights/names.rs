@@ -29,6 +29,7 @@ pub fn own_roles(class: &str, config: &Value) -> Vec<&'static str> {
         "Dense" | "EinsumDense" | "Conv1D" | "Conv2D" | "Conv3D" | "Conv1DTranspose"
         | "Conv2DTranspose" | "Conv3DTranspose" => vec!["kernel", "bias"],
         "Embedding" => vec!["embeddings"],
+        "CuDNNLSTM" | "CuDNNGRU" => vec!["kernel", "recurrent_kernel", "bias"],
         "PReLU" => vec!["alpha"],
         "BatchNormalization" => {
             let mut names = Vec::new();

@@ -47,6 +47,7 @@ pub fn parts(class: &str, config: &Value) -> Vec<Part> {
             tf_scope: format!("{}_cell", snake_case(class)),
             roles: with_bias(&["kernel", "recurrent_kernel"]),
         }],
+        "RNN" => rnn_cells(config),
         "Bidirectional" => bidirectional(config),
         "TimeDistributed" => time_distributed(config),
         "MultiHeadAttention" => [
@@ -72,6 +73,68 @@ pub fn parts(class: &str, config: &Value) -> Vec<Part> {
             roles: own_roles(class, config),
         }],
     }
+}
+
+/// An RNN's cell under the group `cell`, or a StackedRNNCells' cells under `cell/cells/<c>`,
+/// `<c>` the cell's class in snake case, numbered from its second use on (`lstm_cell_1`), as
+/// Keras 3 names a list's items. The legacy scopes are the cells' names (under the stack's).
+fn rnn_cells(config: &Value) -> Vec<Part> {
+    let name = |c: &Value| {
+        c.get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("cell")
+            .to_string()
+    };
+    let roles = |c: &Value| {
+        let bias = c.get("use_bias").and_then(Value::as_bool).unwrap_or(true);
+        let mut roles = vec!["kernel", "recurrent_kernel"];
+        if bias {
+            roles.push("bias");
+        }
+        roles
+    };
+    let Some((class, cell)) = wrapped_layer(config, "cell") else {
+        return Vec::new();
+    };
+    if class != "StackedRNNCells" {
+        return vec![Part {
+            group: "cell".into(),
+            tf_group: "cell".into(),
+            scope: name(cell),
+            tf_scope: name(cell),
+            roles: roles(cell),
+        }];
+    }
+    let stack = name(cell);
+    let mut used: Vec<String> = Vec::new();
+    let cells = cell
+        .get("cells")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    cells
+        .iter()
+        .filter_map(|c| Some((c.get("class_name")?.as_str()?, c.get("config")?)))
+        .map(|(class, c)| {
+            let base = snake_case(class);
+            let uses = used.iter().filter(|u| **u == base).count();
+            used.push(base.clone());
+            let item = if uses == 0 {
+                base
+            } else {
+                format!("{base}_{uses}")
+            };
+            let group = format!("cell/cells/{item}");
+            let scope = format!("{stack}/{}", name(c));
+            Part {
+                group: group.clone(),
+                tf_group: group,
+                scope: scope.clone(),
+                tf_scope: scope,
+                roles: roles(c),
+            }
+        })
+        .collect()
 }
 
 /// A wrapper's layer under `key` (`layer`, `backward_layer`): its class and config.
@@ -210,6 +273,30 @@ mod tests {
         assert_eq!(p[0].scope, "forward_lstm/lstm_cell");
         assert_eq!(p[1].group, "backward_layer/cell");
         assert_eq!(p[1].roles, ["kernel", "recurrent_kernel", "bias"]);
+    }
+
+    #[test]
+    fn stacked_cells_are_numbered_by_class() {
+        let cell = |class: &str, name: &str| json!({"class_name": class, "config": {"name": name}});
+        let config = json!({"cell": {"class_name": "StackedRNNCells", "config": {
+            "name": "stacked_rnn_cells",
+            "cells": [cell("LSTMCell", "a"), cell("GRUCell", "b"), cell("LSTMCell", "c")]}}});
+        let p = parts("RNN", &config);
+        let groups: Vec<_> = p.iter().map(|p| p.group.as_str()).collect();
+        assert_eq!(
+            groups,
+            [
+                "cell/cells/lstm_cell",
+                "cell/cells/gru_cell",
+                "cell/cells/lstm_cell_1"
+            ]
+        );
+        assert_eq!(p[2].scope, "stacked_rnn_cells/c");
+        let single = parts("RNN", &json!({"cell": cell("GRUCell", "gru_cell_2")}));
+        assert_eq!(
+            (single[0].group.as_str(), single[0].scope.as_str()),
+            ("cell", "gru_cell_2")
+        );
     }
 
     #[test]

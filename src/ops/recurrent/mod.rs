@@ -11,8 +11,13 @@
 //!
 //! With `go_backwards` the steps run from the last to the first, and a returned sequence is in
 //! that processing order, as Keras returns it.
+//!
+//! The generic `RNN` layer over these layers' cells ([`cells`]) and the legacy CuDNN layers
+//! ([`cudnn`]) read as the same op.
 
+pub mod cells;
 mod cpu;
+pub mod cudnn;
 
 use ndarray::ArrayD;
 use serde::Serialize;
@@ -82,14 +87,23 @@ pub enum Emit {
     StateC,
 }
 
-pub const CLASSES: &[&str] = &["SimpleRNN", "LSTM", "GRU"];
+pub const CLASSES: &[&str] = &["SimpleRNN", "LSTM", "GRU", "RNN", "CuDNNLSTM", "CuDNNGRU"];
 
 pub fn parse(class: &str, config: &Value, input: &[usize], dialect: Dialect) -> Result<Op, String> {
+    if class == "RNN" {
+        return match cells::cell_layers(config)?.as_slice() {
+            [one] => parse(one.class, &one.config, input, dialect),
+            _ => Err("RNN over StackedRNNCells inside a wrapper is not supported; keqv runs stacked cells in an RNN called directly".into()),
+        };
+    }
     let cell = match class {
         "SimpleRNN" => Cell::Simple,
         "LSTM" => Cell::Lstm,
-        _ => Cell::Gru {
-            reset_after: bool_field(config, "reset_after", true)?,
+        _ => match cudnn::cell(class) {
+            Some(cell) => cell,
+            None => Cell::Gru {
+                reset_after: bool_field(config, "reset_after", true)?,
+            },
         },
     };
     if input.len() != 2 {
