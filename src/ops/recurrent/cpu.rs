@@ -132,13 +132,18 @@ fn lstm_step<T: Real>(
     c: &mut Array2<T>,
     u: ArrayView2<T>,
 ) -> Array2<T> {
-    let z = preactivation(xt, h, u);
-    let mut h = Array2::<T>::zeros(h.raw_dim());
+    lstm_update(r, &preactivation(xt, h, u), c)
+}
+
+/// An LSTM step from its gates' preactivations `z` (a row per state row): updates `c` and
+/// returns the new h.
+pub(super) fn lstm_update<T: Real>(r: &Recurrent, z: &Array2<T>, c: &mut Array2<T>) -> Array2<T> {
+    let mut h = Array2::<T>::zeros(c.raw_dim());
     // Keras's default activations without the general per-element dispatch (same results).
     match (r.recurrent_activation, r.activation) {
-        (Activation::Sigmoid, Activation::Tanh) => lstm_gates(&z, c, &mut h, sigmoid, |v| v.tanh()),
+        (Activation::Sigmoid, Activation::Tanh) => lstm_gates(z, c, &mut h, sigmoid, |v| v.tanh()),
         (rec, act) => lstm_gates(
-            &z,
+            z,
             c,
             &mut h,
             move |v| scalar(&rec, v),
