@@ -102,7 +102,7 @@ pub fn output_count(class: &str, config: &Value, kwargs: &Value) -> usize {
         {
             2
         }
-        "LSTM" if flag(config, "return_state") => 3,
+        "LSTM" | "ConvLSTM1D" | "ConvLSTM2D" | "ConvLSTM3D" if flag(config, "return_state") => 3,
         "GRU" | "SimpleRNN" if flag(config, "return_state") => 2,
         "Bidirectional" if config.get("merge_mode") == Some(&Value::Null) => 2,
         _ => 1,
