@@ -70,6 +70,7 @@ WEIGHT_SEED = {
     "t_timedist": 1049, "t_timedist_seq": 1050, "v_bi_states": 1051,
     "u_mha_axes": 1052,
     "w_rnn_cells": 1053, "w_stacked_cells": 1054, "w_rnn_cells_seq": 1055, "w_cudnn": 1056,
+    "y_convlstm": 1057, "y_convlstm_seq": 1058, "y_convlstm_nonfinite": 1059,
 }
 # (also the order of the models in fixtures.json: by writer, then by this order)
 
@@ -126,6 +127,9 @@ INPUT_SPEC = {
     "r_recurrent": (2034, {"seq": ((7, 5), 1.0)}),
     "r_recurrent_seq": (2035, {None: ((6, 3), 1.0)}),
     "w_cudnn": (2056, {None: ((6, 4), 1.0)}),
+    "y_convlstm": (2057, {"seq": ((4, 7, 2), 1.0), "img": ((4, 6, 6, 2), 1.0),
+                          "vol": ((3, 4, 4, 3, 2), 1.0)}),
+    "y_convlstm_seq": (2058, {None: ((4, 6, 6, 2), 1.0)}),
 }
 
 # models whose tf-keras writer runs without oneDNN (see the module docstring)
@@ -186,6 +190,17 @@ def masking_inputs():
     feats[3, :] = 0.0
     feats[5, 2, 1] = 0.0
     return {"ids": token_ids(2036, 9, 20, empty_row=True), "feats": feats}
+
+
+def convlstm_nonfinite_input():
+    """y_convlstm_nonfinite: 4 steps of 7 positions and 2 channels, N(0, 1), with a NaN, a +inf
+    and a -inf at fixed steps and positions of samples 0 to 2 (a window and the later steps
+    carry them on); the other samples stay finite."""
+    x = np.random.default_rng(2059).standard_normal((BATCH, 4, 7, 2)).astype(np.float32)
+    x[0, 1, 3, 0] = np.nan
+    x[1, 2, 0, 1] = np.inf
+    x[2, 3, 6, 0] = -np.inf
+    return x
 
 
 def attention_inputs(seed):
@@ -266,6 +281,7 @@ FIXED_INPUTS = {
         "target": np.random.default_rng(2051).standard_normal((BATCH, 5, 4)).astype(np.float32)},
     "i_nonfinite_acts": lambda: {None: nonfinite_rows()},
     "i_nonfinite_merge_norm": nonfinite_pair,
+    "y_convlstm_nonfinite": lambda: {None: convlstm_nonfinite_input()},
 }
 
 # pairs whose outputs the parent compares (same input, same weights)
@@ -371,6 +387,9 @@ def var_role(v, layer=None):
     # it "gamma"; RMSNormalization's "scale" multiplies like a gamma
     if cls == "LayerScale" or (cls == "RMSNormalization" and role == "scale"):
         return "gamma"
+    # a ConvLSTM's recurrent kernel is (*kernel_size, filters, 4 * filters): fan_in = taps * filters
+    if role == "recurrent_kernel" and cls.startswith("ConvLSTM"):
+        return "kernel"
     return role
 
 
@@ -2013,6 +2032,76 @@ def model_specs(K, writer):
             ("masked_h", mh), ("masked_c", mc), ("masked_seq", masked_out),
             ("bi_fwd", bi_fwd), ("bi_bwd", bi_bwd))]
         return K.Model([source, target], [y] + named, name="v_seq2seq")
+
+    # ConvLSTM1D/2D/3D: 'same' (odd and even windows: the padding's odd row after), 'valid',
+    # strides, dilation, go_backwards, use_bias=False, channels_first, return_state, and a
+    # decoder started from an encoder's states (initial_state).
+    def y_convlstm():
+        seq = K.Input((4, 7, 2), name="seq")
+        img = K.Input((4, 6, 6, 2), name="img")
+        vol = K.Input((3, 4, 4, 3, 2), name="vol")
+        C1, C2, C3 = L.ConvLSTM1D, L.ConvLSTM2D, L.ConvLSTM3D
+        enc, h, c = C2(3, 3, padding="valid", dilation_rate=2, return_state=True,
+                       name="encoder")(img)                                        # (2, 2, 3)
+        small = L.MaxPooling3D((1, 3, 3), name="pool")(img)                       # (4, 2, 2, 2)
+        dec = C2(3, 2, padding="same", return_sequences=True, name="decoder")(
+            small, initial_state=[h, c])                                           # (4, 2, 2, 3)
+        first = L.Permute((1, 4, 2, 3), name="to_first")(img)                     # (4, 2, 6, 6)
+        outputs = [
+            C1(3, 3, padding="same", return_sequences=True, name="c1_same")(seq),  # (4, 7, 3)
+            C1(2, 2, strides=2, go_backwards=True, name="c1_stride")(seq),         # (3, 2)
+            C2(3, 3, padding="same", return_sequences=True, name="c2_same")(img),  # (4, 6, 6, 3)
+            C2(2, (2, 3), strides=(2, 1), padding="same", use_bias=False, go_backwards=True,
+               return_sequences=True, activation="relu", name="c2_stride")(img),   # (4, 3, 6, 2)
+            C2(2, 3, padding="same", data_format="channels_first",
+               name="c2_first")(first),                                            # (2, 6, 6)
+            C3(2, 2, padding="same", return_sequences=True, name="c3_same")(vol),  # (3, 4, 4, 3, 2)
+            enc, h, c, dec,
+        ]
+        names = ["c1_same", "c1_stride", "c2_same", "c2_stride", "c2_first", "c3_same",
+                 "enc_out", "enc_h", "enc_c", "dec"]
+        named = [L.Activation("linear", name="out_" + n)(t) for n, t in zip(names, outputs)]
+        return K.Model([seq, img, vol], named, name="y_convlstm")
+
+    # The chains name their gates' activation, so that both dialects compute the same function
+    # and convert writes them into either.
+    def y_convlstm_seq():
+        gate = "sigmoid"
+        return K.Sequential([K.Input((4, 6, 6, 2)),
+                             L.ConvLSTM2D(4, 3, padding="same", return_sequences=True,
+                                          recurrent_activation=gate),
+                             L.ConvLSTM2D(3, 3, strides=2, recurrent_activation=gate),  # (2, 2, 3)
+                             L.Flatten(), L.Dense(2)], name="y_convlstm_seq")
+
+    def y_convlstm_nonfinite():
+        return K.Sequential([K.Input((4, 7, 2)),
+                             L.ConvLSTM1D(3, 3, padding="same", return_sequences=True,
+                                          recurrent_activation="sigmoid"),
+                             ], name="y_convlstm_nonfinite")
+
+    specs += [
+        Spec("y_convlstm", y_convlstm, chain=False,
+             notes="3 inputs seq (4, 7, 2), img (4, 6, 6, 2), vol (3, 4, 4, 3, 2); 10 outputs "
+                   "through named identities: ConvLSTM1D(3, 3, same, return_sequences), "
+                   "ConvLSTM1D(2, 2, strides 2, go_backwards), ConvLSTM2D(3, 3, same, "
+                   "return_sequences), ConvLSTM2D(2, (2, 3), strides (2, 1), same, no bias, "
+                   "go_backwards, relu, return_sequences), ConvLSTM2D(2, 3, same, "
+                   "channels_first) after Permute, ConvLSTM3D(2, 2, same, return_sequences), "
+                   "ConvLSTM2D(3, 3, valid, dilation 2, return_state) output, h and c, "
+                   "ConvLSTM2D(3, 2, same, return_sequences) decoder started from those "
+                   "states (initial_state) on MaxPooling3D((1, 3, 3)) of img; "
+                   "recurrent kernels N(0,1)/sqrt(taps * filters); the recurrent activation "
+                   "is the default, %s" % ("sigmoid in Keras 3" if k3 else
+                                            "hard_sigmoid in tf-keras")),
+        Spec("y_convlstm_seq", y_convlstm_seq,
+             notes="Sequential ConvLSTM2D(4, 3, same, return_sequences) -> ConvLSTM2D(3, 3, "
+                   "strides 2) -> Flatten -> Dense(2) on (4, 6, 6, 2) (a chain), "
+                   "recurrent_activation sigmoid in both dialects"),
+        Spec("y_convlstm_nonfinite", y_convlstm_nonfinite, nonfinite=True,
+             notes="Sequential ConvLSTM1D(3, 3, same, return_sequences, recurrent_activation "
+                   "sigmoid) on (4, 7, 2) holding "
+                   "a NaN, a +inf and a -inf (models/generate.py convlstm_nonfinite_input)"),
+    ]
 
     # MultiHeadAttention with dropout: Keras 3 runs it through its Softmax layer (masked
     # weights 0, so a fully masked row gives the output bias) rather than jax's

@@ -663,6 +663,41 @@ fn malformed_json() {
     );
 }
 
+/// A ConvLSTM that is stateful, or reads a mask (Keras applies a Masking layer's per step and
+/// position there), is refused with the reason rather than run without it.
+#[test]
+fn conv_lstm_options_keqv_cannot_run_are_refused() {
+    let s = Scratch::new();
+    let path = keras_with_config(&s, "k3/y_convlstm_seq.keras", "stateful.keras", |c| {
+        layer(c, "conv_lstm2d")["config"]["stateful"] = json!(true)
+    });
+    assert_mentions(
+        &refused(&path),
+        &[
+            "layer 'conv_lstm2d' (ConvLSTM2D)",
+            "stateful=True",
+            "stateful=False",
+        ],
+    );
+    let path = keras_with_config(&s, "k3/y_convlstm_seq.keras", "masked.keras", |c| {
+        let masking = json!({"module": "keras.layers", "class_name": "Masking",
+            "config": {"name": "masking", "mask_value": 0.0, "dtype": "float32"},
+            "registered_name": null});
+        c["config"]["layers"]
+            .as_array_mut()
+            .unwrap()
+            .insert(1, masking);
+    });
+    assert_mentions(
+        &refused(&path),
+        &[
+            "layer 'conv_lstm2d' (ConvLSTM2D)",
+            "receives a mask",
+            "remove the Masking layer",
+        ],
+    );
+}
+
 #[test]
 fn json_with_wrong_types() {
     let s = Scratch::new();

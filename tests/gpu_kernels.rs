@@ -20,6 +20,8 @@
 //!   order (~sqrt(K)·ε ≈ 4e-7 of an O(1) sum), and the state carries each step's error into the
 //!   next through weights of spectral radius below 1 and gates with slopes ≤ 1, so over ≤ 7 steps
 //!   it stays at a few 1e-7 (worst seen on lavapipe and llvmpipe GL: ~2% of the bound).
+//!   ConvLSTM layers too: their gates sum taps·(channels + units) ≤ 27·5 terms of weights
+//!   scaled by 1/sqrt(fan-in) over ≤ 5 steps.
 
 mod common;
 
@@ -1567,6 +1569,7 @@ fn recurrent_cells_forwards_and_backwards() {
             reverse_output: return_sequences && go_backwards && k % 2 == 0,
             initial_state: false,
             emit: Emit::Output,
+            conv: None,
         };
         let what = format!(
             "recurrent case {k}: {}({}, {}) bias {use_bias} sequences {return_sequences} \
@@ -1748,6 +1751,7 @@ fn recurrent_initial_and_returned_states() {
             reverse_output: false,
             initial_state: true,
             emit,
+            conv: None,
         };
         for _ in 0..r.state_count() {
             let s = g.input(&[units]);
@@ -1773,6 +1777,121 @@ fn recurrent_initial_and_returned_states() {
         let y = g.op(Op::Recurrent(r), &inputs, weights);
         let graph = g.finish(&[y]);
         let inputs = inputs_for(&graph, batch, 142 + k as u64, 1.0);
+        check(&what, &graph, &inputs, &*reduction_tol(), false);
+    }
+}
+
+/// ConvLSTM1D/2D/3D: the input convolution of every step, then the per-step kernel (recurrent
+/// convolution and gates) in each data format, with strides or dilation, odd and even windows,
+/// forwards and backwards, from given initial states, emitting the sequence, h or c.
+#[test]
+fn conv_lstm_steps() {
+    // (image sizes, channels, units, window, stride, dilation, same, channels_first, emit,
+    //  initial_state, [batch, steps])
+    type Case = (
+        &'static [usize],
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        bool,
+        bool,
+        Emit,
+        bool,
+    );
+    let cases: [(Case, [usize; 2]); 6] = [
+        (
+            (&[7], 2, 3, 3, 1, 1, true, false, Emit::Output, false),
+            [3, 4],
+        ),
+        (
+            (&[9], 3, 2, 2, 2, 1, false, true, Emit::StateC, true),
+            [2, 5],
+        ),
+        (
+            (&[6, 5], 2, 4, 3, 1, 2, false, false, Emit::Output, true),
+            [2, 3],
+        ),
+        (
+            (&[5, 6], 3, 3, 2, 1, 1, true, true, Emit::StateH, false),
+            [3, 4],
+        ),
+        (
+            (&[6, 6], 2, 2, 3, 2, 1, true, false, Emit::StateC, true),
+            [2, 3],
+        ),
+        (
+            (&[3, 4, 3], 2, 2, 2, 1, 1, true, false, Emit::Output, false),
+            [2, 3],
+        ),
+    ];
+    for (k, (case, [batch, steps])) in cases.into_iter().enumerate() {
+        let (sizes, channels, units, size, stride, dilation, same, first, emit, initial) = case;
+        let spatial = sizes.len();
+        let image = |c: usize, dims: &[usize]| -> Vec<usize> {
+            if first {
+                std::iter::once(c).chain(dims.iter().copied()).collect()
+            } else {
+                dims.iter().copied().chain([c]).collect()
+            }
+        };
+        let conv = Conv {
+            filters: 4 * units,
+            window: vec![size; spatial],
+            strides: vec![stride; spatial],
+            dilation: vec![dilation; spatial],
+            padding: if same { Padding::Same } else { Padding::Valid },
+            groups: 1,
+            channels_first: first,
+            use_bias: k != 3,
+            activation: Activation::Linear,
+            kind: ConvKind::Standard,
+        };
+        let r = Recurrent {
+            cell: Cell::Lstm,
+            units,
+            activation: Activation::Tanh,
+            recurrent_activation: Activation::Sigmoid,
+            use_bias: conv.use_bias,
+            return_sequences: k % 2 == 0,
+            go_backwards: k % 3 == 1,
+            masked: false,
+            zero_output_for_mask: false,
+            reverse_output: false,
+            initial_state: initial,
+            emit,
+            conv: Some(conv.clone()),
+        };
+        let mut g = Builder::new(151 + k as u64);
+        let sample: Vec<usize> = std::iter::once(steps)
+            .chain(image(channels, sizes))
+            .collect();
+        let mut inputs = vec![g.input(&sample)];
+        let state = r.state_shape(&sample).unwrap();
+        if initial {
+            inputs.push(g.input(&state));
+            inputs.push(g.input(&state));
+        }
+        let taps = size.pow(spatial as u32);
+        let window = || conv.window.iter().copied();
+        let mut weights = vec![
+            g.rng.tensor(
+                &window().chain([channels, 4 * units]).collect::<Vec<_>>(),
+                1.0 / ((taps * channels) as f32).sqrt(),
+            ),
+            g.rng.tensor(
+                &window().chain([units, 4 * units]).collect::<Vec<_>>(),
+                1.0 / ((taps * units) as f32).sqrt(),
+            ),
+        ];
+        if r.use_bias {
+            weights.push(g.rng.tensor(&[4 * units], 0.5));
+        }
+        let what = format!("conv_lstm case {k}: {}", r.name());
+        let y = g.op(Op::Recurrent(r), &inputs, weights);
+        let graph = g.finish(&[y]);
+        let inputs = inputs_for(&graph, batch, 152 + k as u64, 1.0);
         check(&what, &graph, &inputs, &*reduction_tol(), false);
     }
 }

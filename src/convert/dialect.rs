@@ -10,10 +10,10 @@
 //! Resizing's unset padding and antialiasing, RandomContrast's `value_range`; tf-keras's `groups`
 //! of depthwise, separable and transposed convolutions, the unused `kernel_*` settings of
 //! separable ones, the augmentation layers' `rng_type` and SpatialDropout's `trainable` and
-//! `noise_shape`, the recurrent layers' `time_major: false` and Embedding's own
-//! `batch_input_shape`).
+//! `noise_shape`, the recurrent layers' `time_major: false`, the ConvLSTM layers' dropout `seed`
+//! and Embedding's own `batch_input_shape`).
 //! What would change the function is refused: `hard_sigmoid` (0.2x + 0.5 in tf-keras, x/6 + 0.5
-//! in Keras 3), activations one side lacks, Lambda bytecode, RMS layer normalization.
+//! in Keras 3; as an activation or a recurrent layer's gate activation), activations one side lacks, Lambda bytecode, RMS layer normalization.
 
 use serde_json::{json, Map, Value};
 
@@ -94,7 +94,9 @@ pub fn translate(class: &str, config: &Value, from: Dialect, to: Dialect) -> Res
                     .collect::<Result<_, _>>()?,
             ),
             "dtype" if class != "InputLayer" => dtype(value, to),
-            "activation" => activation(value, from, to)?,
+            // A recurrent layer's gate activation reads the same way (ConvLSTM's default
+            // is hard_sigmoid in tf-keras).
+            "activation" | "recurrent_activation" => activation(value, from, to)?,
             "alpha" | "negative_slope" if class == "LeakyReLU" => {
                 let key = match to {
                     Dialect::Keras3 => "negative_slope",
@@ -132,6 +134,9 @@ pub fn translate(class: &str, config: &Value, from: Dialect, to: Dialect) -> Res
                 }
                 continue;
             }
+            // Keras 3's ConvLSTM layers seed their dropout (off at inference); tf-keras's
+            // do not take it.
+            "seed" if to == Dialect::TfKeras2 && class.starts_with("ConvLSTM") => continue,
             // tf-keras's augmentation layers name their random generator; they are the identity
             // at inference either way.
             "rng_type" if to == Dialect::Keras3 && class.starts_with("Random") => continue,
@@ -424,5 +429,16 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn a_recurrent_hard_sigmoid_gate_is_refused_across_dialects() {
+        // tf-keras's ConvLSTM layers default to it.
+        let config = json!({"name": "c", "recurrent_activation": "hard_sigmoid"});
+        let err = translate("ConvLSTM2D", &config, Dialect::TfKeras2, Dialect::Keras3);
+        assert!(err.unwrap_err().contains("hard_sigmoid is clip"));
+        let config = json!({"name": "c", "recurrent_activation": "sigmoid"});
+        let same = translate("ConvLSTM2D", &config, Dialect::TfKeras2, Dialect::Keras3);
+        assert_eq!(same, Ok(config));
     }
 }

@@ -376,6 +376,13 @@ mod tests {
             } else {
                 &[4]
             };
+            // A ConvLSTM's sample is a sequence of such images.
+            let steps: Vec<usize> = std::iter::once(3).chain(input.iter().copied()).collect();
+            let input = if class.starts_with("ConvLSTM") {
+                &steps
+            } else {
+                input
+            };
             let translated = translate(class, &config, input, Dialect::Keras3);
             let known = matches!(translated, Ok(Some(_)));
             assert_eq!(known, runs_class(class), "{class}");

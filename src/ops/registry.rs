@@ -102,7 +102,11 @@ pub fn output_count(class: &str, config: &Value, kwargs: &Value) -> usize {
         {
             2
         }
-        "LSTM" | "CuDNNLSTM" if flag(config, "return_state") => 3,
+        "LSTM" | "CuDNNLSTM" | "ConvLSTM1D" | "ConvLSTM2D" | "ConvLSTM3D"
+            if flag(config, "return_state") =>
+        {
+            3
+        }
         "GRU" | "SimpleRNN" | "CuDNNGRU" if flag(config, "return_state") => 2,
         "RNN" if flag(config, "return_state") => 1 + recurrent::cells::state_count(config),
         "Bidirectional" => {

@@ -11,6 +11,7 @@ mod plain;
 mod activation;
 mod attention;
 mod conv;
+mod conv_lstm;
 mod dense;
 mod gemm;
 mod layout;

@@ -219,7 +219,7 @@ proptest! {
         let r = Recurrent {
             cell, units, activation: act, recurrent_activation: gate_act, use_bias,
             return_sequences, go_backwards, masked: false, zero_output_for_mask: false,
-            reverse_output: false, initial_state, emit,
+            reverse_output: false, initial_state, emit, conv: None,
         };
         let h0 = plain(&[batch, units], seed ^ 4, 1.0);
         let c0 = plain(&[batch, units], seed ^ 5, 1.0);
@@ -356,7 +356,7 @@ proptest! {
                     cell, units: n, activation: Activation::Tanh,
                     recurrent_activation: Activation::Sigmoid, use_bias: true,
                     return_sequences: true, go_backwards, masked, zero_output_for_mask: false,
-                    reverse_output: false, initial_state: false, emit: Emit::Output,
+                    reverse_output: false, initial_state: false, emit: Emit::Output, conv: None,
                 };
                 (r, w)
             })

@@ -77,6 +77,8 @@ pub enum Kernel {
     },
     /// One step of a SimpleRNN, LSTM or GRU layer (activations read from the parameters).
     RecurrentStep,
+    /// One step of a ConvLSTM layer: the recurrent convolution and the gates.
+    ConvLstmStep,
     /// Embedding lookups.
     Embedding,
     /// The mask of a sequence's real steps.
@@ -117,6 +119,7 @@ impl Kernel {
                 ConvParams::DECL
             }
             Kernel::RecurrentStep => RecurrentParams::DECL,
+            Kernel::ConvLstmStep => ConvLstmParams::DECL,
             Kernel::Embedding | Kernel::MakeMask | Kernel::Masking | Kernel::MaskedMean => {
                 SequenceParams::DECL
             }
@@ -194,6 +197,7 @@ impl Kernel {
                 .with("ACT", act),
             Kernel::ConvTranspose { act } => plain(F::Conv, "conv_transpose").with("ACT", act),
             Kernel::RecurrentStep => plain(F::Recurrent, "recurrent_step"),
+            Kernel::ConvLstmStep => plain(F::ConvLstm, "conv_lstm_step"),
             Kernel::Embedding => plain(F::Sequence, "embedding"),
             Kernel::MakeMask => plain(F::Sequence, "make_mask"),
             Kernel::Masking => plain(F::Sequence, "masking"),
@@ -222,6 +226,7 @@ impl Kernel {
             Kernel::Pad,
             Kernel::Pool,
             Kernel::RecurrentStep,
+            Kernel::ConvLstmStep,
             Kernel::Embedding,
             Kernel::MakeMask,
             Kernel::Masking,

@@ -22,13 +22,14 @@ pub enum ShaderFile {
     Layout,
     Conv,
     Recurrent,
+    ConvLstm,
     Sequence,
     Attention,
     Compare,
 }
 
 impl ShaderFile {
-    pub const ALL: [ShaderFile; 12] = [
+    pub const ALL: [ShaderFile; 13] = [
         ShaderFile::Dense,
         ShaderFile::GemmSoft,
         ShaderFile::GemmSoftSubgroup,
@@ -38,6 +39,7 @@ impl ShaderFile {
         ShaderFile::Layout,
         ShaderFile::Conv,
         ShaderFile::Recurrent,
+        ShaderFile::ConvLstm,
         ShaderFile::Sequence,
         ShaderFile::Attention,
         ShaderFile::Compare,
@@ -54,6 +56,7 @@ impl ShaderFile {
             ShaderFile::Layout => "layout.wgsl",
             ShaderFile::Conv => "conv.wgsl",
             ShaderFile::Recurrent => "recurrent.wgsl",
+            ShaderFile::ConvLstm => "conv_lstm.wgsl",
             ShaderFile::Sequence => "sequence.wgsl",
             ShaderFile::Attention => "attention.wgsl",
             ShaderFile::Compare => "compare.wgsl",
@@ -73,6 +76,7 @@ impl ShaderFile {
             ShaderFile::Layout => include_str!("../../../shaders/layout.wgsl"),
             ShaderFile::Conv => include_str!("../../../shaders/conv.wgsl"),
             ShaderFile::Recurrent => include_str!("../../../shaders/recurrent.wgsl"),
+            ShaderFile::ConvLstm => include_str!("../../../shaders/conv_lstm.wgsl"),
             ShaderFile::Sequence => include_str!("../../../shaders/sequence.wgsl"),
             ShaderFile::Attention => include_str!("../../../shaders/attention.wgsl"),
             ShaderFile::Compare => include_str!("../../../shaders/compare.wgsl"),

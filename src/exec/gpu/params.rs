@@ -483,6 +483,37 @@ kernel_params! {
 }
 
 kernel_params! {
+    /// `conv_lstm_step`: `n` = batch·positions·units invocations, one state value each (the
+    /// state an image of `positions` positions over `spatial` axes of `sizes`, `units`
+    /// channels, first when `channels_first`); step `s` of `steps` reads the input convolution
+    /// of step `t` and the previous h from state half `read_half` (none when `first`) through
+    /// the recurrent `window` (`pad_before` rows padded before, stride 1); `sequences`: write
+    /// every step's h, else the last (`emit` 2: the final c).
+    ConvLstmParams {
+        act: ActArgs,
+        rec: ActArgs,
+        n: u32,
+        units: u32,
+        positions: u32,
+        steps: u32,
+        t: u32,
+        s: u32,
+        spatial: u32,
+        channels_first: u32,
+        act_code: u32,
+        rec_code: u32,
+        sequences: u32,
+        first: u32,
+        read_half: u32,
+        emit: u32,
+        _pad: Pad<2>,
+        sizes: Axes,
+        window: Axes,
+        pad_before: Axes,
+    }
+}
+
+kernel_params! {
     /// `attention`: `n` = batch·heads·tq invocations, one row of scores each; `score` 0 dot,
     /// 1 concat, 2 additive; `scaled` the layer's learned scale (`w_scale` for dot and concat),
     /// `w_concat` the concat score weight; `has_const`: MultiHeadAttention's `const_scale`, on

@@ -103,6 +103,9 @@ impl Builder<'_> {
             )
         };
         Ok(match op {
+            Op::Recurrent(r) if r.conv.is_some() => {
+                return Err(bad("receives a mask, which Keras applies per step and position of a ConvLSTM; keqv cannot run that yet: remove the Masking layer"))
+            }
             Op::Recurrent(mut r) => {
                 r.masked = true;
                 inputs.push(mask);

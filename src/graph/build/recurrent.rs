@@ -38,16 +38,19 @@ impl Builder<'_> {
                 ),
             ));
         }
+        let state_shape = r
+            .state_shape(&self.nodes[inputs[0].0].shape)
+            .map_err(|e| Error::layer(self.path, &layer.name, layer.display_class(), e))?;
         for &s in &inputs[1..] {
-            if self.nodes[s.0].shape != [r.units] {
+            if self.nodes[s.0].shape != state_shape {
                 return Err(Error::layer(
                     self.path,
                     &layer.name,
                     layer.display_class(),
                     format!(
-                        "is given an initial state of shape {}, not (None, {}); {MALFORMED}",
+                        "is given an initial state of shape {}, not {}; {MALFORMED}",
                         describe_sample_shape(&self.nodes[s.0].shape),
-                        r.units
+                        describe_sample_shape(&state_shape)
                     ),
                 ));
             }
@@ -74,6 +77,9 @@ impl Builder<'_> {
             return Ok(Vec::new());
         };
         let outer = self.nodes[main.0].clone();
+        let shape = r
+            .state_shape(&self.nodes[outer.inputs[0].0].shape)
+            .expect("the layer's own input, checked when built");
         let emits = [(Emit::StateH, "state_h"), (Emit::StateC, "state_c")];
         let mut out = Vec::new();
         for (emit, suffix) in emits.into_iter().take(r.state_count()) {
@@ -87,7 +93,7 @@ impl Builder<'_> {
             out.push(self.push(Node {
                 name: format!("{}/{suffix}", outer.name),
                 op,
-                shape: vec![r.units],
+                shape: shape.clone(),
                 ..outer.clone()
             })?);
         }

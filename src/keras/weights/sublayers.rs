@@ -48,6 +48,14 @@ pub fn parts(class: &str, config: &Value) -> Vec<Part> {
             roles: with_bias(&["kernel", "recurrent_kernel"]),
         }],
         "RNN" => rnn_cells(config),
+        // tf-keras's legacy names have no cell scope: `conv_lstm2d/kernel:0`.
+        "ConvLSTM1D" | "ConvLSTM2D" | "ConvLSTM3D" => vec![Part {
+            group: "cell".into(),
+            tf_group: "cell".into(),
+            scope: "conv_lstm_cell".into(),
+            tf_scope: String::new(),
+            roles: with_bias(&["kernel", "recurrent_kernel"]),
+        }],
         "Bidirectional" => bidirectional(config),
         "TimeDistributed" => time_distributed(config),
         "MultiHeadAttention" => [

@@ -132,9 +132,14 @@ fn lstm_step<T: Real>(
     c: &mut Array2<T>,
     u: ArrayView2<T>,
 ) -> Array2<T> {
-    let z = preactivation(xt, h, u);
-    let mut h = Array2::<T>::zeros(h.raw_dim());
-    lstm_gates(&z, c, &mut h, &r.recurrent_activation, &r.activation);
+    lstm_update(r, &preactivation(xt, h, u), c)
+}
+
+/// An LSTM step from its gates' preactivations `z` (a row per state row): updates `c` and
+/// returns the new h.
+pub(super) fn lstm_update<T: Real>(r: &Recurrent, z: &Array2<T>, c: &mut Array2<T>) -> Array2<T> {
+    let mut h = Array2::<T>::zeros(c.raw_dim());
+    lstm_gates(z, c, &mut h, &r.recurrent_activation, &r.activation);
     h
 }
 

@@ -99,6 +99,7 @@ mod tests {
             reverse_output: false,
             initial_state: false,
             emit: Emit::Output,
+            conv: None,
         }
     }
 

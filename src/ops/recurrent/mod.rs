@@ -13,11 +13,16 @@
 //! that processing order, as Keras returns it.
 //!
 //! The generic `RNN` layer over these layers' cells ([`cells`]) and the legacy CuDNN layers
-//! ([`cudnn`]) read as the same op.
+//! ([`cudnn`]) read as the same op. ConvLSTM1D/2D/3D are LSTMs whose transforms are
+//! convolutions (see `conv_lstm`): `conv` holds the input convolution, and the state is an
+//! image rather than a vector.
 
 pub mod cells;
+mod conv_lstm;
 mod cpu;
 pub mod cudnn;
+
+pub use conv_lstm::recurrent_conv;
 
 use ndarray::ArrayD;
 use serde::Serialize;
@@ -25,7 +30,7 @@ use serde_json::Value;
 
 use super::activation::named_activation;
 use super::fields::{bool_field, usize_field};
-use super::{Activation, Op, Real, WeightSpec};
+use super::{Activation, Conv, Op, Real, WeightSpec};
 use crate::keras::Dialect;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -74,6 +79,9 @@ pub struct Recurrent {
     pub initial_state: bool,
     /// What the node gives: the layer's output, or (`return_state`) one of its final states.
     pub emit: Emit,
+    /// A ConvLSTM's input convolution (`4·units` filters, the layer's bias); None for the
+    /// dense layers.
+    pub conv: Option<Conv>,
 }
 
 /// A recurrent node's output: with `return_state` a layer is one node per output.
@@ -87,7 +95,17 @@ pub enum Emit {
     StateC,
 }
 
-pub const CLASSES: &[&str] = &["SimpleRNN", "LSTM", "GRU", "RNN", "CuDNNLSTM", "CuDNNGRU"];
+pub const CLASSES: &[&str] = &[
+    "SimpleRNN",
+    "LSTM",
+    "GRU",
+    "RNN",
+    "CuDNNLSTM",
+    "CuDNNGRU",
+    "ConvLSTM1D",
+    "ConvLSTM2D",
+    "ConvLSTM3D",
+];
 
 pub fn parse(class: &str, config: &Value, input: &[usize], dialect: Dialect) -> Result<Op, String> {
     if class == "RNN" {
@@ -95,6 +113,9 @@ pub fn parse(class: &str, config: &Value, input: &[usize], dialect: Dialect) -> 
             [one] => parse(one.class, &one.config, input, dialect),
             _ => Err("RNN over StackedRNNCells inside a wrapper is not supported; keqv runs stacked cells in an RNN called directly".into()),
         };
+    }
+    if class.starts_with("ConvLSTM") {
+        return conv_lstm::parse(class, config, input, dialect).map(Op::Recurrent);
     }
     let cell = match class {
         "SimpleRNN" => Cell::Simple,
@@ -111,6 +132,19 @@ pub fn parse(class: &str, config: &Value, input: &[usize], dialect: Dialect) -> 
             "{class} needs a sample of [steps, features], got {input:?}"
         ));
     }
+    let units = usize_field(config, "units")?.ok_or(format!("{class} config has no 'units'"))?;
+    common(class, config, cell, units, dialect).map(Op::Recurrent)
+}
+
+/// The settings every recurrent class shares, read from its config; stateful and time-major
+/// layers refused.
+fn common(
+    class: &str,
+    config: &Value,
+    cell: Cell,
+    units: usize,
+    dialect: Dialect,
+) -> Result<Recurrent, String> {
     refuse(config, "stateful", "carries its state from one batch to the next; keqv compares stateless predictions: re-save the model with stateful=False")?;
     refuse(config, "time_major", "reads time-major inputs, which keqv cannot run yet; re-save the model with time_major=False")?;
     let activation = named_activation(config, "activation", Activation::Tanh, dialect)?;
@@ -124,9 +158,9 @@ pub fn parse(class: &str, config: &Value, input: &[usize], dialect: Dialect) -> 
             ));
         }
     }
-    Ok(Op::Recurrent(Recurrent {
+    Ok(Recurrent {
         cell,
-        units: usize_field(config, "units")?.ok_or(format!("{class} config has no 'units'"))?,
+        units,
         activation,
         recurrent_activation,
         use_bias: bool_field(config, "use_bias", true)?,
@@ -137,7 +171,8 @@ pub fn parse(class: &str, config: &Value, input: &[usize], dialect: Dialect) -> 
         reverse_output: false,
         initial_state: false,
         emit: Emit::Output,
-    }))
+        conv: None,
+    })
 }
 
 /// An error saying why, where the config sets `key` to true.
@@ -150,14 +185,15 @@ fn refuse(config: &Value, key: &str, why: &str) -> Result<(), String> {
 
 impl Recurrent {
     pub fn name(&self) -> String {
-        let cell = match self.cell {
-            Cell::Simple => "simple_rnn",
-            Cell::Lstm => "lstm",
-            Cell::Gru { reset_after: true } => "gru",
-            Cell::Gru { reset_after: false } => "gru(reset_before)",
+        let cell = match (&self.conv, self.cell) {
+            (Some(conv), _) => format!("conv_lstm{}d", conv.window.len()),
+            (None, Cell::Simple) => "simple_rnn".into(),
+            (None, Cell::Lstm) => "lstm".into(),
+            (None, Cell::Gru { reset_after: true }) => "gru".into(),
+            (None, Cell::Gru { reset_after: false }) => "gru(reset_before)".into(),
         };
         match self.emit {
-            Emit::Output => cell.into(),
+            Emit::Output => cell,
             Emit::StateH => format!("{cell}:state_h"),
             Emit::StateC => format!("{cell}:state_c"),
         }
@@ -182,20 +218,32 @@ impl Recurrent {
             }
     }
 
-    pub fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
-        let [steps, _] = input else {
-            return Err(format!(
+    /// The shape of one sample's state (h or c): `[units]`, or a ConvLSTM's image.
+    pub fn state_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
+        if let Some(conv) = &self.conv {
+            return conv_lstm::state_shape(conv, self.units, input);
+        }
+        match input {
+            [_, _] => Ok(vec![self.units]),
+            _ => Err(format!(
                 "a recurrent layer needs a sample of [steps, features], got {input:?}"
-            ));
-        };
+            )),
+        }
+    }
+
+    pub fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>, String> {
+        let state = self.state_shape(input)?;
         Ok(if self.return_sequences && self.emit == Emit::Output {
-            vec![*steps, self.units]
+            std::iter::once(input[0]).chain(state).collect()
         } else {
-            vec![self.units]
+            state
         })
     }
 
     pub fn weights(&self, input: &[usize]) -> Vec<WeightSpec> {
+        if let Some(conv) = &self.conv {
+            return conv_lstm::weights(conv, self.units, input);
+        }
         let width = self.cell.gates() * self.units;
         let features = input.last().copied().unwrap_or(0);
         let mut w = vec![
@@ -216,6 +264,9 @@ impl Recurrent {
 
     /// Per step, one multiply–add per kernel and recurrent kernel entry.
     pub fn macs(&self, input: &[usize]) -> u64 {
+        if let Some(conv) = &self.conv {
+            return conv_lstm::macs(conv, self.units, input);
+        }
         let [steps, features] = input else {
             return 0;
         };
@@ -230,6 +281,9 @@ impl Recurrent {
         } else {
             &[]
         };
+        if let Some(conv) = &self.conv {
+            return conv_lstm::eval(self, conv, inputs[0], states, weights);
+        }
         let mask = self.masked.then(|| *inputs.last().expect("a mask input"));
         cpu::recurrent(self, inputs[0], states, mask, weights)
     }

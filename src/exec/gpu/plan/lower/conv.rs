@@ -50,15 +50,18 @@ impl Builder<'_> {
                 activation: *act,
                 ..conv.clone()
             };
-            b.conv_kernel(&conv, in_shape, (input, dst), kernel, bias);
+            b.conv_kernel(&conv, in_shape, 1, (input, dst), kernel, bias);
             Ok(())
         })
     }
 
-    fn conv_kernel(
+    /// One convolution dispatch over `images` images of `in_shape` per sample (a ConvLSTM's
+    /// steps).
+    pub(super) fn conv_kernel(
         &mut self,
         conv: &Conv,
         in_shape: &[usize],
+        images: usize,
         (input, out): (usize, usize),
         kernel: Arc<wgpu::Buffer>,
         bias: Option<Arc<wgpu::Buffer>>,
@@ -100,7 +103,8 @@ impl Builder<'_> {
                 Res::Buffer(bias),
                 Res::Slot(out),
             ],
-            move |b| {
+            move |samples| {
+                let b = samples * images;
                 let n = b * len;
                 let p = ConvParams {
                     act,

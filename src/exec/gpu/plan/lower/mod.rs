@@ -4,6 +4,7 @@
 mod activation;
 mod attention;
 mod conv;
+mod conv_lstm;
 mod dense;
 mod layout;
 mod merge;

@@ -13,6 +13,9 @@ impl Builder<'_> {
         out: usize,
         r: &Recurrent,
     ) -> Result<()> {
+        if let Some(conv) = &r.conv {
+            return self.conv_lstm(i, node, ins, out, r, conv);
+        }
         let input = ins[0];
         let mask_slot = r.masked.then(|| ins[ins.len() - 1]);
         let placeholder = self.weights.dummy();
@@ -111,9 +114,9 @@ impl Builder<'_> {
         Ok(())
     }
 
-    /// Copies a `[batch, units]` initial state into region `region` of the state slot (its
-    /// regions are `batch·units` values each).
-    fn initial_state(&mut self, src: usize, state: usize, region: usize, units: usize) {
+    /// Copies a `[batch, units]` initial state (`units` values per sample) into region
+    /// `region` of the state slot (its regions are `batch·units` values each).
+    pub(super) fn initial_state(&mut self, src: usize, state: usize, region: usize, units: usize) {
         let max = self.max_dim();
         self.dispatch(
             Kernel::CopyStrided,
