@@ -298,8 +298,8 @@ ACTIVATIONS = ["relu", "sigmoid", "tanh", "softmax", "gelu", "elu", "selu", "sof
                "linear", "mish", "log_softmax", "silu"]
 NONFINITE_ACTIVATIONS = ACTIVATIONS + ["hard_silu"]
 
-BIGNAMES_LAYERS = 300
-BIGNAME_LEN = 242
+BIGNAMES_LAYERS = 40
+BIGNAME_LEN = 2000
 
 
 def input_path(model):
@@ -505,12 +505,12 @@ def model_specs(K, writer):
 
     # --- a: MLP, its functional twin, a perturbed copy -----------------------------------------
     def a_seq():
-        return K.Sequential([K.Input((784,)), L.Dense(64, activation="relu"),
+        return K.Sequential([K.Input((784,)), L.Dense(16, activation="relu"),
                              L.Dense(10, activation="softmax")])
 
     def a_func():
         x = K.Input((784,), name="pixels")
-        h = L.Dense(64, activation="relu", name="hidden")(x)
+        h = L.Dense(16, activation="relu", name="hidden")(x)
         y = L.Dense(10, activation="softmax", name="probs")(h)
         return K.Model(x, y, name="a_func_mlp")
 
@@ -521,7 +521,7 @@ def model_specs(K, writer):
 
     specs += [
         Spec("a_seq_mlp", a_seq, weights_files=True,
-             notes="Sequential MLP 784-64-10, default layer names"),
+             notes="Sequential MLP 784-16-10, default layer names"),
         Spec("a_func_mlp", a_func, order=["hidden", "probs"],
              notes="functional twin of a_seq_mlp (identical weights)"),
         Spec("a_seq_mlp_perturbed", a_seq, formats=("keras",) if k3 else ("h5",), post=perturb,
@@ -729,7 +729,7 @@ def model_specs(K, writer):
         layers += [L.Dense(4, activation="tanh", name=bigname(i)) for i in range(BIGNAMES_LAYERS)]
         return K.Sequential(layers, name="e_bignames")
 
-    # Only .h5: the split attribute is an .h5 matter, and the .keras copies would add 2.4 MB.
+    # Only .h5: the split attribute is an .h5 matter.
     specs.append(Spec("e_bignames", e_bignames, formats=("h5",),
                       notes="%d Dense(4, tanh) layers with %d-char names (.h5: layer_names split "
                             "into layer_names0/1)" % (BIGNAMES_LAYERS, BIGNAME_LEN)))

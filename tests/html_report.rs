@@ -152,8 +152,8 @@ fn verify_html_report_shows_verdict_metrics_histogram_and_layer_plot() {
         "<svg class=\"histogram\" id=\"r-hist-0\"",
         "<svg class=\"layer-plot\"",
         "first divergence: dense (Dense)",
-        "10/80",
-        "4.06e-5",
+        "23/80",
+        "5.73e-5",
     ] {
         assert!(html.contains(needle), "missing {needle}");
     }
@@ -166,7 +166,7 @@ fn verify_html_report_shows_verdict_metrics_histogram_and_layer_plot() {
         16,
         "16 histogram bins"
     );
-    assert!(dom.contains("data-bin=\"7\" data-count=\"11\""), "{dom}");
+    assert!(dom.contains("data-bin=\"7\" data-count=\"23\""), "{dom}");
     assert!(dom.contains("class=\"own-pt fails\""), "{dom}");
     let (inked, red) = screenshot(&chrome, &page, [0xcf, 0x22, 0x2e]);
     assert!(inked > 0.02, "the page is rendered, not blank: {inked}");

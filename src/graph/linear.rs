@@ -47,9 +47,19 @@ impl From<&Graph> for Topology {
     /// Bidirectional's two directions) folded into the wrapper's node.
     fn from(graph: &Graph) -> Self {
         let n = graph.nodes.len();
-        // The node each node is built inside (`bi/forward_lstm` inside `bi`, `lstm/state_h`
-        // inside `lstm`): a reference to it is one to its layer.
-        let owner: Vec<Option<usize>> = graph.owners().iter().map(|o| o.map(|j| j.0)).collect();
+        // The layer node each node is built inside, however deep (`bi/forward_lstm` and
+        // `bi/forward_lstm/state_h` inside `bi`, `lstm/state_h` inside `lstm`): a reference to
+        // it is one to its layer.
+        let nearest: Vec<Option<usize>> = graph.owners().iter().map(|o| o.map(|j| j.0)).collect();
+        let owner: Vec<Option<usize>> = (0..n)
+            .map(|i| {
+                let mut top = nearest[i]?;
+                while let Some(up) = nearest[top] {
+                    top = up;
+                }
+                Some(top)
+            })
+            .collect();
         // Mask values (a Keras 3 file's recorded mask ops included) feed their consumers as
         // Keras's `mask=`, which a Sequential model propagates by itself: not a dataflow edge.
         let mut is_mask = vec![false; n];

@@ -147,32 +147,37 @@ impl Graph {
     /// node standing for what the layer gives it.
     pub fn call_inputs(&self, id: NodeId) -> Vec<NodeId> {
         let node = self.node(id);
+        // The tensor an inner node stands for: through the layer's inner nodes to one it reads.
+        let outside = |mut t: NodeId| {
+            while self.node(t).is_inner_of(node) {
+                t = self.node(t).inputs[0];
+            }
+            t
+        };
         let mut out = Vec::new();
         for &i in &node.inputs {
-            let inner = self.node(i);
-            if !inner.is_inner_of(node) {
+            if !self.node(i).is_inner_of(node) {
                 out.push(i);
                 continue;
             }
-            match &inner.op {
-                // MultiHeadAttention's core: what its projections read (the key's where the
-                // call gave a key of its own), and the attention mask.
-                Op::Attention(a) => {
-                    let read = |k: usize| self.node(inner.inputs[k]).inputs[0];
+            match self.attention_core(node, i) {
+                // MultiHeadAttention's core (behind the reshapes of attention over several
+                // axes): what its projections read (the key's where the call gave a key of
+                // its own), and the attention mask.
+                Some((core, a)) => {
+                    let core = self.node(core);
+                    let read = |k: usize| outside(core.inputs[k]);
                     let (query, value, key) = (read(0), read(1), read(2));
                     out.extend([query, value]);
                     out.extend(Some(key).filter(|&k| k != value));
                     if a.masks.attention {
-                        out.extend(inner.inputs.last());
+                        out.extend(core.inputs.last());
                     }
                 }
                 // A wrapper's inner layers (a Bidirectional's two directions, EinsumDense's
                 // reshapes and Dense): the one tensor they read.
-                _ => {
-                    let mut t = inner.inputs[0];
-                    while self.node(t).is_inner_of(node) {
-                        t = self.node(t).inputs[0];
-                    }
+                None => {
+                    let t = outside(i);
                     if !out.contains(&t) {
                         out.push(t);
                     }
@@ -180,6 +185,28 @@ impl Graph {
             }
         }
         out
+    }
+
+    /// The attention core among `outer`'s inner nodes from `from` down its first inputs.
+    fn attention_core(
+        &self,
+        outer: &Node,
+        from: NodeId,
+    ) -> Option<(NodeId, &crate::ops::Attention)> {
+        let mut t = from;
+        while self.node(t).is_inner_of(outer) {
+            match &self.node(t).op {
+                Op::Attention(a) => return Some((t, a)),
+                Op::PerStep(p) => {
+                    if let Op::Attention(a) = &p.op {
+                        return Some((t, a));
+                    }
+                }
+                _ => {}
+            }
+            t = self.node(t).inputs[0];
+        }
+        None
     }
 
     pub fn find(&self, name: &str) -> Option<NodeId> {
