@@ -66,6 +66,7 @@ WEIGHT_SEED = {
     "u_attention": 1041, "u_encoder": 1042, "u_attention_nonfinite": 1043,
     "u_einsum": 1044, "u_einsum_seq": 1045, "v_seq2seq": 1046,
     "u_mha_dropout": 1047,
+    "x_dot": 1048,
 }
 # (also the order of the models in fixtures.json: by writer, then by this order)
 
@@ -208,6 +209,22 @@ def attention_nonfinite_inputs(seed):
     return {"q_ids": token_ids(seed, 5, 20), "values": values, "keys": keys, "amask": amask}
 
 
+def dot_inputs():
+    """x_dot: vectors a, b (6,) and sequences s (4, 6), t (5, 6), u (4, 3), normal draws; a
+    holds NaN, +inf and -inf, s a NaN step and an infinite value, b a row of zeros (a zero
+    norm, which normalize floors)."""
+    rng = np.random.default_rng(2048)
+    x = {k: rng.standard_normal((BATCH,) + shape).astype(np.float32)
+         for k, shape in (("a", (6,)), ("b", (6,)), ("s", (4, 6)), ("t", (5, 6)), ("u", (4, 3)))}
+    x["a"][1, 2] = np.nan
+    x["a"][2, 0] = np.inf
+    x["a"][3, 5] = -np.inf
+    x["b"][4, :] = 0.0
+    x["s"][5, 1, 3] = np.nan
+    x["s"][6, 2, 0] = np.inf
+    return x
+
+
 # models whose inputs are fixed arrays rather than seeded normal draws
 FIXED_INPUTS = {
     "s_masking": masking_inputs,
@@ -224,6 +241,7 @@ FIXED_INPUTS = {
     "v_seq2seq": lambda: {
         "source": token_ids(2046, 8, 30),
         "target": np.random.default_rng(2046).standard_normal((BATCH, 5, 4)).astype(np.float32)},
+    "x_dot": dot_inputs,
     "i_nonfinite_acts": lambda: {None: nonfinite_rows()},
     "i_nonfinite_merge_norm": nonfinite_pair,
 }
@@ -1914,7 +1932,33 @@ def model_specs(K, writer):
                               ("att_out", y3), ("att_scores", att_scores))]
         return K.Model(ids, named, name="u_mha_dropout")
 
+    # Dot: a similarity of two vectors (plain and cosine), attention scores spelled by hand
+    # (sequences against sequences over their features), a product over the steps, pairs of
+    # axes of different ranks, two Dense towers compared by cosine.
+    def x_dot():
+        a, b = K.Input((6,), name="a"), K.Input((6,), name="b")
+        s, t, u = K.Input((4, 6), name="s"), K.Input((5, 6), name="t"), K.Input((4, 3), name="u")
+        tower_a = L.Dense(4, activation="tanh", name="tower_a")(a)
+        tower_b = L.Dense(4, activation="tanh", name="tower_b")(b)
+        outputs = [
+            L.Dot(axes=1, name="dot")([a, b]),
+            L.Dot(axes=-1, normalize=True, name="cosine")([a, b]),
+            L.Dot(axes=2, name="scores")([s, t]),
+            L.Dot(axes=(-1, 2), normalize=True, name="cosine_scores")([s, t]),
+            L.Dot(axes=1, name="over_steps")([s, u]),
+            L.Dot(axes=(1, 2), name="vector_seq")([a, t]),
+            L.Dot(axes=(2, 1), name="seq_vector")([t, b]),
+            L.Dot(axes=1, normalize=True, name="towers")([tower_a, tower_b]),
+        ]
+        return K.Model([a, b, s, t, u], outputs, name="x_dot")
+
     specs += [
+        Spec("x_dot", x_dot, chain=False, nonfinite=True,
+             notes="5 inputs a, b (6,), s (4, 6), t (5, 6), u (4, 3); NaN and infinities in a "
+                   "and s, a zero row in b; 8 outputs, each a Dot: axes=1 on a, b; -1 "
+                   "normalize; 2 on s, t ([4, 5] scores); (-1, 2) normalize; 1 on s, u (over "
+                   "the steps, [6, 3]); (1, 2) on a, t; (2, 1) on t, b; 1 normalize on two "
+                   "Dense(4, tanh) towers"),
         Spec("u_mha_dropout", u_mha_dropout, chain=False,
              notes="input (7,) int32 ids (vocabulary 20, 0-padded, a row of padding only) -> "
                    "Embedding(20, 8, mask_zero) -> MultiHeadAttention(2, 4, dropout=0.1) "

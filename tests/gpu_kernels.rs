@@ -35,9 +35,9 @@ use keqv::exec::{Executor, Keep};
 use keqv::graph::{Activation, Graph, MergeKind, NodeId, Op};
 use keqv::ops::window::Padding;
 use keqv::ops::{
-    Attention, BatchNorm, Cell, Concatenate, Conv, ConvKind, Dense, Emit, GroupNorm, Interpolation,
-    L2Normalize, LayerNorm, MakeMask, Mean, PRelu, Pad, Permute, Pool, PoolKind, Recurrent, Repeat,
-    Resample, Reshape, RmsNorm, Scale, ScaleKind, Softmax, Target,
+    Attention, BatchNorm, Cell, Concatenate, Conv, ConvKind, Dense, Dot, Emit, GroupNorm,
+    Interpolation, L2Normalize, LayerNorm, MakeMask, Mean, PRelu, Pad, Permute, Pool, PoolKind,
+    Recurrent, Repeat, Resample, Reshape, RmsNorm, Scale, ScaleKind, Softmax, Target,
 };
 use keqv::tensor::Tensor;
 use ndarray::{ArrayD, IxDyn};
@@ -1492,6 +1492,50 @@ fn l2_normalize() {
             &*reduction_tol(),
             false,
         );
+    }
+}
+
+// ---------- dot ----------
+
+/// The Dot layer over each geometry its kernel indexes: vectors, sequences against sequences
+/// over their features or their steps, inputs of different ranks, a depth longer than a
+/// workgroup, with and without normalize; NaN and infinities in one input.
+#[test]
+fn dot_in_every_geometry_and_normalized() {
+    let cases: [(&[usize], &[usize], [i64; 2]); 6] = [
+        (&[6], &[6], [1, 1]),
+        (&[4, 6], &[5, 6], [2, 2]),
+        (&[4, 6], &[4, 3], [1, 1]),
+        (&[6], &[5, 6], [1, -1]),
+        (&[3, 2, 5], &[2, 4], [2, 1]),
+        (&[300], &[2, 300], [-1, 2]),
+    ];
+    for (x_shape, y_shape, axes) in cases {
+        for normalize in [None, Some(1e-12)] {
+            let mut g = Builder::new(91);
+            let x = g.input(x_shape);
+            let y = g.input(y_shape);
+            let dot = g.op(Op::Dot(Dot { axes, normalize }), &[x, y], vec![]);
+            let graph = g.finish(&[dot]);
+            let mut inputs = inputs_for(&graph, 3, 92, 1.0);
+            let first = inputs[0].as_slice_mut().unwrap();
+            first[1] = f32::NAN;
+            first[first.len() - 1] = f32::INFINITY;
+            let depth = x_shape[if axes[0] < 0 {
+                x_shape.len() - 1
+            } else {
+                axes[0] as usize - 1
+            }];
+            // A depth-long sum in another order: ~sqrt(depth)·ε of the terms' size.
+            let tol = move |_: usize, b: f32| 4e-7 * (depth as f32).sqrt() * 4.0 + 2e-5 * b.abs();
+            check(
+                &format!("dot {x_shape:?}·{y_shape:?} axes {axes:?} normalize {normalize:?}"),
+                &graph,
+                &inputs,
+                &tol,
+                false,
+            );
+        }
     }
 }
 

@@ -12,6 +12,7 @@ pub mod activation;
 pub mod attention;
 pub mod conv;
 pub mod dense;
+pub mod dot;
 pub(crate) mod fields;
 pub mod gemm;
 pub mod layout;
@@ -38,6 +39,7 @@ pub use activation::{Activation, PRelu, Softmax};
 pub use attention::Attention;
 pub use conv::{Conv, ConvKind};
 pub use dense::Dense;
+pub use dot::Dot;
 pub use layout::{Permute, Repeat, Reshape};
 pub use mean::Mean;
 pub use merge::{Concatenate, MergeKind};
@@ -93,6 +95,8 @@ pub enum Op {
     /// Attention over a query, key and value (and their masks): the Attention layers,
     /// MultiHeadAttention's core.
     Attention(Attention),
+    /// The dot product of two inputs along one axis of each, per sample (the Dot layer).
+    Dot(Dot),
 }
 
 /// A weight an op expects: Keras's variable name and its shape.
@@ -141,13 +145,18 @@ impl Op {
             Op::Masking(_) => "masking".into(),
             Op::MaskedMean(_) => "masked_mean".into(),
             Op::Attention(a) => a.name(),
+            Op::Dot(d) => d.name(),
         }
     }
 
     /// Whether the op takes several tensors (merges) rather than exactly one.
     pub fn takes_many(&self) -> bool {
         match self {
-            Op::Merge(_) | Op::Concatenate(_) | Op::MaskedMean(_) | Op::Attention(_) => true,
+            Op::Merge(_)
+            | Op::Concatenate(_)
+            | Op::MaskedMean(_)
+            | Op::Attention(_)
+            | Op::Dot(_) => true,
             Op::Recurrent(r) => r.extra_inputs() > 0,
             Op::Input
             | Op::Dense(_)
@@ -205,6 +214,7 @@ impl Op {
             Op::Masking(_) => Ok(first.to_vec()),
             Op::MaskedMean(m) => m.output_shape(first),
             Op::Attention(a) => a.output_shape(inputs),
+            Op::Dot(d) => d.output_shape(inputs),
         }
     }
 
@@ -238,7 +248,8 @@ impl Op {
             | Op::Pool(_)
             | Op::MakeMask(_)
             | Op::Masking(_)
-            | Op::MaskedMean(_) => Vec::new(),
+            | Op::MaskedMean(_)
+            | Op::Dot(_) => Vec::new(),
         })
     }
 
@@ -251,6 +262,7 @@ impl Op {
             Op::Dense(d) => d.macs(input, output),
             Op::Conv(c) => c.macs(input, output),
             Op::Recurrent(r) => r.macs(input),
+            Op::Dot(d) => d.macs(inputs),
             Op::Input
             | Op::Activation(_)
             | Op::Softmax(_)
@@ -315,6 +327,7 @@ impl Op {
             Op::Masking(m) => m.eval(x),
             Op::MaskedMean(m) => m.eval(x, inputs[1], out_shape),
             Op::Attention(a) => a.eval(inputs, weights),
+            Op::Dot(d) => d.eval(x, inputs[1], out_shape),
         }
     }
 }

@@ -3,8 +3,8 @@
 use serde_json::Value;
 
 use super::{
-    activation, attention, conv, dense, layout, merge, norm, pad, pool, recurrent, resample, scale,
-    sequence, Op,
+    activation, attention, conv, dense, dot, layout, merge, norm, pad, pool, recurrent, resample,
+    scale, sequence, Op,
 };
 use crate::keras::Dialect;
 
@@ -61,6 +61,7 @@ const FAMILIES: &[(&[&str], Parser)] = &[
     (attention::CLASSES, |l| {
         attention::parse(l.class, l.config, l.dialect)
     }),
+    (dot::CLASSES, |l| dot::parse(l.config, l.dialect)),
 ];
 
 /// Registered (`package>Name`) classes that Keras itself ships, each with the module its

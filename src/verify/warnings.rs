@@ -185,6 +185,11 @@ fn dialect_neutral(op: &Op, unit_norm: bool) -> Op {
             ..a.clone()
         }),
         Op::Activation(a) => Op::Activation(act(a)),
+        // Keras 3 and tf-keras floor the norms differently.
+        Op::Dot(d) => Op::Dot(crate::ops::Dot {
+            normalize: d.normalize.map(|_| 0.0),
+            ..d.clone()
+        }),
         Op::Dense(d) => Op::Dense(Dense {
             activation: act(&d.activation),
             ..d.clone()

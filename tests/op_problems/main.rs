@@ -12,6 +12,7 @@ mod activation;
 mod attention;
 mod conv;
 mod dense;
+mod dot;
 mod gemm;
 mod layout;
 mod merge;

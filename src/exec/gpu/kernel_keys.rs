@@ -87,6 +87,8 @@ pub enum Kernel {
     MaskedMean,
     /// Attention rows: scores, masked softmax, weighted values.
     Attention,
+    /// The Dot layer's products, one output value per invocation.
+    Dot,
     /// The difference records of two tensors (compare.wgsl).
     Compare,
     /// Rows whose argmax agrees (compare.wgsl).
@@ -121,6 +123,7 @@ impl Kernel {
                 SequenceParams::DECL
             }
             Kernel::Attention => AttentionParams::DECL,
+            Kernel::Dot => DotParams::DECL,
             Kernel::Compare => CompareParams::DECL,
             Kernel::Top1 => Top1Params::DECL,
         }
@@ -199,6 +202,7 @@ impl Kernel {
             Kernel::Masking => plain(F::Sequence, "masking"),
             Kernel::MaskedMean => plain(F::Sequence, "masked_mean"),
             Kernel::Attention => plain(F::Attention, "attention"),
+            Kernel::Dot => plain(F::Dot, "dot"),
             Kernel::Compare => new(F::Compare, "compare"),
             Kernel::Top1 => new(F::Compare, "top1"),
         }
@@ -227,6 +231,7 @@ impl Kernel {
             Kernel::Masking,
             Kernel::MaskedMean,
             Kernel::Attention,
+            Kernel::Dot,
             Kernel::Compare,
             Kernel::Top1,
         ];

@@ -24,11 +24,12 @@ pub enum ShaderFile {
     Recurrent,
     Sequence,
     Attention,
+    Dot,
     Compare,
 }
 
 impl ShaderFile {
-    pub const ALL: [ShaderFile; 12] = [
+    pub const ALL: [ShaderFile; 13] = [
         ShaderFile::Dense,
         ShaderFile::GemmSoft,
         ShaderFile::GemmSoftSubgroup,
@@ -40,6 +41,7 @@ impl ShaderFile {
         ShaderFile::Recurrent,
         ShaderFile::Sequence,
         ShaderFile::Attention,
+        ShaderFile::Dot,
         ShaderFile::Compare,
     ];
 
@@ -56,6 +58,7 @@ impl ShaderFile {
             ShaderFile::Recurrent => "recurrent.wgsl",
             ShaderFile::Sequence => "sequence.wgsl",
             ShaderFile::Attention => "attention.wgsl",
+            ShaderFile::Dot => "dot.wgsl",
             ShaderFile::Compare => "compare.wgsl",
         }
     }
@@ -75,6 +78,7 @@ impl ShaderFile {
             ShaderFile::Recurrent => include_str!("../../../shaders/recurrent.wgsl"),
             ShaderFile::Sequence => include_str!("../../../shaders/sequence.wgsl"),
             ShaderFile::Attention => include_str!("../../../shaders/attention.wgsl"),
+            ShaderFile::Dot => include_str!("../../../shaders/dot.wgsl"),
             ShaderFile::Compare => include_str!("../../../shaders/compare.wgsl"),
         }
     }

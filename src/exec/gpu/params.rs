@@ -519,6 +519,22 @@ kernel_params! {
 }
 
 kernel_params! {
+    /// The Dot layer (dot.wgsl): `n` output values, `rows`·`cols` per sample, each a sum over
+    /// `depth`; `after_x` and `after_y` are the strides of each input's dot axis; with
+    /// `normalize`, each side is divided by sqrt(max(Σv², `floor`)) first.
+    DotParams {
+        n: u32,
+        rows: u32,
+        cols: u32,
+        depth: u32,
+        after_x: u32,
+        after_y: u32,
+        normalize: u32,
+        floor: f32,
+    }
+}
+
+kernel_params! {
     /// The sequence kernels (sequence.wgsl): `n` invocations; `width` values per step (the
     /// embedding's width, the features), `rows` table rows, `steps` per sample; `kind` 0 a mask
     /// of the values other than `value`, 1 of the steps with a feature other than `value`.

@@ -182,7 +182,8 @@ pub(crate) fn upload(
             | Op::Pool(_)
             | Op::MakeMask(_)
             | Op::Masking(_)
-            | Op::MaskedMean(_) => {}
+            | Op::MaskedMean(_)
+            | Op::Dot(_) => {}
         }
     }
     Ok(out)

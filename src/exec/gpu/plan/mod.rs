@@ -231,7 +231,8 @@ fn aliases_its_input(op: &Op) -> bool {
         | Op::MakeMask(_)
         | Op::Masking(_)
         | Op::MaskedMean(_)
-        | Op::Attention(_) => false,
+        | Op::Attention(_)
+        | Op::Dot(_) => false,
     }
 }
 
@@ -394,6 +395,7 @@ impl Builder<'_> {
             Op::Masking(m) => self.masking(node, (ins[0], out), m),
             Op::MaskedMean(_) => self.masked_mean(node, ins, out),
             Op::Attention(a) => self.attention(i, node, ins, out, a)?,
+            Op::Dot(d) => self.dot(node, ins, out, d)?,
         }
         Ok(())
     }

@@ -5,6 +5,7 @@ mod activation;
 mod attention;
 mod conv;
 mod dense;
+mod dot;
 mod layout;
 mod merge;
 mod norm;
