@@ -66,7 +66,7 @@ WEIGHT_SEED = {
     "u_attention": 1041, "u_encoder": 1042, "u_attention_nonfinite": 1043,
     "u_einsum": 1044, "u_einsum_seq": 1045, "v_seq2seq": 1046,
     "u_mha_dropout": 1047,
-    "x_dot": 1048,
+    "x_dot": 1048, "x_category": 1049, "x_category_seq": 1050,
 }
 # (also the order of the models in fixtures.json: by writer, then by this order)
 
@@ -225,6 +225,20 @@ def dot_inputs():
     return x
 
 
+def category_inputs():
+    """x_category: token ids (5,) in 0..5 (CategoryEncoding's range), one id (1,), raw ids
+    (5,) among IntegerLookup's vocabulary, its mask token 0 and ids outside it (negative
+    too), and values (6,) for Discretization: on its boundaries, between them, NaN, +-inf."""
+    rng = np.random.default_rng(2049)
+    raw = rng.choice([0, 3, 5, 7, 12, 4, 99, -3], size=(BATCH, 5)).astype(np.int32)
+    values = rng.uniform(-2.0, 3.0, (BATCH, 6)).astype(np.float32)
+    values[0] = [-1.0, 0.0, 0.5, 2.0, np.nan, np.inf]
+    values[1, :2] = [-np.inf, -1.0000001]
+    return {"ids": rng.integers(0, 6, (BATCH, 5)).astype(np.int32),
+            "one": rng.integers(0, 6, (BATCH, 1)).astype(np.int32),
+            "raw": raw, "values": values}
+
+
 # models whose inputs are fixed arrays rather than seeded normal draws
 FIXED_INPUTS = {
     "s_masking": masking_inputs,
@@ -242,6 +256,8 @@ FIXED_INPUTS = {
         "source": token_ids(2046, 8, 30),
         "target": np.random.default_rng(2046).standard_normal((BATCH, 5, 4)).astype(np.float32)},
     "x_dot": dot_inputs,
+    "x_category": category_inputs,
+    "x_category_seq": lambda: {None: category_inputs()["raw"]},
     "i_nonfinite_acts": lambda: {None: nonfinite_rows()},
     "i_nonfinite_merge_norm": nonfinite_pair,
 }
@@ -1952,6 +1968,37 @@ def model_specs(K, writer):
         ]
         return K.Model([a, b, s, t, u], outputs, name="x_dot")
 
+    # The categorical preprocessing layers on integer ids and on values: CategoryEncoding in
+    # its three modes, Discretization by boundaries, IntegerLookup (default and with a mask
+    # token and two OOV indices) feeding an Embedding.
+    def x_category():
+        ids = K.Input((5,), dtype="int32", name="ids")
+        one = K.Input((1,), dtype="int32", name="one")
+        raw = K.Input((5,), dtype="int32", name="raw")
+        values = K.Input((6,), name="values")
+        vocabulary = [7, 3, 12, 5]
+        lookup = L.IntegerLookup(vocabulary=vocabulary, name="lookup")(raw)
+        masked = L.IntegerLookup(vocabulary=vocabulary, mask_token=0, num_oov_indices=2,
+                                 name="lookup_masked")(raw)
+        emb = L.Embedding(7, 3, name="emb")(masked)
+        named = [L.Activation("linear", name=n)(t) for n, t in (
+            ("lookup_ids", lookup), ("lookup_masked_ids", masked))]
+        outputs = [
+            L.CategoryEncoding(6, output_mode="one_hot", name="one_hot")(one),
+            L.CategoryEncoding(6, output_mode="multi_hot", name="multi_hot")(ids),
+            L.CategoryEncoding(6, output_mode="count", name="count")(ids),
+            L.Discretization(bin_boundaries=[-1.0, 0.0, 0.5, 2.0], name="buckets")(values),
+            L.Flatten(name="emb_flat")(emb),
+        ] + named
+        return K.Model([ids, one, raw, values], outputs, name="x_category")
+
+    def x_category_seq():
+        return K.Sequential([K.Input((5,), dtype="int32"),
+                             L.IntegerLookup(vocabulary=[7, 3, 12, 5]),
+                             L.CategoryEncoding(5, output_mode="count"),
+                             L.Dense(3, activation="relu"),
+                             L.Dense(2)], name="x_category_seq")
+
     specs += [
         Spec("x_dot", x_dot, chain=False, nonfinite=True,
              notes="5 inputs a, b (6,), s (4, 6), t (5, 6), u (4, 3); NaN and infinities in a "
@@ -1959,6 +2006,16 @@ def model_specs(K, writer):
                    "normalize; 2 on s, t ([4, 5] scores); (-1, 2) normalize; 1 on s, u (over "
                    "the steps, [6, 3]); (1, 2) on a, t; (2, 1) on t, b; 1 normalize on two "
                    "Dense(4, tanh) towers"),
+        Spec("x_category", x_category, chain=False,
+             notes="4 inputs ids (5,) and one (1,) int32 in 0..5, raw (5,) int32 ids in and "
+                   "out of the vocabulary [7, 3, 12, 5] and 0, values (6,) with boundary "
+                   "values, NaN and infinities; 7 outputs: CategoryEncoding(6) one_hot, "
+                   "multi_hot, count; Discretization([-1, 0, 0.5, 2]); IntegerLookup (1 OOV "
+                   "index) and IntegerLookup(mask_token=0, num_oov_indices=2) ids, the latter "
+                   "through Embedding(7, 3) -> Flatten"),
+        Spec("x_category_seq", x_category_seq,
+             notes="Sequential IntegerLookup([7, 3, 12, 5]) -> CategoryEncoding(5, count) -> "
+                   "Dense(3, relu) -> Dense(2) on (5,) int32 raw ids (a chain)"),
         Spec("u_mha_dropout", u_mha_dropout, chain=False,
              notes="input (7,) int32 ids (vocabulary 20, 0-padded, a row of padding only) -> "
                    "Embedding(20, 8, mask_zero) -> MultiHeadAttention(2, 4, dropout=0.1) "

@@ -33,11 +33,12 @@ use keqv::exec::cpu::{CpuExecutor, Precision};
 use keqv::exec::gpu::{self, DenseKernel, GpuExecutor, SoftTile};
 use keqv::exec::{Executor, Keep};
 use keqv::graph::{Activation, Graph, MergeKind, NodeId, Op};
+use keqv::ops::categorical::{EncodeMode, Encoding, Lookup, OutOfRange};
 use keqv::ops::window::Padding;
 use keqv::ops::{
-    Attention, BatchNorm, Cell, Concatenate, Conv, ConvKind, Dense, Dot, Emit, GroupNorm,
-    Interpolation, L2Normalize, LayerNorm, MakeMask, Mean, PRelu, Pad, Permute, Pool, PoolKind,
-    Recurrent, Repeat, Resample, Reshape, RmsNorm, Scale, ScaleKind, Softmax, Target,
+    Attention, BatchNorm, Categorical, Cell, Concatenate, Conv, ConvKind, Dense, Dot, Emit,
+    GroupNorm, Interpolation, L2Normalize, LayerNorm, MakeMask, Mean, PRelu, Pad, Permute, Pool,
+    PoolKind, Recurrent, Repeat, Resample, Reshape, RmsNorm, Scale, ScaleKind, Softmax, Target,
 };
 use keqv::tensor::Tensor;
 use ndarray::{ArrayD, IxDyn};
@@ -1536,6 +1537,63 @@ fn dot_in_every_geometry_and_normalized() {
                 false,
             );
         }
+    }
+}
+
+// ---------- categorical ----------
+
+/// CategoryEncoding in its three modes (ids out of range ignored or NaN), Discretization's
+/// buckets (values on the boundaries, NaN, infinities) and IntegerLookup (OOV indices, a mask
+/// token) against the CPU.
+#[test]
+fn categorical_encodings_buckets_and_lookups() {
+    let ids: Vec<f32> = vec![0., 3., 5., 7., -1., 2.9, 12., 0., 4., 99., 3., 3.];
+    let encode = |mode, out_of_range| {
+        Categorical::Encode(Encoding {
+            tokens: 6,
+            mode,
+            out_of_range,
+        })
+    };
+    let ops = [
+        encode(EncodeMode::OneHot, OutOfRange::Ignored),
+        encode(EncodeMode::MultiHot, OutOfRange::Ignored),
+        encode(EncodeMode::Count, OutOfRange::Nan),
+        encode(EncodeMode::Count, OutOfRange::Ignored),
+        Categorical::Bucketize {
+            boundaries: vec![-1.0, 0.0, 0.5, 2.0],
+        },
+        Categorical::Lookup(Lookup {
+            vocabulary: vec![7.0, 3.0, 12.0, 5.0],
+            oov_indices: 2,
+            mask_token: Some(0.0),
+        }),
+        Categorical::Lookup(Lookup {
+            vocabulary: vec![7.0, 3.0, 12.0, 5.0],
+            oov_indices: 1,
+            mask_token: None,
+        }),
+    ];
+    for op in ops {
+        let mut g = Builder::new(93);
+        let x = g.input(&[4]);
+        let y = g.op(Op::Categorical(op.clone()), &[x], vec![]);
+        let graph = g.finish(&[y]);
+        let mut values = ids.clone();
+        if matches!(op, Categorical::Bucketize { .. }) {
+            values[1] = f32::NAN;
+            values[2] = f32::INFINITY;
+            values[3] = f32::NEG_INFINITY;
+            values[4] = 0.5;
+        }
+        let inputs = vec![ArrayD::from_shape_vec(IxDyn(&[3, 4]), values).unwrap()];
+        check(
+            &format!("categorical {op:?}"),
+            &graph,
+            &inputs,
+            &*elementwise_tol(),
+            false,
+        );
     }
 }
 

@@ -360,8 +360,12 @@ mod tests {
                 json!({"scale": 0.5})
             } else if class == "Embedding" {
                 json!({"input_dim": 5, "output_dim": 2})
-            } else if class == "Dot" {
-                json!({"axes": 1})
+            } else if matches!(
+                class,
+                "Dot" | "CategoryEncoding" | "Discretization" | "IntegerLookup"
+            ) {
+                json!({"axes": 1, "num_tokens": 3, "bin_boundaries": [0.0],
+                       "vocabulary": [4, 2]})
             } else {
                 json!({"units": 2, "target_shape": [4], "dims": [1], "padding": 1, "cropping": 1,
                        "n": 2, "height": 2, "width": 2, "groups": 1})

@@ -10,6 +10,7 @@
 
 pub mod activation;
 pub mod attention;
+pub mod categorical;
 pub mod conv;
 pub mod dense;
 pub mod dot;
@@ -37,6 +38,7 @@ use serde::Serialize;
 
 pub use activation::{Activation, PRelu, Softmax};
 pub use attention::Attention;
+pub use categorical::Categorical;
 pub use conv::{Conv, ConvKind};
 pub use dense::Dense;
 pub use dot::Dot;
@@ -97,6 +99,8 @@ pub enum Op {
     Attention(Attention),
     /// The dot product of two inputs along one axis of each, per sample (the Dot layer).
     Dot(Dot),
+    /// CategoryEncoding, Discretization and IntegerLookup: ids and values to categories.
+    Categorical(Categorical),
 }
 
 /// A weight an op expects: Keras's variable name and its shape.
@@ -146,6 +150,7 @@ impl Op {
             Op::MaskedMean(_) => "masked_mean".into(),
             Op::Attention(a) => a.name(),
             Op::Dot(d) => d.name(),
+            Op::Categorical(c) => c.name(),
         }
     }
 
@@ -180,7 +185,8 @@ impl Op {
             | Op::Conv(_)
             | Op::Embedding(_)
             | Op::MakeMask(_)
-            | Op::Masking(_) => false,
+            | Op::Masking(_)
+            | Op::Categorical(_) => false,
         }
     }
 
@@ -215,6 +221,7 @@ impl Op {
             Op::MaskedMean(m) => m.output_shape(first),
             Op::Attention(a) => a.output_shape(inputs),
             Op::Dot(d) => d.output_shape(inputs),
+            Op::Categorical(c) => c.output_shape(first),
         }
     }
 
@@ -249,7 +256,8 @@ impl Op {
             | Op::MakeMask(_)
             | Op::Masking(_)
             | Op::MaskedMean(_)
-            | Op::Dot(_) => Vec::new(),
+            | Op::Dot(_)
+            | Op::Categorical(_) => Vec::new(),
         })
     }
 
@@ -286,7 +294,8 @@ impl Op {
             | Op::Embedding(_)
             | Op::MakeMask(_)
             | Op::Masking(_)
-            | Op::MaskedMean(_) => 0,
+            | Op::MaskedMean(_)
+            | Op::Categorical(_) => 0,
         }
     }
 
@@ -328,6 +337,7 @@ impl Op {
             Op::MaskedMean(m) => m.eval(x, inputs[1], out_shape),
             Op::Attention(a) => a.eval(inputs, weights),
             Op::Dot(d) => d.eval(x, inputs[1], out_shape),
+            Op::Categorical(c) => c.eval(x, out_shape),
         }
     }
 }

@@ -3,8 +3,8 @@
 use serde_json::Value;
 
 use super::{
-    activation, attention, conv, dense, dot, layout, merge, norm, pad, pool, recurrent, resample,
-    scale, sequence, Op,
+    activation, attention, categorical, conv, dense, dot, layout, merge, norm, pad, pool,
+    recurrent, resample, scale, sequence, Op,
 };
 use crate::keras::Dialect;
 
@@ -62,6 +62,9 @@ const FAMILIES: &[(&[&str], Parser)] = &[
         attention::parse(l.class, l.config, l.dialect)
     }),
     (dot::CLASSES, |l| dot::parse(l.config, l.dialect)),
+    (categorical::CLASSES, |l| {
+        categorical::parse(l.class, l.config, l.dialect)
+    }),
 ];
 
 /// Registered (`package>Name`) classes that Keras itself ships, each with the module its

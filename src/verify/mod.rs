@@ -349,6 +349,7 @@ fn is_class_scores(graph: &Graph, id: NodeId) -> bool {
             | Op::Masking(_)
             | Op::MaskedMean(_)
             | Op::Attention(_)
-            | Op::Dot(_) => false,
+            | Op::Dot(_)
+            | Op::Categorical(_) => false,
         }
 }

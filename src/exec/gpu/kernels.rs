@@ -25,11 +25,12 @@ pub enum ShaderFile {
     Sequence,
     Attention,
     Dot,
+    Categorical,
     Compare,
 }
 
 impl ShaderFile {
-    pub const ALL: [ShaderFile; 13] = [
+    pub const ALL: [ShaderFile; 14] = [
         ShaderFile::Dense,
         ShaderFile::GemmSoft,
         ShaderFile::GemmSoftSubgroup,
@@ -42,6 +43,7 @@ impl ShaderFile {
         ShaderFile::Sequence,
         ShaderFile::Attention,
         ShaderFile::Dot,
+        ShaderFile::Categorical,
         ShaderFile::Compare,
     ];
 
@@ -59,6 +61,7 @@ impl ShaderFile {
             ShaderFile::Sequence => "sequence.wgsl",
             ShaderFile::Attention => "attention.wgsl",
             ShaderFile::Dot => "dot.wgsl",
+            ShaderFile::Categorical => "categorical.wgsl",
             ShaderFile::Compare => "compare.wgsl",
         }
     }
@@ -79,6 +82,7 @@ impl ShaderFile {
             ShaderFile::Sequence => include_str!("../../../shaders/sequence.wgsl"),
             ShaderFile::Attention => include_str!("../../../shaders/attention.wgsl"),
             ShaderFile::Dot => include_str!("../../../shaders/dot.wgsl"),
+            ShaderFile::Categorical => include_str!("../../../shaders/categorical.wgsl"),
             ShaderFile::Compare => include_str!("../../../shaders/compare.wgsl"),
         }
     }

@@ -422,7 +422,8 @@ pub fn not_on_gpu(node: &crate::graph::Node) -> Option<String> {
         | Op::Masking(_)
         | Op::MaskedMean(_)
         | Op::Attention(_)
-        | Op::Dot(_) => None,
+        | Op::Dot(_)
+        | Op::Categorical(_) => None,
     }
 }
 

@@ -232,7 +232,8 @@ fn aliases_its_input(op: &Op) -> bool {
         | Op::Masking(_)
         | Op::MaskedMean(_)
         | Op::Attention(_)
-        | Op::Dot(_) => false,
+        | Op::Dot(_)
+        | Op::Categorical(_) => false,
     }
 }
 
@@ -396,6 +397,7 @@ impl Builder<'_> {
             Op::MaskedMean(_) => self.masked_mean(node, ins, out),
             Op::Attention(a) => self.attention(i, node, ins, out, a)?,
             Op::Dot(d) => self.dot(node, ins, out, d)?,
+            Op::Categorical(c) => self.categorical(i, node, (ins[0], out), c),
         }
         Ok(())
     }

@@ -3,6 +3,7 @@
 
 mod activation;
 mod attention;
+mod categorical;
 mod conv;
 mod dense;
 mod dot;
