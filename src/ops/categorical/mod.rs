@@ -2,7 +2,7 @@
 //! Discretization (values → bucket ids by the boundaries in its config) and IntegerLookup
 //! (integer ids → their index in the vocabulary in its config). Ids are truncated to integers,
 //! as Keras casts them; an id is exact up to 2^24, as every keqv value is a float32.
-//! StringLookup, TextVectorization and Hashing are not read: keqv has no string tensors.
+//! StringLookup and TextVectorization are not read: keqv has no string tensors.
 
 mod cpu;
 
@@ -68,7 +68,7 @@ pub struct Lookup {
 pub const CLASSES: &[&str] = &["CategoryEncoding", "Discretization", "IntegerLookup"];
 
 /// Classes keqv cannot run in principle: their tensors are strings.
-pub const STRING_CLASSES: &[&str] = &["StringLookup", "TextVectorization", "Hashing"];
+pub const STRING_CLASSES: &[&str] = &["StringLookup", "TextVectorization"];
 
 pub fn parse(class: &str, config: &Value, dialect: Dialect) -> Result<Op, String> {
     if bool_field(config, "sparse", false)? {
