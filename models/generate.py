@@ -66,7 +66,7 @@ WEIGHT_SEED = {
     "u_attention": 1041, "u_encoder": 1042, "u_attention_nonfinite": 1043,
     "u_einsum": 1044, "u_einsum_seq": 1045, "v_seq2seq": 1046,
     "u_mha_dropout": 1047,
-    "x_dot": 1048, "x_category": 1049, "x_category_seq": 1050,
+    "x_dot": 1048, "x_category": 1049, "x_category_seq": 1050, "x_lookup_adapted": 1050,
 }
 # (also the order of the models in fixtures.json: by writer, then by this order)
 
@@ -258,6 +258,7 @@ FIXED_INPUTS = {
     "x_dot": dot_inputs,
     "x_category": category_inputs,
     "x_category_seq": lambda: {None: category_inputs()["raw"]},
+    "x_lookup_adapted": lambda: {None: category_inputs()["raw"]},
     "i_nonfinite_acts": lambda: {None: nonfinite_rows()},
     "i_nonfinite_merge_norm": nonfinite_pair,
 }
@@ -269,6 +270,7 @@ TWINS = [
     ("c_func_skip", "c_func_skip_reimpl", "equivalent"),
     ("c_func_skip", "c_seq_skip_dropped", "NOT equivalent (skip dropped)"),
     ("d_chain_func", "d_chain_seq", "equivalent"),
+    ("x_category_seq", "x_lookup_adapted", "equivalent (vocabulary adapted, not given)"),
 ]
 
 ACTIVATIONS = ["relu", "sigmoid", "tanh", "softmax", "gelu", "elu", "selu", "softplus",
@@ -1998,6 +2000,23 @@ def model_specs(K, writer):
                              L.CategoryEncoding(5, output_mode="count"),
                              L.Dense(3, activation="relu"),
                              L.Dense(2)], name="x_category_seq")
+
+    # x_category_seq with its IntegerLookup adapted rather than given its vocabulary: Keras 3
+    # keeps the vocabulary in the .keras archive's assets, not in the config (adapt orders it
+    # by frequency: [7, 3, 12, 5], x_category_seq's). tf-keras keeps none in its files.
+    def x_lookup_adapted():
+        lookup = L.IntegerLookup()
+        lookup.adapt(np.array([7, 7, 7, 7, 3, 3, 3, 12, 12, 5]))
+        return K.Sequential([K.Input((5,), dtype="int32"), lookup,
+                             L.CategoryEncoding(5, output_mode="count"),
+                             L.Dense(3, activation="relu"),
+                             L.Dense(2)], name="x_lookup_adapted")
+
+    if k3:
+        specs.append(Spec(
+            "x_lookup_adapted", x_lookup_adapted, formats=("keras",),
+            notes="x_category_seq with IntegerLookup adapted to the same vocabulary, which "
+                  "Keras 3 saves in the archive's assets (Keras 3 .keras only)"))
 
     specs += [
         Spec("x_dot", x_dot, chain=False, nonfinite=True,

@@ -122,7 +122,7 @@ fn parse_lookup(config: &Value) -> Result<Lookup, String> {
         return Err("IntegerLookup with invert=True (indices back to ids) is not supported".into());
     }
     let vocabulary = numbers(config, "vocabulary").map_err(|e| {
-        format!("IntegerLookup: {e}; keqv reads the vocabulary from the config (vocabulary=[...] when the layer is made), not from an adapted layer's state or a vocabulary file")
+        format!("IntegerLookup: {e}, nor does the file hold an adapted vocabulary keqv reads (a Keras 3 .keras archive's assets); make the layer with vocabulary=[...]")
     })?;
     let oov_indices = usize_field(config, "num_oov_indices")?.unwrap_or(1);
     if oov_indices == 0 {
