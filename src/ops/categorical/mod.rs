@@ -128,6 +128,14 @@ fn parse_lookup(config: &Value) -> Result<Lookup, String> {
     if oov_indices == 0 {
         return Err("IntegerLookup with num_oov_indices=0 is not supported (Keras refuses ids outside the vocabulary there); use 1 or more".into());
     }
+    // Keras 3 may hash ids over several OOV indices instead (`oov_method="hash"`).
+    let method = config.get("oov_method").and_then(Value::as_str);
+    if oov_indices > 1 && method.is_some_and(|m| m != "floormod") {
+        return Err(format!(
+            "IntegerLookup with oov_method '{}' is not supported (only 'floormod')",
+            method.unwrap_or_default()
+        ));
+    }
     let mask_token = match config.get("mask_token") {
         None | Some(Value::Null) => None,
         Some(v) => Some(v.as_f64().ok_or(format!(
@@ -288,6 +296,11 @@ mod tests {
                 "IntegerLookup",
                 json!({"vocabulary": [1], "num_oov_indices": 0}),
                 "num_oov_indices",
+            ),
+            (
+                "IntegerLookup",
+                json!({"vocabulary": [1], "num_oov_indices": 2, "oov_method": "hash"}),
+                "oov_method",
             ),
         ];
         for (class, config, says) in refused {
