@@ -8,7 +8,7 @@
 //! `quantization_config`, `rms_scaling: false`, initializer `input_axes`/`output_axes`,
 //! ZeroPadding1D's, the image preprocessing layers' and CenterCrop's channels-last `data_format`,
 //! Resizing's unset padding and antialiasing, RandomContrast's `value_range`, IntegerLookup's
-//! floormod `oov_method` and unset `salt`; tf-keras's `groups`
+//! floormod `oov_method`, unset `salt` and float dtype; tf-keras's `groups`
 //! of depthwise, separable and transposed convolutions, the unused `kernel_*` settings of
 //! separable ones, the augmentation layers' `rng_type` and SpatialDropout's `trainable` and
 //! `noise_shape`, the recurrent layers' `time_major: false` and Embedding's own
@@ -79,6 +79,9 @@ pub fn translate(class: &str, config: &Value, from: Dialect, to: Dialect) -> Res
             "layer" | "backward_layer" if value.get("class_name").is_some() => {
                 wrapped(value, from, to)?
             }
+            // Keras 3 records an IntegerLookup's float compute dtype; tf-keras's takes an
+            // integer one for its indices, int64 when none is given.
+            "dtype" if class == "IntegerLookup" && to == Dialect::TfKeras2 => continue,
             "dtype" if class != "InputLayer" => dtype(value, to),
             "activation" => activation(value, from, to)?,
             "alpha" | "negative_slope" if class == "LeakyReLU" => {
