@@ -37,6 +37,10 @@ pub(super) fn read_vocabularies(
 /// OOV token once per OOV index), as Keras's `set_vocabulary` drops them; left unset where a
 /// line is not an integer (the layer is then refused for having no vocabulary).
 fn set_vocabulary(layer: &mut LayerConfig, text: &str) {
+    // A malformed config is left for the layer's parser to refuse.
+    if !layer.config.is_object() {
+        return;
+    }
     let Ok(mut ids) = text
         .lines()
         .filter(|l| !l.is_empty())
