@@ -71,6 +71,7 @@ WEIGHT_SEED = {
     "u_mha_axes": 1052,
     "w_rnn_cells": 1053, "w_stacked_cells": 1054, "w_rnn_cells_seq": 1055, "w_cudnn": 1056,
     "y_convlstm": 1057, "y_convlstm_seq": 1058, "y_convlstm_nonfinite": 1059,
+    "x_dot": 1060, "x_category": 1061, "x_category_seq": 1062, "x_lookup_adapted": 1062,
 }
 # (also the order of the models in fixtures.json: by writer, then by this order)
 
@@ -253,6 +254,36 @@ def rnn_cell_inputs(seed, steps, feat_steps, nonfinite=False):
     return {"ids": token_ids(seed, steps, 20), "feats": feats}
 
 
+def dot_inputs():
+    """x_dot: vectors a, b (6,) and sequences s (4, 6), t (5, 6), u (4, 3), normal draws; a
+    holds NaN, +inf and -inf, s a NaN step and an infinite value, b a row of zeros (a zero
+    norm, which normalize floors)."""
+    rng = np.random.default_rng(2060)
+    x = {k: rng.standard_normal((BATCH,) + shape).astype(np.float32)
+         for k, shape in (("a", (6,)), ("b", (6,)), ("s", (4, 6)), ("t", (5, 6)), ("u", (4, 3)))}
+    x["a"][1, 2] = np.nan
+    x["a"][2, 0] = np.inf
+    x["a"][3, 5] = -np.inf
+    x["b"][4, :] = 0.0
+    x["s"][5, 1, 3] = np.nan
+    x["s"][6, 2, 0] = np.inf
+    return x
+
+
+def category_inputs():
+    """x_category: token ids (5,) in 0..5 (CategoryEncoding's range), one id (1,), raw ids
+    (5,) among IntegerLookup's vocabulary, its mask token 0 and ids outside it (negative
+    too), and values (6,) for Discretization: on its boundaries, between them, NaN, +-inf."""
+    rng = np.random.default_rng(2061)
+    raw = rng.choice([0, 3, 5, 7, 12, 4, 99, -3], size=(BATCH, 5)).astype(np.int32)
+    values = rng.uniform(-2.0, 3.0, (BATCH, 6)).astype(np.float32)
+    values[0] = [-1.0, 0.0, 0.5, 2.0, np.nan, np.inf]
+    values[1, :2] = [-np.inf, -1.0000001]
+    return {"ids": rng.integers(0, 6, (BATCH, 5)).astype(np.int32),
+            "one": rng.integers(0, 6, (BATCH, 1)).astype(np.int32),
+            "raw": raw, "values": values}
+
+
 # models whose inputs are fixed arrays rather than seeded normal draws
 FIXED_INPUTS = {
     "w_rnn_cells": lambda: rnn_cell_inputs(2053, 8, 6, nonfinite=True),
@@ -279,6 +310,10 @@ FIXED_INPUTS = {
     "v_bi_states": lambda: {
         "source": token_ids(2051, 8, 30),
         "target": np.random.default_rng(2051).standard_normal((BATCH, 5, 4)).astype(np.float32)},
+    "x_dot": dot_inputs,
+    "x_category": category_inputs,
+    "x_category_seq": lambda: {None: category_inputs()["raw"]},
+    "x_lookup_adapted": lambda: {None: category_inputs()["raw"]},
     "i_nonfinite_acts": lambda: {None: nonfinite_rows()},
     "i_nonfinite_merge_norm": nonfinite_pair,
     "y_convlstm_nonfinite": lambda: {None: convlstm_nonfinite_input()},
@@ -291,6 +326,7 @@ TWINS = [
     ("c_func_skip", "c_func_skip_reimpl", "equivalent"),
     ("c_func_skip", "c_seq_skip_dropped", "NOT equivalent (skip dropped)"),
     ("d_chain_func", "d_chain_seq", "equivalent"),
+    ("x_category_seq", "x_lookup_adapted", "equivalent (vocabulary adapted, not given)"),
 ]
 
 ACTIVATIONS = ["relu", "sigmoid", "tanh", "softmax", "gelu", "elu", "selu", "softplus",
@@ -2135,6 +2171,74 @@ def model_specs(K, writer):
                               ("att_out", y3), ("att_scores", att_scores))]
         return K.Model(ids, named, name="u_mha_dropout")
 
+    # Dot: a similarity of two vectors (plain and cosine), attention scores spelled by hand
+    # (sequences against sequences over their features), a product over the steps, pairs of
+    # axes of different ranks, two Dense towers compared by cosine.
+    def x_dot():
+        a, b = K.Input((6,), name="a"), K.Input((6,), name="b")
+        s, t, u = K.Input((4, 6), name="s"), K.Input((5, 6), name="t"), K.Input((4, 3), name="u")
+        tower_a = L.Dense(4, activation="tanh", name="tower_a")(a)
+        tower_b = L.Dense(4, activation="tanh", name="tower_b")(b)
+        outputs = [
+            L.Dot(axes=1, name="dot")([a, b]),
+            L.Dot(axes=-1, normalize=True, name="cosine")([a, b]),
+            L.Dot(axes=2, name="scores")([s, t]),
+            L.Dot(axes=(-1, 2), normalize=True, name="cosine_scores")([s, t]),
+            L.Dot(axes=1, name="over_steps")([s, u]),
+            L.Dot(axes=(1, 2), name="vector_seq")([a, t]),
+            L.Dot(axes=(2, 1), name="seq_vector")([t, b]),
+            L.Dot(axes=1, normalize=True, name="towers")([tower_a, tower_b]),
+        ]
+        return K.Model([a, b, s, t, u], outputs, name="x_dot")
+
+    # The categorical preprocessing layers on integer ids and on values: CategoryEncoding in
+    # its three modes, Discretization by boundaries, IntegerLookup (default and with a mask
+    # token and two OOV indices) feeding an Embedding.
+    def x_category():
+        ids = K.Input((5,), dtype="int32", name="ids")
+        one = K.Input((1,), dtype="int32", name="one")
+        raw = K.Input((5,), dtype="int32", name="raw")
+        values = K.Input((6,), name="values")
+        vocabulary = [7, 3, 12, 5]
+        lookup = L.IntegerLookup(vocabulary=vocabulary, name="lookup")(raw)
+        masked = L.IntegerLookup(vocabulary=vocabulary, mask_token=0, num_oov_indices=2,
+                                 name="lookup_masked")(raw)
+        emb = L.Embedding(7, 3, name="emb")(masked)
+        named = [L.Activation("linear", name=n)(t) for n, t in (
+            ("lookup_ids", lookup), ("lookup_masked_ids", masked))]
+        outputs = [
+            L.CategoryEncoding(6, output_mode="one_hot", name="one_hot")(one),
+            L.CategoryEncoding(6, output_mode="multi_hot", name="multi_hot")(ids),
+            L.CategoryEncoding(6, output_mode="count", name="count")(ids),
+            L.Discretization(bin_boundaries=[-1.0, 0.0, 0.5, 2.0], name="buckets")(values),
+            L.Flatten(name="emb_flat")(emb),
+        ] + named
+        return K.Model([ids, one, raw, values], outputs, name="x_category")
+
+    def x_category_seq():
+        return K.Sequential([K.Input((5,), dtype="int32"),
+                             L.IntegerLookup(vocabulary=[7, 3, 12, 5]),
+                             L.CategoryEncoding(5, output_mode="count"),
+                             L.Dense(3, activation="relu"),
+                             L.Dense(2)], name="x_category_seq")
+
+    # x_category_seq with its IntegerLookup adapted rather than given its vocabulary: Keras 3
+    # keeps the vocabulary in the .keras archive's assets, not in the config (adapt orders it
+    # by frequency: [7, 3, 12, 5], x_category_seq's). tf-keras keeps none in its files.
+    def x_lookup_adapted():
+        lookup = L.IntegerLookup()
+        lookup.adapt(np.array([7, 7, 7, 7, 3, 3, 3, 12, 12, 5]))
+        return K.Sequential([K.Input((5,), dtype="int32"), lookup,
+                             L.CategoryEncoding(5, output_mode="count"),
+                             L.Dense(3, activation="relu"),
+                             L.Dense(2)], name="x_lookup_adapted")
+
+    if k3:
+        specs.append(Spec(
+            "x_lookup_adapted", x_lookup_adapted, formats=("keras",),
+            notes="x_category_seq with IntegerLookup adapted to the same vocabulary, which "
+                  "Keras 3 saves in the archive's assets (Keras 3 .keras only)"))
+
     specs += [
         Spec("u_mha_axes", u_mha_axes, chain=False,
              notes="3 inputs grid (4, 5, 6), other (3, 5, 6), vol (2, 3, 4, 6); 4 outputs: "
@@ -2143,6 +2247,22 @@ def model_specs(K, writer):
                    "row, MultiHeadAttention(2, 3, attention_axes=(1,)) from grid to other per "
                    "column, MultiHeadAttention(1, 2, attention_axes=(1, 3), output_shape=5) over "
                    "vol's first and third axes per position of its second"),
+        Spec("x_dot", x_dot, chain=False, nonfinite=True,
+             notes="5 inputs a, b (6,), s (4, 6), t (5, 6), u (4, 3); NaN and infinities in a "
+                   "and s, a zero row in b; 8 outputs, each a Dot: axes=1 on a, b; -1 "
+                   "normalize; 2 on s, t ([4, 5] scores); (-1, 2) normalize; 1 on s, u (over "
+                   "the steps, [6, 3]); (1, 2) on a, t; (2, 1) on t, b; 1 normalize on two "
+                   "Dense(4, tanh) towers"),
+        Spec("x_category", x_category, chain=False,
+             notes="4 inputs ids (5,) and one (1,) int32 in 0..5, raw (5,) int32 ids in and "
+                   "out of the vocabulary [7, 3, 12, 5] and 0, values (6,) with boundary "
+                   "values, NaN and infinities; 7 outputs: CategoryEncoding(6) one_hot, "
+                   "multi_hot, count; Discretization([-1, 0, 0.5, 2]); IntegerLookup (1 OOV "
+                   "index) and IntegerLookup(mask_token=0, num_oov_indices=2) ids, the latter "
+                   "through Embedding(7, 3) -> Flatten"),
+        Spec("x_category_seq", x_category_seq,
+             notes="Sequential IntegerLookup([7, 3, 12, 5]) -> CategoryEncoding(5, count) -> "
+                   "Dense(3, relu) -> Dense(2) on (5,) int32 raw ids (a chain)"),
         Spec("u_mha_dropout", u_mha_dropout, chain=False,
              notes="input (7,) int32 ids (vocabulary 20, 0-padded, a row of padding only) -> "
                    "Embedding(20, 8, mask_zero) -> MultiHeadAttention(2, 4, dropout=0.1) "

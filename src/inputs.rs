@@ -160,8 +160,9 @@ fn random_description(graph: &Graph, spec: &RandomInputs) -> String {
     text
 }
 
-/// For an input an Embedding reads: the ids every Embedding it feeds has rows for (the
-/// smallest `input_dim`). Random values there are token ids, not normal draws, which would
+/// For an input an Embedding (or a CategoryEncoding, an IntegerLookup) reads: the ids every
+/// such layer it feeds has rows for (the smallest `input_dim`, `num_tokens`, or the largest
+/// vocabulary id + 1). Random values there are token ids, not normal draws, which would
 /// mostly fall outside the table.
 fn token_vocabulary(graph: &Graph, input: crate::graph::NodeId) -> Option<usize> {
     graph
@@ -170,6 +171,7 @@ fn token_vocabulary(graph: &Graph, input: crate::graph::NodeId) -> Option<usize>
         .filter(|n| n.inputs.first() == Some(&input))
         .filter_map(|n| match &n.op {
             crate::graph::Op::Embedding(e) => Some(e.input_dim),
+            crate::graph::Op::Categorical(c) => c.token_range(),
             _ => None,
         })
         .min()

@@ -35,11 +35,13 @@ use keqv::exec::cpu::{CpuExecutor, Precision};
 use keqv::exec::gpu::{self, DenseKernel, GpuExecutor, SoftTile};
 use keqv::exec::{Executor, Keep};
 use keqv::graph::{Activation, Graph, MergeKind, NodeId, Op};
+use keqv::ops::categorical::{EncodeMode, Encoding, Lookup, OutOfRange};
 use keqv::ops::window::Padding;
 use keqv::ops::{
-    Attention, BatchNorm, Cell, Concatenate, Conv, ConvKind, Dense, Emit, GroupNorm, Interpolation,
-    L2Normalize, LayerNorm, MakeMask, Mean, PRelu, Pad, PerStep, Permute, Pool, PoolKind,
-    Recurrent, Repeat, Resample, Reshape, RmsNorm, Scale, ScaleKind, Softmax, Target,
+    Attention, BatchNorm, Categorical, Cell, Concatenate, Conv, ConvKind, Dense, Dot, Emit,
+    GroupNorm, Interpolation, L2Normalize, LayerNorm, MakeMask, Mean, PRelu, Pad, PerStep, Permute,
+    Pool, PoolKind, Recurrent, Repeat, Resample, Reshape, RmsNorm, Scale, ScaleKind, Softmax,
+    Target,
 };
 use keqv::tensor::Tensor;
 use ndarray::{ArrayD, IxDyn};
@@ -1492,6 +1494,107 @@ fn l2_normalize() {
             &graph,
             &inputs,
             &*reduction_tol(),
+            false,
+        );
+    }
+}
+
+// ---------- dot ----------
+
+/// The Dot layer over each geometry its kernel indexes: vectors, sequences against sequences
+/// over their features or their steps, inputs of different ranks, a depth longer than a
+/// workgroup, with and without normalize; NaN and infinities in one input.
+#[test]
+fn dot_in_every_geometry_and_normalized() {
+    let cases: [(&[usize], &[usize], [i64; 2]); 6] = [
+        (&[6], &[6], [1, 1]),
+        (&[4, 6], &[5, 6], [2, 2]),
+        (&[4, 6], &[4, 3], [1, 1]),
+        (&[6], &[5, 6], [1, -1]),
+        (&[3, 2, 5], &[2, 4], [2, 1]),
+        (&[300], &[2, 300], [-1, 2]),
+    ];
+    for (x_shape, y_shape, axes) in cases {
+        for normalize in [None, Some(1e-12)] {
+            let mut g = Builder::new(91);
+            let x = g.input(x_shape);
+            let y = g.input(y_shape);
+            let dot = g.op(Op::Dot(Dot { axes, normalize }), &[x, y], vec![]);
+            let graph = g.finish(&[dot]);
+            let mut inputs = inputs_for(&graph, 3, 92, 1.0);
+            let first = inputs[0].as_slice_mut().unwrap();
+            first[1] = f32::NAN;
+            first[first.len() - 1] = f32::INFINITY;
+            let depth = x_shape[if axes[0] < 0 {
+                x_shape.len() - 1
+            } else {
+                axes[0] as usize - 1
+            }];
+            // A depth-long sum in another order: ~sqrt(depth)·ε of the terms' size.
+            let tol = move |_: usize, b: f32| 4e-7 * (depth as f32).sqrt() * 4.0 + 2e-5 * b.abs();
+            check(
+                &format!("dot {x_shape:?}·{y_shape:?} axes {axes:?} normalize {normalize:?}"),
+                &graph,
+                &inputs,
+                &tol,
+                false,
+            );
+        }
+    }
+}
+
+// ---------- categorical ----------
+
+/// CategoryEncoding in its three modes (ids out of range ignored or NaN), Discretization's
+/// buckets (values on the boundaries, NaN, infinities) and IntegerLookup (OOV indices, a mask
+/// token) against the CPU.
+#[test]
+fn categorical_encodings_buckets_and_lookups() {
+    let ids: Vec<f32> = vec![0., 3., 5., 7., -1., 2.9, 12., 0., 4., 99., 3., 3.];
+    let encode = |mode, out_of_range| {
+        Categorical::Encode(Encoding {
+            tokens: 6,
+            mode,
+            out_of_range,
+        })
+    };
+    let ops = [
+        encode(EncodeMode::OneHot, OutOfRange::Ignored),
+        encode(EncodeMode::MultiHot, OutOfRange::Ignored),
+        encode(EncodeMode::Count, OutOfRange::Nan),
+        encode(EncodeMode::Count, OutOfRange::Ignored),
+        Categorical::Bucketize {
+            boundaries: vec![-1.0, 0.0, 0.5, 2.0],
+        },
+        Categorical::Lookup(Lookup {
+            vocabulary: vec![7.0, 3.0, 12.0, 5.0],
+            oov_indices: 2,
+            mask_token: Some(0.0),
+        }),
+        Categorical::Lookup(Lookup {
+            vocabulary: vec![7.0, 3.0, 12.0, 5.0],
+            oov_indices: 1,
+            mask_token: None,
+        }),
+    ];
+    for op in ops {
+        let mut g = Builder::new(93);
+        let x = g.input(&[4]);
+        let y = g.op(Op::Categorical(op.clone()), &[x], vec![]);
+        let graph = g.finish(&[y]);
+        let mut values = ids.clone();
+        if matches!(op, Categorical::Bucketize { .. }) {
+            values[1] = f32::NAN;
+            values[2] = f32::INFINITY;
+            values[3] = f32::NEG_INFINITY;
+            values[4] = 0.5;
+        }
+        let inputs = vec![ArrayD::from_shape_vec(IxDyn(&[3, 4]), values).unwrap()];
+        check(
+            &format!("categorical {op:?}"),
+            &graph,
+            &inputs,
+            &*elementwise_tol(),
             false,
         );
     }

@@ -21,8 +21,8 @@ use keqv::exec::{Executor, Keep};
 use keqv::graph::{Activation, Graph, MergeKind, NodeId, Op};
 use keqv::ops::window::Padding;
 use keqv::ops::{
-    BatchNorm, Conv, ConvKind, Dense, GroupNorm, Interpolation, L2Normalize, LayerNorm, PRelu, Pad,
-    Pool, PoolKind, Resample, RmsNorm, Scale, ScaleKind, Softmax, Target,
+    BatchNorm, Conv, ConvKind, Dense, Dot, GroupNorm, Interpolation, L2Normalize, LayerNorm, PRelu,
+    Pad, Pool, PoolKind, Resample, RmsNorm, Scale, ScaleKind, Softmax, Target,
 };
 use keqv::tensor::Tensor;
 use ndarray::{ArrayD, IxDyn};
@@ -271,6 +271,42 @@ fn pad_and_crop_move_nan_and_infinities_and_add_plain_zeros() {
         want.as_flattened(),
     );
     run_everywhere(&[case], false);
+}
+
+#[test]
+fn dot_propagates_nan_and_infinities_through_its_sums_and_norms() {
+    // A NaN, an infinity meeting a number and a zero, −inf, a zero vector. Normalized, an
+    // infinite norm turns the infinity into NaN (Keras 3: x · rsqrt(inf) = inf · 0; tf-keras
+    // the same) and a zero vector stays 0 (its norm floored).
+    let x = tensor(
+        &[4, 3],
+        &[N, 1.0, 2.0, I, 1.0, 0.0, 1.0, NI, 2.0, 0.0, 0.0, 0.0],
+    );
+    let y = tensor(
+        &[4, 3],
+        &[1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 2.0, 1.0, 0.0, 1.0, 2.0, 3.0],
+    );
+    let dot = |normalize| {
+        Op::Dot(Dot {
+            axes: [1, 1],
+            normalize,
+        })
+    };
+    let cases = [
+        Case::new(
+            "dot",
+            one_op(dot(None), &[&[3], &[3]], vec![]),
+            vec![x.clone(), y.clone()],
+            &[N, I, NI, 0.0],
+        ),
+        Case::new(
+            "dot normalize",
+            one_op(dot(Some(1e-14)), &[&[3], &[3]], vec![]),
+            vec![x, y],
+            &[N, N, N, 0.0],
+        ),
+    ];
+    run_everywhere(&cases, false);
 }
 
 #[test]

@@ -7,7 +7,8 @@
 //! list ↔ Keras 3's integer, and the Keras-3-only keys tf-keras does not accept (unset
 //! `quantization_config`, `rms_scaling: false`, initializer `input_axes`/`output_axes`,
 //! ZeroPadding1D's, the image preprocessing layers' and CenterCrop's channels-last `data_format`,
-//! Resizing's unset padding and antialiasing, RandomContrast's `value_range`; tf-keras's `groups`
+//! Resizing's unset padding and antialiasing, RandomContrast's `value_range`, IntegerLookup's
+//! floormod `oov_method`, unset `salt` and float dtype; tf-keras's `groups`
 //! of depthwise, separable and transposed convolutions, the unused `kernel_*` settings of
 //! separable ones, the augmentation layers' `rng_type` and SpatialDropout's `trainable` and
 //! `noise_shape`, the recurrent layers' `time_major: false`, the ConvLSTM layers' dropout `seed`
@@ -93,6 +94,9 @@ pub fn translate(class: &str, config: &Value, from: Dialect, to: Dialect) -> Res
                     .map(|cell| wrapped(cell, from, to))
                     .collect::<Result<_, _>>()?,
             ),
+            // Keras 3 records an IntegerLookup's float compute dtype; tf-keras's takes an
+            // integer one for its indices, int64 when none is given.
+            "dtype" if class == "IntegerLookup" && to == Dialect::TfKeras2 => continue,
             "dtype" if class != "InputLayer" => dtype(value, to),
             // A recurrent layer's gate activation reads the same way (ConvLSTM's default
             // is hard_sigmoid in tf-keras).
@@ -159,6 +163,16 @@ pub fn translate(class: &str, config: &Value, from: Dialect, to: Dialect) -> Res
                 continue;
             }
             "value_range" if to == Dialect::TfKeras2 && class == "RandomContrast" => continue,
+            // Keras 3's IntegerLookup names how it spreads ids over the OOV indices; tf-keras's
+            // always takes the floor modulo, and salts nothing.
+            "oov_method" | "salt" if to == Dialect::TfKeras2 && class == "IntegerLookup" => {
+                if !(value.is_null() || value.as_str() == Some("floormod")) {
+                    return Err(format!(
+                        "IntegerLookup's {key} {value} has no tf-keras form (tf-keras takes the floor modulo)"
+                    ));
+                }
+                continue;
+            }
             "pad_to_aspect_ratio" | "antialias"
                 if to == Dialect::TfKeras2 && class == "Resizing" =>
             {

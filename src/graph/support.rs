@@ -207,6 +207,14 @@ pub fn survey(model: &KerasModel, options: &BuildOptions) -> Result<Survey> {
     Ok(Survey { graph, findings })
 }
 
+/// What to say about layers that work on strings, after "works" or "work".
+const STRINGS: &str = "on strings, which keqv has no tensors for (it runs numbers only); give keqv the model from the layer's integer output on";
+
+/// Whether a layer class works on string tensors (StringLookup, TextVectorization).
+fn on_strings(class: &str) -> bool {
+    crate::ops::categorical::STRING_CLASSES.contains(&class)
+}
+
 /// Most layers of one kind a message names before it says how many more there are.
 const NAMED: usize = 8;
 
@@ -226,6 +234,7 @@ pub fn cannot_run(path: &Path, layers: &[Unrunnable]) -> Error {
                 "is called with a tensor as keyword argument '{keyword}', which keqv does not support for {} yet",
                 one.class
             ),
+            _ if on_strings(&one.class) => format!("works {STRINGS}"),
             _ => "is a Keras built-in layer that keqv does not support yet (supported: see README 'Supported layers')".into(),
         };
         return Error::layer(path, &one.name, &one.class, detail);
@@ -234,7 +243,13 @@ pub fn cannot_run(path: &Path, layers: &[Unrunnable]) -> Error {
         layers.iter().filter(|l| l.status == status).collect()
     };
     let mut parts = Vec::new();
-    let builtins = group(Status::Unsupported);
+    let (strings, builtins): (Vec<&Unrunnable>, Vec<&Unrunnable>) = group(Status::Unsupported)
+        .into_iter()
+        .partition(|l| on_strings(&l.class));
+    if !strings.is_empty() {
+        let verb = if strings.len() == 1 { "works" } else { "work" };
+        parts.push(format!("{} {verb} {STRINGS}", names(&strings)));
+    }
     if !builtins.is_empty() {
         parts.push(format!(
             "{} {} (supported: see README 'Supported layers')",
@@ -362,6 +377,12 @@ mod tests {
                 json!({"input_dim": 5, "output_dim": 2})
             } else if class == "RNN" {
                 json!({"cell": {"class_name": "GRUCell", "config": {"units": 2}}})
+            } else if matches!(
+                class,
+                "Dot" | "CategoryEncoding" | "Discretization" | "IntegerLookup"
+            ) {
+                json!({"axes": 1, "num_tokens": 3, "bin_boundaries": [0.0],
+                       "vocabulary": [4, 2]})
             } else {
                 json!({"units": 2, "target_shape": [4], "dims": [1], "padding": 1, "cropping": 1,
                        "n": 2, "height": 2, "width": 2, "groups": 1})
@@ -412,6 +433,26 @@ mod tests {
         assert_eq!(
             message,
             "models/x.h5: 3 layers keqv cannot run: 'conv1' (SpectralNormalization), 'pool' (RandomCrop) are Keras built-ins keqv does not support yet (supported: see README 'Supported layers'); 'norm' (mypkg>FeatureNormalization) is a custom layer: map it with --custom FeatureNormalization=BUILTIN"
+        );
+    }
+
+    #[test]
+    fn layers_on_strings_are_named_as_such() {
+        let one = [unrunnable("lookup", "StringLookup", Status::Unsupported)];
+        let message = cannot_run(Path::new("m.keras"), &one).to_string();
+        assert!(message.contains("works on strings"), "{message}");
+        let two = [
+            unrunnable("text", "TextVectorization", Status::Unsupported),
+            unrunnable("conv1", "SpectralNormalization", Status::Unsupported),
+        ];
+        let message = cannot_run(Path::new("m.keras"), &two).to_string();
+        assert!(
+            message.contains("'text' (TextVectorization) works on strings"),
+            "{message}"
+        );
+        assert!(
+            message.contains("'conv1' (SpectralNormalization) is a Keras built-in"),
+            "{message}"
         );
     }
 

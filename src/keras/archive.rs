@@ -38,6 +38,9 @@ pub fn read(path: &Path) -> Result<KerasModel> {
         .and_then(|v| v.as_str())
         .map(str::to_string);
     let mut model = KerasModel::from_config(path, Format::Keras, keras_version, None, raw_config)?;
+    super::assets::read_vocabularies(&mut model.model, "assets/layers/", &mut |name| {
+        member_text(&mut zip, name, file_len, path).ok().flatten()
+    });
     let tmp = weights_member(&mut zip, file_len, path)?;
     let shown = path.join("model.weights.h5");
     weights::read_v3_weights(&mut model, tmp.path(), &shown)?;

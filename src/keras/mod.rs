@@ -5,6 +5,7 @@
 //! their calls (inbound nodes) in one dialect-free form, and their weights.
 
 pub mod archive;
+mod assets;
 pub mod calls;
 pub mod config;
 pub mod custom;

@@ -10,8 +10,10 @@
 
 pub mod activation;
 pub mod attention;
+pub mod categorical;
 pub mod conv;
 pub mod dense;
+pub mod dot;
 pub(crate) mod fields;
 pub mod gemm;
 pub mod layout;
@@ -37,8 +39,10 @@ use serde::Serialize;
 
 pub use activation::{Activation, PRelu, Softmax};
 pub use attention::Attention;
+pub use categorical::Categorical;
 pub use conv::{Conv, ConvKind};
 pub use dense::Dense;
+pub use dot::Dot;
 pub use layout::{Permute, Repeat, Reshape};
 pub use mean::Mean;
 pub use merge::{Concatenate, MergeKind};
@@ -97,6 +101,10 @@ pub enum Op {
     Attention(Attention),
     /// A layer applied to every step of its input (TimeDistributed).
     PerStep(Box<PerStep>),
+    /// The dot product of two inputs along one axis of each, per sample (the Dot layer).
+    Dot(Dot),
+    /// CategoryEncoding, Discretization and IntegerLookup: ids and values to categories.
+    Categorical(Categorical),
 }
 
 /// A weight an op expects: Keras's variable name and its shape.
@@ -146,13 +154,19 @@ impl Op {
             Op::MaskedMean(_) => "masked_mean".into(),
             Op::Attention(a) => a.name(),
             Op::PerStep(p) => p.name(),
+            Op::Dot(d) => d.name(),
+            Op::Categorical(c) => c.name(),
         }
     }
 
     /// Whether the op takes several tensors (merges) rather than exactly one.
     pub fn takes_many(&self) -> bool {
         match self {
-            Op::Merge(_) | Op::Concatenate(_) | Op::MaskedMean(_) | Op::Attention(_) => true,
+            Op::Merge(_)
+            | Op::Concatenate(_)
+            | Op::MaskedMean(_)
+            | Op::Attention(_)
+            | Op::Dot(_) => true,
             Op::Recurrent(r) => r.extra_inputs() > 0,
             Op::PerStep(p) => p.op.takes_many(),
             Op::Input
@@ -177,7 +191,8 @@ impl Op {
             | Op::Conv(_)
             | Op::Embedding(_)
             | Op::MakeMask(_)
-            | Op::Masking(_) => false,
+            | Op::Masking(_)
+            | Op::Categorical(_) => false,
         }
     }
 
@@ -212,6 +227,8 @@ impl Op {
             Op::MaskedMean(m) => m.output_shape(first),
             Op::Attention(a) => a.output_shape(inputs),
             Op::PerStep(p) => p.output_shape(inputs),
+            Op::Dot(d) => d.output_shape(inputs),
+            Op::Categorical(c) => c.output_shape(first),
         }
     }
 
@@ -246,7 +263,9 @@ impl Op {
             | Op::Pool(_)
             | Op::MakeMask(_)
             | Op::Masking(_)
-            | Op::MaskedMean(_) => Vec::new(),
+            | Op::MaskedMean(_)
+            | Op::Dot(_)
+            | Op::Categorical(_) => Vec::new(),
         })
     }
 
@@ -260,6 +279,7 @@ impl Op {
             Op::Conv(c) => c.macs(input, output),
             Op::Recurrent(r) => r.macs(input),
             Op::PerStep(p) => p.macs(inputs, output),
+            Op::Dot(d) => d.macs(inputs),
             Op::Input
             | Op::Activation(_)
             | Op::Softmax(_)
@@ -283,7 +303,8 @@ impl Op {
             | Op::Embedding(_)
             | Op::MakeMask(_)
             | Op::Masking(_)
-            | Op::MaskedMean(_) => 0,
+            | Op::MaskedMean(_)
+            | Op::Categorical(_) => 0,
         }
     }
 
@@ -325,6 +346,8 @@ impl Op {
             Op::MaskedMean(m) => m.eval(x, inputs[1], out_shape),
             Op::Attention(a) => a.eval(inputs, weights),
             Op::PerStep(p) => p.eval(inputs, weights, out_shape),
+            Op::Dot(d) => d.eval(x, inputs[1], out_shape),
+            Op::Categorical(c) => c.eval(x, out_shape),
         }
     }
 }

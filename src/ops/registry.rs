@@ -3,8 +3,8 @@
 use serde_json::Value;
 
 use super::{
-    activation, attention, conv, dense, layout, merge, norm, pad, pool, recurrent, resample, scale,
-    sequence, Op,
+    activation, attention, categorical, conv, dense, dot, layout, merge, norm, pad, pool,
+    recurrent, resample, scale, sequence, Op,
 };
 use crate::keras::Dialect;
 
@@ -60,6 +60,10 @@ const FAMILIES: &[(&[&str], Parser)] = &[
     (sequence::CLASSES, |l| sequence::parse(l.class, l.config)),
     (attention::CLASSES, |l| {
         attention::parse(l.class, l.config, l.dialect)
+    }),
+    (dot::CLASSES, |l| dot::parse(l.config, l.dialect)),
+    (categorical::CLASSES, |l| {
+        categorical::parse(l.class, l.config, l.dialect)
     }),
 ];
 

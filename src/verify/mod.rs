@@ -349,6 +349,8 @@ fn is_class_scores(graph: &Graph, id: NodeId) -> bool {
             | Op::MakeMask(_)
             | Op::Masking(_)
             | Op::MaskedMean(_)
-            | Op::Attention(_) => false,
+            | Op::Attention(_)
+            | Op::Dot(_)
+            | Op::Categorical(_) => false,
         }
 }

@@ -185,6 +185,18 @@ fn dialect_neutral(op: &Op, unit_norm: bool) -> Op {
             ..a.clone()
         }),
         Op::Activation(a) => Op::Activation(act(a)),
+        // Keras 3 and tf-keras treat ids outside CategoryEncoding's range differently.
+        Op::Categorical(crate::ops::Categorical::Encode(e)) => Op::Categorical(
+            crate::ops::Categorical::Encode(crate::ops::categorical::Encoding {
+                out_of_range: crate::ops::categorical::OutOfRange::Ignored,
+                ..e.clone()
+            }),
+        ),
+        // Keras 3 and tf-keras floor the norms differently.
+        Op::Dot(d) => Op::Dot(crate::ops::Dot {
+            normalize: d.normalize.map(|_| 0.0),
+            ..d.clone()
+        }),
         Op::Dense(d) => Op::Dense(Dense {
             activation: act(&d.activation),
             ..d.clone()
@@ -219,7 +231,8 @@ fn dialect_neutral(op: &Op, unit_norm: bool) -> Op {
         | Op::Embedding(_)
         | Op::MakeMask(_)
         | Op::Masking(_)
-        | Op::MaskedMean(_) => op.clone(),
+        | Op::MaskedMean(_)
+        | Op::Categorical(_) => op.clone(),
         Op::Conv(c) => Op::Conv(Conv {
             activation: act(&c.activation),
             ..c.clone()

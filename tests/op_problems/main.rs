@@ -13,6 +13,7 @@ mod attention;
 mod conv;
 mod conv_lstm;
 mod dense;
+mod dot;
 mod gemm;
 mod layout;
 mod merge;

@@ -89,6 +89,10 @@ pub enum Kernel {
     MaskedMean,
     /// Attention rows: scores, masked softmax, weighted values.
     Attention,
+    /// The Dot layer's products, one output value per invocation.
+    Dot,
+    /// CategoryEncoding, Discretization's buckets, IntegerLookup's indices.
+    Categorical,
     /// The difference records of two tensors (compare.wgsl).
     Compare,
     /// Rows whose argmax agrees (compare.wgsl).
@@ -124,6 +128,8 @@ impl Kernel {
                 SequenceParams::DECL
             }
             Kernel::Attention => AttentionParams::DECL,
+            Kernel::Dot => DotParams::DECL,
+            Kernel::Categorical => CategoricalParams::DECL,
             Kernel::Compare => CompareParams::DECL,
             Kernel::Top1 => Top1Params::DECL,
         }
@@ -203,6 +209,8 @@ impl Kernel {
             Kernel::Masking => plain(F::Sequence, "masking"),
             Kernel::MaskedMean => plain(F::Sequence, "masked_mean"),
             Kernel::Attention => plain(F::Attention, "attention"),
+            Kernel::Dot => plain(F::Dot, "dot"),
+            Kernel::Categorical => plain(F::Categorical, "categorical"),
             Kernel::Compare => new(F::Compare, "compare"),
             Kernel::Top1 => new(F::Compare, "top1"),
         }
@@ -232,6 +240,8 @@ impl Kernel {
             Kernel::Masking,
             Kernel::MaskedMean,
             Kernel::Attention,
+            Kernel::Dot,
+            Kernel::Categorical,
             Kernel::Compare,
             Kernel::Top1,
         ];

@@ -25,11 +25,13 @@ pub enum ShaderFile {
     ConvLstm,
     Sequence,
     Attention,
+    Dot,
+    Categorical,
     Compare,
 }
 
 impl ShaderFile {
-    pub const ALL: [ShaderFile; 13] = [
+    pub const ALL: [ShaderFile; 15] = [
         ShaderFile::Dense,
         ShaderFile::GemmSoft,
         ShaderFile::GemmSoftSubgroup,
@@ -42,6 +44,8 @@ impl ShaderFile {
         ShaderFile::ConvLstm,
         ShaderFile::Sequence,
         ShaderFile::Attention,
+        ShaderFile::Dot,
+        ShaderFile::Categorical,
         ShaderFile::Compare,
     ];
 
@@ -59,6 +63,8 @@ impl ShaderFile {
             ShaderFile::ConvLstm => "conv_lstm.wgsl",
             ShaderFile::Sequence => "sequence.wgsl",
             ShaderFile::Attention => "attention.wgsl",
+            ShaderFile::Dot => "dot.wgsl",
+            ShaderFile::Categorical => "categorical.wgsl",
             ShaderFile::Compare => "compare.wgsl",
         }
     }
@@ -79,6 +85,8 @@ impl ShaderFile {
             ShaderFile::ConvLstm => include_str!("../../../shaders/conv_lstm.wgsl"),
             ShaderFile::Sequence => include_str!("../../../shaders/sequence.wgsl"),
             ShaderFile::Attention => include_str!("../../../shaders/attention.wgsl"),
+            ShaderFile::Dot => include_str!("../../../shaders/dot.wgsl"),
+            ShaderFile::Categorical => include_str!("../../../shaders/categorical.wgsl"),
             ShaderFile::Compare => include_str!("../../../shaders/compare.wgsl"),
         }
     }

@@ -422,7 +422,9 @@ pub fn not_on_gpu(node: &crate::graph::Node) -> Option<String> {
         | Op::MakeMask(_)
         | Op::Masking(_)
         | Op::MaskedMean(_)
-        | Op::Attention(_) => None,
+        | Op::Attention(_)
+        | Op::Dot(_)
+        | Op::Categorical(_) => None,
     }
 }
 

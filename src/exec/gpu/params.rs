@@ -550,6 +550,42 @@ kernel_params! {
 }
 
 kernel_params! {
+    /// The Dot layer (dot.wgsl): `n` output values, `rows`·`cols` per sample, each a sum over
+    /// `depth`; `after_x` and `after_y` are the strides of each input's dot axis; with
+    /// `normalize`, each side is divided by sqrt(max(Σv², `floor`)) first.
+    DotParams {
+        n: u32,
+        rows: u32,
+        cols: u32,
+        depth: u32,
+        after_x: u32,
+        after_y: u32,
+        normalize: u32,
+        floor: f32,
+    }
+}
+
+kernel_params! {
+    /// Categorical preprocessing (categorical.wgsl): `n` output values; `kind` 0 encodes
+    /// `per_row` ids into `tokens` columns (`count`: how many, else whether; an id outside
+    /// them NaN with `nan_out_of_range`), 1 counts the `table_len` boundaries at or below a
+    /// value, 2 looks an id up in the `table_len` vocabulary (`oov_indices`, `mask_token`).
+    CategoricalParams {
+        n: u32,
+        kind: u32,
+        tokens: u32,
+        per_row: u32,
+        count: u32,
+        nan_out_of_range: u32,
+        table_len: u32,
+        oov_indices: u32,
+        has_mask: u32,
+        mask_token: f32,
+        _pad: Pad<2>,
+    }
+}
+
+kernel_params! {
     /// The sequence kernels (sequence.wgsl): `n` invocations; `width` values per step (the
     /// embedding's width, the features), `rows` table rows, `steps` per sample; `kind` 0 a mask
     /// of the values other than `value`, 1 of the steps with a feature other than `value`.

@@ -155,6 +155,11 @@ pub(crate) fn upload(
                 }
                 out.params.insert(i, list);
             }
+            // A table to search; a buffer holds at least one value.
+            Op::Categorical(c) if !c.table().is_empty() => {
+                out.params
+                    .insert(i, vec![Arc::new(buffer(ctx, &node.name, c.table())?)]);
+            }
             Op::LayerNorm(_)
             | Op::RmsNorm(_)
             | Op::GroupNorm(_)
@@ -186,7 +191,9 @@ pub(crate) fn upload(
             | Op::Pool(_)
             | Op::MakeMask(_)
             | Op::Masking(_)
-            | Op::MaskedMean(_) => {}
+            | Op::MaskedMean(_)
+            | Op::Dot(_)
+            | Op::Categorical(_) => {}
         }
     }
     Ok(out)

@@ -15,26 +15,13 @@ use crate::keras::{LayerConfig, ModelConfig};
 impl Reader<'_> {
     /// Keras 3 layout for one model: walks its layers in config order with per-class counters.
     pub(super) fn v3_model(&mut self, model: &mut ModelConfig, layers_group: &Group) -> Result<()> {
-        let skip_input = model.is_sequential();
-        let mut counters: HashMap<String, usize> = HashMap::new();
         let mut used: Vec<String> = Vec::new();
-        for layer in &mut model.layers {
+        let names = v3_group_names(model);
+        for (layer, group_name) in model.layers.iter_mut().zip(names) {
             guard::progress(0);
-            if skip_input && layer.class_name == "InputLayer" {
+            let Some(group_name) = group_name else {
                 continue;
-            }
-            // Op layers (`x + 3.0`) are operations, not layers Keras tracks: no group, no count.
-            if layer.op_layer().is_some() {
-                continue;
-            }
-            let base = snake_case(&layer.class_name);
-            let k = counters.entry(base.clone()).or_insert(0);
-            let group_name = if *k == 0 {
-                base.clone()
-            } else {
-                format!("{base}_{k}")
             };
-            *k += 1;
             used.push(group_name.clone());
             if !layers_group.link_exists(&group_name) {
                 if let Some(nested) = &layer.nested {
@@ -141,6 +128,28 @@ fn group_has_weights(group: &Group, depth: usize) -> bool {
                 .is_ok_and(|g| group_has_weights(&g, depth + 1))
         })
     })
+}
+
+/// Each layer's group under `layers/` in a Keras 3 file (its weights', its assets'), in config
+/// order: `snake_case(class)`, then `_1`, `_2`… for later layers of the class; None for the
+/// layers Keras does not track (a Sequential model's InputLayer, op layers such as `x + 3.0`).
+pub(crate) fn v3_group_names(model: &ModelConfig) -> Vec<Option<String>> {
+    let skip_input = model.is_sequential();
+    let mut counters: HashMap<String, usize> = HashMap::new();
+    model
+        .layers
+        .iter()
+        .map(|layer| {
+            if (skip_input && layer.class_name == "InputLayer") || layer.op_layer().is_some() {
+                return None;
+            }
+            let base = snake_case(&layer.class_name);
+            let k = counters.entry(base.clone()).or_insert(0);
+            let name = if *k == 0 { base } else { format!("{base}_{k}") };
+            *k += 1;
+            Some(name)
+        })
+        .collect()
 }
 
 /// Does this (nested) model have any layer that could carry weights?

@@ -27,6 +27,7 @@ use super::h5_open::{first_line, open, open_as};
 use super::{Format, KerasModel, ModelConfig};
 use crate::error::{Error, Result};
 pub use keras3::snake_case;
+pub(crate) use keras3::v3_group_names;
 use legacy::assign_legacy;
 pub use names::{split_weight_name, weight_name};
 use reader::Reader;

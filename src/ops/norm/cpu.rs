@@ -159,7 +159,7 @@ pub(super) fn group_norm<T: Real>(
 }
 
 /// `x / sqrt(max(Σx², floor))` over `axes`.
-pub(super) fn l2_normalize<T: Real>(x: &ArrayD<T>, axes: &[usize], floor: T) -> ArrayD<T> {
+pub(crate) fn l2_normalize<T: Real>(x: &ArrayD<T>, axes: &[usize], floor: T) -> ArrayD<T> {
     let sum_sq = reduce_keep(&x.mapv(|v| v * v), axes);
     let mut y = x.clone();
     Zip::from(&mut y)

@@ -3,6 +3,8 @@
 
 mod cpu;
 
+pub(crate) use cpu::l2_normalize;
+
 use ndarray::ArrayD;
 use serde::Serialize;
 use serde_json::Value;

@@ -234,7 +234,9 @@ fn aliases_its_input(op: &Op) -> bool {
         | Op::MakeMask(_)
         | Op::Masking(_)
         | Op::MaskedMean(_)
-        | Op::Attention(_) => false,
+        | Op::Attention(_)
+        | Op::Dot(_)
+        | Op::Categorical(_) => false,
     }
 }
 
@@ -421,6 +423,8 @@ impl Builder<'_> {
             Op::MaskedMean(_) => self.masked_mean(node, ins, out),
             Op::Attention(a) => self.attention(i, node, ins, out, a)?,
             Op::PerStep(_) => self.per_step(i, node, ins, out)?,
+            Op::Dot(d) => self.dot(node, ins, out, d)?,
+            Op::Categorical(c) => self.categorical(i, node, (ins[0], out), c),
         }
         Ok(())
     }

@@ -3,9 +3,11 @@
 
 mod activation;
 mod attention;
+mod categorical;
 mod conv;
 mod conv_lstm;
 mod dense;
+mod dot;
 mod layout;
 mod merge;
 mod norm;
