@@ -3,9 +3,10 @@
 //! op does not already treat leading axes as rows (a convolution, a pooling, a normalization,
 //! …), as Keras computes it, and MultiHeadAttention's core over some of its inputs' axes.
 
-use ndarray::{ArrayD, IxDyn};
+use ndarray::ArrayD;
 use serde::Serialize;
 
+use super::layout::reshape;
 use super::{Op, Real, WeightSpec};
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -61,19 +62,9 @@ impl PerStep {
         };
         let folded: Vec<ArrayD<T>> = inputs
             .iter()
-            .map(|x| {
-                x.as_standard_layout()
-                    .into_owned()
-                    .into_shape_with_order(IxDyn(&fold(x.shape())))
-                    .expect("steps checked when the graph was built")
-            })
+            .map(|x| reshape(x, &fold(x.shape())))
             .collect();
         let refs: Vec<&ArrayD<T>> = folded.iter().collect();
-        self.op
-            .eval(&refs, weights, &fold(out))
-            .as_standard_layout()
-            .into_owned()
-            .into_shape_with_order(IxDyn(out))
-            .expect("shape checked when the graph was built")
+        reshape(&self.op.eval(&refs, weights, &fold(out)), out)
     }
 }

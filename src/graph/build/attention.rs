@@ -439,19 +439,8 @@ impl Builder<'_> {
         let order = axes.order();
         let mut x = input;
         if !is_identity(&order) {
-            let permute = Op::Permute(crate::ops::Permute {
-                dims: order.iter().map(|a| a + 1).collect(),
-                flatten: false,
-            });
-            x = self.push_checked(
-                layer,
-                &format!("{name}/permute"),
-                "Permute",
-                permute,
-                vec![x],
-                vec![],
-                bad,
-            )?;
+            let dims = order.iter().map(|a| a + 1).collect();
+            x = self.push_permute(layer, name, dims, x, bad)?;
         }
         let size = |set: &[usize]| set.iter().map(|&a| shape[a]).product::<usize>();
         let mut rows = Vec::new();
@@ -489,19 +478,24 @@ impl Builder<'_> {
         for (j, &a) in order.iter().enumerate() {
             inverse[a] = j + 1;
         }
+        self.push_permute(layer, name, inverse, x, bad)
+    }
+
+    /// A Permute node `name/permute` of `input` (output axis i+1 takes input axis `dims[i]`).
+    fn push_permute(
+        &mut self,
+        layer: &LayerConfig,
+        name: &str,
+        dims: Vec<usize>,
+        input: NodeId,
+        bad: &dyn Fn(String) -> Error,
+    ) -> Result<NodeId> {
         let permute = Op::Permute(crate::ops::Permute {
-            dims: inverse,
+            dims,
             flatten: false,
         });
-        self.push_checked(
-            layer,
-            &format!("{name}/permute"),
-            "Permute",
-            permute,
-            vec![x],
-            vec![],
-            bad,
-        )
+        let name = format!("{name}/permute");
+        self.push_checked(layer, &name, "Permute", permute, vec![input], vec![], bad)
     }
 }
 

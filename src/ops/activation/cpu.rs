@@ -25,8 +25,7 @@ pub fn apply<T: Real>(act: &Activation, x: &mut ArrayD<T>) {
             let max = T::from_f32(max);
             par_map_inplace(x, move |v| nan::clamp(nan::relu(v), T::zero(), max))
         }
-        Activation::Sigmoid => par_slices_inplace(x, T::sigmoid_slice),
-        Activation::Tanh => par_slices_inplace(x, T::tanh_slice),
+        Activation::Sigmoid | Activation::Tanh => par_slices_inplace(x, |v| apply_slice(act, v)),
         elementwise => {
             let act = *elementwise;
             par_map_inplace(x, move |v| scalar(&act, v))
@@ -34,8 +33,18 @@ pub fn apply<T: Real>(act: &Activation, x: &mut ArrayD<T>) {
     }
 }
 
+/// An elementwise activation over a slice: vectorised for sigmoid and tanh (`Real`'s slice
+/// functions), else element by element.
+pub fn apply_slice<T: Real>(act: &Activation, v: &mut [T]) {
+    match act {
+        Activation::Sigmoid => T::sigmoid_slice(v),
+        Activation::Tanh => T::tanh_slice(v),
+        other => v.iter_mut().for_each(|x| *x = scalar(other, *x)),
+    }
+}
+
 /// `f` over the values of `x`, chunks of a contiguous array over all cores.
-fn par_slices_inplace<T: Real>(x: &mut ArrayD<T>, f: fn(&mut [T])) {
+fn par_slices_inplace<T: Real>(x: &mut ArrayD<T>, f: impl Fn(&mut [T]) + Sync + Send) {
     match x.as_slice_mut() {
         Some(values) => values.par_chunks_mut(1 << 14).for_each(f),
         None => {

@@ -8,7 +8,7 @@ use ndarray::ArrayD;
 use serde::Serialize;
 use serde_json::Value;
 
-pub use cpu::{prelu, scalar, sigmoid, softmax_row};
+pub use cpu::{apply_slice, prelu, scalar, sigmoid, softmax_row};
 
 use super::fields::{axes, f32_field, int_list};
 use super::{Op, Real, WeightSpec};

@@ -5,7 +5,7 @@ use ndarray::{s, Array2, Array3, ArrayD, ArrayView2, Axis, Ix2, Ix3, Zip};
 use rayon::prelude::*;
 
 use super::{Cell, Emit, Recurrent};
-use crate::ops::activation::scalar;
+use crate::ops::activation::apply_slice;
 use crate::ops::gemm::{bias_rows, gemm};
 use crate::ops::{Activation, Real};
 
@@ -160,30 +160,22 @@ fn lstm_gates<T: Real>(
         .collect();
     rows.into_par_iter().for_each(|((z, mut c), mut h)| {
         let mut gates = z.to_vec();
-        activate(rec, &mut gates[..2 * n]);
-        activate(act, &mut gates[2 * n..3 * n]);
-        activate(rec, &mut gates[3 * n..]);
-        let (i, rest) = gates.split_at(n);
-        let (f, rest) = rest.split_at(n);
-        let (g, o) = rest.split_at(n);
+        apply_slice(rec, &mut gates[..2 * n]);
+        apply_slice(act, &mut gates[2 * n..3 * n]);
+        apply_slice(rec, &mut gates[3 * n..]);
+        let (i, rest) = gates.split_at_mut(n);
+        let (f, rest) = rest.split_at_mut(n);
+        let (g, o) = rest.split_at_mut(n);
         for j in 0..n {
             c[j] = f[j] * c[j] + i[j] * g[j];
+            // The candidate block, used up, holds act(c) next.
+            g[j] = c[j];
         }
-        let mut out: Vec<T> = c.to_vec();
-        activate(act, &mut out);
+        apply_slice(act, g);
         for j in 0..n {
-            h[j] = o[j] * out[j];
+            h[j] = o[j] * g[j];
         }
     });
-}
-
-/// `a` over a slice: vectorised for sigmoid and tanh (Keras's defaults), else per element.
-fn activate<T: Real>(a: &Activation, v: &mut [T]) {
-    match a {
-        Activation::Sigmoid => T::sigmoid_slice(v),
-        Activation::Tanh => T::tanh_slice(v),
-        other => v.iter_mut().for_each(|x| *x = scalar(other, *x)),
-    }
 }
 
 fn gru_step<T: Real>(
