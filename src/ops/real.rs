@@ -3,7 +3,7 @@
 use ndarray::{ArrayD, ArrayView2, ArrayViewMut2, LinalgScalar, ScalarOperand};
 use num_traits::Float;
 
-use super::gemm::Lhs;
+use super::gemm::{Lhs, PackedRhs};
 
 /// The float types the CPU executor computes in.
 pub trait Real:
@@ -22,6 +22,21 @@ pub trait Real:
         _b: ArrayView2<Self>,
         _c: &mut ArrayViewMut2<Self>,
         _accumulate: bool,
+    ) -> bool {
+        false
+    }
+    /// `b` packed (on the rayon pool with `parallel`) for [`Real::packed_gemm_prepared`], where the packed GEMM runs this type here.
+    fn pack_rhs(_b: ArrayView2<Self>, _parallel: bool) -> Option<PackedRhs> {
+        None
+    }
+    /// [`Real::packed_gemm`] with `b` packed by [`Real::pack_rhs`]; on the rayon pool with
+    /// `parallel`, else on the calling thread.
+    fn packed_gemm_prepared(
+        _a: &dyn Lhs<Self>,
+        _b: &PackedRhs,
+        _c: &mut ArrayViewMut2<Self>,
+        _accumulate: bool,
+        _parallel: bool,
     ) -> bool {
         false
     }
@@ -63,6 +78,18 @@ impl Real for f32 {
         accumulate: bool,
     ) -> bool {
         super::gemm::sgemm_packed(a, b, c, accumulate)
+    }
+    fn pack_rhs(b: ArrayView2<Self>, parallel: bool) -> Option<PackedRhs> {
+        super::gemm::pack_rhs(b, parallel)
+    }
+    fn packed_gemm_prepared(
+        a: &dyn Lhs<Self>,
+        b: &PackedRhs,
+        c: &mut ArrayViewMut2<Self>,
+        accumulate: bool,
+        parallel: bool,
+    ) -> bool {
+        super::gemm::sgemm_prepacked(a, b, c, accumulate, parallel)
     }
     // Vectorised: glibc's scalar calls dominate recurrent layers and softmaxes.
     fn exp_slice(v: &mut [Self]) {

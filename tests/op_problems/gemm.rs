@@ -1,10 +1,11 @@
 //! The CPU GEMM (`ops::gemm`, the packed AVX-512 GEMM on CPUs that have it) against a float64
 //! product, on sizes that cross its blocks (6-row micro-panels, 64-column panels, 128-deep
 //! depth blocks), with strided operands and accumulation; and its batch invariance: any block of
-//! rows multiplies to the same bits as those rows of the whole product.
+//! rows multiplies to the same bits as those rows of the whole product, and so does a product on
+//! one thread or with its right operand packed beforehand.
 
 use super::plain::*;
-use keqv::ops::gemm::gemm;
+use keqv::ops::gemm::{gemm, gemm_prepared, gemm_serial, Rhs};
 use ndarray::{s, Array2};
 use proptest::prelude::*;
 
@@ -63,6 +64,31 @@ proptest! {
             gemm(a.slice(s![rows.clone(), ..]), b.view(), &mut part.view_mut(), false);
             let same = part.iter().zip(whole.slice(s![rows.clone(), ..])).all(|(p, w)| p.to_bits() == w.to_bits());
             prop_assert!(same, "rows {:?} differ from the same rows of the whole product", rows);
+        }
+    }
+
+    #[test]
+    fn serial_and_prepared_products_are_the_threaded_product(
+        m in 1usize..=200, k in 1usize..=300, n in 1usize..=150, accumulate: bool, seed: u64,
+    ) {
+        let (a, _) = matrix(m, k, seed);
+        let (b, _) = matrix(k, n, seed ^ 1);
+        let (start, _) = matrix(m, n, seed ^ 2);
+        let product = |f: &dyn Fn(&mut Array2<f32>)| {
+            let mut c = start.clone();
+            f(&mut c);
+            c
+        };
+        let threaded = product(&|c| gemm(a.view(), b.view(), &mut c.view_mut(), accumulate));
+        let rhs = Rhs::new(b.view());
+        let others = [
+            ("serial", product(&|c| gemm_serial(a.view(), b.view(), &mut c.view_mut(), accumulate))),
+            ("prepared", product(&|c| gemm_prepared(a.view(), &rhs, &mut c.view_mut(), accumulate, true))),
+            ("prepared serial", product(&|c| gemm_prepared(a.view(), &rhs, &mut c.view_mut(), accumulate, false))),
+        ];
+        for (what, c) in others {
+            let same = c.iter().zip(&threaded).all(|(x, y)| x.to_bits() == y.to_bits());
+            prop_assert!(same, "the {} product differs from the threaded one", what);
         }
     }
 }

@@ -34,11 +34,11 @@ pub(super) unsafe fn kernel(
 #[cfg(target_arch = "x86_64")]
 /// `tile = a_panel·b_panel` (`+=` with `add`) over `kc` depths, for the first `rows` rows and
 /// `cols` columns of the tile; `a_panel` is `MR`×`kc` (row-major), `b_panel` `kc`×`NR`
-/// (depth-major).
+/// (depth-major). A narrow tile (a panel of fewer than `NR` columns: an attention head's 32
+/// values) runs a kernel with fewer vectors per row rather than multiplying padding.
 ///
 /// # Safety
 /// The CPU has AVX-512F; `tile` points at `rows` rows of `cols` writable floats, `ldc` apart.
-#[target_feature(enable = "avx512f")]
 #[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn kernel(
     kc: usize,
@@ -51,50 +51,57 @@ pub(super) unsafe fn kernel(
     add: bool,
 ) {
     assert!(a_panel.len() >= kc * MR && b_panel.len() >= kc * NR);
+    // SAFETY: the caller's contract, passed on.
+    unsafe {
+        match cols.div_ceil(16) {
+            1 => kernel_of::<1>(kc, a_panel, b_panel, tile, ldc, rows, cols, add),
+            2 => kernel_of::<2>(kc, a_panel, b_panel, tile, ldc, rows, cols, add),
+            _ => kernel_of::<4>(kc, a_panel, b_panel, tile, ldc, rows, cols, add),
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+/// [`kernel`] on the first `V` vectors (16 columns each) of the tile's rows: `MR`·`V`
+/// accumulators, one depth per iteration, each broadcast of `a` feeding `V` FMAs (broadcasts
+/// share the FMA pipes on some CPUs, so fewer of them per FMA is faster). The loops over the
+/// constant `V` and `MR` unroll, which keeps the accumulators in registers.
+///
+/// # Safety
+/// As [`kernel`], with `cols` ≤ 16·`V` and the panels' lengths checked there.
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn kernel_of<const V: usize>(
+    kc: usize,
+    a_panel: &[f32],
+    b_panel: &[f32],
+    tile: *mut f32,
+    ldc: isize,
+    rows: usize,
+    cols: usize,
+    add: bool,
+) {
     let (a, b) = (a_panel.as_ptr(), b_panel.as_ptr());
-    // Twenty-four named accumulators (six rows of four vectors), one depth per iteration:
-    // written out so that the compiler keeps them in registers. Each broadcast of `a` feeds four
-    // FMAs; broadcasts share the FMA pipes on some CPUs, so fewer of them per FMA is faster.
     let z = _mm512_setzero_ps();
-    let mut acc = [[z; 4]; MR];
-    macro_rules! depth {
-        ($d:expr) => {{
-            // SAFETY: d < kc, and the panels hold kc depths (asserted above).
-            let bp = unsafe { b.add($d * NR) };
-            let bv = unsafe {
-                [
-                    _mm512_loadu_ps(bp),
-                    _mm512_loadu_ps(bp.add(16)),
-                    _mm512_loadu_ps(bp.add(32)),
-                    _mm512_loadu_ps(bp.add(48)),
-                ]
-            };
-            macro_rules! row {
-                ($r:literal) => {
-                    let v = _mm512_set1_ps(unsafe { *a.add($r * kc + $d) });
-                    acc[$r][0] = _mm512_fmadd_ps(v, bv[0], acc[$r][0]);
-                    acc[$r][1] = _mm512_fmadd_ps(v, bv[1], acc[$r][1]);
-                    acc[$r][2] = _mm512_fmadd_ps(v, bv[2], acc[$r][2]);
-                    acc[$r][3] = _mm512_fmadd_ps(v, bv[3], acc[$r][3]);
-                };
-            }
-            row!(0);
-            row!(1);
-            row!(2);
-            row!(3);
-            row!(4);
-            row!(5);
-        }};
-    }
+    let mut acc = [[z; V]; MR];
     for d in 0..kc {
-        depth!(d);
+        // SAFETY: d < kc, and the panels hold kc depths.
+        let bp = unsafe { b.add(d * NR) };
+        let mut bv = [z; V];
+        for (q, v) in bv.iter_mut().enumerate() {
+            *v = unsafe { _mm512_loadu_ps(bp.add(16 * q)) };
+        }
+        for (r, acc) in acc.iter_mut().enumerate() {
+            let v = _mm512_set1_ps(unsafe { *a.add(r * kc + d) });
+            for (acc, &bv) in acc.iter_mut().zip(&bv) {
+                *acc = _mm512_fmadd_ps(v, bv, *acc);
+            }
+        }
     }
-    let masks = [
-        mask(cols),
-        mask(cols.saturating_sub(16)),
-        mask(cols.saturating_sub(32)),
-        mask(cols.saturating_sub(48)),
-    ];
+    let mut masks = [0; V];
+    for (q, m) in masks.iter_mut().enumerate() {
+        *m = mask(cols.saturating_sub(16 * q));
+    }
     for (r, acc) in acc.iter().enumerate().take(rows) {
         // SAFETY: row r < rows and the masks keep to the first cols columns (caller's contract).
         unsafe {

@@ -75,6 +75,54 @@ pub fn gemm_lhs<T: Real>(
     reference_gemm(a.matrix().view(), b, c, accumulate);
 }
 
+/// A right operand multiplied many times (a recurrent kernel, once per step): packed once, where
+/// the packed GEMM runs.
+pub struct Rhs<'a, T> {
+    view: ArrayView2<'a, T>,
+    packed: Option<PackedRhs>,
+}
+
+impl<'a, T: Real> Rhs<'a, T> {
+    pub fn new(view: ArrayView2<'a, T>) -> Self {
+        Rhs {
+            packed: T::pack_rhs(view, true),
+            view,
+        }
+    }
+}
+
+/// [`gemm`] on the calling thread alone: for the many small products of work that is split
+/// across threads already (attention's samples and heads).
+pub fn gemm_serial<T: Real>(
+    a: ArrayView2<T>,
+    b: ArrayView2<T>,
+    c: &mut ArrayViewMut2<T>,
+    accumulate: bool,
+) {
+    let b = Rhs {
+        packed: T::pack_rhs(b, false),
+        view: b,
+    };
+    gemm_prepared(a, &b, c, accumulate, false);
+}
+
+/// [`gemm`] with a prepared right operand: on the rayon pool with `parallel`, else on the calling
+/// thread, for callers that split their work across threads themselves.
+pub fn gemm_prepared<T: Real>(
+    a: ArrayView2<T>,
+    b: &Rhs<T>,
+    c: &mut ArrayViewMut2<T>,
+    accumulate: bool,
+    parallel: bool,
+) {
+    if let Some(packed) = &b.packed {
+        if T::packed_gemm_prepared(&a, packed, c, accumulate, parallel) {
+            return;
+        }
+    }
+    reference_gemm(a, b.view, c, accumulate);
+}
+
 /// A `rows`×`bias.len()` matrix with `bias` in every row (zeros without one): the start of a
 /// GEMM that accumulates onto its bias. Row copies, not an element-wise broadcast.
 pub fn bias_rows<T: Real>(rows: usize, width: usize, bias: Option<&[T]>) -> Array2<T> {
@@ -100,4 +148,4 @@ pub fn reference_gemm<T: Real>(
     general_mat_mul(T::one(), &a, &b, beta, c);
 }
 
-pub(crate) use packed::sgemm_packed;
+pub(crate) use packed::{pack_rhs, sgemm_packed, sgemm_prepacked, PackedRhs};

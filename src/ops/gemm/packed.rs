@@ -30,71 +30,123 @@ pub(crate) fn sgemm_packed(
     c: &mut ArrayViewMut2<f32>,
     accumulate: bool,
 ) -> bool {
-    let (m, k) = a.dim();
-    let n = b.dim().1;
-    if !avx512::available() || (c.strides()[1] != 1 && n > 1) {
+    if !runs(b.dim().1, c) {
         return false;
     }
+    multiply(a, &pack_b(b, true), c, accumulate, true);
+    true
+}
+
+/// [`sgemm_packed`] with `b` packed beforehand ([`pack_rhs`]), on the rayon pool with
+/// `parallel`, else on the calling thread alone.
+pub(crate) fn sgemm_prepacked(
+    a: &dyn Lhs<f32>,
+    b: &PackedRhs,
+    c: &mut ArrayViewMut2<f32>,
+    accumulate: bool,
+    parallel: bool,
+) -> bool {
+    if !runs(b.n, c) {
+        return false;
+    }
+    multiply(a, b, c, accumulate, parallel);
+    true
+}
+
+/// Whether the packed GEMM runs here: AVX-512, and `c`'s columns contiguous.
+fn runs(n: usize, c: &ArrayViewMut2<f32>) -> bool {
+    avx512::available() && (c.strides()[1] == 1 || n <= 1)
+}
+
+/// A right operand packed once for many products (a recurrent kernel, used every step).
+pub struct PackedRhs {
+    k: usize,
+    n: usize,
+    panels: Vec<f32>,
+}
+
+/// `b` packed for [`sgemm_prepacked`] (on the rayon pool with `parallel`); None where this CPU
+/// has no AVX-512.
+pub(crate) fn pack_rhs(b: ArrayView2<f32>, parallel: bool) -> Option<PackedRhs> {
+    avx512::available().then(|| pack_b(b, parallel))
+}
+
+fn multiply(
+    a: &dyn Lhs<f32>,
+    b: &PackedRhs,
+    c: &mut ArrayViewMut2<f32>,
+    accumulate: bool,
+    parallel: bool,
+) {
+    let (m, k) = a.dim();
+    let n = b.n;
+    debug_assert_eq!(k, b.k, "a's depth is b's");
     if m == 0 || n == 0 {
-        return true;
+        return;
     }
     if k == 0 {
         if !accumulate {
             c.fill(0.0);
         }
-        return true;
+        return;
     }
-    let packed_b = pack_b(b);
     let ldc = c.strides()[0];
     let out = SendPtr(c.as_mut_ptr());
     let blocks = m.div_ceil(MC);
     // Few row blocks (small batches): split the columns too, so both cores work.
-    let threads = rayon::current_num_threads();
+    let threads = if parallel {
+        rayon::current_num_threads()
+    } else {
+        1
+    };
     let panels = n.div_ceil(NR);
-    let column_chunks = if blocks >= 4 * threads {
+    let column_chunks = if blocks >= 4 * threads || !parallel {
         1
     } else {
         panels.min((4 * threads).div_ceil(blocks))
     };
     let panels_per_chunk = panels.div_ceil(column_chunks);
-    (0..blocks * column_chunks)
-        .into_par_iter()
-        .for_each(|task| {
-            let (block, chunk) = (task / column_chunks, task % column_chunks);
-            let rows = block * MC..(block * MC + MC).min(m);
-            let first = chunk * panels_per_chunk;
-            let panel_range = first..(first + panels_per_chunk).min(panels);
-            if panel_range.is_empty() {
-                return;
-            }
-            PACKED_A.with_borrow_mut(|packed_a| {
-                // Every value a micro-kernel reads is written by `pack` first: never cleared.
-                packed_a.resize(packed_a.len().max(MC * KC.min(k)), 0.0);
-                for depth in (0..k).step_by(KC) {
-                    let kc = KC.min(k - depth);
-                    a.pack(rows.clone(), depth..depth + kc, MR, packed_a);
-                    let add = accumulate || depth > 0;
-                    for panel in panel_range.clone() {
-                        let b_panel = &packed_b[(panel * k + depth) * NR..][..kc * NR];
-                        let tile = Tile {
-                            c: &out,
-                            ldc,
-                            n,
-                            panel,
-                            add,
-                        };
-                        multiply_block(
-                            &packed_a[..rows.len().div_ceil(MR) * MR * kc],
-                            kc,
-                            b_panel,
-                            rows.clone(),
-                            &tile,
-                        );
-                    }
+    let task = |task: usize| {
+        let (block, chunk) = (task / column_chunks, task % column_chunks);
+        let rows = block * MC..(block * MC + MC).min(m);
+        let first = chunk * panels_per_chunk;
+        let panel_range = first..(first + panels_per_chunk).min(panels);
+        if panel_range.is_empty() {
+            return;
+        }
+        PACKED_A.with_borrow_mut(|packed_a| {
+            // Every value a micro-kernel reads is written by `pack` first: never cleared.
+            packed_a.resize(packed_a.len().max(MC * KC.min(k)), 0.0);
+            for depth in (0..k).step_by(KC) {
+                let kc = KC.min(k - depth);
+                a.pack(rows.clone(), depth..depth + kc, MR, packed_a);
+                let add = accumulate || depth > 0;
+                for panel in panel_range.clone() {
+                    let b_panel = &b.panels[(panel * k + depth) * NR..][..kc * NR];
+                    let tile = Tile {
+                        c: &out,
+                        ldc,
+                        n,
+                        panel,
+                        add,
+                    };
+                    multiply_block(
+                        &packed_a[..rows.len().div_ceil(MR) * MR * kc],
+                        kc,
+                        b_panel,
+                        rows.clone(),
+                        &tile,
+                    );
                 }
-            });
+            }
         });
-    true
+    };
+    let tasks = blocks * column_chunks;
+    if parallel {
+        (0..tasks).into_par_iter().for_each(task);
+    } else {
+        (0..tasks).for_each(task);
+    }
 }
 
 /// Where a block's products go: panel `panel` of `c` (`ldc` apart, `n` columns), added to what
@@ -143,22 +195,28 @@ unsafe impl Send for SendPtr {}
 unsafe impl Sync for SendPtr {}
 
 /// `b` (k×n) as panels of `NR` columns, each k×`NR` row-major, the last padded with zeros.
-fn pack_b(b: ArrayView2<f32>) -> Vec<f32> {
+fn pack_b(b: ArrayView2<f32>, parallel: bool) -> PackedRhs {
     let (k, n) = b.dim();
     let panels = n.div_ceil(NR);
     let mut packed = vec![0.0f32; panels * k * NR];
-    packed
-        .par_chunks_mut(k * NR)
-        .enumerate()
-        .for_each(|(panel, dst)| {
-            let cols = panel * NR..(panel * NR + NR).min(n);
-            for (row, src) in dst.chunks_exact_mut(NR).zip(b.rows()) {
-                let src = src.slice_move(ndarray::s![cols.clone()]);
-                match src.as_slice() {
-                    Some(s) => row[..s.len()].copy_from_slice(s),
-                    None => row.iter_mut().zip(src).for_each(|(d, &v)| *d = v),
-                }
+    let pack = |(panel, dst): (usize, &mut [f32])| {
+        let cols = panel * NR..(panel * NR + NR).min(n);
+        for (row, src) in dst.chunks_exact_mut(NR).zip(b.rows()) {
+            let src = src.slice_move(ndarray::s![cols.clone()]);
+            match src.as_slice() {
+                Some(s) => row[..s.len()].copy_from_slice(s),
+                None => row.iter_mut().zip(src).for_each(|(d, &v)| *d = v),
             }
-        });
-    packed
+        }
+    };
+    if parallel {
+        packed.par_chunks_mut(k * NR).enumerate().for_each(pack);
+    } else {
+        packed.chunks_mut(k * NR).enumerate().for_each(pack);
+    }
+    PackedRhs {
+        k,
+        n,
+        panels: packed,
+    }
 }
