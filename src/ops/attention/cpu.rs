@@ -1,5 +1,5 @@
-//! Attention on the CPU, one (sample, head) at a time in parallel: the dot-product scores and
-//! the weighted values as GEMMs, the masked softmax row by row.
+//! Attention on the CPU, samples in parallel and each sample's heads in turn: the dot-product
+//! scores and the weighted values as GEMMs on the sample's thread, the masked softmax row by row.
 
 use ndarray::{
     s, Array2, ArrayD, ArrayView1, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMut2, Axis, Ix2,
@@ -9,7 +9,7 @@ use rayon::prelude::*;
 
 use super::{Attention, MaskFill, QueryMask, Score};
 use crate::ops::activation::softmax_row;
-use crate::ops::gemm::gemm;
+use crate::ops::gemm::{gemm, gemm_serial};
 use crate::ops::Real;
 
 /// The masks of one sample, each present or not.
@@ -55,6 +55,8 @@ pub(super) fn attention<T: Real>(
             .collect::<Vec<_>>()
     });
     let dv_head = dv / heads;
+    // Enough samples to keep every thread busy: each sample's products on its own thread.
+    let serial = batch >= rayon::current_num_threads();
     let mut rows: Vec<_> = out.axis_iter_mut(Axis(0)).collect();
     rows.par_iter_mut().enumerate().for_each(|(b, out_b)| {
         let mut out_b = out_b.view_mut();
@@ -69,7 +71,7 @@ pub(super) fn attention<T: Real>(
                 head(k.index_axis(Axis(0), b), h, heads),
             );
             let vh = head(v.index_axis(Axis(0), b), h, heads);
-            let mut weights_th = scores(a, q, k, weights);
+            let mut weights_th = scores(a, q, k, weights, serial);
             mask_and_softmax(a, &mut weights_th, &masks);
             if a.emit_scores {
                 out_b.index_axis_mut(Axis(0), h).assign(&weights_th);
@@ -80,7 +82,7 @@ pub(super) fn attention<T: Real>(
                 .into_dimensionality::<Ix2>()
                 .expect("[tq, dv]");
             let mut o = out_b.slice_mut(s![.., h * dv_head..(h + 1) * dv_head]);
-            gemm(weights_th.view(), vh, &mut o, false);
+            product(weights_th.view(), vh, &mut o, serial);
         }
         if let (Some(qm), false) = (&masks.query, a.emit_scores) {
             let mut out_b = out_b.into_dimensionality::<Ix2>().expect("[tq, dv]");
@@ -115,6 +117,7 @@ fn scores<T: Real>(
     q: ArrayView2<T>,
     k: ArrayView2<T>,
     weights: &[&ArrayD<T>],
+    serial: bool,
 ) -> Array2<T> {
     let (tq, tk) = (q.nrows(), k.nrows());
     let mut s = Array2::<T>::zeros((tq, tk));
@@ -124,14 +127,14 @@ fn scores<T: Real>(
                 Some(c) if c.on_query => {
                     let c = T::from_f32(c.value);
                     let q = q.mapv(|x| x * c);
-                    gemm(q.view(), k.t(), &mut s.view_mut(), false);
+                    product(q.view(), k.t(), &mut s.view_mut(), serial);
                 }
                 Some(c) => {
-                    gemm(q, k.t(), &mut s.view_mut(), false);
+                    product(q, k.t(), &mut s.view_mut(), serial);
                     let c = T::from_f32(c.value);
                     s.mapv_inplace(|x| x * c);
                 }
-                None => gemm(q, k.t(), &mut s.view_mut(), false),
+                None => product(q, k.t(), &mut s.view_mut(), serial),
             }
             if scaled {
                 let w = first(weights[0]);
@@ -165,6 +168,15 @@ fn scores<T: Real>(
         }
     }
     s
+}
+
+/// `c = a·b`, on the calling thread where `serial`.
+fn product<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, c: &mut ArrayViewMut2<T>, serial: bool) {
+    if serial {
+        gemm_serial(a, b, c, false);
+    } else {
+        gemm(a, b, c, false);
+    }
 }
 
 fn first<T: Real>(w: &ArrayD<T>) -> T {
