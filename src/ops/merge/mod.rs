@@ -142,22 +142,38 @@ impl MergeKind {
             .iter()
             .map(|x| x.as_slice().filter(|_| x.shape() == out_shape))
             .collect::<Option<_>>()?;
-        let combine = self.combine::<T>();
         let average = (self == MergeKind::Average).then(|| T::from_f64(inputs.len() as f64));
         let mut out = slices[0].to_vec();
         const BLOCK: usize = 1 << 14;
         out.par_chunks_mut(BLOCK).enumerate().for_each(|(b, acc)| {
             let range = b * BLOCK..b * BLOCK + acc.len();
             for x in &slices[1..] {
-                for (a, &v) in acc.iter_mut().zip(&x[range.clone()]) {
-                    *a = combine(*a, v);
-                }
+                self.fold_slice(acc, &x[range.clone()]);
             }
             if let Some(n) = average {
                 acc.iter_mut().for_each(|a| *a = *a / n);
             }
         });
         Some(ArrayD::from_shape_vec(IxDyn(out_shape), out).expect("the output's shape"))
+    }
+
+    /// `acc = acc op x` elementwise: [`MergeKind::combine`]'s step, a loop per kind (that
+    /// vectorises) rather than a call per element.
+    fn fold_slice<T: Real>(self, acc: &mut [T], x: &[T]) {
+        fn each<T: Copy>(acc: &mut [T], x: &[T], f: impl Fn(T, T) -> T) {
+            acc.iter_mut().zip(x).for_each(|(a, &v)| *a = f(*a, v));
+        }
+        match self {
+            MergeKind::Add | MergeKind::Average => each(acc, x, |a, b| a + b),
+            MergeKind::Subtract => each(acc, x, |a, b| a - b),
+            MergeKind::Multiply => each(acc, x, |a, b| a * b),
+            MergeKind::Maximum => each(acc, x, nan::max),
+            MergeKind::Minimum => each(acc, x, nan::min),
+            MergeKind::ScaledAdd { scale } => {
+                let scale = T::from_f64(f64::from(scale));
+                each(acc, x, |a, b| a + b * scale)
+            }
+        }
     }
 
     /// a op b, for one step of the left-to-right fold.

@@ -80,6 +80,26 @@ pub(super) fn layer_norm<T: Real>(
     (center, scale, rms_scaling): (bool, bool, bool),
 ) -> ArrayD<T> {
     let shape = x.shape();
+    let width = *shape.last().unwrap_or(&1);
+    if let (true, Some(values)) = (axes == [shape.len() - 1], x.as_slice()) {
+        let mut params = weights
+            .iter()
+            .map(|w| w.as_slice().filter(|p| p.len() == width));
+        let gamma = (scale || rms_scaling).then(|| params.next().flatten());
+        let beta = (center && !rms_scaling).then(|| params.next().flatten());
+        if let (Some(None), _) | (_, Some(None)) = (gamma, beta) {
+            // A parameter not laid out as one row: the general path below.
+        } else {
+            let rows = Rows {
+                gamma: gamma.flatten(),
+                beta: beta.flatten(),
+                eps,
+                rms_scaling,
+            };
+            let out = rows.normalize(values, width);
+            return ArrayD::from_shape_vec(IxDyn(shape), out).expect("same shape as the input");
+        }
+    }
     let mut params = weights.iter().map(|w| broadcastable(w, axes, shape));
     let mean = mean_keep(x, axes);
     let centered = x - &mean;
@@ -98,6 +118,72 @@ pub(super) fn layer_norm<T: Real>(
         y += &params.next().expect("beta");
     }
     y
+}
+
+/// LayerNormalization over the last axis (a transformer's), the formulas of [`layer_norm`] row by
+/// row: one row's moments and output in cache, blocks of rows over all cores.
+struct Rows<'a, T> {
+    gamma: Option<&'a [T]>,
+    beta: Option<&'a [T]>,
+    eps: T,
+    rms_scaling: bool,
+}
+
+impl<T: Real> Rows<'_, T> {
+    fn normalize(&self, values: &[T], width: usize) -> Vec<T> {
+        let mut out = vec![T::zero(); values.len()];
+        if width == 0 {
+            return out;
+        }
+        let block = width * 64;
+        out.par_chunks_mut(block)
+            .zip(values.par_chunks(block))
+            .for_each(|(out, values)| {
+                for (out, row) in out.chunks_exact_mut(width).zip(values.chunks_exact(width)) {
+                    self.row(row, out);
+                }
+            });
+        out
+    }
+
+    fn row(&self, x: &[T], y: &mut [T]) {
+        let n = T::from_f64(x.len() as f64);
+        let mean = lane_sum(x, |v| v) / n;
+        let var = lane_sum(x, |v| (v - mean) * (v - mean)) / n;
+        let inv = T::one() / (var + self.eps).sqrt();
+        if self.rms_scaling {
+            let gamma = self.gamma.expect("gamma");
+            for ((y, &x), &g) in y.iter_mut().zip(x).zip(gamma) {
+                *y = x * inv * g;
+            }
+            return;
+        }
+        for (y, &x) in y.iter_mut().zip(x) {
+            *y = (x - mean) * inv;
+        }
+        if let Some(gamma) = self.gamma {
+            y.iter_mut().zip(gamma).for_each(|(y, &g)| *y = *y * g);
+        }
+        if let Some(beta) = self.beta {
+            y.iter_mut().zip(beta).for_each(|(y, &b)| *y += b);
+        }
+    }
+}
+
+/// `Σ f(x)` in 16 interleaved partial sums, which vectorise (a single running sum is one long
+/// chain of dependent additions).
+fn lane_sum<T: Real>(x: &[T], f: impl Fn(T) -> T) -> T {
+    const LANES: usize = 16;
+    let mut acc = [T::zero(); LANES];
+    let chunks = x.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (a, &v) in acc.iter_mut().zip(chunk) {
+            *a += f(v);
+        }
+    }
+    let partial = acc.iter().fold(T::zero(), |s, &a| s + a);
+    rest.iter().fold(partial, |s, &v| s + f(v))
 }
 
 /// Keras's RMSNormalization: x · rsqrt(mean(x²) + eps) · scale.
