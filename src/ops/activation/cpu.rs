@@ -5,7 +5,7 @@ use ndarray::{ArrayD, Axis, Zip};
 use rayon::prelude::*;
 
 use super::Activation;
-use crate::ops::reduce::reduce_keep;
+use crate::ops::reduce::{lane_fold, reduce_keep};
 use crate::ops::{nan, Real};
 
 /// Applies `act` to `x`; softmax and log-softmax run over the last axis.
@@ -169,10 +169,11 @@ fn softmax_last_axis<T: Real>(x: &mut ArrayD<T>, log: bool) {
 
 /// Softmax of one row in place: exp(x − max) / Σ exp(x − max), NaN-propagating max.
 pub fn softmax_row<T: Real>(row: &mut [T]) {
-    let max = row.iter().fold(T::neg_infinity(), |m, &v| nan::max(m, v));
+    let max = lane_fold(row, T::neg_infinity(), nan::max, nan::max);
     row.iter_mut().for_each(|v| *v = *v - max);
     T::exp_slice(row);
-    let sum = ndarray::ArrayView1::from(&*row).sum();
+    let add = |s: T, v: T| s + v;
+    let sum = lane_fold(row, T::zero(), add, add);
     row.iter_mut().for_each(|v| *v = *v / sum);
 }
 

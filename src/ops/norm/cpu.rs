@@ -4,7 +4,7 @@ use ndarray::{ArrayD, IxDyn, Zip};
 use rayon::prelude::*;
 
 use super::GroupNorm;
-use crate::ops::reduce::{mean_keep, reduce_keep};
+use crate::ops::reduce::{lane_fold, mean_keep, reduce_keep};
 use crate::ops::{nan, Real};
 
 /// A parameter stored over `axes` only, reshaped to broadcast against a tensor of rank `ndim`.
@@ -148,8 +148,9 @@ impl<T: Real> Rows<'_, T> {
 
     fn row(&self, x: &[T], y: &mut [T]) {
         let n = T::from_f64(x.len() as f64);
-        let mean = lane_sum(x, |v| v) / n;
-        let var = lane_sum(x, |v| (v - mean) * (v - mean)) / n;
+        let add = |s: T, v: T| s + v;
+        let mean = lane_fold(x, T::zero(), add, add) / n;
+        let var = lane_fold(x, T::zero(), |s, v| s + (v - mean) * (v - mean), add) / n;
         let inv = T::one() / (var + self.eps).sqrt();
         if self.rms_scaling {
             let gamma = self.gamma.expect("gamma");
@@ -168,22 +169,6 @@ impl<T: Real> Rows<'_, T> {
             y.iter_mut().zip(beta).for_each(|(y, &b)| *y += b);
         }
     }
-}
-
-/// `Σ f(x)` in 16 interleaved partial sums, which vectorise (a single running sum is one long
-/// chain of dependent additions).
-fn lane_sum<T: Real>(x: &[T], f: impl Fn(T) -> T) -> T {
-    const LANES: usize = 16;
-    let mut acc = [T::zero(); LANES];
-    let chunks = x.chunks_exact(LANES);
-    let rest = chunks.remainder();
-    for chunk in chunks {
-        for (a, &v) in acc.iter_mut().zip(chunk) {
-            *a += f(v);
-        }
-    }
-    let partial = acc.iter().fold(T::zero(), |s, &a| s + a);
-    rest.iter().fold(partial, |s, &v| s + f(v))
 }
 
 /// Keras's RMSNormalization: x · rsqrt(mean(x²) + eps) · scale.
