@@ -53,25 +53,32 @@ pub(super) unsafe fn kernel(
     assert!(a_panel.len() >= kc * MR && b_panel.len() >= kc * NR);
     // SAFETY: the caller's contract, passed on.
     unsafe {
-        match cols.div_ceil(16) {
-            1 => kernel_of::<1>(kc, a_panel, b_panel, tile, ldc, rows, cols, add),
-            2 => kernel_of::<2>(kc, a_panel, b_panel, tile, ldc, rows, cols, add),
-            _ => kernel_of::<4>(kc, a_panel, b_panel, tile, ldc, rows, cols, add),
+        match (cols.div_ceil(16), rows) {
+            (1, _) => kernel_of::<1, MR>(kc, a_panel, b_panel, tile, ldc, rows, cols, add),
+            (2, _) => kernel_of::<2, MR>(kc, a_panel, b_panel, tile, ldc, rows, cols, add),
+            // The last micro-panel of a block whose rows are not a multiple of MR (a recurrent
+            // step's 32 rows per thread: five panels and two rows): only its rows.
+            (_, 1) => kernel_of::<4, 1>(kc, a_panel, b_panel, tile, ldc, rows, cols, add),
+            (_, 2) => kernel_of::<4, 2>(kc, a_panel, b_panel, tile, ldc, rows, cols, add),
+            (_, 3) => kernel_of::<4, 3>(kc, a_panel, b_panel, tile, ldc, rows, cols, add),
+            (_, 4) => kernel_of::<4, 4>(kc, a_panel, b_panel, tile, ldc, rows, cols, add),
+            _ => kernel_of::<4, MR>(kc, a_panel, b_panel, tile, ldc, rows, cols, add),
         }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
-/// [`kernel`] on the first `V` vectors (16 columns each) of the tile's rows: `MR`·`V`
+/// [`kernel`] on the first `R` rows and `V` vectors (16 columns each) of the tile: `R`·`V`
 /// accumulators, one depth per iteration, each broadcast of `a` feeding `V` FMAs (broadcasts
 /// share the FMA pipes on some CPUs, so fewer of them per FMA is faster). The loops over the
-/// constant `V` and `MR` unroll, which keeps the accumulators in registers.
+/// constants `V` and `R` unroll, which keeps the accumulators in registers.
 ///
 /// # Safety
-/// As [`kernel`], with `cols` ≤ 16·`V` and the panels' lengths checked there.
+/// As [`kernel`], with `rows` ≤ `R` ≤ `MR`, `cols` ≤ 16·`V` and the panels' lengths checked
+/// there.
 #[target_feature(enable = "avx512f")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn kernel_of<const V: usize>(
+unsafe fn kernel_of<const V: usize, const R: usize>(
     kc: usize,
     a_panel: &[f32],
     b_panel: &[f32],
@@ -83,7 +90,7 @@ unsafe fn kernel_of<const V: usize>(
 ) {
     let (a, b) = (a_panel.as_ptr(), b_panel.as_ptr());
     let z = _mm512_setzero_ps();
-    let mut acc = [[z; V]; MR];
+    let mut acc = [[z; V]; R];
     for d in 0..kc {
         // SAFETY: d < kc, and the panels hold kc depths.
         let bp = unsafe { b.add(d * NR) };
