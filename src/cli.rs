@@ -16,6 +16,9 @@ use crate::config::DEFAULT_CHUNK;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// CPU threads of the CPU executor (default: RAYON_NUM_THREADS where set, else one per core).
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -37,6 +37,12 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    if let Some(threads) = cli.threads {
+        if let Err(e) = keqv::exec::cpu::set_threads(threads.into()) {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    }
     let result = match &cli.command {
         Command::Inspect { model, format } => commands::inspect::inspect(model, *format),
         Command::Run {

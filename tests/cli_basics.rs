@@ -296,3 +296,65 @@ fn an_inputs_file_excludes_the_random_input_flags() {
         );
     }
 }
+
+/// `--threads` sets the CPU executor's threads, the report says how many, and the outputs do not
+/// depend on them, to the bit: a recurrent layer's batch split across threads, attention's
+/// samples and the GEMM's blocks each compute a value the same way whichever thread does.
+#[test]
+fn the_thread_count_changes_no_output_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    for model in [
+        "k3/s_text_seq.keras",
+        "k3/v_seq2seq.keras",
+        "k3/w_stacked_cells.keras",
+        "k3/u_encoder.keras",
+        "tfk/c_func_skip.h5",
+    ] {
+        let outputs: Vec<Vec<u8>> = ["1", "2", "3"]
+            .iter()
+            .map(|threads| {
+                let out = dir.path().join(format!("{threads}.npz"));
+                let args: Vec<OsString> = vec![
+                    "run".into(),
+                    fixture(model).into(),
+                    "--device".into(),
+                    "cpu".into(),
+                    "--batch".into(),
+                    "40".into(),
+                    "--seed".into(),
+                    "3".into(),
+                    "--threads".into(),
+                    (*threads).into(),
+                    "--output".into(),
+                    out.clone().into(),
+                ];
+                let out_cmd = common::keqv().args(&args).output().unwrap();
+                assert_eq!(out_cmd.status.code(), Some(0), "{model} --threads {threads}");
+                let said = String::from_utf8_lossy(&out_cmd.stderr).into_owned()
+                    + &String::from_utf8_lossy(&out_cmd.stdout);
+                let want = match *threads {
+                    "1" => "cpu (f32, 1 thread)".to_string(),
+                    n => format!("cpu (f32, {n} threads)"),
+                };
+                assert!(said.contains(&want), "{model}: {said:?} does not say {want}");
+                std::fs::read(&out).unwrap()
+            })
+            .collect();
+        assert!(
+            outputs.windows(2).all(|w| w[0] == w[1]),
+            "{model}: the outputs differ with the thread count"
+        );
+    }
+}
+
+/// `--threads 0` is a usage error, exit 2.
+#[test]
+fn zero_threads_is_refused() {
+    let out = common::keqv()
+        .args(["run", "--threads", "0"])
+        .arg(fixture("k3/c_func_skip.keras"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--threads"));
+}

@@ -7,7 +7,7 @@ use ndarray::ArrayD;
 
 pub use crate::ops::activation::scalar as activation_scalar;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::exec::{Executor, Keep, Trace};
 use crate::graph::{Activation, Graph, Node, Op};
 use crate::tensor::Tensor;
@@ -58,16 +58,33 @@ impl CpuExecutor {
     }
 }
 
+/// `--threads`: the CPU executor's threads, for the whole process. The float64 reference's
+/// matrixmultiply keeps its own threads, told by its environment variable.
+pub fn set_threads(threads: usize) -> Result<()> {
+    std::env::set_var("MATMUL_NUM_THREADS", threads.to_string());
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .map_err(|e| {
+            Error::Usage(format!(
+                "--threads {threads}: cannot start the threads: {e}"
+            ))
+        })
+}
+
 impl Executor for CpuExecutor {
     fn device(&self) -> String {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = match rayon::current_num_threads() {
+            1 => "1 thread".to_string(),
+            n => format!("{n} threads"),
+        };
         let note = self
             .note
             .as_ref()
             .map_or(String::new(), |n| format!("; {n}"));
         match self.precision {
-            Precision::F32 => format!("cpu (f32, {threads} threads{note})"),
-            Precision::F64 => format!("cpu (f64 reference, {threads} threads{note})"),
+            Precision::F32 => format!("cpu (f32, {threads}{note})"),
+            Precision::F64 => format!("cpu (f64 reference, {threads}{note})"),
         }
     }
 
