@@ -477,7 +477,7 @@ fn reports_say_what_happened_in_words_that_fit() {
     // Worst values as the float32 they are, not 17 digits of a float64 copy.
     assert!(
         run.stdout
-            .contains("worst element of out at [5, 8]: original 0.45145354, converted 0.17027006"),
+            .contains("worst element of out at [5, 8]: original 0.45145354, converted 0.17027004"),
         "{}",
         run.stdout
     );
