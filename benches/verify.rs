@@ -135,7 +135,7 @@ fn large_mlp_batches(c: &mut Criterion) {
     let mut group = c.benchmark_group("large_mlp");
     group.sample_size(10);
     for device in devices() {
-        let mut exec = prepare(&device, graph.clone()).unwrap();
+        let mut exec = prepare(&device, graph.clone(), u64::MAX).unwrap();
         let name = exec.device();
         for batch in [1usize, 64, 1024] {
             let inputs = generate(

@@ -69,7 +69,8 @@ pub fn bench(args: &BenchArgs) -> Result<Outcome> {
     };
     for choice in devices {
         let start = Instant::now();
-        let mut exec = prepare(&choice, graph.clone())?;
+        let macs = crate::exec::run_macs(&[&graph], batch) * (args.warmup + args.runs) as u64;
+        let mut exec = prepare(&choice, graph.clone(), macs)?;
         let prepare_ms = start.elapsed().as_secs_f64() * 1e3;
         for _ in 0..args.warmup {
             exec.run(&batch_inputs, Keep::Outputs)?;

@@ -34,7 +34,8 @@ pub fn run(
     let mut file = output
         .map(|path| OutputFile::create(path, &graph, feed.batch))
         .transpose()?;
-    let mut executor = prepare(&choice, graph.clone())?;
+    let macs = crate::exec::run_macs(&[&graph], feed.batch);
+    let mut executor = prepare(&choice, graph.clone(), macs)?;
     let mut summary = Summary::new(graph.outputs.len());
     let progress = Progress::new(feed.batch as u64, "samples");
     let sink: &mut dyn crate::stream::ChunkSink = match &mut file {

@@ -103,6 +103,38 @@ pub enum DeviceChoice {
     },
 }
 
+/// Multiply-adds from which `--device auto` looks for a GPU. Below, starting a GPU device and
+/// building its kernels (a few hundred ms) would cost more than the CPU executor's whole run
+/// (about 0.2 s at this size on two cores), so auto stays on the CPU without touching the GPU
+/// stack.
+pub const AUTO_GPU_FROM_MACS: u64 = 20_000_000_000;
+
+/// The reason `--device auto` stays on the CPU for a run of `macs` multiply-adds, or None when
+/// the run is large enough for a GPU to pay off.
+pub fn auto_stays_on_cpu(macs: u64) -> Option<String> {
+    let amount = |m: u64| match m {
+        0..1_000_000 => format!("{m}"),
+        1_000_000..1_000_000_000 => format!("{:.1} M", m as f64 / 1e6),
+        _ => format!("{:.1} G", m as f64 / 1e9),
+    };
+    (macs < AUTO_GPU_FROM_MACS).then(|| {
+        format!(
+            "--device auto ran it on the CPU: the run's {} multiply-adds are below the {} from which a GPU pays for its start-up",
+            amount(macs),
+            amount(AUTO_GPU_FROM_MACS)
+        )
+    })
+}
+
+/// The multiply-adds of running `graphs` on `samples` samples.
+pub fn run_macs(graphs: &[&Graph], samples: usize) -> u64 {
+    graphs
+        .iter()
+        .map(|g| g.macs_per_sample())
+        .sum::<u64>()
+        .saturating_mul(samples as u64)
+}
+
 /// Opens the GPU `choice` names: None for the CPU, and for `auto` on a machine without a
 /// hardware GPU.
 pub fn gpu_context(choice: &DeviceChoice) -> Result<Option<gpu::GpuContext>> {
@@ -115,12 +147,20 @@ pub fn gpu_context(choice: &DeviceChoice) -> Result<Option<gpu::GpuContext>> {
     }
 }
 
-/// Prepares `graph` on the chosen device.
-pub fn prepare(choice: &DeviceChoice, graph: Arc<Graph>) -> Result<Box<dyn Executor>> {
+/// Prepares `graph` on the chosen device, for a run of `macs` multiply-adds in all (which
+/// decides `auto`, [`auto_stays_on_cpu`]).
+pub fn prepare(choice: &DeviceChoice, graph: Arc<Graph>, macs: u64) -> Result<Box<dyn Executor>> {
     let precision = match choice {
         DeviceChoice::CpuF64 => cpu::Precision::F64,
         _ => cpu::Precision::F32,
     };
+    if *choice == DeviceChoice::Auto {
+        if let Some(reason) = auto_stays_on_cpu(macs) {
+            return Ok(Box::new(
+                cpu::CpuExecutor::new(graph, precision).with_note(reason),
+            ));
+        }
+    }
     match gpu_context(choice)? {
         Some(ctx) if *choice == DeviceChoice::Auto => auto_on(ctx, graph),
         Some(ctx) => Ok(Box::new(gpu::GpuExecutor::new(Arc::new(ctx), graph)?)),

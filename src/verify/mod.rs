@@ -185,7 +185,8 @@ pub fn verify_with_progress(
         .map(|o| og.node(*o).layer.clone())
         .collect();
     options.tolerances.check_names(&output_names)?;
-    let mut sides = Sides::prepare(options, og, cg)?;
+    let source = InputFeed::new(&options.inputs, og)?;
+    let mut sides = Sides::prepare(options, og, cg, source.batch)?;
     let devices = {
         let (exec_o, exec_c) = sides.both();
         Devices {
@@ -195,7 +196,6 @@ pub fn verify_with_progress(
     };
 
     let (outputs, findings) = match_outputs(og, cg, &options.tolerances);
-    let source = InputFeed::new(&options.inputs, og)?;
     let mut accumulators: Vec<Accumulator> = outputs
         .iter()
         .map(|(o, _, tol)| Accumulator::new(*tol, is_class_scores(og, *o)))

@@ -28,11 +28,20 @@ pub enum Sides {
 }
 
 impl Sides {
-    pub fn prepare(options: &VerifyOptions, og: &Arc<Graph>, cg: &Arc<Graph>) -> Result<Sides> {
+    /// Prepares both models for a run of `samples` samples.
+    pub fn prepare(
+        options: &VerifyOptions,
+        og: &Arc<Graph>,
+        cg: &Arc<Graph>,
+        samples: usize,
+    ) -> Result<Sides> {
         let (o, c) = (&options.device_original, &options.device_converted);
+        // Auto decides on the work of both models: they run in one go.
+        let macs = crate::exec::run_macs(&[og, cg], samples);
         // Under auto, one GPU only for models it runs; each side then chooses for itself.
         let gpu_runs_both = || [og, cg].iter().all(|g| gpu::cannot_run(g).is_none());
-        if o == c && (*o != DeviceChoice::Auto || gpu_runs_both()) {
+        let auto_on_cpu = || crate::exec::auto_stays_on_cpu(macs).is_some();
+        if o == c && (*o != DeviceChoice::Auto || (!auto_on_cpu() && gpu_runs_both())) {
             if let Some(ctx) = gpu_context(o)? {
                 let ctx = Arc::new(ctx);
                 return Ok(Sides::OneGpu(
@@ -42,8 +51,8 @@ impl Sides {
             }
         }
         Ok(Sides::Apart(
-            prepare(o, og.clone())?,
-            prepare(c, cg.clone())?,
+            prepare(o, og.clone(), macs)?,
+            prepare(c, cg.clone(), macs)?,
         ))
     }
 
