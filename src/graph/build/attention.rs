@@ -278,16 +278,13 @@ impl Builder<'_> {
                         3 => vec![n / units, units],
                         _ => vec![n],
                     };
-                    Weight {
-                        name: w.name.clone(),
-                        value: Arc::new(
-                            w.value
-                                .as_ref()
-                                .clone()
-                                .into_shape_with_order(IxDyn(&dims))
-                                .expect("the same values"),
-                        ),
-                    }
+                    w.laid_out(
+                        w.value
+                            .as_ref()
+                            .clone()
+                            .into_shape_with_order(IxDyn(&dims))
+                            .expect("the same values"),
+                    )
                 })
                 .collect::<Vec<_>>();
             (op, flat)

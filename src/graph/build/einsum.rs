@@ -23,15 +23,9 @@ impl Builder<'_> {
             expected.push(WeightSpec::new("bias", bias.clone()));
         }
         let weights = self.checked_weights(layer, expected, &bad)?;
-        let mut dense_weights = vec![Weight {
-            name: "kernel".into(),
-            value: Arc::new(plan.kernel(&weights[0].value)),
-        }];
+        let mut dense_weights = vec![weights[0].laid_out(plan.kernel(&weights[0].value))];
         if plan.bias_shape.is_some() {
-            dense_weights.push(Weight {
-                name: "bias".into(),
-                value: Arc::new(plan.bias(&weights[1].value)),
-            });
+            dense_weights.push(weights[1].laid_out(plan.bias(&weights[1].value)));
         }
         let class = layer.display_class();
         let mut x = input;

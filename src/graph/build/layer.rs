@@ -160,10 +160,7 @@ impl Builder<'_> {
         let weights = layer
             .weights
             .iter()
-            .map(|w| Weight {
-                name: w.name.clone(),
-                value: w.value.clone(),
-            })
+            .map(|w| Weight::new(&w.name, w.value.clone()))
             .collect();
         let id = self.push(Node {
             name,
@@ -316,9 +313,9 @@ impl Builder<'_> {
                 self.placeholder_budget.set(Some(budget - needed));
                 return Ok(expected
                     .into_iter()
-                    .map(|w| Weight {
-                        name: w.name.to_string(),
-                        value: Arc::new(crate::tensor::Tensor::zeros(IxDyn(&w.shape))),
+                    .map(|w| {
+                        let zeros = crate::tensor::Tensor::zeros(IxDyn(&w.shape));
+                        Weight::new(w.name, Arc::new(zeros))
                     })
                     .collect());
             }
@@ -352,10 +349,7 @@ impl Builder<'_> {
                         shape
                     )));
                 }
-                Ok(Weight {
-                    name: name.to_string(),
-                    value: w.value.clone(),
-                })
+                Ok(Weight::new(*name, w.value.clone()))
             })
             .collect()
     }
