@@ -698,6 +698,87 @@ fn conv_lstm_options_keqv_cannot_run_are_refused() {
     );
 }
 
+/// What keqv cannot run of an RNN over stacked cells is refused naming the layer: the states
+/// of every cell (return_state; both Keras versions list the outputs of such a layer nested,
+/// each LSTM cell's h and c as a list of their own), initial states, and the RNN inside a
+/// wrapper.
+#[test]
+fn stacked_cells_options_keqv_cannot_run_are_refused() {
+    let s = Scratch::new();
+    let states = json!([
+        ["stack_back", 0, 0],
+        ["stack_back", 0, 1],
+        [["stack_back", 0, 2], ["stack_back", 0, 3]]
+    ]);
+    let path = keras_with_config(&s, "k3/w_stacked_cells.keras", "state.keras", |c| {
+        layer(c, "stack_back")["config"]["return_state"] = json!(true);
+        c["config"]["output_layers"] = states.clone();
+    });
+    let h5 = h5_with_config(&s, "tfk/w_stacked_cells.h5", "state.h5", |c| {
+        layer(c, "stack_back")["config"]["return_state"] = json!(true);
+        c["config"]["output_layers"] = states.clone();
+    });
+    for path in [path, h5] {
+        assert_mentions(
+            &refused(&path),
+            &[
+                "layer 'stack_back' (RNN)",
+                "stacked cells with return_state",
+                "re-save the model with return_state=False",
+            ],
+        );
+    }
+    // Keras 3 passes initial states by keyword, a list per LSTM cell; tf-keras as more inputs.
+    let path = keras_with_config(&s, "k3/w_stacked_cells.keras", "initial.keras", |c| {
+        let node = &mut layer(c, "stack_back")["inbound_nodes"][0];
+        let state = node["args"][0].clone();
+        node["kwargs"]["initial_state"] = json!([state.clone(), [state.clone(), state]]);
+    });
+    let h5 = h5_with_config(&s, "tfk/w_stacked_cells.h5", "initial.h5", |c| {
+        layer(c, "stack_three")["inbound_nodes"] = json!([[
+            ["feats", 0, 0, {}],
+            ["stack_back", 0, 0, {}],
+            ["stack_back", 0, 0, {}],
+            ["stack_back", 0, 0, {}]
+        ]]);
+    });
+    for (path, name) in [(path, "stack_back"), (h5, "stack_three")] {
+        assert_mentions(
+            &refused(&path),
+            &[
+                &format!("layer '{name}' (RNN)"),
+                "stacked cells from an initial_state",
+                "call it without initial_state",
+            ],
+        );
+    }
+    // Bidirectional and TimeDistributed around an RNN over stacked cells.
+    for (wrapper, extra) in [
+        ("Bidirectional", json!({"merge_mode": "concat"})),
+        ("TimeDistributed", json!({})),
+    ] {
+        let name = format!("{wrapper}.h5");
+        let path = h5_with_config(&s, "tfk/w_stacked_cells.h5", &name, |c| {
+            let entry = layer(c, "stack_back");
+            let mut inner = entry.clone();
+            inner.as_object_mut().unwrap().remove("inbound_nodes");
+            let mut config = extra.clone();
+            config["name"] = json!("stack_back");
+            config["layer"] = inner;
+            entry["class_name"] = json!(wrapper);
+            entry["config"] = config;
+        });
+        assert_mentions(
+            &refused(&path),
+            &[
+                &format!("layer 'stack_back' ({wrapper})"),
+                "RNN over StackedRNNCells inside a wrapper",
+                "call the RNN directly",
+            ],
+        );
+    }
+}
+
 #[test]
 fn json_with_wrong_types() {
     let s = Scratch::new();
