@@ -663,8 +663,9 @@ fn malformed_json() {
     );
 }
 
-/// A ConvLSTM that is stateful, or reads a mask (Keras applies a Masking layer's per step and
-/// position there), is refused with the reason rather than run without it.
+/// A ConvLSTM that is stateful, or reads a mask (tf-keras applies a Masking layer's per step
+/// and position there), is refused with the reason rather than run without it, whichever way
+/// the mask comes: a Masking layer in either dialect, Keras 3's mask argument.
 #[test]
 fn conv_lstm_options_keqv_cannot_run_are_refused() {
     let s = Scratch::new();
@@ -688,14 +689,60 @@ fn conv_lstm_options_keqv_cannot_run_are_refused() {
             .unwrap()
             .insert(1, masking);
     });
+    let h5 = h5_with_config(&s, "tfk/y_convlstm_seq.h5", "masked.h5", |c| {
+        let masking = json!({"class_name": "Masking",
+            "config": {"name": "masking", "mask_value": 0.0, "dtype": "float32"}});
+        c["config"]["layers"]
+            .as_array_mut()
+            .unwrap()
+            .insert(1, masking);
+    });
+    for path in [path, h5] {
+        assert_mentions(
+            &refused(&path),
+            &[
+                "layer 'conv_lstm2d' (ConvLSTM2D)",
+                "receives a mask",
+                "remove the masking before it",
+            ],
+        );
+    }
+    let path = keras_with_config(&s, "k3/y_convlstm.keras", "mask_argument.keras", |c| {
+        layer(c, "c1_same")["inbound_nodes"][0]["kwargs"]["mask"] = json!({
+            "class_name": "__keras_tensor__",
+            "config": {"shape": [null, 4, 7], "dtype": "bool", "keras_history": ["seq", 0, 0]}});
+    });
     assert_mentions(
         &refused(&path),
-        &[
-            "layer 'conv_lstm2d' (ConvLSTM2D)",
-            "receives a mask",
-            "remove the Masking layer",
-        ],
+        &["layer 'c1_same' (ConvLSTM1D)", "receives a mask"],
     );
+}
+
+/// Keras refuses a mask into its legacy CuDNN layers (they do not support masking), so a file
+/// that has one anyway is refused, alone or inside Bidirectional, rather than run unmasked.
+#[test]
+fn masks_into_cudnn_layers_are_refused() {
+    let s = Scratch::new();
+    for (target, class) in [("cudnn_gru", "CuDNNGRU"), ("bi_cudnn", "Bidirectional")] {
+        let path = h5_with_config(&s, "tfk/w_cudnn.h5", &format!("{target}.h5"), |c| {
+            let masking = json!({"class_name": "Masking", "name": "masking",
+                "config": {"name": "masking", "mask_value": 0.0, "dtype": "float32"},
+                "inbound_nodes": [[["x", 0, 0, {}]]]});
+            c["config"]["layers"]
+                .as_array_mut()
+                .unwrap()
+                .insert(1, masking);
+            layer(c, target)["inbound_nodes"] = json!([[["masking", 0, 0, {}]]]);
+        });
+        assert_mentions(
+            &refused(&path),
+            &[
+                &format!("layer '{target}' ({class})"),
+                "is given a mask, which Keras's CuDNN layers refuse",
+                "remove the masking before it or use LSTM/GRU",
+            ],
+        );
+    }
 }
 
 /// What keqv cannot run of an RNN over stacked cells is refused naming the layer: the states
