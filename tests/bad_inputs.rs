@@ -718,6 +718,26 @@ fn conv_lstm_options_keqv_cannot_run_are_refused() {
     );
 }
 
+/// Keras runs a ConvLSTM inside Bidirectional; keqv does not yet, and says so.
+#[test]
+fn bidirectional_conv_lstm_is_refused() {
+    let s = Scratch::new();
+    let path = h5_with_config(&s, "tfk/y_convlstm_seq.h5", "bi.h5", |c| {
+        let entry = &mut c["config"]["layers"][1];
+        let inner = entry.clone();
+        *entry = json!({"class_name": "Bidirectional",
+            "config": {"name": "conv_lstm2d", "layer": inner, "merge_mode": "concat"}});
+    });
+    assert_mentions(
+        &refused(&path),
+        &[
+            "layer 'conv_lstm2d' (Bidirectional)",
+            "wraps a ConvLSTM2D, which keqv cannot run inside Bidirectional yet",
+            "; it runs SimpleRNN, LSTM, GRU",
+        ],
+    );
+}
+
 /// Keras refuses a mask into its legacy CuDNN layers (they do not support masking), so a file
 /// that has one anyway is refused, alone or inside Bidirectional, rather than run unmasked.
 #[test]
