@@ -738,6 +738,67 @@ fn bidirectional_conv_lstm_is_refused() {
     );
 }
 
+/// MultiHeadAttention over other axes than a sequence's runs without masks, causal masks and
+/// returned scores only; with any of them it is refused, naming which.
+#[test]
+fn attention_over_several_axes_with_masks_or_scores_is_refused() {
+    let s = Scratch::new();
+    let tensor = |from: &str| {
+        json!({"class_name": "__keras_tensor__",
+            "config": {"shape": [null, 4, 5], "dtype": "bool", "keras_history": [from, 0, 0]}})
+    };
+    let k3: [(&str, &str, Value, &str); 4] = [
+        (
+            "mha_all",
+            "use_causal_mask",
+            json!(true),
+            "use_causal_mask=True",
+        ),
+        (
+            "mha_vol",
+            "return_attention_scores",
+            json!(true),
+            "return_attention_scores=True",
+        ),
+        (
+            "mha_rows",
+            "attention_mask",
+            tensor("grid"),
+            "an attention_mask",
+        ),
+        (
+            "mha_cols",
+            "query_mask",
+            tensor("grid"),
+            "the mask of its query, value or key",
+        ),
+    ];
+    for (name, key, value, says) in k3 {
+        let path = keras_with_config(&s, "k3/u_mha_axes.keras", &format!("{key}.keras"), |c| {
+            layer(c, name)["inbound_nodes"][0]["kwargs"][key] = value.clone();
+        });
+        assert_mentions(
+            &refused(&path),
+            &[
+                &format!("layer '{name}' (MultiHeadAttention): attends over the axes"),
+                &format!("inputs with {says}"),
+                "which keqv cannot run yet; it runs MultiHeadAttention over other axes",
+            ],
+        );
+    }
+    // tf-keras writes the call's keywords after the query; two of them here.
+    let path = h5_with_config(&s, "tfk/u_mha_axes.h5", "both.h5", |c| {
+        layer(c, "mha_all")["inbound_nodes"][0][0][3] = json!({"value": ["grid", 0, 0],
+            "attention_mask": ["grid", 0, 0], "use_causal_mask": true});
+    });
+    assert_mentions(
+        &refused(&path),
+        &[
+            "layer 'mha_all' (MultiHeadAttention): attends over the axes [1, 2] of its 4-axis inputs with an attention_mask and use_causal_mask=True",
+        ],
+    );
+}
+
 /// Keras refuses a mask into its legacy CuDNN layers (they do not support masking), so a file
 /// that has one anyway is refused, alone or inside Bidirectional, rather than run unmasked.
 #[test]
