@@ -799,6 +799,36 @@ fn attention_over_several_axes_with_masks_or_scores_is_refused() {
     );
 }
 
+/// EinsumDense runs as a Dense where its equation is one; any other equation is refused
+/// naming it and the forms keqv runs, a label twice (a diagonal, which Keras takes) included.
+#[test]
+fn einsum_equations_keqv_cannot_run_are_refused() {
+    let s = Scratch::new();
+    for (rel, name) in [
+        ("k3/u_einsum.keras", "eq.keras"),
+        ("tfk/u_einsum.h5", "eq.h5"),
+    ] {
+        for equation in ["abb,bbc->ac", "abc,cd->adb", "ab...,bc->ac..."] {
+            let edit = |c: &mut Value| {
+                layer(c, "transposed")["config"]["equation"] = json!(equation);
+            };
+            let path = if rel.ends_with(".h5") {
+                h5_with_config(&s, rel, name, edit)
+            } else {
+                keras_with_config(&s, rel, name, edit)
+            };
+            assert_mentions(
+                &refused(&path),
+                &[
+                    &format!("layer 'transposed' (EinsumDense): has equation '{equation}', "),
+                    "; keqv runs EinsumDense equations whose input is the axes it keeps",
+                    "(abc,cd->abd, abc,cde->abde, abcd,cde->abe, ...b,bc->...c;",
+                ],
+            );
+        }
+    }
+}
+
 /// Keras refuses a mask into its legacy CuDNN layers (they do not support masking), so a file
 /// that has one anyway is refused, alone or inside Bidirectional, rather than run unmasked.
 #[test]

@@ -2,6 +2,7 @@
 //! summed input axes (`layer/flatten`) and one giving the kernel's output axes back, where
 //! there are several. The last node is named after the layer.
 
+use super::layer::advised;
 use super::*;
 use crate::ops::dense::einsum;
 use crate::ops::{activation::activation_field, Dense, Reshape};
@@ -16,7 +17,7 @@ impl Builder<'_> {
         let bad =
             |detail: String| Error::layer(self.path, &layer.name, layer.display_class(), detail);
         let in_shape = self.nodes[input.0].shape.clone();
-        let plan = einsum::plan(&layer.config, &in_shape).map_err(&bad)?;
+        let plan = einsum::plan(&layer.config, &in_shape).map_err(|e| bad(advised(e)))?;
         let activation = activation_field(&layer.config, self.dialect).map_err(&bad)?;
         let mut expected = vec![WeightSpec::new("kernel", plan.kernel_shape.clone())];
         if let Some(bias) = &plan.bias_shape {

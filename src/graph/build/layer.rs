@@ -427,7 +427,7 @@ impl Builder<'_> {
 
 /// A family's reason a config cannot be read, with what to do: its own advice when it gives
 /// some (`…; it runs …`), else that the config is malformed.
-fn advised(reason: String) -> String {
+pub(super) fn advised(reason: String) -> String {
     if reason.contains("; ") {
         reason
     } else {
