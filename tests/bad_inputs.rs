@@ -829,6 +829,76 @@ fn einsum_equations_keqv_cannot_run_are_refused() {
     }
 }
 
+/// What keqv cannot run of the categorical layers is refused naming the layer and what to
+/// do: IntegerLookup inverted, or weighing counts by idf_weights, or encoding with a mask
+/// token; multi_hot and count on samples that are not one axis of ids, where Keras reduces
+/// over another axis than the ids'.
+#[test]
+fn categorical_options_keqv_cannot_run_are_refused() {
+    let s = Scratch::new();
+    let cases: [(&str, Value, &[&str]); 3] = [
+        (
+            "invert",
+            json!({"invert": true}),
+            &[
+                "invert=True",
+                "compare the model without the inverting layer",
+            ],
+        ),
+        (
+            "tf_idf",
+            json!({"output_mode": "tf_idf", "idf_weights": [1.0, 1.0, 1.0, 1.0, 1.0]}),
+            &[
+                "'tf_idf' is not supported",
+                "make the layer with output_mode",
+            ],
+        ),
+        (
+            "masked",
+            json!({"output_mode": "count", "mask_token": 0}),
+            &[
+                "with a mask_token and output_mode \"count\"",
+                "without mask_token",
+            ],
+        ),
+    ];
+    for (name, settings, says) in cases {
+        let edit = |c: &mut Value| {
+            let lookup = &mut c["config"]["layers"][1];
+            for (k, v) in settings.as_object().unwrap() {
+                lookup["config"][k] = v.clone();
+            }
+            // The lookup's own encoding takes the CategoryEncoding's place.
+            if lookup["config"]["output_mode"] != "int" {
+                c["config"]["layers"].as_array_mut().unwrap().remove(2);
+            }
+        };
+        let keras = keras_with_config(
+            &s,
+            "k3/x_category_seq.keras",
+            &format!("{name}.keras"),
+            edit,
+        );
+        let h5 = h5_with_config(&s, "tfk/x_category_seq.h5", &format!("{name}.h5"), edit);
+        for path in [keras, h5] {
+            let line = refused(&path);
+            assert_mentions(&line, &["layer 'integer_lookup' (IntegerLookup)"]);
+            assert_mentions(&line, says);
+        }
+    }
+    // Ids (5, 1) per sample: counting them is not counting per row of ids in Keras.
+    let path = keras_with_config(&s, "k3/x_category_seq.keras", "rows.keras", |c| {
+        c["config"]["layers"][0]["config"]["batch_shape"] = json!([null, 5, 1]);
+    });
+    assert_mentions(
+        &refused(&path),
+        &[
+            "layer 'category_encoding' (CategoryEncoding): CategoryEncoding output_mode 'count' on samples of shape [5, 1] is not supported",
+            "keqv runs it on samples of one axis of ids",
+        ],
+    );
+}
+
 /// Keras refuses a mask into its legacy CuDNN layers (they do not support masking), so a file
 /// that has one anyway is refused, alone or inside Bidirectional, rather than run unmasked.
 #[test]

@@ -75,6 +75,12 @@ impl Builder<'_> {
             self.findings.status.insert(name.clone(), status);
             return self.einsum_dense(layer, name, inputs[0]);
         }
+        if crate::ops::categorical::is_encoded(&layer.class_name, &layer.config)
+            && inputs.len() == 1
+        {
+            self.findings.status.insert(name.clone(), status);
+            return self.encoded_categorical(layer, name, inputs[0]);
+        }
         let op = match layer.op_layer() {
             Some(name) => self.op_layer(layer, call, name, input_shapes[0])?,
             None if layer.class_name == "TimeDistributed" => {
@@ -125,6 +131,40 @@ impl Builder<'_> {
         let mut outputs = vec![id];
         outputs.extend(self.returned_states(layer, id)?);
         Ok(outputs)
+    }
+
+    /// A Discretization or IntegerLookup encoding its indices: the index op (`layer/index`),
+    /// then their encoding, named after the layer.
+    fn encoded_categorical(
+        &mut self,
+        layer: &LayerConfig,
+        name: String,
+        input: NodeId,
+    ) -> Result<Vec<NodeId>> {
+        let bad =
+            |detail: String| Error::layer(self.path, &layer.name, layer.display_class(), detail);
+        let in_shape = self.nodes[input.0].shape.clone();
+        let (index, encode) = crate::ops::categorical::parse_encoded(
+            &layer.class_name,
+            &layer.config,
+            &in_shape,
+            self.dialect,
+        )
+        .map_err(|e| bad(advised(e)))?;
+        self.checked_weights(layer, Vec::new(), &bad)?;
+        let class = layer.display_class();
+        let index_name = format!("{name}/index");
+        let x = self.push_checked(layer, &index_name, class, index, vec![input], vec![], &bad)?;
+        let id = self.push_checked(layer, &name, class, encode, vec![x], vec![], &bad)?;
+        let shape = &self.nodes[id.0].shape;
+        if checked_len(shape).is_none_or(|n| n > MAX_ELEMENTS) {
+            return Err(bad(format!(
+                "output shape {} would need {} per sample; refusing to allocate it: {MALFORMED}",
+                describe_sample_shape(shape),
+                human_bytes(float32_bytes(shape))
+            )));
+        }
+        Ok(vec![id])
     }
 
     /// Whether keqv runs a layer (mapped or as it is), recording the mapping used and a layer
