@@ -125,7 +125,9 @@ fn inspect_counts_parameters_as_keras_does() {
 /// does: the figures here are Keras's own for these fixtures.
 #[test]
 fn inspect_counts_the_files_variables_where_keqv_lays_them_out_anew() {
-    let cases: [(&str, u64, &[(&str, u64)]); 4] = [
+    // (fixture, Keras's total, some of its layers with their counts)
+    type Case = (&'static str, u64, &'static [(&'static str, u64)]);
+    let cases: [Case; 4] = [
         (
             "tfk/w_cudnn.h5",
             525,
