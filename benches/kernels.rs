@@ -43,10 +43,7 @@ fn node(name: &str, op: Op, inputs: Vec<NodeId>, weights: Vec<Tensor>, shape: Ve
         inputs,
         weights: weights
             .into_iter()
-            .map(|v| Weight {
-                name: "w".into(),
-                value: Arc::new(v),
-            })
+            .map(|v| Weight::new("w", Arc::new(v)))
             .collect(),
         shape,
         op_layer: false,

@@ -96,14 +96,8 @@ pub fn large_mlp() -> Graph {
             }),
             inputs: vec![NodeId(i)],
             weights: vec![
-                Weight {
-                    name: "kernel".into(),
-                    value: Arc::new(kernel),
-                },
-                Weight {
-                    name: "bias".into(),
-                    value: Arc::new(bias),
-                },
+                Weight::new("kernel", Arc::new(kernel)),
+                Weight::new("bias", Arc::new(bias)),
             ],
             shape: vec![n],
             op_layer: false,

@@ -663,8 +663,9 @@ fn malformed_json() {
     );
 }
 
-/// A ConvLSTM that is stateful, or reads a mask (Keras applies a Masking layer's per step and
-/// position there), is refused with the reason rather than run without it.
+/// A ConvLSTM that is stateful, or reads a mask (tf-keras applies a Masking layer's per step
+/// and position there), is refused with the reason rather than run without it, whichever way
+/// the mask comes: a Masking layer in either dialect, Keras 3's mask argument.
 #[test]
 fn conv_lstm_options_keqv_cannot_run_are_refused() {
     let s = Scratch::new();
@@ -688,14 +689,322 @@ fn conv_lstm_options_keqv_cannot_run_are_refused() {
             .unwrap()
             .insert(1, masking);
     });
+    let h5 = h5_with_config(&s, "tfk/y_convlstm_seq.h5", "masked.h5", |c| {
+        let masking = json!({"class_name": "Masking",
+            "config": {"name": "masking", "mask_value": 0.0, "dtype": "float32"}});
+        c["config"]["layers"]
+            .as_array_mut()
+            .unwrap()
+            .insert(1, masking);
+    });
+    for path in [path, h5] {
+        assert_mentions(
+            &refused(&path),
+            &[
+                "layer 'conv_lstm2d' (ConvLSTM2D)",
+                "receives a mask",
+                "remove the masking before it",
+            ],
+        );
+    }
+    let path = keras_with_config(&s, "k3/y_convlstm.keras", "mask_argument.keras", |c| {
+        layer(c, "c1_same")["inbound_nodes"][0]["kwargs"]["mask"] = json!({
+            "class_name": "__keras_tensor__",
+            "config": {"shape": [null, 4, 7], "dtype": "bool", "keras_history": ["seq", 0, 0]}});
+    });
+    assert_mentions(
+        &refused(&path),
+        &["layer 'c1_same' (ConvLSTM1D)", "receives a mask"],
+    );
+}
+
+/// Keras runs a ConvLSTM inside Bidirectional; keqv does not yet, and says so.
+#[test]
+fn bidirectional_conv_lstm_is_refused() {
+    let s = Scratch::new();
+    let path = h5_with_config(&s, "tfk/y_convlstm_seq.h5", "bi.h5", |c| {
+        let entry = &mut c["config"]["layers"][1];
+        let inner = entry.clone();
+        *entry = json!({"class_name": "Bidirectional",
+            "config": {"name": "conv_lstm2d", "layer": inner, "merge_mode": "concat"}});
+    });
     assert_mentions(
         &refused(&path),
         &[
-            "layer 'conv_lstm2d' (ConvLSTM2D)",
-            "receives a mask",
-            "remove the Masking layer",
+            "layer 'conv_lstm2d' (Bidirectional)",
+            "wraps a ConvLSTM2D, which keqv cannot run inside Bidirectional yet",
+            "; it runs SimpleRNN, LSTM, GRU",
         ],
     );
+}
+
+/// MultiHeadAttention over other axes than a sequence's runs without masks, causal masks and
+/// returned scores only; with any of them it is refused, naming which.
+#[test]
+fn attention_over_several_axes_with_masks_or_scores_is_refused() {
+    let s = Scratch::new();
+    let tensor = |from: &str| {
+        json!({"class_name": "__keras_tensor__",
+            "config": {"shape": [null, 4, 5], "dtype": "bool", "keras_history": [from, 0, 0]}})
+    };
+    let k3: [(&str, &str, Value, &str); 4] = [
+        (
+            "mha_all",
+            "use_causal_mask",
+            json!(true),
+            "use_causal_mask=True",
+        ),
+        (
+            "mha_vol",
+            "return_attention_scores",
+            json!(true),
+            "return_attention_scores=True",
+        ),
+        (
+            "mha_rows",
+            "attention_mask",
+            tensor("grid"),
+            "an attention_mask",
+        ),
+        (
+            "mha_cols",
+            "query_mask",
+            tensor("grid"),
+            "the mask of its query, value or key",
+        ),
+    ];
+    for (name, key, value, says) in k3 {
+        let path = keras_with_config(&s, "k3/u_mha_axes.keras", &format!("{key}.keras"), |c| {
+            layer(c, name)["inbound_nodes"][0]["kwargs"][key] = value.clone();
+        });
+        assert_mentions(
+            &refused(&path),
+            &[
+                &format!("layer '{name}' (MultiHeadAttention): attends over the axes"),
+                &format!("inputs with {says}"),
+                "which keqv cannot run yet; it runs MultiHeadAttention over other axes",
+            ],
+        );
+    }
+    // tf-keras writes the call's keywords after the query; two of them here.
+    let path = h5_with_config(&s, "tfk/u_mha_axes.h5", "both.h5", |c| {
+        layer(c, "mha_all")["inbound_nodes"][0][0][3] = json!({"value": ["grid", 0, 0],
+            "attention_mask": ["grid", 0, 0], "use_causal_mask": true});
+    });
+    assert_mentions(
+        &refused(&path),
+        &[
+            "layer 'mha_all' (MultiHeadAttention): attends over the axes [1, 2] of its 4-axis inputs with an attention_mask and use_causal_mask=True",
+        ],
+    );
+}
+
+/// EinsumDense runs as a Dense where its equation is one; any other equation is refused
+/// naming it and the forms keqv runs, a label twice (a diagonal, which Keras takes) included.
+#[test]
+fn einsum_equations_keqv_cannot_run_are_refused() {
+    let s = Scratch::new();
+    for (rel, name) in [
+        ("k3/u_einsum.keras", "eq.keras"),
+        ("tfk/u_einsum.h5", "eq.h5"),
+    ] {
+        for equation in ["abb,bbc->ac", "abc,cd->adb", "ab...,bc->ac..."] {
+            let edit = |c: &mut Value| {
+                layer(c, "transposed")["config"]["equation"] = json!(equation);
+            };
+            let path = if rel.ends_with(".h5") {
+                h5_with_config(&s, rel, name, edit)
+            } else {
+                keras_with_config(&s, rel, name, edit)
+            };
+            assert_mentions(
+                &refused(&path),
+                &[
+                    &format!("layer 'transposed' (EinsumDense): has equation '{equation}', "),
+                    "; keqv runs EinsumDense equations whose input is the axes it keeps",
+                    "(abc,cd->abd, abc,cde->abde, abcd,cde->abe, ...b,bc->...c;",
+                ],
+            );
+        }
+    }
+}
+
+/// What keqv cannot run of the categorical layers is refused naming the layer and what to
+/// do: IntegerLookup inverted, or weighing counts by idf_weights, or encoding with a mask
+/// token; multi_hot and count on samples that are not one axis of ids, where Keras reduces
+/// over another axis than the ids'.
+#[test]
+fn categorical_options_keqv_cannot_run_are_refused() {
+    let s = Scratch::new();
+    let cases: [(&str, Value, &[&str]); 3] = [
+        (
+            "invert",
+            json!({"invert": true}),
+            &[
+                "invert=True",
+                "compare the model without the inverting layer",
+            ],
+        ),
+        (
+            "tf_idf",
+            json!({"output_mode": "tf_idf", "idf_weights": [1.0, 1.0, 1.0, 1.0, 1.0]}),
+            &[
+                "'tf_idf' is not supported",
+                "make the layer with output_mode",
+            ],
+        ),
+        (
+            "masked",
+            json!({"output_mode": "count", "mask_token": 0}),
+            &[
+                "with a mask_token and output_mode \"count\"",
+                "without mask_token",
+            ],
+        ),
+    ];
+    for (name, settings, says) in cases {
+        let edit = |c: &mut Value| {
+            let lookup = &mut c["config"]["layers"][1];
+            for (k, v) in settings.as_object().unwrap() {
+                lookup["config"][k] = v.clone();
+            }
+            // The lookup's own encoding takes the CategoryEncoding's place.
+            if lookup["config"]["output_mode"] != "int" {
+                c["config"]["layers"].as_array_mut().unwrap().remove(2);
+            }
+        };
+        let keras = keras_with_config(
+            &s,
+            "k3/x_category_seq.keras",
+            &format!("{name}.keras"),
+            edit,
+        );
+        let h5 = h5_with_config(&s, "tfk/x_category_seq.h5", &format!("{name}.h5"), edit);
+        for path in [keras, h5] {
+            let line = refused(&path);
+            assert_mentions(&line, &["layer 'integer_lookup' (IntegerLookup)"]);
+            assert_mentions(&line, says);
+        }
+    }
+    // Ids (5, 1) per sample: counting them is not counting per row of ids in Keras.
+    let path = keras_with_config(&s, "k3/x_category_seq.keras", "rows.keras", |c| {
+        c["config"]["layers"][0]["config"]["batch_shape"] = json!([null, 5, 1]);
+    });
+    assert_mentions(
+        &refused(&path),
+        &[
+            "layer 'category_encoding' (CategoryEncoding): CategoryEncoding output_mode 'count' on samples of shape [5, 1] is not supported",
+            "keqv runs it on samples of one axis of ids",
+        ],
+    );
+}
+
+/// Keras refuses a mask into its legacy CuDNN layers (they do not support masking), so a file
+/// that has one anyway is refused, alone or inside Bidirectional, rather than run unmasked.
+#[test]
+fn masks_into_cudnn_layers_are_refused() {
+    let s = Scratch::new();
+    for (target, class) in [("cudnn_gru", "CuDNNGRU"), ("bi_cudnn", "Bidirectional")] {
+        let path = h5_with_config(&s, "tfk/w_cudnn.h5", &format!("{target}.h5"), |c| {
+            let masking = json!({"class_name": "Masking", "name": "masking",
+                "config": {"name": "masking", "mask_value": 0.0, "dtype": "float32"},
+                "inbound_nodes": [[["x", 0, 0, {}]]]});
+            c["config"]["layers"]
+                .as_array_mut()
+                .unwrap()
+                .insert(1, masking);
+            layer(c, target)["inbound_nodes"] = json!([[["masking", 0, 0, {}]]]);
+        });
+        assert_mentions(
+            &refused(&path),
+            &[
+                &format!("layer '{target}' ({class})"),
+                "is given a mask, which Keras's CuDNN layers refuse",
+                "remove the masking before it or use LSTM/GRU",
+            ],
+        );
+    }
+}
+
+/// What keqv cannot run of an RNN over stacked cells is refused naming the layer: the states
+/// of every cell (return_state; both Keras versions list the outputs of such a layer nested,
+/// each LSTM cell's h and c as a list of their own), initial states, and the RNN inside a
+/// wrapper.
+#[test]
+fn stacked_cells_options_keqv_cannot_run_are_refused() {
+    let s = Scratch::new();
+    let states = json!([
+        ["stack_back", 0, 0],
+        ["stack_back", 0, 1],
+        [["stack_back", 0, 2], ["stack_back", 0, 3]]
+    ]);
+    let path = keras_with_config(&s, "k3/w_stacked_cells.keras", "state.keras", |c| {
+        layer(c, "stack_back")["config"]["return_state"] = json!(true);
+        c["config"]["output_layers"] = states.clone();
+    });
+    let h5 = h5_with_config(&s, "tfk/w_stacked_cells.h5", "state.h5", |c| {
+        layer(c, "stack_back")["config"]["return_state"] = json!(true);
+        c["config"]["output_layers"] = states.clone();
+    });
+    for path in [path, h5] {
+        assert_mentions(
+            &refused(&path),
+            &[
+                "layer 'stack_back' (RNN)",
+                "stacked cells with return_state",
+                "re-save the model with return_state=False",
+            ],
+        );
+    }
+    // Keras 3 passes initial states by keyword, a list per LSTM cell; tf-keras as more inputs.
+    let path = keras_with_config(&s, "k3/w_stacked_cells.keras", "initial.keras", |c| {
+        let node = &mut layer(c, "stack_back")["inbound_nodes"][0];
+        let state = node["args"][0].clone();
+        node["kwargs"]["initial_state"] = json!([state.clone(), [state.clone(), state]]);
+    });
+    let h5 = h5_with_config(&s, "tfk/w_stacked_cells.h5", "initial.h5", |c| {
+        layer(c, "stack_three")["inbound_nodes"] = json!([[
+            ["feats", 0, 0, {}],
+            ["stack_back", 0, 0, {}],
+            ["stack_back", 0, 0, {}],
+            ["stack_back", 0, 0, {}]
+        ]]);
+    });
+    for (path, name) in [(path, "stack_back"), (h5, "stack_three")] {
+        assert_mentions(
+            &refused(&path),
+            &[
+                &format!("layer '{name}' (RNN)"),
+                "stacked cells from an initial_state",
+                "call it without initial_state",
+            ],
+        );
+    }
+    // Bidirectional and TimeDistributed around an RNN over stacked cells.
+    for (wrapper, extra) in [
+        ("Bidirectional", json!({"merge_mode": "concat"})),
+        ("TimeDistributed", json!({})),
+    ] {
+        let name = format!("{wrapper}.h5");
+        let path = h5_with_config(&s, "tfk/w_stacked_cells.h5", &name, |c| {
+            let entry = layer(c, "stack_back");
+            let mut inner = entry.clone();
+            inner.as_object_mut().unwrap().remove("inbound_nodes");
+            let mut config = extra.clone();
+            config["name"] = json!("stack_back");
+            config["layer"] = inner;
+            entry["class_name"] = json!(wrapper);
+            entry["config"] = config;
+        });
+        assert_mentions(
+            &refused(&path),
+            &[
+                &format!("layer 'stack_back' ({wrapper})"),
+                "RNN over StackedRNNCells inside a wrapper",
+                "call the RNN directly",
+            ],
+        );
+    }
 }
 
 #[test]

@@ -119,6 +119,70 @@ fn inspect_counts_parameters_as_keras_does() {
     }
 }
 
+/// Where keqv lays a layer's variables out anew for its op (a CuDNN layer's input and
+/// recurrent biases summed into one, an EinsumDense bias repeated over the kernel's output
+/// axes), `keqv inspect` still counts the variables the file holds, as Keras's `count_params()`
+/// does: the figures here are Keras's own for these fixtures.
+#[test]
+fn inspect_counts_the_files_variables_where_keqv_lays_them_out_anew() {
+    // (fixture, Keras's total, some of its layers with their counts)
+    type Case = (&'static str, u64, &'static [(&'static str, u64)]);
+    let cases: [Case; 4] = [
+        (
+            "tfk/w_cudnn.h5",
+            525,
+            &[
+                ("cudnn_lstm", 160),
+                ("cudnn_state", 108),
+                ("cudnn_state/state_h", 108),
+                ("cudnn_gru", 81),
+                ("cudnn_gru_seq", 48),
+                ("bi_cudnn", 128),
+            ],
+        ),
+        // The same model as tf-keras's LSTM and GRU layers: one LSTM bias.
+        (
+            "tfk/w_cudnn.keras",
+            481,
+            &[("cudnn_lstm", 144), ("cudnn_state", 96), ("bi_cudnn", 112)],
+        ),
+        (
+            "k3/u_einsum.keras",
+            264,
+            &[
+                ("heads_bias_e", 51),
+                ("heads_bias_e/dense", 51),
+                ("heads", 54),
+            ],
+        ),
+        ("tfk/u_einsum.h5", 264, &[("heads_bias_e", 51)]),
+    ];
+    for (model, total, layers) in cases {
+        let out = keqv()
+            .arg("inspect")
+            .arg(fixture(model))
+            .args(["--format", "json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(doc["parameters"], total, "{model}");
+        for &(name, params) in layers {
+            let row = doc["layers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|l| l["name"] == name)
+                .unwrap_or_else(|| panic!("{model}: no layer {name}"));
+            assert_eq!(row["parameters"], params, "{model}: {name}");
+        }
+    }
+}
+
 /// What convert writes, in either layout and dialect, puts each sublayer's variables where
 /// the readers find them again under the same names (`layers/lstm/cell/vars/0`,
 /// `layers/multi_head_attention/_query_dense/vars/0` for tf-keras, `lstm/lstm_cell/kernel:0`).

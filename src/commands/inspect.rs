@@ -129,13 +129,11 @@ fn summarize(model: &KerasModel, survey: &Survey) -> Summary {
                         // A node counts its inner nodes' variables (a Bidirectional's two
                         // directions), each once (a layer's state nodes share its own), as
                         // Keras counts the layer's.
-                        let mut seen = std::collections::HashSet::new();
-                        std::iter::once(NodeId(i))
-                            .chain(graph.inner_nodes(NodeId(i)))
-                            .flat_map(|m| &graph.node(m).weights)
-                            .filter(|w| seen.insert(std::sync::Arc::as_ptr(&w.value)))
-                            .map(|w| w.value.len())
-                            .sum()
+                        crate::graph::parameter_count(
+                            std::iter::once(NodeId(i))
+                                .chain(graph.inner_nodes(NodeId(i)))
+                                .flat_map(|m| &graph.node(m).weights),
+                        )
                     },
                     inbound: graph
                         .call_inputs(NodeId(i))

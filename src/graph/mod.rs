@@ -28,7 +28,44 @@ pub struct NodeId(pub usize);
 pub struct Weight {
     /// Keras's name for the variable (`kernel`, `bias`, `gamma`, …).
     pub name: String,
+    /// The values the op reads.
     pub value: Arc<Tensor>,
+    /// The variable as the file holds it, which is what Keras counts: `value` itself, unless
+    /// keqv laid it out anew for its op (a CuDNN layer's two biases summed into one, an
+    /// EinsumDense bias repeated over the kernel's output axes, a MultiHeadAttention kernel
+    /// reshaped), where it is the file's tensor that `value` was made from.
+    pub stored: Arc<Tensor>,
+}
+
+impl Weight {
+    /// A weight the op reads as the file holds it.
+    pub fn new(name: impl Into<String>, value: Arc<Tensor>) -> Self {
+        Weight {
+            name: name.into(),
+            stored: value.clone(),
+            value,
+        }
+    }
+
+    /// `value`, made from this weight for an op: the file's variable stays the one counted.
+    pub fn laid_out(&self, value: Tensor) -> Self {
+        Weight {
+            name: self.name.clone(),
+            value: Arc::new(value),
+            stored: self.stored.clone(),
+        }
+    }
+}
+
+/// How many values the file holds for `weights` (Keras's parameter count), counting each
+/// variable once however many nodes read it (a shared layer, a layer's state nodes).
+pub fn parameter_count<'w>(weights: impl IntoIterator<Item = &'w Weight>) -> usize {
+    let mut seen = std::collections::HashSet::new();
+    weights
+        .into_iter()
+        .filter(|w| seen.insert(Arc::as_ptr(&w.stored)))
+        .map(|w| w.stored.len())
+        .sum()
 }
 
 /// One application of a layer.
@@ -236,15 +273,9 @@ impl Graph {
         last
     }
 
-    /// Number of scalar weights, counting a shared layer once.
+    /// Number of scalar weights as Keras counts them, counting a shared layer once.
     pub fn parameter_count(&self) -> usize {
-        let mut seen = std::collections::HashSet::new();
-        self.nodes
-            .iter()
-            .flat_map(|n| &n.weights)
-            .filter(|w| seen.insert(Arc::as_ptr(&w.value)))
-            .map(|w| w.value.len())
-            .sum()
+        parameter_count(self.nodes.iter().flat_map(|n| &n.weights))
     }
 
     /// Multiply–adds per sample, the figure benchmarks turn into GFLOP/s.

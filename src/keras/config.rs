@@ -250,16 +250,29 @@ impl Parser<'_> {
     }
 
     /// `input_layers` / `output_layers`: a list of triples, or (Keras 3, one tensor) one triple.
+    /// Lists may nest (a layer whose outputs nest, as an RNN over stacked cells returns each
+    /// cell's states as a list of their own): the tensors are the triples in order, as Keras
+    /// flattens them.
     fn refs(&self, value: Option<&Value>, what: &str, model: &str) -> Result<Vec<TensorRef>> {
-        let list = value.and_then(Value::as_array).ok_or_else(|| {
+        let list = value.filter(|v| v.is_array()).ok_or_else(|| {
             self.bad(format!("functional model '{model}' has no \"{what}\" list"))
         })?;
-        if list.first().is_some_and(Value::is_string) {
-            let context = format!("\"{what}\" of model '{model}'");
-            return Ok(vec![self.triple(&Value::Array(list.clone()), &context)?]);
-        }
         let context = format!("\"{what}\" of model '{model}'");
-        list.iter().map(|t| self.triple(t, &context)).collect()
+        let mut refs = Vec::new();
+        self.collect_refs(list, &context, &mut refs)?;
+        Ok(refs)
+    }
+
+    fn collect_refs(&self, value: &Value, context: &str, refs: &mut Vec<TensorRef>) -> Result<()> {
+        match value.as_array() {
+            Some(items) if !items.first().is_some_and(Value::is_string) => {
+                for item in items {
+                    self.collect_refs(item, context, refs)?;
+                }
+            }
+            _ => refs.push(self.triple(value, context)?),
+        }
+        Ok(())
     }
 
     /// `["layer", node, tensor]` (tf-keras adds a kwargs dict as a fourth element).

@@ -63,7 +63,7 @@ const FAMILIES: &[(&[&str], Parser)] = &[
     }),
     (dot::CLASSES, |l| dot::parse(l.config, l.dialect)),
     (categorical::CLASSES, |l| {
-        categorical::parse(l.class, l.config, l.dialect)
+        categorical::parse(l.class, l.config, l.input, l.dialect)
     }),
 ];
 

@@ -24,10 +24,7 @@ pub fn push_node(
         weights: weights
             .into_iter()
             .enumerate()
-            .map(|(i, v)| Weight {
-                name: format!("w{i}"),
-                value: Arc::new(v),
-            })
+            .map(|(i, v)| Weight::new(format!("w{i}"), Arc::new(v)))
             .collect(),
         shape,
         op_layer: false,

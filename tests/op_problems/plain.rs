@@ -117,10 +117,7 @@ pub fn node(op: Op, inputs: &[&Plain], weights: &[&Plain]) -> Node {
         weights: weights
             .iter()
             .enumerate()
-            .map(|(i, w)| Weight {
-                name: format!("w{i}"),
-                value: Arc::new(w.tensor()),
-            })
+            .map(|(i, w)| Weight::new(format!("w{i}"), Arc::new(w.tensor())))
             .collect(),
         shape,
         op_layer: false,

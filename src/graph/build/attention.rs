@@ -226,11 +226,24 @@ impl Builder<'_> {
         let sequence = axes.is_sequence();
         if !sequence {
             let masked = call.query_mask.or(call.value_mask).or(call.key_mask);
-            if masked.is_some() || call.attention_mask.is_some() || causal || scores {
+            let with: Vec<&str> = [
+                (call.attention_mask.is_some(), "an attention_mask"),
+                (
+                    masked.is_some(),
+                    "the mask of its query, value or key (an Embedding's mask_zero, a Masking layer, query_mask/value_mask/key_mask)",
+                ),
+                (causal, "use_causal_mask=True"),
+                (scores, "return_attention_scores=True"),
+            ]
+            .into_iter()
+            .filter_map(|(set, what)| set.then_some(what))
+            .collect();
+            if !with.is_empty() {
                 return Err(bad(format!(
-                    "attends over the axes {:?} of its {}-axis inputs with a mask, a causal mask or its scores returned, which keqv cannot run yet; it runs MultiHeadAttention over several axes without them",
+                    "attends over the axes {:?} of its {}-axis inputs with {}, which keqv cannot run yet; it runs MultiHeadAttention over other axes than a sequence's without masks, causal masks or returned scores",
                     axes.attend.iter().map(|a| a + 1).collect::<Vec<_>>(),
-                    rank + 1
+                    rank + 1,
+                    with.join(" and ")
                 )));
             }
         }
@@ -278,16 +291,13 @@ impl Builder<'_> {
                         3 => vec![n / units, units],
                         _ => vec![n],
                     };
-                    Weight {
-                        name: w.name.clone(),
-                        value: Arc::new(
-                            w.value
-                                .as_ref()
-                                .clone()
-                                .into_shape_with_order(IxDyn(&dims))
-                                .expect("the same values"),
-                        ),
-                    }
+                    w.laid_out(
+                        w.value
+                            .as_ref()
+                            .clone()
+                            .into_shape_with_order(IxDyn(&dims))
+                            .expect("the same values"),
+                    )
                 })
                 .collect::<Vec<_>>();
             (op, flat)

@@ -2,6 +2,7 @@
 //! summed input axes (`layer/flatten`) and one giving the kernel's output axes back, where
 //! there are several. The last node is named after the layer.
 
+use super::layer::advised;
 use super::*;
 use crate::ops::dense::einsum;
 use crate::ops::{activation::activation_field, Dense, Reshape};
@@ -16,22 +17,16 @@ impl Builder<'_> {
         let bad =
             |detail: String| Error::layer(self.path, &layer.name, layer.display_class(), detail);
         let in_shape = self.nodes[input.0].shape.clone();
-        let plan = einsum::plan(&layer.config, &in_shape).map_err(&bad)?;
+        let plan = einsum::plan(&layer.config, &in_shape).map_err(|e| bad(advised(e)))?;
         let activation = activation_field(&layer.config, self.dialect).map_err(&bad)?;
         let mut expected = vec![WeightSpec::new("kernel", plan.kernel_shape.clone())];
         if let Some(bias) = &plan.bias_shape {
             expected.push(WeightSpec::new("bias", bias.clone()));
         }
         let weights = self.checked_weights(layer, expected, &bad)?;
-        let mut dense_weights = vec![Weight {
-            name: "kernel".into(),
-            value: Arc::new(plan.kernel(&weights[0].value)),
-        }];
+        let mut dense_weights = vec![weights[0].laid_out(plan.kernel(&weights[0].value))];
         if plan.bias_shape.is_some() {
-            dense_weights.push(Weight {
-                name: "bias".into(),
-                value: Arc::new(plan.bias(&weights[1].value)),
-            });
+            dense_weights.push(weights[1].laid_out(plan.bias(&weights[1].value)));
         }
         let class = layer.display_class();
         let mut x = input;

@@ -75,6 +75,12 @@ impl Builder<'_> {
             self.findings.status.insert(name.clone(), status);
             return self.einsum_dense(layer, name, inputs[0]);
         }
+        if crate::ops::categorical::is_encoded(&layer.class_name, &layer.config)
+            && inputs.len() == 1
+        {
+            self.findings.status.insert(name.clone(), status);
+            return self.encoded_categorical(layer, name, inputs[0]);
+        }
         let op = match layer.op_layer() {
             Some(name) => self.op_layer(layer, call, name, input_shapes[0])?,
             None if layer.class_name == "TimeDistributed" => {
@@ -127,6 +133,40 @@ impl Builder<'_> {
         Ok(outputs)
     }
 
+    /// A Discretization or IntegerLookup encoding its indices: the index op (`layer/index`),
+    /// then their encoding, named after the layer.
+    fn encoded_categorical(
+        &mut self,
+        layer: &LayerConfig,
+        name: String,
+        input: NodeId,
+    ) -> Result<Vec<NodeId>> {
+        let bad =
+            |detail: String| Error::layer(self.path, &layer.name, layer.display_class(), detail);
+        let in_shape = self.nodes[input.0].shape.clone();
+        let (index, encode) = crate::ops::categorical::parse_encoded(
+            &layer.class_name,
+            &layer.config,
+            &in_shape,
+            self.dialect,
+        )
+        .map_err(|e| bad(advised(e)))?;
+        self.checked_weights(layer, Vec::new(), &bad)?;
+        let class = layer.display_class();
+        let index_name = format!("{name}/index");
+        let x = self.push_checked(layer, &index_name, class, index, vec![input], vec![], &bad)?;
+        let id = self.push_checked(layer, &name, class, encode, vec![x], vec![], &bad)?;
+        let shape = &self.nodes[id.0].shape;
+        if checked_len(shape).is_none_or(|n| n > MAX_ELEMENTS) {
+            return Err(bad(format!(
+                "output shape {} would need {} per sample; refusing to allocate it: {MALFORMED}",
+                describe_sample_shape(shape),
+                human_bytes(float32_bytes(shape))
+            )));
+        }
+        Ok(vec![id])
+    }
+
     /// Whether keqv runs a layer (mapped or as it is), recording the mapping used and a layer
     /// it cannot run; a mapping to a name that is not a built-in is an error.
     pub(super) fn support(&mut self, layer: &LayerConfig, name: &str) -> Result<Status> {
@@ -160,10 +200,7 @@ impl Builder<'_> {
         let weights = layer
             .weights
             .iter()
-            .map(|w| Weight {
-                name: w.name.clone(),
-                value: w.value.clone(),
-            })
+            .map(|w| Weight::new(&w.name, w.value.clone()))
             .collect();
         let id = self.push(Node {
             name,
@@ -316,9 +353,9 @@ impl Builder<'_> {
                 self.placeholder_budget.set(Some(budget - needed));
                 return Ok(expected
                     .into_iter()
-                    .map(|w| Weight {
-                        name: w.name.to_string(),
-                        value: Arc::new(crate::tensor::Tensor::zeros(IxDyn(&w.shape))),
+                    .map(|w| {
+                        let zeros = crate::tensor::Tensor::zeros(IxDyn(&w.shape));
+                        Weight::new(w.name, Arc::new(zeros))
                     })
                     .collect());
             }
@@ -352,10 +389,7 @@ impl Builder<'_> {
                         shape
                     )));
                 }
-                Ok(Weight {
-                    name: name.to_string(),
-                    value: w.value.clone(),
-                })
+                Ok(Weight::new(*name, w.value.clone()))
             })
             .collect()
     }
@@ -433,7 +467,7 @@ impl Builder<'_> {
 
 /// A family's reason a config cannot be read, with what to do: its own advice when it gives
 /// some (`…; it runs …`), else that the config is malformed.
-fn advised(reason: String) -> String {
+pub(super) fn advised(reason: String) -> String {
     if reason.contains("; ") {
         reason
     } else {

@@ -104,7 +104,7 @@ impl Builder<'_> {
         };
         Ok(match op {
             Op::Recurrent(r) if r.conv.is_some() => {
-                return Err(bad("receives a mask, which Keras applies per step and position of a ConvLSTM; keqv cannot run that yet: remove the Masking layer"))
+                return Err(bad("receives a mask, which keqv cannot apply to a ConvLSTM yet (tf-keras applies it per step and position, Keras 3 on jax fails on it); remove the masking before it (a Masking layer, an Embedding's mask_zero, a mask argument)"))
             }
             Op::Recurrent(mut r) => {
                 r.masked = true;

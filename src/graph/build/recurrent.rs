@@ -225,9 +225,6 @@ pub(super) fn in_layer_layout(
     Ok(file
         .iter()
         .zip(converted)
-        .map(|(w, value)| Weight {
-            name: w.name.clone(),
-            value: Arc::new(value),
-        })
+        .map(|(w, value)| w.laid_out(value))
         .collect())
 }

@@ -76,6 +76,23 @@ fn calls_of_a_nested_model_keep_each_layers_weights() {
     ));
 }
 
+/// Outputs listed nested (`model(x, [a, [b, c]])`) are the model's outputs in order, as Keras
+/// flattens them.
+#[test]
+fn nested_output_lists_are_read_in_order() {
+    let config = json!({"class_name": "Functional", "config": {
+        "name": "m", "layers": [input("x"), dense("a", "x", 0), dense("b", "x", 0), dense("c", "x", 0)],
+        "input_layers": [["x", 0, 0]], "output_layers": [["a", 0, 0], [["b", 0, 0], ["c", 0, 0]]]}});
+    let model = keras_model(&config);
+    let graph = build_with_placeholder_weights(&model, &BuildOptions::default(), 1 << 10).unwrap();
+    let names: Vec<&str> = graph
+        .outputs
+        .iter()
+        .map(|&id| graph.node(id).name.as_str())
+        .collect();
+    assert_eq!(names, ["a", "b", "c"]);
+}
+
 /// A layer literally named `d#1` next to a shared layer `d` would give two nodes one name.
 #[test]
 fn refuses_node_names_that_clash() {

@@ -38,7 +38,7 @@ impl Builder<'_> {
             match translate(class, config, &in_shape, self.dialect).map_err(&bad)? {
                 Some(Op::Recurrent(r)) if r.conv.is_none() => Ok(r),
                 _ => Err(bad(format!(
-                    "wraps a {class}, which keqv cannot run inside Bidirectional yet (it runs SimpleRNN, LSTM, GRU, CuDNNLSTM, CuDNNGRU and RNN over one cell there)"
+                    "wraps a {class}, which keqv cannot run inside Bidirectional yet; it runs SimpleRNN, LSTM, GRU, CuDNNLSTM, CuDNNGRU and RNN over one cell there"
                 ))),
             }
         };

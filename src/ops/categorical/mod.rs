@@ -3,6 +3,10 @@
 //! (integer ids → their index in the vocabulary in its config). Ids are truncated to integers,
 //! as Keras casts them; an id is exact up to 2^24, as every keqv value is a float32.
 //! StringLookup and TextVectorization are not read: keqv has no string tensors.
+//!
+//! Discretization and IntegerLookup with output_mode one_hot, multi_hot or count encode their
+//! indices as Keras does, with the function CategoryEncoding calls, over as many tokens as
+//! there are indices: [`parse_encoded`] reads such a layer as its index op and that encoding.
 
 mod cpu;
 
@@ -70,14 +74,19 @@ pub const CLASSES: &[&str] = &["CategoryEncoding", "Discretization", "IntegerLoo
 /// Classes keqv cannot run in principle: their tensors are strings.
 pub const STRING_CLASSES: &[&str] = &["StringLookup", "TextVectorization"];
 
-pub fn parse(class: &str, config: &Value, dialect: Dialect) -> Result<Op, String> {
+/// Reads a layer of `class` whose input sample has shape `input`.
+pub fn parse(class: &str, config: &Value, input: &[usize], dialect: Dialect) -> Result<Op, String> {
     if bool_field(config, "sparse", false)? {
         return Err(format!(
             "{class} with sparse=True is not supported (keqv has dense tensors only); save the model with sparse=False"
         ));
     }
     let kind = match class {
-        "CategoryEncoding" => Categorical::Encode(parse_encoding(config, dialect)?),
+        "CategoryEncoding" => {
+            let encoding = parse_encoding(config, dialect)?;
+            one_axis_of_ids(class, encoding.mode, input)?;
+            Categorical::Encode(encoding)
+        }
         "Discretization" => {
             int_output(class, config)?;
             Categorical::Bucketize {
@@ -119,7 +128,7 @@ fn parse_encoding(config: &Value, dialect: Dialect) -> Result<Encoding, String> 
 fn parse_lookup(config: &Value) -> Result<Lookup, String> {
     int_output("IntegerLookup", config)?;
     if bool_field(config, "invert", false)? {
-        return Err("IntegerLookup with invert=True (indices back to ids) is not supported".into());
+        return Err("IntegerLookup with invert=True (indices back to ids) is not supported; keqv runs IntegerLookup from ids to indices: compare the model without the inverting layer".into());
     }
     let vocabulary = numbers(config, "vocabulary").map_err(|e| {
         format!("IntegerLookup: {e}, nor does the file hold an adapted vocabulary keqv reads (a Keras 3 .keras archive's assets); make the layer with vocabulary=[...]")
@@ -132,7 +141,7 @@ fn parse_lookup(config: &Value) -> Result<Lookup, String> {
     let method = config.get("oov_method").and_then(Value::as_str);
     if oov_indices > 1 && method.is_some_and(|m| m != "floormod") {
         return Err(format!(
-            "IntegerLookup with oov_method '{}' is not supported (only 'floormod')",
+            "IntegerLookup with oov_method '{}' is not supported (only 'floormod'); re-save the model with oov_method='floormod' or num_oov_indices=1",
             method.unwrap_or_default()
         ));
     }
@@ -149,15 +158,129 @@ fn parse_lookup(config: &Value) -> Result<Lookup, String> {
     })
 }
 
-/// Refuses an `output_mode` other than "int" (the layers' encoded outputs are CategoryEncoding's
-/// and can be spelled with it).
+/// Refuses an `output_mode` other than "int": [`parse_encoded`] reads the encoded ones.
 fn int_output(class: &str, config: &Value) -> Result<(), String> {
-    match config.get("output_mode").and_then(Value::as_str) {
-        None | Some("int") => Ok(()),
-        Some(other) => Err(format!(
-            "{class} output_mode '{other}' is not supported (only 'int'); follow an output_mode='int' layer with CategoryEncoding instead"
+    match encoded_mode(class, config)? {
+        None => Ok(()),
+        Some(_) => Err(format!(
+            "{class} with output_mode {} runs only as a layer called by itself, not inside a wrapper; call it directly",
+            config["output_mode"]
         )),
     }
+}
+
+/// The encoding of a Discretization or IntegerLookup `output_mode` (None for "int").
+fn encoded_mode(class: &str, config: &Value) -> Result<Option<EncodeMode>, String> {
+    Ok(match config.get("output_mode").and_then(Value::as_str) {
+        None | Some("int") => None,
+        Some("one_hot") => Some(EncodeMode::OneHot),
+        Some("multi_hot") => Some(EncodeMode::MultiHot),
+        Some("count") => Some(EncodeMode::Count),
+        Some("tf_idf") => {
+            return Err(format!(
+                "{class} output_mode 'tf_idf' is not supported: keqv does not weigh counts by idf_weights; make the layer with output_mode 'int', 'one_hot', 'multi_hot' or 'count'"
+            ))
+        }
+        Some(other) => {
+            return Err(format!(
+                "{class} output_mode '{other}' is not one Keras has (int, one_hot, multi_hot, count, tf_idf)"
+            ))
+        }
+    })
+}
+
+/// Refuses multi_hot and count on samples that are not one axis of ids. Keras reduces the
+/// one-hot rows over the axis after the batch (`encode_categorical_inputs`): a sample's ids
+/// where it has one axis, but the batch itself where each sample is one id (one row for the
+/// whole batch), and a sample's first axis where it has several (Keras 3; tf-keras refuses
+/// those).
+fn one_axis_of_ids(class: &str, mode: EncodeMode, input: &[usize]) -> Result<(), String> {
+    if mode == EncodeMode::OneHot || input.len() == 1 {
+        return Ok(());
+    }
+    let name = Categorical::Encode(Encoding {
+        tokens: 0,
+        mode,
+        out_of_range: OutOfRange::Ignored,
+    })
+    .name();
+    Err(match input {
+        [] => format!(
+            "{class} output_mode '{name}' on one id per sample is not supported: Keras encodes such ids across the whole batch, into one row; keqv runs it on samples of one axis of ids: give it [batch, ids]"
+        ),
+        _ => format!(
+            "{class} output_mode '{name}' on samples of shape {input:?} is not supported: Keras 3 encodes along their first axis rather than per run of ids, and tf-keras refuses them; keqv runs it on samples of one axis of ids: reshape them to one axis before it"
+        ),
+    })
+}
+
+/// Whether a layer of `class` with `config` encodes its indices (Discretization or IntegerLookup
+/// with output_mode one_hot, multi_hot, count or tf_idf): one to read with [`parse_encoded`].
+pub fn is_encoded(class: &str, config: &Value) -> bool {
+    matches!(class, "Discretization" | "IntegerLookup")
+        && config
+            .get("output_mode")
+            .and_then(Value::as_str)
+            .is_some_and(|m| m != "int")
+}
+
+/// A Discretization or IntegerLookup whose output_mode encodes its indices, as Keras computes
+/// it: the index op (the layer with output_mode "int"), then CategoryEncoding's encoding of
+/// the indices over every index the layer gives (Discretization: a bucket per boundary and
+/// one more; IntegerLookup: its mask index, OOV indices and vocabulary, or `max_tokens` with
+/// `pad_to_max_tokens`).
+pub fn parse_encoded(
+    class: &str,
+    config: &Value,
+    input: &[usize],
+    dialect: Dialect,
+) -> Result<(Op, Op), String> {
+    let mode = encoded_mode(class, config)?.ok_or(format!(
+        "{class} has output_mode 'int'; the model config is malformed: re-save the model with Keras"
+    ))?;
+    one_axis_of_ids(class, mode, input)?;
+    let mut int = config.clone();
+    int["output_mode"] = Value::String("int".into());
+    let index = parse(class, &int, input, dialect)?;
+    if let Op::Categorical(Categorical::Lookup(Lookup {
+        mask_token: Some(_),
+        ..
+    })) = index
+    {
+        return Err(format!(
+            "IntegerLookup with a mask_token and output_mode {} is not supported yet (Keras leaves the mask token out of the encoding and numbers the OOV indices from 0 there); make the layer without mask_token, or with output_mode 'int'",
+            config["output_mode"]
+        ));
+    }
+    let tokens = match &index {
+        Op::Categorical(Categorical::Bucketize { boundaries }) => boundaries.len() + 1,
+        Op::Categorical(Categorical::Lookup(l)) => {
+            let indices = l.vocabulary.len() + l.oov_indices + usize::from(l.mask_token.is_some());
+            if bool_field(config, "pad_to_max_tokens", false)? {
+                let max = usize_field(config, "max_tokens")?.ok_or(
+                    "IntegerLookup has pad_to_max_tokens but no 'max_tokens' in its config",
+                )?;
+                if max < indices {
+                    return Err(format!(
+                        "IntegerLookup has max_tokens {max}, fewer than its {indices} indices"
+                    ));
+                }
+                max
+            } else {
+                indices
+            }
+        }
+        _ => return Err(format!("{class} does not encode its output")),
+    };
+    let encode = Categorical::Encode(Encoding {
+        tokens,
+        mode,
+        out_of_range: match dialect {
+            Dialect::Keras3 => OutOfRange::Ignored,
+            Dialect::TfKeras2 => OutOfRange::Nan,
+        },
+    });
+    Ok((index, Op::Categorical(encode)))
 }
 
 /// A config list of numbers (a vocabulary, boundaries).
@@ -256,7 +379,7 @@ mod tests {
     use serde_json::json;
 
     fn parse_k3(class: &str, config: Value) -> Result<Op, String> {
-        parse(class, &config, Dialect::Keras3)
+        parse(class, &config, &[5], Dialect::Keras3)
     }
 
     #[test]
@@ -277,10 +400,21 @@ mod tests {
                 json!({"num_bins": 4, "bin_boundaries": null}),
                 "bin_boundaries",
             ),
+            // An encoded output is read with its encoding (`parse_encoded`), not as one op.
             (
                 "Discretization",
                 json!({"bin_boundaries": [0.0], "output_mode": "one_hot"}),
+                "runs only as a layer called by itself",
+            ),
+            (
+                "IntegerLookup",
+                json!({"vocabulary": [1, 2], "output_mode": "tf_idf", "idf_weights": [1, 1]}),
+                "does not weigh counts by idf_weights",
+            ),
+            (
                 "CategoryEncoding",
+                json!({"num_tokens": 4, "output_mode": "count"}),
+                "",
             ),
             (
                 "IntegerLookup",
@@ -304,9 +438,71 @@ mod tests {
             ),
         ];
         for (class, config, says) in refused {
+            if says.is_empty() {
+                assert!(parse_k3(class, config).is_ok());
+                continue;
+            }
             let err = parse_k3(class, config.clone()).unwrap_err();
             assert!(err.contains(says), "{class} {config}: {err}");
         }
+    }
+
+    /// multi_hot and count reduce over the axis after the batch in Keras: a sample's ids only
+    /// where the sample is one axis of them.
+    #[test]
+    fn multi_hot_and_count_need_a_sample_of_one_axis_of_ids() {
+        for mode in ["multi_hot", "count"] {
+            let config = json!({"num_tokens": 4, "output_mode": mode});
+            let err = |input: &[usize]| {
+                parse("CategoryEncoding", &config, input, Dialect::Keras3).unwrap_err()
+            };
+            assert!(err(&[]).contains("across the whole batch"), "{}", err(&[]));
+            assert!(err(&[2, 3]).contains("along their first axis"));
+            assert!(parse("CategoryEncoding", &config, &[3], Dialect::TfKeras2).is_ok());
+            let lookup = json!({"vocabulary": [7, 3], "output_mode": mode});
+            let err = parse_encoded("IntegerLookup", &lookup, &[2, 3], Dialect::Keras3);
+            assert!(err.unwrap_err().contains("along their first axis"));
+        }
+        let one_hot = json!({"num_tokens": 4, "output_mode": "one_hot"});
+        for input in [&[][..], &[2, 3]] {
+            assert!(parse("CategoryEncoding", &one_hot, input, Dialect::Keras3).is_ok());
+        }
+    }
+
+    #[test]
+    fn encoded_outputs_are_the_indices_encoded_over_every_index() {
+        let tokens = |class: &str, config: Value| {
+            let (index, encode) = parse_encoded(class, &config, &[5], Dialect::TfKeras2).unwrap();
+            assert!(matches!(
+                index,
+                Op::Categorical(Categorical::Bucketize { .. } | Categorical::Lookup(_))
+            ));
+            match encode {
+                Op::Categorical(Categorical::Encode(e)) => (e.tokens, e.mode),
+                other => panic!("{other:?}"),
+            }
+        };
+        let bins = json!({"bin_boundaries": [0.0, 1.0, 2.0], "output_mode": "count"});
+        assert_eq!(tokens("Discretization", bins), (4, EncodeMode::Count));
+        let lookup =
+            json!({"vocabulary": [7, 3, 12], "num_oov_indices": 2, "output_mode": "multi_hot"});
+        assert_eq!(tokens("IntegerLookup", lookup), (5, EncodeMode::MultiHot));
+        let padded = json!({"vocabulary": [7, 3], "max_tokens": 9, "pad_to_max_tokens": true,
+                            "output_mode": "one_hot"});
+        assert_eq!(tokens("IntegerLookup", padded), (9, EncodeMode::OneHot));
+        // Keras leaves the mask token out of an encoding; keqv does not run that yet.
+        let masked = json!({"vocabulary": [7, 3], "mask_token": 0, "output_mode": "count"});
+        let err = parse_encoded("IntegerLookup", &masked, &[5], Dialect::Keras3).unwrap_err();
+        assert!(err.contains("mask_token"), "{err}");
+        assert!(is_encoded(
+            "Discretization",
+            &json!({"output_mode": "one_hot"})
+        ));
+        assert!(!is_encoded("IntegerLookup", &json!({"output_mode": "int"})));
+        assert!(!is_encoded(
+            "CategoryEncoding",
+            &json!({"output_mode": "count"})
+        ));
     }
 
     #[test]

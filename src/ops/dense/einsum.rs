@@ -9,6 +9,9 @@ use serde_json::Value;
 
 use crate::tensor::Tensor;
 
+/// The equations keqv runs, as a refusal names them.
+const ACCEPTED: &str = "keqv runs EinsumDense equations whose input is the axes it keeps, then the summed ones, and whose output is the kept axes, then the kernel's own, each label once and an ellipsis only in front (abc,cd->abd, abc,cde->abde, abcd,cde->abe, ...b,bc->...c; the kernel's axes in any order)";
+
 /// How one EinsumDense layer runs as a Dense.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EinsumPlan {
@@ -35,11 +38,7 @@ pub fn plan(config: &Value, input: &[usize]) -> Result<EinsumPlan, String> {
         .get("equation")
         .and_then(Value::as_str)
         .ok_or("EinsumDense config has no 'equation'")?;
-    let unsupported = |why: &str| {
-        format!(
-            "has equation '{equation}', {why}; keqv runs EinsumDense equations whose input ends with the summed axes and whose output ends with the kernel's"
-        )
-    };
+    let unsupported = |why: &str| format!("has equation '{equation}', {why}; {ACCEPTED}");
     let (lhs, out) = equation
         .split_once("->")
         .ok_or_else(|| format!("EinsumDense equation '{equation}' has no '->'"))?;
@@ -58,6 +57,14 @@ pub fn plan(config: &Value, input: &[usize]) -> Result<EinsumPlan, String> {
         .any(|s| s.contains('.') || !s.chars().all(|c| c.is_ascii_alphabetic()))
     {
         return Err(unsupported("with an ellipsis keqv cannot place"));
+    }
+    // A label twice in one operand takes a diagonal, which a Dense does not.
+    for side in [inp, ker, out] {
+        if let Some(l) = side.chars().find(|&l| side.matches(l).count() > 1) {
+            return Err(unsupported(&format!(
+                "with the label '{l}' twice in '{side}'"
+            )));
+        }
     }
     // The full input shape, batch (size 0 here) first; the explicit labels are its last axes.
     let full: Vec<usize> = std::iter::once(0).chain(input.iter().copied()).collect();
@@ -244,5 +251,31 @@ mod tests {
             refused("abc,cd->adb")
         );
         assert!(refused("abc,bcd->abd").contains("shared by all three"));
+        // A label twice takes a diagonal (Keras runs `abb,bbc->ac`).
+        let diagonal = plan(
+            &json!({"equation": "abb,bbc->ac", "output_shape": [3]}),
+            &[4, 4],
+        )
+        .unwrap_err();
+        assert!(
+            diagonal.contains("the label 'b' twice in 'abb'"),
+            "{diagonal}"
+        );
+        assert!(
+            refused("ab...,bc->ac...").contains("an ellipsis keqv cannot place"),
+            "{}",
+            refused("ab...,bc->ac...")
+        );
+        // Every refusal names the equation and the forms keqv runs.
+        for eq in [
+            "abc,cd->adb",
+            "abc,cd->ad",
+            "abb,bbc->ac",
+            "ab...,bc->ac...",
+        ] {
+            let err = refused(eq);
+            assert!(err.starts_with(&format!("has equation '{eq}', ")), "{err}");
+            assert!(err.ends_with(ACCEPTED), "{err}");
+        }
     }
 }

@@ -111,7 +111,7 @@ pub fn parse(class: &str, config: &Value, input: &[usize], dialect: Dialect) -> 
     if class == "RNN" {
         return match cells::cell_layers(config)?.as_slice() {
             [one] => parse(one.class, &one.config, input, dialect),
-            _ => Err("RNN over StackedRNNCells inside a wrapper is not supported; keqv runs stacked cells in an RNN called directly".into()),
+            _ => Err("RNN over StackedRNNCells inside a wrapper is not supported; call the RNN directly, where keqv runs stacked cells".into()),
         };
     }
     if class.starts_with("ConvLSTM") {
