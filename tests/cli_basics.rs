@@ -329,14 +329,21 @@ fn the_thread_count_changes_no_output_bit() {
                     out.clone().into(),
                 ];
                 let out_cmd = common::keqv().args(&args).output().unwrap();
-                assert_eq!(out_cmd.status.code(), Some(0), "{model} --threads {threads}");
+                assert_eq!(
+                    out_cmd.status.code(),
+                    Some(0),
+                    "{model} --threads {threads}"
+                );
                 let said = String::from_utf8_lossy(&out_cmd.stderr).into_owned()
                     + &String::from_utf8_lossy(&out_cmd.stdout);
                 let want = match *threads {
                     "1" => "cpu (f32, 1 thread)".to_string(),
                     n => format!("cpu (f32, {n} threads)"),
                 };
-                assert!(said.contains(&want), "{model}: {said:?} does not say {want}");
+                assert!(
+                    said.contains(&want),
+                    "{model}: {said:?} does not say {want}"
+                );
                 std::fs::read(&out).unwrap()
             })
             .collect();
@@ -357,4 +364,25 @@ fn zero_threads_is_refused() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--threads"));
+}
+
+/// `--device auto` on a run far too small for a GPU stays on the CPU without looking for one, and
+/// says why in the device line.
+#[test]
+fn auto_keeps_a_small_run_on_the_cpu_and_says_why() {
+    let stdout = keqv_ok(&[
+        "verify",
+        "models/tfk/c_func_skip.h5",
+        "models/k3/c_func_skip_reimpl.keras",
+    ]);
+    let device = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("device"))
+        .unwrap_or_else(|| panic!("no device line in {stdout}"));
+    assert!(
+        device.contains("cpu (f32")
+            && device.contains("--device auto ran it on the CPU: the run's")
+            && device.contains("multiply-adds are below the 20.0 G"),
+        "{device}"
+    );
 }
