@@ -170,11 +170,11 @@ struct Block<'a, T> {
     mask: Option<ArrayView2<'a, T>>,
 }
 
-/// The time loop over one block of rows; `parallel`: its GEMMs on the rayon pool.
+/// The time loop over one block of rows; `parallel`: its GEMMs on the rayon pool. Each step's
+/// products read `h` before its gates write the new state over it, row by row.
 fn time_loop<T: Real>(r: &Recurrent, weights: &StepWeights<T>, mut b: Block<T>, parallel: bool) {
     let (rows, steps, _) = b.projected.dim();
     let n = r.units;
-    let mut h_new = Array2::<T>::zeros((rows, n));
     // A GRU's `h·U + b_h` (reset_after) or `r·h` (reset before): one scratch either way.
     let mut scratch = match r.cell {
         Cell::Gru { reset_after } => {
@@ -192,7 +192,7 @@ fn time_loop<T: Real>(r: &Recurrent, weights: &StepWeights<T>, mut b: Block<T>, 
                 for row in (0..rows).filter(|&row| real(row)) {
                     let zr = z.row_mut(row).into_slice().expect("contiguous gates");
                     apply_slice(&r.activation, zr);
-                    h_new.row_mut(row).assign(&z.row(row));
+                    b.h.row_mut(row).assign(&z.row(row));
                 }
             }
             Cell::Lstm => {
@@ -202,7 +202,7 @@ fn time_loop<T: Real>(r: &Recurrent, weights: &StepWeights<T>, mut b: Block<T>, 
                         r,
                         z.row_mut(row).into_slice().expect("contiguous gates"),
                         b.c.row_mut(row).into_slice().expect("contiguous state"),
-                        h_new.row_mut(row).into_slice().expect("contiguous state"),
+                        b.h.row_mut(row).into_slice().expect("contiguous state"),
                     );
                 }
             }
@@ -221,8 +221,7 @@ fn time_loop<T: Real>(r: &Recurrent, weights: &StepWeights<T>, mut b: Block<T>, 
                         r,
                         z.row_mut(row).into_slice().expect("contiguous gates"),
                         scratch.row(row),
-                        b.h.row(row),
-                        h_new.row_mut(row).into_slice().expect("contiguous state"),
+                        b.h.row_mut(row).into_slice().expect("contiguous state"),
                         reset_after,
                     );
                 }
@@ -234,17 +233,12 @@ fn time_loop<T: Real>(r: &Recurrent, weights: &StepWeights<T>, mut b: Block<T>, 
                 Some(seq) => seq.slice_mut(s![row, at, ..]),
                 None => b.last.row_mut(row),
             };
-            if real(row) {
-                out.assign(&h_new.row(row));
-            } else if r.zero_output_for_mask {
-                // A padded step: the state stays, the output is zero (or repeats, below).
+            // A padded step kept the state; its output repeats it, or is zero.
+            if !real(row) && r.zero_output_for_mask {
                 out.fill(T::zero());
             } else {
                 out.assign(&b.h.row(row));
             }
-        }
-        for row in (0..rows).filter(|&row| real(row)) {
-            b.h.row_mut(row).assign(&h_new.row(row));
         }
     }
 }
@@ -298,13 +292,12 @@ fn gru_step<T: Real>(
 
 /// One row of a GRU step from its preactivations `z` (`[z, r, h]` blocks of `units`, `h·U`
 /// already added to z and r, and without `reset_after` `(r·h)·U_h` to h) and `rec` (`h·U + b`
-/// with `reset_after`): `h' = z·h + (1 − z)·ĥ`.
+/// with `reset_after`): `h = z·h + (1 − z)·ĥ`, in place.
 fn gru_row<T: Real>(
     r: &Recurrent,
     z: &mut [T],
     rec: ndarray::ArrayView1<T>,
-    h: ndarray::ArrayView1<T>,
-    h_new: &mut [T],
+    h: &mut [T],
     reset_after: bool,
 ) {
     let n = r.units;
@@ -323,7 +316,7 @@ fn gru_row<T: Real>(
     }
     apply_slice(&r.activation, candidate);
     for j in 0..n {
-        h_new[j] = update[j] * h[j] + (T::one() - update[j]) * candidate[j];
+        h[j] = update[j] * h[j] + (T::one() - update[j]) * candidate[j];
     }
 }
 
