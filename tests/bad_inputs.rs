@@ -1809,3 +1809,21 @@ fn malformed_custom_flag() {
         ],
     );
 }
+
+/// TimeDistributed around a layer keqv does not run names the wrapped class and says where to
+/// look for what it runs.
+#[test]
+fn time_distributed_around_a_layer_keqv_does_not_run_is_refused() {
+    let s = Scratch::new();
+    let path = keras_with_config(&s, "k3/t_timedist_seq.keras", "wrapped.keras", |c| {
+        layer(c, "time_distributed_1")["config"]["layer"]["class_name"] = json!("RandomCrop")
+    });
+    assert_mentions(
+        &refused(&path),
+        &[
+            "layer 'time_distributed_1' (TimeDistributed)",
+            "wraps a RandomCrop, which keqv does not run",
+            "README 'Supported layers'",
+        ],
+    );
+}

@@ -180,7 +180,11 @@ impl Builder<'_> {
         };
         let op = translate(class, config, step, self.dialect)
             .map_err(bad)?
-            .ok_or_else(|| bad(format!("wraps a {class}, which keqv does not run")))?;
+            .ok_or_else(|| {
+                bad(format!(
+                    "wraps a {class}, which keqv does not run; TimeDistributed runs around the layers README 'Supported layers' lists"
+                ))
+            })?;
         // Dense, the activations and the identities read leading axes as rows already.
         if matches!(op, Op::Dense(_) | Op::Activation(_) | Op::Identity) {
             return Ok(op);
