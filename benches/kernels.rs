@@ -99,6 +99,8 @@ fn dense_sizes() -> Vec<usize> {
 
 /// Everything a bench runs on: each GPU adapter with its default kernels, then the CPU.
 fn executors(graph: &Arc<Graph>) -> Vec<(String, Box<dyn Executor>)> {
+    // As the binary does, so that large values reuse freed memory rather than fresh pages.
+    keqv::exec::cpu::keep_freed_memory();
     let mut out: Vec<(String, Box<dyn Executor>)> = Vec::new();
     for ctx in gpu::test_adapters() {
         let exec = GpuExecutor::new(ctx.clone(), graph.clone()).expect("prepare on the GPU");

@@ -15,16 +15,7 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    // A CNN's activations and im2col buffers are tens to hundreds of MB, freed and allocated
-    // again every layer. glibc maps each such block afresh and the kernel zeroes every page
-    // (a fifth of a ResNet50 run on the CPU); taken from the heap and kept there, they are
-    // reused.
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only tunes the allocator, called before any allocation-heavy work.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_MAX, 0);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
-    }
+    keqv::exec::cpu::keep_freed_memory();
     // Mesa's Vulkan loader prints an error on every instance when this is unset.
     if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
         std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir());

@@ -14,22 +14,66 @@ pub fn apply<T: Real>(act: &Activation, x: &mut ArrayD<T>) {
         Activation::Linear => {}
         Activation::Softmax => softmax_last_axis(x, false),
         Activation::LogSoftmax => softmax_last_axis(x, true),
+        elementwise => match x.as_slice_mut() {
+            Some(values) => values
+                .par_chunks_mut(CHUNK)
+                .for_each(|chunk| apply_chunk(elementwise, chunk)),
+            None => {
+                let mut values: Vec<T> = x.iter().copied().collect();
+                apply_chunk(elementwise, &mut values);
+                x.iter_mut().zip(values).for_each(|(d, v)| *d = v);
+            }
+        },
+    }
+}
+
+/// `act` of `x` into a new array. An elementwise activation of a contiguous `x` copies and
+/// activates each chunk while it is in cache: one pass over memory, not a copy and then
+/// another pass.
+pub fn applied<T: Real>(act: &Activation, x: &ArrayD<T>) -> ArrayD<T> {
+    let softmax = matches!(act, Activation::Softmax | Activation::LogSoftmax);
+    let (Some(values), false) = (x.as_slice(), softmax) else {
+        let mut y = x.clone();
+        apply(act, &mut y);
+        return y;
+    };
+    let mut out: Vec<T> = Vec::with_capacity(values.len());
+    out.spare_capacity_mut()
+        .par_chunks_mut(CHUNK)
+        .zip(values.par_chunks(CHUNK))
+        .for_each(|(dst, src)| {
+            for (d, &v) in dst.iter_mut().zip(src) {
+                d.write(v);
+            }
+            // SAFETY: every element of dst was written just above.
+            let dst =
+                unsafe { std::slice::from_raw_parts_mut(dst.as_mut_ptr().cast::<T>(), dst.len()) };
+            apply_chunk(act, dst);
+        });
+    // SAFETY: the chunks cover the first values.len() elements, each written above.
+    unsafe { out.set_len(values.len()) };
+    ArrayD::from_shape_vec(x.raw_dim(), out).expect("the input's shape")
+}
+
+/// Values per parallel task of the elementwise activations: 64 KiB of float32, in L2.
+const CHUNK: usize = 1 << 14;
+
+/// An elementwise activation (not softmax) over one chunk.
+fn apply_chunk<T: Real>(act: &Activation, v: &mut [T]) {
+    match *act {
         // The common cases without the general relu's per-element parameters (same results).
-        &Activation::RELU => par_map_inplace(x, nan::relu),
-        &Activation::Relu {
+        Activation::RELU => v.iter_mut().for_each(|x| *x = nan::relu(*x)),
+        Activation::Relu {
             negative_slope: 0.0,
             max_value: Some(max),
             threshold: 0.0,
             ..
         } => {
             let max = T::from_f32(max);
-            par_map_inplace(x, move |v| nan::clamp(nan::relu(v), T::zero(), max))
+            v.iter_mut()
+                .for_each(|x| *x = nan::clamp(nan::relu(*x), T::zero(), max))
         }
-        Activation::Sigmoid | Activation::Tanh => par_slices_inplace(x, |v| apply_slice(act, v)),
-        elementwise => {
-            let act = *elementwise;
-            par_map_inplace(x, move |v| scalar(&act, v))
-        }
+        _ => apply_slice(act, v),
     }
 }
 
@@ -40,28 +84,6 @@ pub fn apply_slice<T: Real>(act: &Activation, v: &mut [T]) {
         Activation::Sigmoid => T::sigmoid_slice(v),
         Activation::Tanh => T::tanh_slice(v),
         other => v.iter_mut().for_each(|x| *x = scalar(other, *x)),
-    }
-}
-
-/// `f` over the values of `x`, chunks of a contiguous array over all cores.
-fn par_slices_inplace<T: Real>(x: &mut ArrayD<T>, f: impl Fn(&mut [T]) + Sync + Send) {
-    match x.as_slice_mut() {
-        Some(values) => values.par_chunks_mut(1 << 14).for_each(f),
-        None => {
-            let mut values: Vec<T> = x.iter().copied().collect();
-            f(&mut values);
-            x.iter_mut().zip(values).for_each(|(d, v)| *d = v);
-        }
-    }
-}
-
-/// `x = f(x)` elementwise, over all cores for a contiguous array.
-fn par_map_inplace<T: Real>(x: &mut ArrayD<T>, f: impl Fn(T) -> T + Sync) {
-    match x.as_slice_mut() {
-        Some(values) => values
-            .par_chunks_mut(1 << 14)
-            .for_each(|chunk| chunk.iter_mut().for_each(|v| *v = f(*v))),
-        None => x.mapv_inplace(f),
     }
 }
 

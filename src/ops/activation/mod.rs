@@ -160,9 +160,7 @@ impl PRelu {
 
 impl Activation {
     pub fn eval<T: Real>(&self, x: &ArrayD<T>) -> ArrayD<T> {
-        let mut y = x.clone();
-        cpu::apply(self, &mut y);
-        y
+        cpu::applied(self, x)
     }
 
     /// Applies the activation in place (Dense fuses it into its output).
