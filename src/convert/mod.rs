@@ -7,10 +7,12 @@
 //! a dialect) and weights are copied bit for bit.
 
 pub mod archive;
+pub mod blocks;
 pub mod config;
 pub mod dialect;
 pub mod h5;
 pub mod json;
+pub mod keras_order;
 pub mod plan;
 
 use std::io::Write;
