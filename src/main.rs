@@ -54,6 +54,7 @@ fn main() -> ExitCode {
             dialect,
             no_verify,
             force,
+            blocks,
             device,
         } => commands::convert::convert(
             model,
@@ -62,6 +63,7 @@ fn main() -> ExitCode {
             commands::convert::Flags {
                 no_verify: *no_verify,
                 force: *force,
+                blocks: *blocks,
             },
             device,
         ),
