@@ -57,8 +57,8 @@ impl Tensors {
     }
 }
 
-/// The order Keras lists a block's layers in (its InputLayer first, left out here).
-pub fn layout<'m>(plan: &BlockPlan<'m>, block: &Block) -> Layout<'m> {
+/// The order the `to` Keras lists a block's layers in (its InputLayer first, left out here).
+pub fn layout<'m>(plan: &BlockPlan<'m>, block: &Block, to: Dialect) -> Layout<'m> {
     let start = block.nodes.start;
     let local = |o: Outlet| {
         if o == block.input {
@@ -82,7 +82,7 @@ pub fn layout<'m>(plan: &BlockPlan<'m>, block: &Block) -> Layout<'m> {
         layers[id - 1].1.push(n);
         calls.push(Call {
             layer: id,
-            parents: keras_parents(call).into_iter().map(local).collect(),
+            parents: keras_parents(call, to).into_iter().map(local).collect(),
         });
     }
     let order = layer_order(&calls, &[0], &[local(block.output)]);
@@ -96,14 +96,17 @@ pub fn layout<'m>(plan: &BlockPlan<'m>, block: &Block) -> Layout<'m> {
 }
 
 /// A call's tensors in the order Keras flattens its arguments: the positional ones, then the
-/// keyword ones sorted by name.
-fn keras_parents(call: &CallNode) -> Vec<Outlet> {
+/// keyword ones, Keras 3 sorting them by name, tf-keras in the order of the call (which its
+/// files keep, and the written one too).
+fn keras_parents(call: &CallNode, to: Dialect) -> Vec<Outlet> {
     let mut keywords: Vec<(&str, Outlet)> = call
         .keywords
         .iter()
         .filter_map(|(k, t)| Some((*k, (*t)?)))
         .collect();
-    keywords.sort_by_key(|(k, _)| *k);
+    if to == Dialect::Keras3 {
+        keywords.sort_by_key(|(k, _)| *k);
+    }
     call.args
         .iter()
         .copied()

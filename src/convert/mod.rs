@@ -228,7 +228,7 @@ pub fn write_blocks(
                 layers.push(layer_weights(layer, target.dialect));
             }
             Entry::Block(block) => {
-                let layout = layout(plan, block);
+                let layout = layout(plan, block, target.dialect);
                 entries.push(writer.entry(block, &layout)?);
                 let mut inner = vec![LayerWeights::layer(
                     &block.input_name,
