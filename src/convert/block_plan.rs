@@ -113,7 +113,7 @@ pub fn analyze_blocks<'m>(
         source: input,
         output: flow.outputs[0],
     };
-    let segs = segments(&cut, &[]);
+    let segs = segments(&cut);
     let lost = lost_masks(&flow, &masks, &segs, |seg| is_plain(&flow, &inputs, seg));
     if !lost.is_empty() {
         return Ok(BlockAnalysis::Refused(lost));

@@ -71,17 +71,14 @@ pub fn cut_points(inputs: &[Vec<usize>], source: usize, sink: usize) -> Vec<usiz
 }
 
 /// The segments of a flow, from its input to its output, merged where a Sequential model
-/// could not pass one tensor between them, where a shared layer would be split, and at the
-/// cut points `kept_whole` names.
-pub fn segments(flow: &Flow, kept_whole: &[usize]) -> Vec<Segment> {
+/// could not pass one tensor between them or a shared layer would be split.
+pub fn segments(flow: &Flow) -> Vec<Segment> {
     let nodes: Vec<Vec<usize>> = flow
         .inputs
         .iter()
         .map(|i| i.iter().map(|o| o.node).collect())
         .collect();
     let mut cuts = cut_points(&nodes, flow.source, flow.output.node);
-    let (first, last) = (flow.source, flow.output.node);
-    cuts.retain(|c| *c == first || *c == last || !kept_whole.contains(c));
     loop {
         let before = cuts.len();
         cuts = merge_shared_layers(flow, merge_split_tensors(flow, cuts));
@@ -247,7 +244,7 @@ mod tests {
             source: 0,
             output: outlet(4),
         };
-        let ranges: Vec<Range<usize>> = segments(&flow, &[]).into_iter().map(|s| s.nodes).collect();
+        let ranges: Vec<Range<usize>> = segments(&flow).into_iter().map(|s| s.nodes).collect();
         assert_eq!(ranges, [1..2, 2..4, 4..5]);
     }
 
@@ -273,7 +270,7 @@ mod tests {
             source: 0,
             output: outlet(3),
         };
-        let segs = segments(&flow, &[]);
+        let segs = segments(&flow);
         assert_eq!(segs[0].nodes, 1..3);
         assert_eq!(segs[1].nodes, 3..4);
         // Reading one tensor other than the first keeps the cut, at that tensor.
@@ -284,7 +281,7 @@ mod tests {
             source: 0,
             output: outlet(2),
         };
-        let segs = segments(&flow, &[]);
+        let segs = segments(&flow);
         assert_eq!(segs.len(), 2);
         assert_eq!(segs[1].input, Outlet { node: 1, tensor: 2 });
         assert_eq!(segs[0].output, Outlet { node: 1, tensor: 2 });
@@ -302,7 +299,7 @@ mod tests {
             source: 0,
             output: outlet(5),
         };
-        let ranges: Vec<Range<usize>> = segments(&flow, &[]).into_iter().map(|s| s.nodes).collect();
+        let ranges: Vec<Range<usize>> = segments(&flow).into_iter().map(|s| s.nodes).collect();
         assert_eq!(ranges, [1..2, 2..5, 5..6]);
     }
 
@@ -331,7 +328,7 @@ mod tests {
                 .collect();
             let layer: Vec<usize> = (0..n).map(|i| layers[i] % (n + 1)).collect();
             let flow = Flow { inputs: &inputs, layer: &layer, source: 0, output: outlet(n - 1) };
-            let segs = segments(&flow, &[]);
+            let segs = segments(&flow);
             let cuts = brute_cut_points(&nodes);
             // They cover nodes 1..n in order, each ending at a cut point.
             prop_assert_eq!(segs.first().map(|s| s.nodes.start), Some(1));
