@@ -685,3 +685,62 @@ fn keras_layer_order_is_the_order_keras_writes() {
     }
     assert!(checked >= 100, "only {checked} Functional fixtures");
 }
+
+/// Renames layer `from` of a model's top level to `to`, in its config and every reference.
+fn rename(model: &mut KerasModel, from: &str, to: &str) {
+    let m = &mut model.model;
+    for layer in &mut m.layers {
+        if layer.name == from {
+            layer.name = to.to_string();
+            layer.config["name"] = serde_json::json!(to);
+        }
+        for call in &mut layer.calls {
+            call.tensors_mut()
+                .filter(|r| r.layer == from)
+                .for_each(|r| r.layer = to.to_string());
+        }
+    }
+    m.outputs
+        .iter_mut()
+        .filter(|r| r.layer == from)
+        .for_each(|r| r.layer = to.to_string());
+}
+
+/// tf-keras lets a layer name hold '/', Keras 3 refuses it: such a model is written for
+/// tf-keras only, and a block ending with such a layer is named without it.
+#[test]
+fn a_name_holding_a_slash_is_written_for_tf_keras_only() {
+    let mut model = KerasModel::load(&common::fixture("tfk/z_unet.h5"), None).unwrap();
+    rename(&mut model, "skip_cat", "skip/cat");
+    let graph = build(&model, &Default::default()).unwrap();
+    let plan = match analyze_blocks(&model, Some(&graph), Dialect::TfKeras2).unwrap() {
+        BlockAnalysis::Blocks(plan) => plan,
+        BlockAnalysis::Refused(r) => panic!("refused: {r:?}"),
+    };
+    assert_eq!(
+        entry_names(&plan),
+        ["enc1", "block_2_skip_cat", "dec1", "mask"]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    for (format, dialect) in TARGETS {
+        let target = Target { format, dialect };
+        let out = dir.path().join(format!("out.{}", target_name(target)));
+        let written = write_blocks(&model, &plan, Some(&graph), target, &out);
+        match dialect {
+            Dialect::Keras3 => {
+                let err = written.unwrap_err().to_string();
+                assert!(
+                    err.contains("layer 'skip/cat'") && err.contains("has a '/' in its name"),
+                    "{err}"
+                );
+                assert!(!out.exists());
+            }
+            Dialect::TfKeras2 => {
+                written.unwrap();
+                let back = KerasModel::load(&out, None).unwrap();
+                let block = back.model.layer("block_2_skip_cat").unwrap();
+                assert!(block.nested.as_ref().unwrap().layer("skip/cat").is_some());
+            }
+        }
+    }
+}
