@@ -72,6 +72,8 @@ WEIGHT_SEED = {
     "w_rnn_cells": 1053, "w_stacked_cells": 1054, "w_rnn_cells_seq": 1055, "w_cudnn": 1056,
     "y_convlstm": 1057, "y_convlstm_seq": 1058, "y_convlstm_nonfinite": 1059,
     "x_dot": 1060, "x_category": 1061, "x_category_seq": 1062, "x_lookup_adapted": 1062,
+    "z_inception": 1070, "z_dense_block": 1071, "z_unet": 1072, "z_nested_blocks": 1073,
+    "z_shared_chain": 1074,
 }
 # (also the order of the models in fixtures.json: by writer, then by this order)
 
@@ -131,6 +133,11 @@ INPUT_SPEC = {
     "y_convlstm": (2057, {"seq": ((4, 7, 2), 1.0), "img": ((4, 6, 6, 2), 1.0),
                           "vol": ((3, 4, 4, 3, 2), 1.0)}),
     "y_convlstm_seq": (2058, {None: ((4, 6, 6, 2), 1.0)}),
+    "z_inception": (2070, {None: ((6, 6, 3), 1.0)}),
+    "z_dense_block": (2071, {None: ((6, 6, 3), 1.0)}),
+    "z_unet": (2072, {None: ((8, 8, 2), 1.0)}),
+    "z_nested_blocks": (2073, {None: ((12,), 1.0)}),
+    "z_shared_chain": (2074, {None: ((10,), 1.0)}),
 }
 
 # models whose tf-keras writer runs without oneDNN (see the module docstring)
@@ -754,6 +761,95 @@ def model_specs(K, writer):
 
     specs.append(Spec("e_shared", e_shared, chain=False,
                       notes="Dense 'shared' applied to inputs a and b (2 inbound nodes)"))
+
+    # --- z: skip connections and branches that `keqv convert --blocks` cuts into blocks -------
+    def z_inception():
+        x = K.Input((6, 6, 3), name="image")
+        stem = L.Conv2D(4, 3, padding="same", activation="relu", name="stem")(x)
+        a = L.Conv2D(3, 1, activation="relu", name="branch_1x1")(stem)
+        b = L.Conv2D(3, 1, name="branch_3x3_reduce")(stem)
+        b = L.BatchNormalization(name="branch_3x3_bn")(b)
+        b = L.Activation("relu", name="branch_3x3_relu")(b)
+        b = L.Conv2D(5, 3, padding="same", activation="relu", name="branch_3x3")(b)
+        m = L.Concatenate(name="mixed")([a, b])
+        h = L.GlobalAveragePooling2D(name="pool")(m)
+        y = L.Dense(4, activation="softmax", name="probs")(h)
+        return K.Model(x, y, name="z_inception")
+
+    def z_dense_block():
+        x = K.Input((6, 6, 3), name="image")
+        h = L.Conv2D(4, 3, padding="same", name="conv0")(x)
+        features = [h]
+        for i in range(1, 4):
+            c = features[0] if len(features) == 1 else L.Concatenate(name=f"cat{i}")(features)
+            c = L.BatchNormalization(name=f"bn{i}")(c)
+            c = L.Activation("relu", name=f"relu{i}")(c)
+            features.append(L.Conv2D(2, 3, padding="same", name=f"conv{i}")(c))
+        h = L.Concatenate(name="cat_all")(features)
+        h = L.GlobalAveragePooling2D(name="pool")(h)
+        y = L.Dense(3, name="logits")(h)
+        return K.Model(x, y, name="z_dense_block")
+
+    def z_unet():
+        x = K.Input((8, 8, 2), name="image")
+        e1 = L.Conv2D(4, 3, padding="same", activation="relu", name="enc1")(x)
+        d = L.MaxPooling2D(2, name="down")(e1)
+        e2 = L.Conv2D(6, 3, padding="same", activation="relu", name="enc2")(d)
+        frozen = L.Conv2D(6, 1, name="bottleneck_frozen")
+        frozen.trainable = False
+        b = frozen(e2)
+        u = L.UpSampling2D(2, name="up")(b)
+        c = L.Concatenate(name="skip_cat")([e1, u])
+        h = L.Conv2D(4, 3, padding="same", activation="relu", name="dec1")(c)
+        y = L.Conv2D(1, 1, activation="sigmoid", name="mask")(h)
+        return K.Model(x, y, name="z_unet")
+
+    def z_nested_blocks():
+        stem = K.Sequential([K.Input((12,)), L.Dense(16, activation="relu", name="stem_d1"),
+                             L.Dense(16, name="stem_d2")], name="stem")
+        i = K.Input((16,), name="res_in")
+        r = L.Dense(16, activation="relu", name="res_d1")(i)
+        r = L.Dense(16, name="res_d2")(r)
+        r = L.Add(name="res_add")([i, r])
+        res = K.Model(i, r, name="residual")
+        j = K.Input((16,), name="mix_in")
+        p = L.Dense(8, activation="tanh", name="mix_a")(j)
+        q = L.Dense(8, activation="sigmoid", name="mix_b")(j)
+        mix = K.Model(j, L.Multiply(name="mix_gate")([p, q]), name="mix")
+        x = K.Input((12,), name="x")
+        h = res(stem(x))
+        h = L.Dense(16, activation="relu", name="middle")(h)
+        y = L.Dense(3, name="head")(mix(h))
+        return K.Model(x, y, name="z_nested_blocks")
+
+    def z_shared_chain():
+        x = K.Input((10,), name="x")
+        h = L.Dense(8, activation="relu", name="d0")(x)
+        shared = L.Dense(8, name="shared")
+        h = shared(h)
+        h = L.Activation("tanh", name="act")(h)
+        h = shared(h)
+        y = L.Dense(3, name="out")(h)
+        return K.Model(x, y, name="z_shared_chain")
+
+    specs += [
+        Spec("z_inception", z_inception, chain=False,
+             notes="Inception-style block: Conv2D stem -> two branches (1x1; 1x1, BN, relu, 3x3) "
+                   "-> Concatenate -> GlobalAveragePooling2D -> Dense(4, softmax)"),
+        Spec("z_dense_block", z_dense_block, chain=False,
+             notes="DenseNet-style dense block: three BN-relu-Conv2D(2, 3) layers, each on the "
+                   "Concatenate of every feature map before it"),
+        Spec("z_unet", z_unet, chain=False,
+             notes="U-Net-lite: enc1 -> MaxPooling2D -> enc2 -> frozen Conv2D (trainable=False) "
+                   "-> UpSampling2D -> Concatenate with enc1 (a long skip) -> dec1 -> Conv2D mask"),
+        Spec("z_nested_blocks", z_nested_blocks, chain=False,
+             notes="nested models: Sequential 'stem' (a chain), Functional 'residual' (an Add "
+                   "skip), Dense 'middle', Functional 'mix' (two branches gated by Multiply), "
+                   "Dense 'head'"),
+        Spec("z_shared_chain", z_shared_chain, chain=False,
+             notes="a chain applying Dense 'shared' twice (d0 -> shared -> tanh -> shared -> "
+                   "out)"),
+    ]
 
     # --- e_bignames: > 64 KiB of layer names -> split layer_names0/1 in .h5 --------------------
     def bigname(i):

@@ -54,7 +54,8 @@ pub enum Command {
     /// result it must give); exit 0 only when every case meets its expectation.
     Suite(SuiteArgs),
     /// Write a model whose graph is a chain as a Sequential model (.keras or .h5) and verify
-    /// it; a model that is not a chain is explained, node by node (exit 1).
+    /// it; a model that is not a chain is explained, node by node (exit 1). With --blocks, a
+    /// model with skip connections or branches becomes a Sequential model of layers and blocks.
     Convert {
         #[command(flatten)]
         model: ModelArgs,
@@ -70,6 +71,12 @@ pub enum Command {
         /// Replace OUT if it exists (never the model being converted).
         #[arg(long)]
         force: bool,
+        /// Write a model with skip connections or branches too: a Sequential model of layers
+        /// and blocks, each block a nested Functional model around a part of the graph that
+        /// branches, cut where every path from the input to the output passes. The model
+        /// needs one input and one output.
+        #[arg(long)]
+        blocks: bool,
         #[command(flatten)]
         device: DeviceArgs,
     },

@@ -51,6 +51,7 @@ fn main() -> ExitCode {
             dialect,
             no_verify,
             force,
+            blocks,
             device,
         } => commands::convert::convert(
             model,
@@ -59,6 +60,7 @@ fn main() -> ExitCode {
             commands::convert::Flags {
                 no_verify: *no_verify,
                 force: *force,
+                blocks: *blocks,
             },
             device,
         ),

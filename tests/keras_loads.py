@@ -46,6 +46,12 @@ def main():
             def call(self, x):
                 return tf.math.l2_normalize(x, axis=-1)
 
+    # The tanh form of gelu (models/generate.py's GeluApprox), the same in both Keras.
+    @K.saving.register_keras_serializable(package="mypkg")
+    class GeluApprox(K.layers.Layer):
+        def call(self, x):
+            return K.activations.gelu(x, approximate=True)
+
     import numpy as np
 
     def times_two_plus_one(x):
@@ -53,6 +59,7 @@ def main():
 
     custom = {
         "FeatureNormalization": FeatureNormalization,
+        "GeluApprox": GeluApprox,
         "times_two_plus_one": times_two_plus_one,
     }
     with open(manifest_path) as f:

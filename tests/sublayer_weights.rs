@@ -198,13 +198,15 @@ fn convert_writes_sublayer_weights_back_where_they_are_read() {
             .layers
             .iter()
             .filter(|l| !l.weights.is_empty())
-            .map(|l| LayerWeights {
-                name: &l.name,
-                class_name: &l.class_name,
-                vars: places(l, dialect)
-                    .into_iter()
-                    .zip(l.weights.iter().map(|w| &*w.value))
-                    .collect(),
+            .map(|l| {
+                LayerWeights::layer(
+                    &l.name,
+                    &l.class_name,
+                    places(l, dialect)
+                        .into_iter()
+                        .zip(l.weights.iter().map(|w| &*w.value))
+                        .collect(),
+                )
             })
             .collect();
         let v3 = dir.path().join(format!("{dialect:?}.weights.h5"));

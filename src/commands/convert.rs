@@ -1,6 +1,8 @@
 //! `keqv convert MODEL -o OUT`: writes a model whose graph is a chain as a Sequential model
 //! (`.keras` or legacy `.h5`, Keras 3 or tf-keras dialect), then verifies the written file
-//! against the original. A model that is not a chain is explained, node by node (exit 1).
+//! against the original. A model that is not a chain is explained, node by node (exit 1), and
+//! offered `--blocks`, which writes it as a Sequential model of layers and blocks, listed with
+//! why each block could not be flattened.
 
 use std::path::Path;
 
@@ -8,12 +10,14 @@ use super::verify::verify_after_convert;
 use super::Outcome;
 use crate::cli::{DeviceArgs, ModelArgs};
 use crate::config::{flags, ModelConfig};
+use crate::convert::block_plan::{analyze_blocks, BlockAnalysis, BlockPlan, Entry};
 use crate::convert::plan::{analyze, Analysis};
-use crate::convert::{input_shapes, write, Target, TargetDialect};
+use crate::convert::{input_shapes, write, write_blocks, Target, TargetDialect};
 use crate::error::{Error, Result};
 use crate::graph::build::{build, BuildOptions};
 use crate::graph::mappings;
 use crate::graph::open_inputs::{settle, InputsFlag};
+use crate::graph::Graph;
 use crate::keras::KerasModel;
 
 const UNVERIFIABLE: &str = "keqv cannot run this model, so it cannot verify a conversion of it: \
@@ -26,6 +30,8 @@ pub struct Flags {
     pub no_verify: bool,
     /// Replace an existing output file.
     pub force: bool,
+    /// Write a model that is not a chain as a Sequential model of layers and blocks.
+    pub blocks: bool,
 }
 
 pub fn convert(
@@ -35,7 +41,11 @@ pub fn convert(
     switches: Flags,
     device: &DeviceArgs,
 ) -> Result<Outcome> {
-    let Flags { no_verify, force } = switches;
+    let Flags {
+        no_verify,
+        force,
+        blocks,
+    } = switches;
     let target = Target::for_path(output, dialect.into())?;
     let config = flags::model(model_args)?;
     let device = (!no_verify).then(|| flags::device(device)).transpose()?;
@@ -48,32 +58,29 @@ pub fn convert(
     }
     let model = KerasModel::load(&config.model, config.weights.as_deref())?;
     let plan = match analyze(&model)? {
-        Analysis::NotChain(problems) => return Ok(not_a_chain(&config, &problems)),
+        Analysis::NotChain(problems) if !blocks => {
+            let graph = graph(&config, &model, true).ok().flatten();
+            return Ok(not_a_chain(
+                &config,
+                &model,
+                graph.as_ref(),
+                target,
+                &problems,
+            ));
+        }
+        Analysis::NotChain(_) => {
+            let graph = graph(&config, &model, no_verify)?;
+            let plan = match analyze_blocks(&model, graph.as_ref(), target.dialect)? {
+                BlockAnalysis::Refused(reasons) => return Ok(no_blocks(&config, &reasons)),
+                BlockAnalysis::Blocks(plan) => plan,
+            };
+            write_blocks(&model, &plan, graph.as_ref(), target, output)?;
+            print!("{}", blocks_report(output, &model, &plan, target));
+            return finish(&config, &model, output, device);
+        }
         Analysis::Chain(plan) => plan,
     };
-    // A chain keqv cannot run can still be converted, only not verified.
-    // Mistaken flags are errors; a model keqv cannot build (open input dimensions nothing
-    // settles included) is one it cannot verify.
-    let custom = config.custom_map()?;
-    let built = match settle(&[&model], &config.input_shapes, InputsFlag::NotTaken) {
-        Err(e @ Error::Usage(_)) => return Err(e),
-        Err(e) => Err(e),
-        Ok(mut shapes) => build(
-            &model,
-            &BuildOptions {
-                custom,
-                input_shapes: shapes.remove(0),
-            },
-        ),
-    };
-    let graph = match built {
-        Ok(graph) => {
-            mappings::check_one(&model.path, &graph)?;
-            Some(graph)
-        }
-        Err(_) if no_verify => None,
-        Err(e) => return Err(Error::Usage(format!("{e}; {UNVERIFIABLE}"))),
-    };
+    let graph = graph(&config, &model, no_verify)?;
     let shapes = input_shapes(&plan, graph.as_ref());
     write(&model, &plan, target, &shapes, output)?;
     let layers = plan.steps.len();
@@ -83,6 +90,42 @@ pub fn convert(
         model.model.name,
         layers
     );
+    finish(&config, &model, output, device)
+}
+
+/// The model built by keqv, to verify the conversion with. A chain keqv cannot run can still
+/// be converted, only not verified. Mistaken flags are errors; a model keqv cannot build (open
+/// input dimensions nothing settles included) is one it cannot verify.
+fn graph(config: &ModelConfig, model: &KerasModel, no_verify: bool) -> Result<Option<Graph>> {
+    let custom = config.custom_map()?;
+    let built = match settle(&[model], &config.input_shapes, InputsFlag::NotTaken) {
+        Err(e @ Error::Usage(_)) => return Err(e),
+        Err(e) => Err(e),
+        Ok(mut shapes) => build(
+            model,
+            &BuildOptions {
+                custom,
+                input_shapes: shapes.remove(0),
+            },
+        ),
+    };
+    match built {
+        Ok(graph) => {
+            mappings::check_one(&model.path, &graph)?;
+            Ok(Some(graph))
+        }
+        Err(_) if no_verify => Ok(None),
+        Err(e) => Err(Error::Usage(format!("{e}; {UNVERIFIABLE}"))),
+    }
+}
+
+/// After writing: the model's warnings, then the verdict of the written file against it.
+fn finish(
+    config: &ModelConfig,
+    model: &KerasModel,
+    output: &Path,
+    device: Option<crate::exec::DeviceChoice>,
+) -> Result<Outcome> {
     for warning in &model.warnings {
         println!("warning: {warning}");
     }
@@ -90,16 +133,108 @@ pub fn convert(
         println!("not verified (--no-verify)");
         return Ok(Outcome::Success);
     };
-    verify_after_convert(&config, output, &device)
+    verify_after_convert(config, output, &device)
 }
 
-fn not_a_chain(config: &ModelConfig, problems: &[String]) -> Outcome {
+/// What `--blocks` wrote: each entry of the Sequential model, and for each block its layers
+/// and why they could not be flattened.
+pub fn blocks_report(
+    output: &Path,
+    model: &KerasModel,
+    plan: &BlockPlan,
+    target: Target,
+) -> String {
+    let blocks = plan.blocks().count();
+    let mut text = format!(
+        "wrote {}: Sequential '{}' with {} layers after its input, {} of them {} ({target})\n",
+        output.display(),
+        model.model.name,
+        plan.entries.len(),
+        blocks,
+        if blocks == 1 { "a block" } else { "blocks" },
+    );
+    let names: Vec<&str> = plan
+        .entries
+        .iter()
+        .map(|e| match e {
+            Entry::Layer(n) => plan.layer(*n).name.as_str(),
+            Entry::Block(b) => b.name.as_str(),
+        })
+        .collect();
+    let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+    let number = plan.entries.len().to_string().len();
+    for (i, (entry, name)) in plan.entries.iter().zip(&names).enumerate() {
+        let what = match entry {
+            Entry::Layer(n) => plan.layer(*n).display_class().to_string(),
+            Entry::Block(b) => {
+                let layers: Vec<&str> = b
+                    .nodes
+                    .clone()
+                    .map(|n| plan.flow.topo.nodes[n].name.as_str())
+                    .collect();
+                format!(
+                    "block of {} layers: {}",
+                    layers.len(),
+                    shortened(&layers, 8)
+                )
+            }
+        };
+        text += &format!("  {:>number$}  {name:<width$}  {what}\n", i + 1);
+        if let Entry::Block(b) = entry {
+            for reason in &b.reasons {
+                text += &format!("  {:number$}  {:width$}    {reason}\n", "", "");
+            }
+        }
+    }
+    text
+}
+
+/// At most `max` names, then how many more.
+fn shortened(names: &[&str], max: usize) -> String {
+    if names.len() <= max {
+        return names.join(", ");
+    }
+    format!(
+        "{}, … ({} more)",
+        names[..max - 1].join(", "),
+        names.len() - (max - 1)
+    )
+}
+
+/// `--blocks` on a model that cannot be a Sequential model even of blocks (exit 1).
+fn no_blocks(config: &ModelConfig, reasons: &[String]) -> Outcome {
+    println!(
+        "{} cannot be a Sequential model, even of blocks, so nothing was written:",
+        config.model.display()
+    );
+    for r in reasons {
+        println!("  - {r}");
+    }
+    Outcome::Negative
+}
+
+fn not_a_chain(
+    config: &ModelConfig,
+    model: &KerasModel,
+    graph: Option<&Graph>,
+    target: Target,
+    problems: &[String],
+) -> Outcome {
     println!(
         "{} cannot be a Sequential model, so nothing was written:",
         config.model.display()
     );
     for p in problems {
         println!("  - {p}");
+    }
+    if let Ok(BlockAnalysis::Blocks(plan)) = analyze_blocks(model, graph, target.dialect) {
+        let blocks = plan.blocks().count();
+        println!(
+            "pass --blocks to write it as a Sequential model of {} layers, {} of them {} of nested layers",
+            plan.entries.len(),
+            blocks,
+            if blocks == 1 { "a block" } else { "blocks" }
+        );
     }
     Outcome::Negative
 }

@@ -25,31 +25,69 @@ pub fn sequential(
     target: Target,
     input_shapes: &[Option<Vec<usize>>],
 ) -> Result<Value> {
-    let layer_error = |layer: &LayerConfig, detail: String| {
-        Error::layer(&model.path, &layer.name, layer.display_class(), detail)
-    };
-    let input_config =
-        input_config(model, plan.input, target.dialect).map_err(|e| layer_error(plan.input, e))?;
+    let layers = plan
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, step)| {
+            let shape = input_shapes
+                .get(i)
+                .cloned()
+                .flatten()
+                .map(|s| batch_shape(&s));
+            layer_entry(model, step.layer, target, shape)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    root(model, plan.input, layers, target)
+}
+
+/// `[null, d1, d2, …]`: a sample shape with Keras's open batch dimension.
+pub fn batch_shape(sample: &[usize]) -> Value {
+    let dims = std::iter::once(Value::Null).chain(sample.iter().map(|&d| Value::from(d)));
+    Value::Array(dims.collect())
+}
+
+/// One layer of the model as an entry of the target's `layers` list: its config translated
+/// to the target dialect. `input_shape` (with the batch dimension) is its `build_config`'s
+/// where the source has none.
+pub fn layer_entry(
+    model: &KerasModel,
+    layer: &LayerConfig,
+    target: Target,
+    input_shape: Option<Value>,
+) -> Result<Value> {
+    let fail = |e: String| Error::layer(&model.path, &layer.name, layer.display_class(), e);
+    if target.dialect == Dialect::Keras3 && layer.name.contains('/') {
+        return Err(fail(
+            "has a '/' in its name, which tf-keras allows and Keras 3 refuses: rename the layer, or convert with --dialect tf-keras".into(),
+        ));
+    }
+    let config = translate(
+        &layer.class_name,
+        &layer.config,
+        model.dialect,
+        target.dialect,
+    )
+    .map_err(fail)?;
+    Ok(entry(layer, config, target, input_shape))
+}
+
+/// The root config of a Sequential model: `input`, then the `layers` entries.
+pub fn root(
+    model: &KerasModel,
+    input: &LayerConfig,
+    entries: Vec<Value>,
+    target: Target,
+) -> Result<Value> {
+    let input_config = input_config(model, input, target.dialect)
+        .map_err(|e| Error::layer(&model.path, &input.name, input.display_class(), e))?;
     let batch_shape = input_config
         .get("batch_shape")
         .or_else(|| input_config.get("batch_input_shape"))
         .cloned()
         .unwrap_or(Value::Null);
-    let mut layers = vec![entry(plan.input, input_config, target, None)];
-    for (i, step) in plan.steps.iter().enumerate() {
-        let config = translate(
-            &step.layer.class_name,
-            &step.layer.config,
-            model.dialect,
-            target.dialect,
-        )
-        .map_err(|e| layer_error(step.layer, e))?;
-        let shape = input_shapes.get(i).cloned().flatten().map(|s| {
-            let dims = std::iter::once(Value::Null).chain(s.into_iter().map(Value::from));
-            Value::Array(dims.collect())
-        });
-        layers.push(entry(step.layer, config, target, shape));
-    }
+    let mut layers = vec![entry(input, input_config, target, None)];
+    layers.extend(entries);
     let source = model.raw_config.get("config");
     let mut config = Map::new();
     config.insert("name".into(), Value::String(model.model.name.clone()));
@@ -130,7 +168,12 @@ fn model_dtype(model: &KerasModel) -> Value {
 
 /// One layer entry; `.keras` entries keep the source's `module`, `registered_name` and
 /// `build_config` when it has them (a Functional entry loses only `name` and `inbound_nodes`).
-fn entry(layer: &LayerConfig, config: Value, target: Target, input_shape: Option<Value>) -> Value {
+pub fn entry(
+    layer: &LayerConfig,
+    config: Value,
+    target: Target,
+    input_shape: Option<Value>,
+) -> Value {
     let raw = layer.raw.as_object();
     let kept = |key: &str| raw.and_then(|r| r.get(key)).cloned();
     match target.format {

@@ -1,7 +1,13 @@
 //! HDF5 writers for a Sequential model's weights, with the attribute types Keras uses
 //! (keras-formats.md §3–§6): the legacy `.h5` (`model_config` + `model_weights`) and the
 //! `model.weights.h5` inside a `.keras` archive (`layers/<class>_<k>/vars/<i>`, a sublayer's
-//! variables at `layers/<class>_<k>/<sublayer>/vars/<i>`).
+//! variables at `layers/<class>_<k>/<sublayer>/vars/<i>`, a nested model's layers at
+//! `layers/functional_<k>/layers/<class>_<j>/…`).
+//!
+//! A nested model is one layer of the legacy file: its group lists the weights of all its
+//! layers, named `<layer>/<variable>` (tf-keras adds `:0`), the trainable ones first and then
+//! the others (moving statistics, frozen layers), as Keras's `_legacy_weights` orders them:
+//! Keras reads them back by position.
 //!
 //! Attribute names are ASCII-encoded, as h5py writes them; datasets are contiguous
 //! little-endian float32 without timestamps.
@@ -26,6 +32,60 @@ pub struct LayerWeights<'a> {
     /// Where each variable goes (its sublayer group, its legacy name) and its value, in
     /// Keras's order.
     pub vars: Vec<(Place, &'a Tensor)>,
+    /// Whether each variable is trainable.
+    pub trainable: Vec<bool>,
+    /// A nested model's layers in its `layers` order, its InputLayer first; None for a layer.
+    pub layers: Option<Vec<LayerWeights<'a>>>,
+    /// Whether Keras gives the layer a group of the `.keras` layout (not an op layer).
+    pub tracked: bool,
+}
+
+impl<'a> LayerWeights<'a> {
+    /// A layer whose variables are all trainable, or all not.
+    pub fn layer(name: &'a str, class_name: &'a str, vars: Vec<(Place, &'a Tensor)>) -> Self {
+        let trainable = vec![true; vars.len()];
+        LayerWeights {
+            name,
+            class_name,
+            vars,
+            trainable,
+            layers: None,
+            tracked: true,
+        }
+    }
+
+    /// The legacy `(name under the layer's group, value)` list: a layer's own variables, or a
+    /// nested model's, trainable first.
+    fn legacy(&self, dialect: Dialect, model_name: &str) -> Vec<(String, &'a Tensor)> {
+        let suffix = match dialect {
+            Dialect::Keras3 => "",
+            Dialect::TfKeras2 => ":0",
+        };
+        let Some(layers) = &self.layers else {
+            return self
+                .vars
+                .iter()
+                .map(|(place, value)| {
+                    let name = match dialect {
+                        Dialect::Keras3 => format!("{model_name}/{}/{}", self.name, place.legacy),
+                        Dialect::TfKeras2 => format!("{}/{}:0", self.name, place.legacy),
+                    };
+                    (name, *value)
+                })
+                .collect();
+        };
+        let mut out = Vec::new();
+        for trainable in [true, false] {
+            for layer in layers {
+                for ((place, value), t) in layer.vars.iter().zip(&layer.trainable) {
+                    if *t == trainable {
+                        out.push((format!("{}/{}{suffix}", layer.name, place.legacy), *value));
+                    }
+                }
+            }
+        }
+        out
+    }
 }
 
 /// Attribute values larger than this are split into `name0, name1, …` (Keras's
@@ -67,16 +127,10 @@ pub fn write_legacy(
     sorted.sort_by_key(|l| l.name);
     for layer in sorted {
         let g = group.create_group(layer.name).map_err(fail)?;
-        let names: Vec<String> = layer
-            .vars
-            .iter()
-            .map(|(place, _)| match dialect {
-                Dialect::Keras3 => format!("{model_name}/{}/{}", layer.name, place.legacy),
-                Dialect::TfKeras2 => format!("{}/{}:0", layer.name, place.legacy),
-            })
-            .collect();
+        let vars = layer.legacy(dialect, model_name);
+        let names: Vec<String> = vars.iter().map(|(n, _)| n.clone()).collect();
         string_list(&g, "weight_names", &names, path)?;
-        for (name, (_, value)) in names.iter().zip(&layer.vars) {
+        for (name, value) in &vars {
             dataset(&g, name, value).map_err(fail)?;
         }
     }
@@ -103,18 +157,27 @@ pub fn write_v3_weights(
     if dialect == Dialect::Keras3 {
         utf8_scalar(&vars, "name", model_name).map_err(fail)?;
     }
+    write_v3_layers(&file, layers, dialect).map_err(fail)?;
+    file.close().map_err(fail)
+}
+
+/// Each layer's group under `layers/` of `parent`, named by class with a counter per class in
+/// the layers' order; a nested model's own (empty) `vars` and its layers under it.
+fn write_v3_layers(parent: &Group, layers: &[LayerWeights], dialect: Dialect) -> hdf5::Result<()> {
     let mut counters: HashMap<String, usize> = HashMap::new();
-    for layer in layers {
+    for layer in layers.iter().filter(|l| l.tracked) {
         let base = snake_case(layer.class_name);
         let k = counters.entry(base.clone()).or_insert(0);
         let group_name = if *k == 0 { base } else { format!("{base}_{k}") };
         *k += 1;
-        let group = file
-            .create_group(&format!("layers/{group_name}"))
-            .map_err(fail)?;
-        let vars = group.create_group("vars").map_err(fail)?;
+        let group = parent.create_group(&format!("layers/{group_name}"))?;
+        let vars = group.create_group("vars")?;
         if dialect == Dialect::Keras3 {
-            utf8_scalar(&vars, "name", layer.name).map_err(fail)?;
+            utf8_scalar(&vars, "name", layer.name)?;
+        }
+        if let Some(inner) = &layer.layers {
+            write_v3_layers(&group, inner, dialect)?;
+            continue;
         }
         // A sublayer's variables go to `<sublayer group>/vars/<i>`, numbered within it.
         let mut numbered: HashMap<&str, usize> = HashMap::new();
@@ -125,10 +188,10 @@ pub fn write_v3_weights(
                 sub => format!("{sub}/vars/{i}"),
             };
             *i += 1;
-            dataset(&group, &at, value).map_err(fail)?;
+            dataset(&group, &at, value)?;
         }
     }
-    file.close().map_err(fail)
+    Ok(())
 }
 
 /// A float32 dataset at `name` under `group` (a `/` in the name makes intermediate groups).

@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+pub use super::blocks::Outlet;
 use crate::error::Result;
 use crate::graph::build::call_name;
 use crate::graph::linear::{problems, TopoNode, Topology};
@@ -40,24 +41,102 @@ pub enum Analysis<'m> {
     NotChain(Vec<String>),
 }
 
-/// Analyses a model; a model whose calls cannot be resolved at all is an error.
-pub fn analyze(model: &KerasModel) -> Result<Analysis<'_>> {
+/// The model's calls as one dataflow, nested models inlined: what both a chain and a
+/// Sequential model of blocks are made from.
+#[derive(Debug)]
+pub struct Dataflow<'m> {
+    pub topo: Topology,
+    /// The call behind each node of `topo`.
+    pub calls: Vec<CallNode<'m>>,
+    /// The model's outputs.
+    pub outputs: Vec<Outlet>,
+}
+
+/// One call of a layer (or an input of the model), its tensors resolved to the nodes making
+/// them.
+#[derive(Debug)]
+pub struct CallNode<'m> {
+    pub layer: &'m LayerConfig,
+    /// Which of the layer's calls (inbound nodes) in its own model this is.
+    pub call: usize,
+    /// The tensors of its positional arguments.
+    pub args: Vec<Outlet>,
+    /// Its keyword tensors in the file's order; None for a mask Keras 3 recorded (from its mask
+    /// ops), which is no edge of the dataflow: Keras propagates masks by itself.
+    pub keywords: Vec<(&'m str, Option<Outlet>)>,
+    /// How many tensors it returns.
+    pub outputs: usize,
+}
+
+impl CallNode<'_> {
+    /// Every tensor of the call in the file's order (positional, then keyword), None where a
+    /// recorded mask was.
+    pub fn tensors(&self) -> Vec<Option<Outlet>> {
+        let keywords = self.keywords.iter().map(|(_, t)| *t);
+        self.args
+            .iter()
+            .copied()
+            .map(Some)
+            .chain(keywords)
+            .collect()
+    }
+}
+
+/// Walks the model into one dataflow; a model whose calls cannot be resolved is an error.
+pub fn dataflow(model: &KerasModel) -> Result<Dataflow<'_>> {
     let mut walker = Walker {
         path: &model.path,
         topo: Topology::default(),
-        layers: Vec::new(),
+        records: Vec::new(),
     };
     let outputs = walker.model(&model.model, "", None)?;
-    walker.topo.outputs = outputs;
+    walker.topo.outputs = outputs.iter().map(|o| o.node).collect();
     walker.topo.inputs = (0..walker.topo.nodes.len())
         .filter(|&i| walker.topo.nodes[i].is_input)
         .collect();
-    let masks: Vec<bool> = (0..walker.layers.len())
+    let masks: Vec<bool> = (0..walker.records.len())
         .map(|t| walker.is_recorded_mask(t))
         .collect();
     let kept = walker.topo.drop_unconsumed(&masks);
-    let Walker { topo, layers, .. } = walker;
-    let layers: Vec<&LayerConfig> = kept.iter().map(|&i| layers[i]).collect();
+    let mut index = vec![None; walker.records.len()];
+    for (k, &i) in kept.iter().enumerate() {
+        index[i] = Some(k);
+    }
+    let moved = |o: Outlet| {
+        index[o.node].map(|node| Outlet {
+            node,
+            tensor: o.tensor,
+        })
+    };
+    let Walker { topo, records, .. } = walker;
+    let calls = kept
+        .iter()
+        .map(|&i| {
+            let r = &records[i];
+            CallNode {
+                layer: r.layer,
+                call: r.call,
+                args: r.args.iter().filter_map(|&o| moved(o)).collect(),
+                keywords: r
+                    .keywords
+                    .iter()
+                    .map(|&(name, o, edge)| (name, moved(o).filter(|_| edge)))
+                    .collect(),
+                outputs: r.outputs,
+            }
+        })
+        .collect();
+    Ok(Dataflow {
+        topo,
+        calls,
+        outputs: outputs.into_iter().filter_map(moved).collect(),
+    })
+}
+
+/// Analyses a model; a model whose calls cannot be resolved at all is an error.
+pub fn analyze(model: &KerasModel) -> Result<Analysis<'_>> {
+    let Dataflow { topo, calls, .. } = dataflow(model)?;
+    let layers: Vec<&LayerConfig> = calls.iter().map(|c| c.layer).collect();
     let mut found = problems(&topo);
     if found.is_empty() {
         found.extend(duplicate_names(&topo, &layers));
@@ -112,8 +191,18 @@ fn duplicate_names(topo: &Topology, layers: &[&LayerConfig]) -> Vec<String> {
 struct Walker<'m> {
     path: &'m Path,
     topo: Topology,
-    /// The layer behind each node.
-    layers: Vec<&'m LayerConfig>,
+    /// The call behind each node.
+    records: Vec<Record<'m>>,
+}
+
+/// A call as walked, its tensors named by the nodes before any is dropped.
+struct Record<'m> {
+    layer: &'m LayerConfig,
+    call: usize,
+    args: Vec<Outlet>,
+    /// Name, tensor, and whether it is an edge of the dataflow.
+    keywords: Vec<(&'m str, Outlet, bool)>,
+    outputs: usize,
 }
 
 impl<'m> Walker<'m> {
@@ -121,13 +210,14 @@ impl<'m> Walker<'m> {
         &mut self,
         cfg: &'m ModelConfig,
         prefix: &str,
-        bound: Option<&[usize]>,
-    ) -> Result<Vec<usize>> {
+        bound: Option<&[Outlet]>,
+    ) -> Result<Vec<Outlet>> {
         let path = self.path;
         walk(path, cfg, prefix, bound, self)
     }
 
-    fn push(&mut self, name: String, inputs: Vec<usize>, layer: &'m LayerConfig) -> usize {
+    fn push(&mut self, name: String, inputs: Vec<usize>, record: Record<'m>) -> usize {
+        let layer = record.layer;
         let is_input = inputs.is_empty() && layer.class_name == "InputLayer";
         self.topo.nodes.push(TopoNode {
             name,
@@ -135,7 +225,7 @@ impl<'m> Walker<'m> {
             is_input,
             op_layer: layer.op_layer().is_some(),
         });
-        self.layers.push(layer);
+        self.records.push(record);
         self.topo.nodes.len() - 1
     }
 }
@@ -143,7 +233,7 @@ impl<'m> Walker<'m> {
 impl Walker<'_> {
     /// Whether node `t` is one of the ops Keras 3 records a propagated mask with.
     fn is_recorded_mask(&self, t: usize) -> bool {
-        let layer = self.layers[t];
+        let layer = self.records[t].layer;
         layer.op_layer().is_some()
             && matches!(
                 layer.class_name.as_str(),
@@ -153,10 +243,18 @@ impl Walker<'_> {
 }
 
 impl<'m> Visitor<'m> for Walker<'m> {
-    type Value = usize;
+    type Value = Outlet;
 
-    fn input(&mut self, layer: &'m LayerConfig, prefix: &str) -> Result<usize> {
-        Ok(self.push(format!("{prefix}{}", layer.name), Vec::new(), layer))
+    fn input(&mut self, layer: &'m LayerConfig, prefix: &str) -> Result<Outlet> {
+        let record = Record {
+            layer,
+            call: 0,
+            args: Vec::new(),
+            keywords: Vec::new(),
+            outputs: 1,
+        };
+        let node = self.push(format!("{prefix}{}", layer.name), Vec::new(), record);
+        Ok(Outlet { node, tensor: 0 })
     }
 
     /// A keyword tensor is one more input of the node, so a layer fed by one is no chain link;
@@ -166,19 +264,24 @@ impl<'m> Visitor<'m> for Walker<'m> {
         &mut self,
         layer: &'m LayerConfig,
         call: usize,
-        args: CallArgs<'m, usize>,
+        args: CallArgs<'m, Outlet>,
         prefix: &str,
-    ) -> Result<Vec<usize>> {
+    ) -> Result<Vec<Outlet>> {
         let name = call_name(prefix, &layer.name, call);
         match &layer.nested {
             Some(nested) => self.model(nested, &format!("{name}/"), Some(&args.args)),
             None => {
-                let keywords = args
+                let keywords: Vec<(&'m str, Outlet, bool)> = args
                     .keywords
                     .iter()
-                    .filter(|(k, t)| !(*k == "mask" && self.is_recorded_mask(*t)));
-                let inputs = args.args.iter().chain(keywords.map(|(_, t)| t));
-                let node = self.push(name, inputs.copied().collect(), layer);
+                    .map(|&(k, t)| (k, t, !(k == "mask" && self.is_recorded_mask(t.node))))
+                    .collect();
+                let inputs = args
+                    .args
+                    .iter()
+                    .chain(keywords.iter().filter(|k| k.2).map(|(_, t, _)| t))
+                    .map(|o| o.node)
+                    .collect();
                 // Every tensor a layer returns is the layer's node in the dataflow.
                 let kwargs = layer
                     .calls
@@ -187,7 +290,15 @@ impl<'m> Visitor<'m> for Walker<'m> {
                     .unwrap_or_default();
                 let count =
                     crate::ops::registry::output_count(&layer.class_name, &layer.config, &kwargs);
-                Ok(vec![node; count])
+                let record = Record {
+                    layer,
+                    call,
+                    args: args.args.clone(),
+                    keywords,
+                    outputs: count,
+                };
+                let node = self.push(name, inputs, record);
+                Ok((0..count).map(|tensor| Outlet { node, tensor }).collect())
             }
         }
     }

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod files;
 pub mod gpu;
 pub mod graphs;
+pub mod keras;
 pub mod rng;
 
 #[allow(unused_imports)]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use hdf5::Group;
 
-use super::legacy_names::{name_model_by_class, under_layer};
+use super::legacy_names::{name_model_by_class, scope_end, under_layer};
 use super::reader::Reader;
 use crate::error::{Error, Result};
 use crate::keras::guard;
@@ -95,7 +95,7 @@ fn assign_nested(
 ) -> Result<()> {
     let parts: Vec<&str> = weight.name.split('/').collect();
     for layer in &mut model.layers {
-        if !parts[..parts.len().saturating_sub(1)].contains(&layer.name.as_str()) {
+        if scope_end(&parts, &layer.name).is_none() {
             continue;
         }
         match &mut layer.nested {

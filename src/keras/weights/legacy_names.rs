@@ -8,14 +8,25 @@ use super::sublayers::expected_names;
 use crate::keras::{LayerConfig, ModelConfig};
 
 /// The part of a legacy name under the layer's own scope: `m_lstm/lstm/lstm_cell/kernel` of
-/// layer `lstm` is `lstm_cell/kernel`. A name without the layer's scope is kept whole.
+/// layer `lstm` is `lstm_cell/kernel`, `conv1/conv/kernel:0` of tf-keras's layer `conv1/conv`
+/// is `kernel:0`. A name without the layer's scope is kept whole.
 pub(super) fn under_layer(full: &str, layer: &str) -> String {
     let parts: Vec<&str> = full.split('/').collect();
-    let scopes = &parts[..parts.len() - 1];
-    match scopes.iter().rposition(|p| *p == layer) {
-        Some(i) => parts[i + 1..].join("/"),
+    match scope_end(&parts, layer) {
+        Some(end) => parts[end..].join("/"),
         None => full.to_string(),
     }
+}
+
+/// Where the last scope named `layer` (its name may hold `/`) ends among the scopes of a
+/// weight name split at `/` (its last part, the variable, is no scope).
+pub(super) fn scope_end(parts: &[&str], layer: &str) -> Option<usize> {
+    let scope: Vec<&str> = layer.split('/').collect();
+    let scopes = parts.len().checked_sub(1)?;
+    (0..scopes)
+        .rev()
+        .find(|&i| i + scope.len() <= scopes && parts[i..i + scope.len()] == scope[..])
+        .map(|i| i + scope.len())
 }
 
 /// Renames a layer's weights (already relative to its scope) after its class's parts when
@@ -58,5 +69,9 @@ mod tests {
         assert_eq!(under_layer("inner/inner_d/bias", "inner_d"), "bias");
         assert_eq!(under_layer("kernel", "dense"), "kernel");
         assert_eq!(under_layer("other/kernel", "dense"), "other/kernel");
+        // tf-keras lets a layer name hold `/` (keras.applications' DenseNet: `conv1/conv`).
+        assert_eq!(under_layer("conv1/conv/kernel:0", "conv1/conv"), "kernel:0");
+        assert_eq!(under_layer("m/conv1/conv/kernel", "conv1/conv"), "kernel");
+        assert_eq!(under_layer("conv1/kernel", "conv1/conv"), "conv1/kernel");
     }
 }
