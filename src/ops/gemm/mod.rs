@@ -84,8 +84,13 @@ pub struct Rhs<'a, T> {
 
 impl<'a, T: Real> Rhs<'a, T> {
     pub fn new(view: ArrayView2<'a, T>) -> Self {
+        Self::packed(view, true)
+    }
+
+    /// Packed on the rayon pool with `parallel`, else on the calling thread.
+    fn packed(view: ArrayView2<'a, T>, parallel: bool) -> Self {
         Rhs {
-            packed: T::pack_rhs(view, true),
+            packed: T::pack_rhs(view, parallel),
             view,
         }
     }
@@ -99,11 +104,7 @@ pub fn gemm_serial<T: Real>(
     c: &mut ArrayViewMut2<T>,
     accumulate: bool,
 ) {
-    let b = Rhs {
-        packed: T::pack_rhs(b, false),
-        view: b,
-    };
-    gemm_prepared(a, &b, c, accumulate, false);
+    gemm_prepared(a, &Rhs::packed(b, false), c, accumulate, false);
 }
 
 /// [`gemm`] with a prepared right operand: on the rayon pool with `parallel`, else on the calling

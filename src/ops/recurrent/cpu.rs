@@ -55,38 +55,32 @@ pub(super) fn recurrent<T: Real>(
 
     let threads = rayon::current_num_threads();
     let rows = batch.div_ceil(threads).max(MIN_ROWS_PER_THREAD);
-    if rows >= batch {
-        let block = Block {
-            projected: projected.view_mut(),
-            h: h.view_mut(),
-            c: c.view_mut(),
-            last: last.view_mut(),
-            sequence: sequence.as_mut().map(|s| s.view_mut()),
-            mask,
-        };
+    let mut blocks = Vec::new();
+    let mut sequence_blocks = sequence
+        .as_mut()
+        .map(|s| s.axis_chunks_iter_mut(Axis(0), rows));
+    for (((p, h), c), last) in projected
+        .axis_chunks_iter_mut(Axis(0), rows)
+        .zip(h.axis_chunks_iter_mut(Axis(0), rows))
+        .zip(c.axis_chunks_iter_mut(Axis(0), rows))
+        .zip(last.axis_chunks_iter_mut(Axis(0), rows))
+    {
+        let first = blocks.len() * rows;
+        let len = h.nrows();
+        blocks.push(Block {
+            projected: p,
+            h,
+            c,
+            last,
+            sequence: sequence_blocks.as_mut().and_then(|s| s.next()),
+            mask: mask.map(|m| m.slice_move(s![first..first + len, ..])),
+        });
+    }
+    if blocks.len() == 1 {
+        // Too few rows to split: one loop, its GEMMs threaded instead.
+        let block = blocks.pop().expect("one block");
         time_loop(r, &weights, block, true);
     } else {
-        let mut blocks = Vec::new();
-        let mut sequence_blocks = sequence
-            .as_mut()
-            .map(|s| s.axis_chunks_iter_mut(Axis(0), rows));
-        for (((p, h), c), last) in projected
-            .axis_chunks_iter_mut(Axis(0), rows)
-            .zip(h.axis_chunks_iter_mut(Axis(0), rows))
-            .zip(c.axis_chunks_iter_mut(Axis(0), rows))
-            .zip(last.axis_chunks_iter_mut(Axis(0), rows))
-        {
-            let first = blocks.len() * rows;
-            let len = h.nrows();
-            blocks.push(Block {
-                projected: p,
-                h,
-                c,
-                last,
-                sequence: sequence_blocks.as_mut().and_then(|s| s.next()),
-                mask: mask.map(|m| m.slice_move(s![first..first + len, ..])),
-            });
-        }
         blocks
             .into_par_iter()
             .for_each(|block| time_loop(r, &weights, block, false));
