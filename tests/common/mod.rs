@@ -5,6 +5,7 @@
 
 pub mod activations;
 pub mod cli;
+pub mod converted;
 pub mod files;
 pub mod gpu;
 pub mod graphs;
