@@ -27,17 +27,11 @@ use super::Target;
 use crate::error::{Error, Result};
 use crate::keras::{Dialect, Format, KerasModel, LayerConfig};
 
-/// Classes whose first argument is a list of tensors even when it holds one.
-const LIST_CLASSES: &[&str] = &[
-    "Add",
-    "Subtract",
-    "Multiply",
-    "Average",
-    "Maximum",
-    "Minimum",
-    "Concatenate",
-    "Dot",
-];
+/// Whether a layer's first argument is a list of tensors even when it holds one: the merges
+/// and Dot.
+fn takes_a_list(class: &str) -> bool {
+    crate::ops::merge::CLASSES.contains(&class) || crate::ops::dot::CLASSES.contains(&class)
+}
 
 /// A block's layers in Keras's order, each with its calls in the block (nodes, in order).
 #[derive(Debug)]
@@ -254,9 +248,7 @@ impl BlockWriter<'_, '_> {
             .collect::<Option<Vec<_>>>()?;
         match shapes.len() {
             0 => None,
-            1 if !LIST_CLASSES.contains(&call.layer.class_name.as_str()) => {
-                shapes.into_iter().next()
-            }
+            1 if !takes_a_list(&call.layer.class_name) => shapes.into_iter().next(),
             _ => Some(Value::Array(shapes)),
         }
     }
@@ -362,7 +354,7 @@ impl BlockWriter<'_, '_> {
             .collect::<Result<Vec<_>>>()?;
         Ok(match self.target.dialect {
             Dialect::Keras3 => {
-                let as_list = args.len() > 1 || LIST_CLASSES.contains(&layer.class_name.as_str());
+                let as_list = args.len() > 1 || takes_a_list(&layer.class_name);
                 let args = if as_list {
                     json!([args])
                 } else {
