@@ -92,3 +92,35 @@ proptest! {
         }
     }
 }
+
+/// A product of a few rows (a batch of one) reads `b` unpacked, on its own path: its rows must
+/// still be the bits of the same rows of a many-row product, with and without accumulation, over
+/// several depth blocks and a ragged last column chunk.
+#[test]
+fn few_row_products_are_rows_of_the_many_row_product() {
+    let (m, k, n) = (50, 700, 4200);
+    let (a, _) = matrix(m, k, 7);
+    let (b, _) = matrix(k, n, 8);
+    let (start, _) = matrix(m, n, 9);
+    for accumulate in [false, true] {
+        let mut whole = start.clone();
+        gemm(a.view(), b.view(), &mut whole.view_mut(), accumulate);
+        for rows in [0..1, 3..5, 10..13, 20..24] {
+            let mut part = start.slice(s![rows.clone(), ..]).to_owned();
+            gemm(
+                a.slice(s![rows.clone(), ..]),
+                b.view(),
+                &mut part.view_mut(),
+                accumulate,
+            );
+            let same = part
+                .iter()
+                .zip(whole.slice(s![rows.clone(), ..]))
+                .all(|(p, w)| p.to_bits() == w.to_bits());
+            assert!(
+                same,
+                "rows {rows:?} (accumulate {accumulate}) differ from the whole product's"
+            );
+        }
+    }
+}

@@ -31,6 +31,42 @@ pub(super) unsafe fn kernel(
     unreachable!("available() is false off x86_64")
 }
 
+#[cfg(not(target_arch = "x86_64"))]
+pub(super) unsafe fn fma_row(_: f32, _: &[f32], _: &mut [f32]) {
+    unreachable!("available() is false off x86_64")
+}
+
+#[cfg(target_arch = "x86_64")]
+/// `sums[j] = a·b[j] + sums[j]`, fused, for every `j < sums.len()`: one depth of a row's product
+/// in the kernel's rounding.
+///
+/// # Safety
+/// The CPU has AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn fma_row(a: f32, b: &[f32], sums: &mut [f32]) {
+    assert!(b.len() >= sums.len());
+    let a = _mm512_set1_ps(a);
+    let (whole, n) = (sums.len() / 16 * 16, sums.len());
+    let (b, s) = (b.as_ptr(), sums.as_mut_ptr());
+    // SAFETY: every offset is below sums.len() ≤ b.len(); the tail is masked.
+    unsafe {
+        for j in (0..whole).step_by(16) {
+            let v = _mm512_fmadd_ps(a, _mm512_loadu_ps(b.add(j)), _mm512_loadu_ps(s.add(j)));
+            _mm512_storeu_ps(s.add(j), v);
+        }
+        if whole < n {
+            let m = mask(n - whole);
+            let (bj, sj) = (b.add(whole), s.add(whole));
+            let v = _mm512_fmadd_ps(
+                a,
+                _mm512_maskz_loadu_ps(m, bj),
+                _mm512_maskz_loadu_ps(m, sj),
+            );
+            _mm512_mask_storeu_ps(sj, m, v);
+        }
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 /// `tile = a_panel·b_panel` (`+=` with `add`) over `kc` depths, for the first `rows` rows and
 /// `cols` columns of the tile; `a_panel` is `MR`×`kc` (row-major), `b_panel` `kc`×`NR`

@@ -9,6 +9,7 @@
 //! convolution's receptive fields, which the packed GEMM gathers straight from the input.
 
 mod avx512;
+mod gemv;
 mod packed;
 
 use std::ops::Range;

@@ -12,13 +12,13 @@ use std::ops::Range;
 use ndarray::{ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
 
-use super::{avx512, Lhs};
+use super::{avx512, gemv, Lhs};
 
 /// Rows and columns of the micro-kernel's tile.
 pub(super) const MR: usize = 6;
 pub(super) const NR: usize = 64;
 /// Depth of a block: a `KC`×`NR` panel of `b` (32 KiB) is read from L2 per micro-panel of `a`.
-const KC: usize = 128;
+pub(super) const KC: usize = 128;
 /// Rows per parallel task: its packed block of `a` (`MC`×`KC`, 64 KiB) stays in L2.
 const MC: usize = 120;
 
@@ -32,6 +32,10 @@ pub(crate) fn sgemm_packed(
 ) -> bool {
     if !runs(b.dim().1, c) {
         return false;
+    }
+    if gemv::takes(a.dim().0, &b) {
+        gemv::multiply(a, b, c, accumulate);
+        return true;
     }
     multiply(a, &pack_b(b, true), c, accumulate, true);
     true
@@ -182,11 +186,11 @@ thread_local! {
     static PACKED_A: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-struct SendPtr(*mut f32);
+pub(super) struct SendPtr(pub(super) *mut f32);
 
 impl SendPtr {
     // A method, so closures capture the whole wrapper rather than its raw-pointer field.
-    fn get(&self) -> *mut f32 {
+    pub(super) fn get(&self) -> *mut f32 {
         self.0
     }
 }
