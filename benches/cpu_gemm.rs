@@ -1,9 +1,10 @@
 //! The CPU GEMM on ResNet50's convolution shapes at batch 32 (im2col rows × taps·channels ×
-//! filters), f32: keqv's `ops::gemm::gemm` (the packed AVX-512 GEMM where the CPU has it) against
+//! filters) and two square products, f32: keqv's `ops::gemm::gemm` (the packed AVX-512 GEMM where the CPU has it) against
 //! matrixmultiply (`reference_gemm`), in one run. Throughput is in FLOP (2·M·K·N per product), so
 //! criterion's Gelem/s reads as GFLOP/s.
 //!
-//! `cargo bench --bench cpu_gemm`; `KEQV_BENCH_QUICK=1` keeps the two smallest shapes.
+//! `cargo bench --bench cpu_gemm`; `KEQV_BENCH_QUICK=1` keeps the two square shapes.
+//! `benches/elementwise_baseline.py` times numpy's matmul on the same squares.
 
 use std::time::Duration;
 
@@ -11,7 +12,9 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use keqv::ops::gemm::{gemm, reference_gemm};
 use ndarray::Array2;
 
-const SHAPES: [(usize, usize, usize); 6] = [
+const SHAPES: [(usize, usize, usize); 8] = [
+    (1024, 1024, 1024),
+    (2048, 2048, 2048),
     (1568, 2048, 512),
     (1568, 4608, 512),
     (6272, 2304, 256),

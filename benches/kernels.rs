@@ -1,5 +1,6 @@
 //! Kernel speed: dense (256³, 1024³, 2048³), relu over 16M floats, relu + add (the elementwise
-//! merge of a skip connection) and a layer norm, on every GPU
+//! merge of a skip connection), a layer norm, and the large MLP (784-4096-4096-4096-10) at batch 1
+//! beside one read of its weights (two threads summing them: the floor for its latency), on every GPU
 //! adapter found and on the CPU executor, in one run. Throughput is reported as elements/s, where
 //! an "element" of a dense bench is one FLOP (2·M·N·K per run), so criterion's Gelem/s reads as
 //! GFLOP/s. Every GPU figure is end to end (`Executor::run`: upload, dispatches, read back).
@@ -294,5 +295,71 @@ fn residual_add(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, tile_sweep, dense, relu, residual_add, layer_norm);
+/// The large MLP at batch 1 on the CPU executor, beside one read of its weights from memory (both
+/// threads summing all of them, vectorised): the floor of its latency, as bytes/s.
+fn mlp_batch1(c: &mut Criterion) {
+    if std::env::var_os("KEQV_BENCH_QUICK").is_some() {
+        return;
+    }
+    let widths = [784, 4096, 4096, 4096, 10];
+    let ops: Vec<_> = widths
+        .windows(2)
+        .enumerate()
+        .map(|(i, w)| {
+            let op = Op::Dense(Dense {
+                units: w[1],
+                use_bias: true,
+                activation: Activation::RELU,
+            });
+            let seed = 10 + 2 * i as u64;
+            let weights = vec![tensor(&[w[0], w[1]], seed), tensor(&[w[1]], seed + 1)];
+            (op, weights, vec![w[1]])
+        })
+        .collect();
+    let g = graph(vec![widths[0]], ops);
+    let weights: Vec<Arc<Tensor>> = g
+        .nodes
+        .iter()
+        .flat_map(|n| n.weights.iter().map(|w| w.value.clone()))
+        .collect();
+    let bytes: usize = weights.iter().map(|w| w.len() * 4).sum();
+    let x = vec![tensor(&[1, widths[0]], 9)];
+    let mut group = c.benchmark_group("mlp_batch1");
+    configure(&mut group, 3);
+    group.throughput(Throughput::Bytes(bytes as u64));
+    keqv::exec::cpu::keep_freed_memory();
+    let mut cpu = CpuExecutor::new(g.clone(), Precision::F32);
+    cpu.run(&x, Keep::Outputs).expect("warm-up run");
+    group.bench_function("cpu", |b| b.iter(|| cpu.run(&x, Keep::Outputs).unwrap()));
+    group.bench_function("read the weights", |b| b.iter(|| read_all(&weights)));
+    group.finish();
+}
+
+/// Every value of `weights` read once, in parallel, 16 lanes per thread.
+fn read_all(weights: &[Arc<Tensor>]) -> f32 {
+    use rayon::prelude::*;
+    let slices: Vec<&[f32]> = weights.iter().map(|w| w.as_slice().unwrap()).collect();
+    let lanes = |chunk: &[f32]| {
+        let mut acc = [0.0f32; 16];
+        for v in chunk.chunks_exact(16) {
+            acc.iter_mut().zip(v).for_each(|(a, v)| *a += v);
+        }
+        acc.iter().sum::<f32>()
+    };
+    slices
+        .par_iter()
+        .flat_map(|s| s.par_chunks(1 << 16))
+        .map(lanes)
+        .sum()
+}
+
+criterion_group!(
+    benches,
+    tile_sweep,
+    dense,
+    relu,
+    residual_add,
+    layer_norm,
+    mlp_batch1
+);
 criterion_main!(benches);
