@@ -19,7 +19,7 @@ pub(super) const MR: usize = 6;
 pub(super) const NR: usize = 64;
 /// Depth of a block: a `KC`×`NR` panel of `b` (32 KiB) is read from L2 per micro-panel of `a`.
 pub(super) const KC: usize = 128;
-/// Rows per parallel task: its packed block of `a` (`MC`×`KC`, 64 KiB) stays in L2.
+/// The most rows per parallel task: its packed block of `a` (`MC`×`KC`, 64 KiB) stays in L2.
 const MC: usize = 120;
 
 /// `c = a·b` (`c += a·b` with `accumulate`) on the packed GEMM; false, touching nothing, where
@@ -96,13 +96,26 @@ fn multiply(
     }
     let ldc = c.strides()[0];
     let out = SendPtr(c.as_mut_ptr());
-    let blocks = m.div_ceil(MC);
-    // Few row blocks (small batches): split the columns too, so both cores work.
     let threads = if parallel {
         rayon::current_num_threads()
     } else {
         1
     };
+    // Blocks of at most MC rows, as many for each thread, sharing the micro-panels evenly: 9
+    // blocks of 120 rows on two threads would leave one idle a ninth of the time.
+    let micro_panels = m.div_ceil(MR);
+    let blocks = match m.div_ceil(MC) {
+        1 => 1,
+        blocks => blocks.next_multiple_of(threads).min(micro_panels),
+    };
+    let block_rows = |block: usize| {
+        let (first, end) = (
+            block * micro_panels / blocks,
+            (block + 1) * micro_panels / blocks,
+        );
+        first * MR..(end * MR).min(m)
+    };
+    // Few row blocks (small batches): split the columns too, so both cores work.
     let panels = n.div_ceil(NR);
     let column_chunks = if blocks >= 4 * threads || !parallel {
         1
@@ -112,7 +125,7 @@ fn multiply(
     let panels_per_chunk = panels.div_ceil(column_chunks);
     let task = |task: usize| {
         let (block, chunk) = (task / column_chunks, task % column_chunks);
-        let rows = block * MC..(block * MC + MC).min(m);
+        let rows = block_rows(block);
         let first = chunk * panels_per_chunk;
         let panel_range = first..(first + panels_per_chunk).min(panels);
         if panel_range.is_empty() {
