@@ -1,14 +1,15 @@
 //! GPU faults end as a device error (exit 2) with one line that says what happened and what to
 //! do, on every adapter `test_adapters()` finds: a device that is lost mid-run, a wait that
 //! outlasts its timeout, and a model whose buffers exceed the GPU memory budget. A model the GPU
-//! cannot run yet is refused there and, under `--device auto`, runs on the CPU saying why.
+//! cannot run yet is refused there and, under `--device auto`, runs on the CPU saying why; so does
+//! a large run on a machine with no hardware GPU.
 
 mod common;
 
 use std::sync::Arc;
 
 use keqv::exec::gpu::{test_adapters, GpuContext, GpuExecutor};
-use keqv::exec::{auto_on, Executor, Keep};
+use keqv::exec::{auto_on, prepare, DeviceChoice, Executor, Keep, AUTO_GPU_FROM_MACS};
 use keqv::graph::{Activation, Graph, Op};
 use keqv::tensor::Tensor;
 use keqv::Error;
@@ -155,5 +156,30 @@ fn a_model_the_gpu_cannot_run_is_refused_there_and_runs_on_the_cpu_under_auto() 
             .unwrap()
             .into_outputs();
         assert_eq!(out[0].iter().copied().collect::<Vec<f32>>(), [0.0, 2.5]);
+    }
+}
+
+/// `--device auto` on a run large enough for a GPU: on the hardware GPU where the machine has
+/// one, else on the CPU with the reason in the device line (CI's machines have only software
+/// adapters, which auto never picks).
+#[test]
+fn auto_on_a_large_run_takes_the_hardware_gpu_or_says_there_is_none() {
+    let mut graph = Graph {
+        name: "identity".into(),
+        ..Default::default()
+    };
+    let x = common::graphs::push_node(&mut graph, "x".into(), Op::Input, vec![], vec![], vec![4]);
+    graph.inputs.push(x);
+    graph.outputs.push(x);
+    let exec = prepare(&DeviceChoice::Auto, Arc::new(graph), AUTO_GPU_FROM_MACS).unwrap();
+    let device = exec.device();
+    match GpuContext::open_hardware().unwrap() {
+        Some(ctx) => assert!(device.contains(&ctx.info().name), "{device}"),
+        None => assert!(
+            device.starts_with("cpu (f32")
+                && device
+                    .contains("--device auto ran it on the CPU: no hardware GPU adapter was found"),
+            "{device}"
+        ),
     }
 }

@@ -164,8 +164,16 @@ pub fn prepare(choice: &DeviceChoice, graph: Arc<Graph>, macs: u64) -> Result<Bo
     match gpu_context(choice)? {
         Some(ctx) if *choice == DeviceChoice::Auto => auto_on(ctx, graph),
         Some(ctx) => Ok(Box::new(gpu::GpuExecutor::new(Arc::new(ctx), graph)?)),
+        None if *choice == DeviceChoice::Auto => Ok(auto_without_gpu(graph)),
         None => Ok(Box::new(cpu::CpuExecutor::new(graph, precision))),
     }
+}
+
+/// `--device auto` on a machine with no hardware GPU: the CPU executor, saying so.
+pub fn auto_without_gpu(graph: Arc<Graph>) -> Box<dyn Executor> {
+    Box::new(cpu::CpuExecutor::new(graph, cpu::Precision::F32).with_note(
+        "--device auto ran it on the CPU: no hardware GPU adapter was found (name a software one, such as --device vulkan, to use it)".into(),
+    ))
 }
 
 /// `--device auto` once it found the GPU `ctx`: the GPU executor, or the CPU executor when

@@ -42,12 +42,22 @@ impl Sides {
         let gpu_runs_both = || [og, cg].iter().all(|g| gpu::cannot_run(g).is_none());
         let auto_on_cpu = || crate::exec::auto_stays_on_cpu(macs).is_some();
         if o == c && (*o != DeviceChoice::Auto || (!auto_on_cpu() && gpu_runs_both())) {
-            if let Some(ctx) = gpu_context(o)? {
-                let ctx = Arc::new(ctx);
-                return Ok(Sides::OneGpu(
-                    Box::new(GpuExecutor::new(ctx.clone(), og.clone())?),
-                    Box::new(GpuExecutor::new(ctx, cg.clone())?),
-                ));
+            match gpu_context(o)? {
+                Some(ctx) => {
+                    let ctx = Arc::new(ctx);
+                    return Ok(Sides::OneGpu(
+                        Box::new(GpuExecutor::new(ctx.clone(), og.clone())?),
+                        Box::new(GpuExecutor::new(ctx, cg.clone())?),
+                    ));
+                }
+                // Searched once: each side asking again would only find nothing twice more.
+                None if *o == DeviceChoice::Auto => {
+                    return Ok(Sides::Apart(
+                        crate::exec::auto_without_gpu(og.clone()),
+                        crate::exec::auto_without_gpu(cg.clone()),
+                    ))
+                }
+                None => {}
             }
         }
         Ok(Sides::Apart(
