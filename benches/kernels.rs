@@ -1,9 +1,10 @@
 //! Kernel speed: dense (256³, 1024³, 2048³), relu over 16M floats, relu + add (the elementwise
-//! merge of a skip connection), a layer norm, and the large MLP (784-4096-4096-4096-10) at batch 1
-//! beside one read of its weights (two threads summing them: the floor for its latency), on every GPU
-//! adapter found and on the CPU executor, in one run. Throughput is reported as elements/s, where
-//! an "element" of a dense bench is one FLOP (2·M·N·K per run), so criterion's Gelem/s reads as
-//! GFLOP/s. Every GPU figure is end to end (`Executor::run`: upload, dispatches, read back).
+//! merge of a skip connection), a layer norm and ResNet50's 3×3 convolutions at batch 32, on every
+//! GPU adapter found and on the CPU executor, in one run; and the large MLP (784-4096-4096-4096-10)
+//! at batch 1 on the CPU beside one read of its weights (two threads summing them: the floor of
+//! its latency). Throughput is reported as elements/s, where an "element" of a dense or conv bench
+//! is one FLOP (2 per multiply-add), so criterion's Gelem/s reads as GFLOP/s. Every GPU figure is
+//! end to end (`Executor::run`: upload, dispatches, read back).
 //!
 //! `cargo bench --bench kernels`; `KEQV_BENCH_QUICK=1` keeps only 1024³, `KEQV_BENCH_SIZES=4096`
 //! sets the dense sizes; `KEQV_BENCH_TILES=8x2,8x3`
@@ -17,7 +18,8 @@ use keqv::exec::cpu::{CpuExecutor, Precision};
 use keqv::exec::gpu::{self, DenseKernel, GpuContext, GpuExecutor, SoftTile};
 use keqv::exec::{Executor, Keep};
 use keqv::graph::{Activation, Graph, MergeKind, Node, NodeId, Op, Weight};
-use keqv::ops::{Dense, LayerNorm};
+use keqv::ops::window::Padding;
+use keqv::ops::{Conv, ConvKind, Dense, LayerNorm};
 use keqv::tensor::Tensor;
 use ndarray::{ArrayD, Ix2, IxDyn};
 
@@ -100,10 +102,18 @@ fn dense_sizes() -> Vec<usize> {
 
 /// Everything a bench runs on: each GPU adapter with its default kernels, then the CPU.
 fn executors(graph: &Arc<Graph>) -> Vec<(String, Box<dyn Executor>)> {
+    executors_on(graph, gpu::test_adapters())
+}
+
+/// The executors on `adapters`, then the CPU's.
+fn executors_on(
+    graph: &Arc<Graph>,
+    adapters: impl IntoIterator<Item = Arc<GpuContext>>,
+) -> Vec<(String, Box<dyn Executor>)> {
     // As the binary does, so that large values reuse freed memory rather than fresh pages.
     keqv::exec::cpu::keep_freed_memory();
     let mut out: Vec<(String, Box<dyn Executor>)> = Vec::new();
-    for ctx in gpu::test_adapters() {
+    for ctx in adapters {
         let exec = GpuExecutor::new(ctx.clone(), graph.clone()).expect("prepare on the GPU");
         out.push((short_name(&ctx), Box::new(exec)));
     }
@@ -353,6 +363,57 @@ fn read_all(weights: &[Arc<Tensor>]) -> f32 {
         .sum()
 }
 
+/// ResNet50's 3×3 convolutions, one per stage (batch 32, 56² × 64 down to 7² × 512, 'same',
+/// channels last), on every hardware adapter and the CPU; throughput in FLOP (2 · multiply-adds).
+/// `scripts/gpu_compare.py` times the same convolutions in cuDNN.
+fn conv(c: &mut Criterion) {
+    if std::env::var_os("KEQV_BENCH_QUICK").is_some() {
+        return;
+    }
+    let batch = 32;
+    let mut group = c.benchmark_group("conv3x3");
+    configure(&mut group, 5);
+    for (side, channels) in CONV_STAGES {
+        let op = Op::Conv(Conv {
+            filters: channels,
+            window: vec![3, 3],
+            strides: vec![1, 1],
+            dilation: vec![1, 1],
+            padding: Padding::Same,
+            groups: 1,
+            channels_first: false,
+            use_bias: true,
+            activation: Activation::Linear,
+            kind: ConvKind::Standard,
+        });
+        let shape = vec![side, side, channels];
+        let weights = vec![
+            tensor(&[3, 3, channels, channels], 20),
+            tensor(&[channels], 21),
+        ];
+        let g = graph(shape.clone(), vec![(op, weights, shape)]);
+        let x = vec![tensor(&[batch, side, side, channels], 22)];
+        let flops = 2 * batch * side * side * 9 * channels * channels;
+        group.throughput(Throughput::Elements(flops as u64));
+        // Software adapters take minutes per sample here; BENCHMARKS.md times them on whole
+        // models with `keqv bench` instead.
+        let hardware = gpu::test_adapters()
+            .into_iter()
+            .filter(|a| !a.is_software());
+        for (name, mut exec) in executors_on(&g, hardware) {
+            exec.run(&x, Keep::Outputs).expect("warm-up run");
+            let id = BenchmarkId::new(format!("{side}x{side}x{channels}"), &name);
+            group.bench_with_input(id, &x, |b, x| {
+                b.iter(|| exec.run(x, Keep::Outputs).unwrap())
+            });
+        }
+    }
+    group.finish();
+}
+
+/// (height = width, channels) of ResNet50's 3×3 convolutions, stage by stage.
+const CONV_STAGES: [(usize, usize); 4] = [(56, 64), (28, 128), (14, 256), (7, 512)];
+
 criterion_group!(
     benches,
     tile_sweep,
@@ -360,6 +421,7 @@ criterion_group!(
     relu,
     residual_add,
     layer_norm,
-    mlp_batch1
+    mlp_batch1,
+    conv
 );
 criterion_main!(benches);

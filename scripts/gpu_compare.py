@@ -1,8 +1,10 @@
-"""keqv's WGSL figures from criterion against PyTorch (cuBLAS float32, TF32 off) on the same GPU.
+"""keqv's WGSL figures from criterion against PyTorch (cuBLAS and cuDNN float32, TF32 off) on the
+same GPU.
 
 Usage: python3 scripts/gpu_compare.py target/criterion
-Reads the medians of the dense 4096³ and large-MLP batch-1024 benches that scripts/gpu-bench.sh
-just ran, times the same work in PyTorch, and prints a Markdown table. Both sides are timed end to
+Reads the medians of the dense 4096³, large-MLP batch-1024 and ResNet50 3×3 convolution (batch 32)
+benches that scripts/gpu-bench.sh just ran, times the same work in PyTorch (cuDNN for the
+convolutions, channels last), and prints a Markdown table. Both sides are timed end to
 end (host input in, host output back) and PyTorch also kernel-only, so the ratio can be read both
 ways.
 """
@@ -76,6 +78,23 @@ def mlp(batch):
     return end_to_end, kernel
 
 
+def conv3x3(side, channels, batch=32):
+    """(end-to-end seconds, kernel-only seconds) of a 3×3 'same' convolution with bias, channels
+    last, as benches/kernels.rs's conv3x3 group runs it."""
+    gen = torch.Generator().manual_seed(0)
+    x_host = (torch.rand(batch, channels, side, side, generator=gen) - 0.5).to(
+        memory_format=torch.channels_last)
+    w = (torch.rand(channels, channels, 3, 3, generator=gen) - 0.5).to(DEV).to(
+        memory_format=torch.channels_last)
+    b = (torch.rand(channels, generator=gen) - 0.5).to(DEV)
+    x = x_host.to(DEV)
+    conv = torch.nn.functional.conv2d
+    with torch.inference_mode():
+        kernel = timed(lambda: conv(x, w, b, padding=1))
+        end_to_end = timed(lambda: conv(x_host.to(DEV), w, b, padding=1).cpu())
+    return end_to_end, kernel
+
+
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else "target/criterion"
     n, batch = 4096, 1024
@@ -84,6 +103,9 @@ def main():
         ("dense", f"dense/{n}^3/", 2 * n**3, dense(n)),
         ("large_mlp", "large_mlp/", mlp_flops, mlp(batch)),
     ]
+    for side, channels in [(56, 64), (28, 128), (14, 256), (7, 512)]:
+        flops = 2 * 32 * side * side * 9 * channels * channels
+        cases.append(("conv3x3", f"conv3x3/{side}x{side}x{channels}/", flops, conv3x3(side, channels)))
     print(f"GPU: {torch.cuda.get_device_name(0)}, torch {torch.__version__}, TF32 off\n")
     print("| work | runner | median | GFLOP/s | keqv as % of torch, end to end | keqv as % of torch, kernel only |")
     print("| --- | --- | --- | --- | --- | --- |")
