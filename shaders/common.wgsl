@@ -272,3 +272,11 @@ fn red_offset(gr: Groups, r: u32) -> u32 {
     return offset_of(r, gr.reduced_rank, gr.reduced_dims, gr.reduced_strides);
 }
 
+// An LSTM cell's update from its gates' preactivations z = (i, f, c̃, o): (c, h) with
+// c = σ(f)·c_prev + σ(i)·act(c̃) and h = σ(o)·act(c), σ the recurrent activation
+// (`rec_code`, `rec`) and act the activation (`act_code`, `act`). The LSTM and ConvLSTM steps
+// share it.
+fn lstm_cell(z: vec4<f32>, c_prev: f32, act_code: u32, act: vec4<f32>, rec_code: u32, rec: vec4<f32>) -> vec2<f32> {
+    let c = act_apply(rec_code, z.y, rec) * c_prev + act_apply(rec_code, z.x, rec) * act_apply(act_code, z.z, act);
+    return vec2<f32>(c, act_apply(rec_code, z.w, rec) * act_apply(act_code, c, act));
+}

@@ -82,14 +82,6 @@ fn cl_gates(b: u32, pos: u32, j: u32) -> vec4<f32> {
     return z;
 }
 
-fn cl_act(x: f32) -> f32 {
-    return act_apply(cl.act_code, x, cl.act);
-}
-
-fn cl_gate(x: f32) -> f32 {
-    return act_apply(cl.rec_code, x, cl.rec);
-}
-
 @compute @workgroup_size(WG)
 fn conv_lstm_step(FLAT_INVOCATION) {
     let i = FLAT_ID;
@@ -111,8 +103,9 @@ fn conv_lstm_step(FLAT_INVOCATION) {
     if (cl.first == 0u) {
         c_prev = cl_state[2u * cl.n + i];
     }
-    let c = cl_gate(z.y) * c_prev + cl_gate(z.x) * cl_act(z.z);
-    let h = cl_gate(z.w) * cl_act(c);
+    let ch = lstm_cell(z, c_prev, cl.act_code, cl.act, cl.rec_code, cl.rec);
+    let c = ch.x;
+    let h = ch.y;
     cl_state[2u * cl.n + i] = c;
     cl_state[(1u - cl.read_half) * cl.n + i] = h;
     if (cl.sequences == 1u) {

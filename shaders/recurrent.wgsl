@@ -101,13 +101,13 @@ fn recurrent_step(FLAT_INVOCATION) {
             h = rn_act(rn_input(b, j) + rn_recur(b, j, false));
         }
         case CELL_LSTM: {
-            let ig = rn_gate(rn_input(b, j) + rn_recur(b, j, false));
-            let fg = rn_gate(rn_input(b, u + j) + rn_recur(b, u + j, false));
-            let cand = rn_act(rn_input(b, 2u * u + j) + rn_recur(b, 2u * u + j, false));
-            let og = rn_gate(rn_input(b, 3u * u + j) + rn_recur(b, 3u * u + j, false));
-            let c = fg * c_prev + ig * cand;
-            rn_state[2u * rn.n + i] = c;
-            h = og * rn_act(c);
+            var z: vec4<f32>;
+            for (var g = 0u; g < 4u; g++) {
+                z[g] = rn_input(b, g * u + j) + rn_recur(b, g * u + j, false);
+            }
+            let ch = lstm_cell(z, c_prev, rn.act_code, rn.act, rn.rec_code, rn.rec);
+            rn_state[2u * rn.n + i] = ch.x;
+            h = ch.y;
         }
         case CELL_GRU_AFTER: {
             let z = rn_gate(rn_input(b, j) + rn_recur(b, j, false));
