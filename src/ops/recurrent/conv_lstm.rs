@@ -195,7 +195,7 @@ pub(super) fn eval<T: Real>(
         z += &recurrent
             .into_shape_with_order((rows, width))
             .expect("standard layout");
-        h = lstm_update(r, &z, &mut c);
+        lstm_update(r, &mut z, &mut c, &mut h);
         if let Some(seq) = sequence.as_mut() {
             let h_rows = h.view().into_shape_with_order((batch, positions * units));
             seq.index_axis_mut(Axis(1), s)

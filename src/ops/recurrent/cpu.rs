@@ -320,24 +320,27 @@ fn matrix<T: Real>(w: &ArrayD<T>) -> ArrayView2<'_, T> {
         .expect("a 2-D weight, checked when built")
 }
 
-/// An LSTM step from its gates' preactivations `z` (a row per state row): updates `c` and
-/// returns the new h.
-pub(super) fn lstm_update<T: Real>(r: &Recurrent, z: &Array2<T>, c: &mut Array2<T>) -> Array2<T> {
-    let mut h = Array2::<T>::zeros(c.raw_dim());
+/// An LSTM step over every row from its gates' preactivations `z` (activated in place), the
+/// rows in parallel: `c` and `h` updated in place.
+pub(super) fn lstm_update<T: Real>(
+    r: &Recurrent,
+    z: &mut Array2<T>,
+    c: &mut Array2<T>,
+    h: &mut Array2<T>,
+) {
     let rows: Vec<_> = z
-        .outer_iter()
+        .outer_iter_mut()
         .zip(c.outer_iter_mut())
         .zip(h.outer_iter_mut())
         .collect();
-    rows.into_par_iter().for_each(|((z, mut c), mut h)| {
+    rows.into_par_iter().for_each(|((mut z, mut c), mut h)| {
         lstm_row(
             r,
-            &mut z.to_vec(),
+            z.as_slice_mut().expect("contiguous gates"),
             c.as_slice_mut().expect("contiguous state"),
             h.as_slice_mut().expect("contiguous state"),
         );
     });
-    h
 }
 
 /// One row of an LSTM step from its gates' preactivations `z` (`[i, f, g, o]` blocks of
