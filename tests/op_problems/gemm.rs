@@ -1,5 +1,5 @@
 //! The CPU GEMM (`ops::gemm`, the packed AVX-512 GEMM on CPUs that have it) against a float64
-//! product, on sizes that cross its blocks (6-row micro-panels, 64-column panels, 128-deep
+//! product, on sizes that cross its blocks (6-row micro-panels, 64-column panels, 256-deep
 //! depth blocks), with strided operands and accumulation; and its batch invariance: any block of
 //! rows multiplies to the same bits as those rows of the whole product, and so does a product on
 //! one thread or with its right operand packed beforehand.

@@ -125,6 +125,14 @@ unsafe fn kernel_of<const V: usize, const R: usize>(
     add: bool,
 ) {
     let (a, b) = (a_panel.as_ptr(), b_panel.as_ptr());
+    // The tile's lines of c, read or written after the loop, are fetched meanwhile: from L2 or
+    // L3 (a row block's tiles of c outgrow L1) they would stall the stores.
+    for r in 0..rows {
+        for q in 0..V {
+            let line = tile.wrapping_offset(r as isize * ldc).wrapping_add(16 * q);
+            _mm_prefetch::<_MM_HINT_T0>(line as *const i8);
+        }
+    }
     let z = _mm512_setzero_ps();
     let mut acc = [[z; V]; R];
     for d in 0..kc {

@@ -17,9 +17,10 @@ use super::{avx512, gemv, Lhs};
 /// Rows and columns of the micro-kernel's tile.
 pub(super) const MR: usize = 6;
 pub(super) const NR: usize = 64;
-/// Depth of a block: a `KC`×`NR` panel of `b` (32 KiB) is read from L2 per micro-panel of `a`.
-pub(super) const KC: usize = 128;
-/// The most rows per parallel task: its packed block of `a` (`MC`×`KC`, 64 KiB) stays in L2.
+/// Depth of a block: a `KC`×`NR` panel of `b` (64 KiB) is read from L2 per micro-panel of `a`.
+/// Deeper blocks write each tile of `c` back fewer times: 256 measured 3–10% faster than 128.
+pub(super) const KC: usize = 256;
+/// The most rows per parallel task: its packed block of `a` (`MC`×`KC`, 120 KiB) stays in L2.
 const MC: usize = 120;
 
 /// `c = a·b` (`c += a·b` with `accumulate`) on the packed GEMM; false, touching nothing, where
