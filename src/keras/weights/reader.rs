@@ -7,13 +7,13 @@ use hdf5::Group;
 
 use crate::error::{Error, Result};
 use crate::keras::guard;
-use crate::keras::h5_open::first_line;
+use crate::keras::h5_open::{first_line, H5File};
 use crate::tensor::{checked_len, Tensor};
 
 /// Reads datasets with checks, collecting warnings about conversions.
 pub(super) struct Reader<'a> {
     pub(super) path: &'a Path,
-    pub(super) file_len: u64,
+    file: &'a H5File,
     /// (bits, "layer 'x' weight 'y'") of weights converted to float32.
     pub(super) converted: Vec<(usize, String)>,
     /// Weights holding NaN or infinite values.
@@ -21,18 +21,14 @@ pub(super) struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    /// `path` names the file in messages; `actual` is where its bytes are (a temporary copy of
-    /// an archive member, or the same file).
-    pub(super) fn new(path: &'a Path, actual: &Path) -> Result<Self> {
-        let file_len = std::fs::metadata(actual)
-            .map_err(|e| crate::keras::read_error(path, e))?
-            .len();
-        Ok(Reader {
+    /// `path` names `file` in messages.
+    pub(super) fn new(path: &'a Path, file: &'a H5File) -> Self {
+        Reader {
             path,
-            file_len,
+            file,
             converted: Vec::new(),
             non_finite: Vec::new(),
-        })
+        }
     }
 
     /// One weight as f32: float16/float64 converted (with a warning), integer arrays refused
@@ -81,7 +77,7 @@ impl<'a> Reader<'a> {
         };
         let shape = ds.shape();
         let bytes = checked_len(&shape).and_then(|n| n.checked_mul(size));
-        if bytes.is_none_or(|b| b as u64 > self.file_len) {
+        if bytes.is_none_or(|b| b as u64 > self.file.len()) {
             return Err(Error::format(
                 self.path,
                 format!("layer '{layer}': weight '{name}' claims shape {shape:?}, larger than the file itself; the file is corrupt: re-save the model"),
@@ -97,14 +93,17 @@ impl<'a> Reader<'a> {
                 ),
             )
         })?;
+        self.file.release_pages();
         let what = format!("layer '{layer}' weight '{name}'");
         let float = matches!(dtype.to_descriptor(), Ok(TypeDescriptor::Float(_)) | Err(_));
         if size != 4 && float {
             self.converted.push((size * 8, what.clone()));
         }
-        let nan = value.iter().filter(|v| v.is_nan()).count();
-        let inf = value.iter().filter(|v| v.is_infinite()).count();
-        if nan + inf > 0 {
+        // One pass over the values, a second only for a weight that holds any non-finite one.
+        let non_finite = value.iter().filter(|v| !v.is_finite()).count();
+        if non_finite > 0 {
+            let nan = value.iter().filter(|v| v.is_nan()).count();
+            let inf = non_finite - nan;
             self.non_finite
                 .push(format!("{what} ({nan} NaN, {inf} infinite)"));
         }
