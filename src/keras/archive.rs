@@ -116,24 +116,27 @@ struct StoredMember {
 
 impl StoredMember {
     fn of(member: &Member, file_len: u64, path: &Path) -> Result<StoredMember> {
-        let (size, name) = (member.size(), WEIGHTS);
+        let size = member.size();
         if member.compressed_size() != size {
             return Err(corrupt(
                 path,
                 format!(
-                    "member {name} is stored uncompressed, yet declares {size} bytes and {} stored",
+                    "member {WEIGHTS} is stored uncompressed, yet declares {size} bytes and {} stored",
                     member.compressed_size()
                 ),
             ));
         }
-        let start = member
-            .data_start()
-            .ok_or_else(|| corrupt(path, format!("member {name} has no readable local header")))?;
+        let start = member.data_start().ok_or_else(|| {
+            corrupt(
+                path,
+                format!("member {WEIGHTS} has no readable local header"),
+            )
+        })?;
         let present = file_len.saturating_sub(start);
         if present < size {
             return Err(corrupt(
                 path,
-                format!("member {name} is truncated: {present} of its {size} bytes are present"),
+                format!("member {WEIGHTS} is truncated: {present} of its {size} bytes are present"),
             ));
         }
         Ok(StoredMember {
@@ -146,9 +149,10 @@ impl StoredMember {
     fn map(&self, file: &std::fs::File, path: &Path) -> Result<Mmap> {
         let len = usize::try_from(self.size)
             .map_err(|_| corrupt(path, format!("member {WEIGHTS} is too large to map")))?;
-        // SAFETY: a read-only mapping of bytes checked to lie within the file. Were the archive
-        // truncated by another process while keqv reads it, a read past the new end would raise
-        // SIGBUS, which the crash guard around the HDF5 reads reports as a damaged file.
+        // SAFETY: a read-only mapping of bytes checked to lie within the file, read only through
+        // `&[u8]`. Were the archive truncated by another process while keqv reads it, a read
+        // past the new end would raise SIGBUS: the crash guard around the HDF5 reads reports it
+        // as a damaged file; during the CRC-32 pass it ends the process as any such fault does.
         unsafe { MmapOptions::new().offset(self.start).len(len).map(file) }
             .map_err(|e| Error::io(path, format!("cannot map {WEIGHTS} from the archive: {e}")))
     }
