@@ -1364,18 +1364,66 @@ fn keras_archive_zip_bomb() {
     );
 }
 
+/// The weights member is read in place when stored and from memory when compressed: the
+/// same clear messages either way.
 #[test]
-fn keras_archive_with_compressed_members() {
+fn keras_archive_weights_member_not_hdf5() {
     let s = Scratch::new();
-    let path = s.path("deflated.keras");
-    write_zip(
-        &path,
-        &zip_members(&fixture("k3/a_seq_mlp.keras")),
-        zip::CompressionMethod::Deflated,
-    );
+    type Edit = fn(&mut Vec<u8>);
+    let cases: [(&str, Edit, &str); 3] = [
+        (
+            "text",
+            |w| *w = b"these bytes are not an HDF5 file".to_vec(),
+            "not an HDF5 file (no HDF5 signature)",
+        ),
+        ("empty", |w| w.clear(), "the file is empty (0 bytes)"),
+        (
+            "cut",
+            |w| w.truncate(1000),
+            "the HDF5 file is truncated: it has 1000 of its",
+        ),
+    ];
+    for (name, edit, message) in cases {
+        for method in [
+            zip::CompressionMethod::Stored,
+            zip::CompressionMethod::Deflated,
+        ] {
+            let path = s.path(&format!("{name}_{method}.keras"));
+            let mut members = zip_members(&fixture("k3/a_seq_mlp.keras"));
+            edit(member(&mut members, "model.weights.h5"));
+            write_zip(&path, &members, method);
+            let shown = path.join("model.weights.h5");
+            let line = refused_with(&path, &[], &shown);
+            assert_mentions(&line, &[message]);
+        }
+    }
+}
+
+/// A byte of the stored weights changed after the archive was written: the member's CRC-32,
+/// which the in-place reader checks as unpacking would, refuses it.
+#[test]
+fn keras_archive_damaged_weights_member() {
+    let s = Scratch::new();
+    let path = keras_with_members(&s, "k3/a_seq_mlp.keras", "damaged.keras", |_| {});
+    let mut bytes = std::fs::read(&path).unwrap();
+    let weights = zip_members(&path)
+        .into_iter()
+        .find(|(n, _)| n == "model.weights.h5")
+        .unwrap()
+        .1;
+    let start = bytes
+        .windows(weights.len())
+        .position(|w| w == weights.as_slice())
+        .unwrap();
+    // A byte in the last quarter: weight values, which nothing else in the file checks.
+    bytes[start + weights.len() * 3 / 4] ^= 0x40;
+    std::fs::write(&path, &bytes).unwrap();
     assert_mentions(
         &refused(&path),
-        &["is compressed (Deflated)", "re-zip with `zip -0`"],
+        &[
+            "member model.weights.h5 fails its CRC-32 check",
+            "re-save the model",
+        ],
     );
 }
 

@@ -1,13 +1,61 @@
-//! Opening an HDF5 file: a check of its signature and length first, so that a wrong or
-//! truncated file gets a plain message instead of the HDF5 library's, and no file locking.
+//! Opening an HDF5 file, from disk or from bytes in memory: a check of its signature and
+//! length first, so that a wrong or truncated file gets a plain message instead of the HDF5
+//! library's, and no file locking.
 
+use std::ops::Deref;
 use std::path::Path;
 
+use super::h5_image::{ImageBytes, ImageFile};
 use super::HDF5_SIGNATURE;
 use crate::error::{Error, Result};
 
-pub(super) fn open(path: &Path) -> Result<hdf5::File> {
-    open_as(path, path)
+/// An HDF5 file open for reading.
+pub(super) enum H5File {
+    Disk { file: hdf5::File, len: u64 },
+    Image(ImageFile),
+}
+
+impl H5File {
+    /// The file's length in bytes: no dataset can hold more.
+    pub(super) fn len(&self) -> u64 {
+        match self {
+            H5File::Disk { len, .. } => *len,
+            H5File::Image(image) => image.bytes().len() as u64,
+        }
+    }
+
+    /// Called after each bulk read: see [`ImageBytes::release_pages`].
+    pub(super) fn release_pages(&self) {
+        if let H5File::Image(image) = self {
+            image.bytes().release_pages();
+        }
+    }
+}
+
+impl Deref for H5File {
+    type Target = hdf5::File;
+
+    fn deref(&self) -> &hdf5::File {
+        match self {
+            H5File::Disk { file, .. } => file,
+            H5File::Image(image) => image,
+        }
+    }
+}
+
+pub(super) fn open(path: &Path) -> Result<H5File> {
+    let len = check_hdf5_file(path)?;
+    disable_file_locking();
+    let file = hdf5::File::open(path).map_err(|e| open_error(path, &e))?;
+    Ok(H5File::Disk { file, len })
+}
+
+/// Opens `bytes` in place; `shown` names them in messages (an archive member: `x.keras/member`).
+pub(super) fn open_image(bytes: ImageBytes, shown: &Path) -> Result<H5File> {
+    check_hdf5_header(&bytes[..bytes.len().min(64)], bytes.len() as u64, shown)?;
+    let name = shown.to_string_lossy();
+    let image = ImageFile::open(bytes, &name).map_err(|e| open_error(shown, &e))?;
+    Ok(H5File::Image(image))
 }
 
 /// keqv only reads model files, and HDF5's advisory lock only makes an open fail while any
@@ -22,36 +70,39 @@ pub(crate) fn disable_file_locking() {
     });
 }
 
-pub(super) fn open_as(path: &Path, shown: &Path) -> Result<hdf5::File> {
-    check_hdf5_header(path, shown)?;
-    disable_file_locking();
-    hdf5::File::open(path).map_err(|e| {
-        let text = e.to_string();
-        let detail = if text.contains("unable to lock file") {
-            "the file is locked by another process, which may still be writing it; wait until it is closed (or set HDF5_USE_FILE_LOCKING=FALSE)".to_string()
-        } else {
-            format!(
-                "the HDF5 library cannot open it ({}); the file is corrupt: copy it again or re-save the model",
-                first_line(&text)
-            )
-        };
-        Error::format(shown, detail)
-    })
+fn open_error(shown: &Path, e: &hdf5::Error) -> Error {
+    let text = e.to_string();
+    let detail = if text.contains("unable to lock file") {
+        "the file is locked by another process, which may still be writing it; wait until it is closed (or set HDF5_USE_FILE_LOCKING=FALSE)".to_string()
+    } else {
+        format!(
+            "the HDF5 library cannot open it ({}); the file is corrupt: copy it again or re-save the model",
+            first_line(&text)
+        )
+    };
+    Error::format(shown, detail)
 }
 
-/// Checks the HDF5 signature and, from the superblock, that the file is as long as it says, so
-/// that truncated files get a plain message instead of the HDF5 library's.
-fn check_hdf5_header(path: &Path, shown: &Path) -> Result<()> {
+/// Checks the header of the HDF5 file at `path`; its length.
+fn check_hdf5_file(path: &Path) -> Result<u64> {
     use std::io::Read;
-    let file = std::fs::File::open(path).map_err(|e| super::read_error(shown, e))?;
+    let file = std::fs::File::open(path).map_err(|e| super::read_error(path, e))?;
     let len = file
         .metadata()
-        .map_err(|e| super::read_error(shown, e))?
+        .map_err(|e| super::read_error(path, e))?
         .len();
     let mut head = Vec::with_capacity(64);
     file.take(64)
         .read_to_end(&mut head)
-        .map_err(|e| super::read_error(shown, e))?;
+        .map_err(|e| super::read_error(path, e))?;
+    check_hdf5_header(&head, len, path)?;
+    Ok(len)
+}
+
+/// Checks the HDF5 signature in `head` (the first 64 bytes, or all there are) and, from the
+/// superblock, that the file is as long as it says (`len`), so that truncated files get a plain
+/// message instead of the HDF5 library's.
+fn check_hdf5_header(head: &[u8], len: u64, shown: &Path) -> Result<()> {
     if head.is_empty() {
         return Err(Error::format(
             shown,
@@ -77,7 +128,7 @@ fn check_hdf5_header(path: &Path, shown: &Path) -> Result<()> {
             ),
         )
     };
-    match superblock_end(&head) {
+    match superblock_end(head) {
         Some(end) if end > len => Err(truncated(end)),
         Some(_) => Ok(()),
         None if (head.len() as u64) < 64 && len < 64 => Err(Error::format(

@@ -11,6 +11,7 @@ pub mod config;
 pub mod custom;
 pub(crate) mod guard;
 mod h5_attrs;
+mod h5_image;
 mod h5_open;
 pub mod weights;
 

@@ -22,8 +22,9 @@ use std::path::Path;
 use super::config::parse_json;
 use super::guard::CrashGuard;
 use super::h5_attrs::{has_any_attr, read_string};
+use super::h5_image::ImageBytes;
 pub(crate) use super::h5_open::disable_file_locking;
-use super::h5_open::{first_line, open, open_as};
+use super::h5_open::{first_line, open, open_image, H5File};
 use super::{Format, KerasModel, ModelConfig};
 use crate::error::{Error, Result};
 pub use keras3::snake_case;
@@ -55,7 +56,7 @@ pub fn read_legacy_model(path: &Path) -> Result<KerasModel> {
             "HDF5 model file has no 'model_weights' group, so it holds no weights; re-save the model with model.save() or pass its weights with --weights",
         )
     })?;
-    let mut reader = Reader::new(path, path)?;
+    let mut reader = Reader::new(path, &file);
     let layers = reader.legacy_layers(&group)?;
     assign_legacy(&mut model.model, layers, path)?;
     model.warnings.extend(reader.into_warnings());
@@ -64,15 +65,24 @@ pub fn read_legacy_model(path: &Path) -> Result<KerasModel> {
 
 /// Replaces the model's weights with those of a weights file in either layout.
 pub fn load_weights_file(model: &mut KerasModel, path: &Path) -> Result<()> {
-    load_weights_file_as(model, path, path)
+    let _guard = CrashGuard::new(path);
+    let file = open(path)?;
+    load_weights(model, &file, path)
 }
 
-/// [`load_weights_file`] for a file at `actual` that messages call `shown` (an archive member).
-pub fn load_weights_file_as(model: &mut KerasModel, actual: &Path, shown: &Path) -> Result<()> {
+/// [`load_weights_file`] for a weights file in memory (an archive member), named `shown`.
+pub(crate) fn load_weights_image(
+    model: &mut KerasModel,
+    bytes: ImageBytes,
+    shown: &Path,
+) -> Result<()> {
     let _guard = CrashGuard::new(shown);
-    let file = open_as(actual, shown)?;
-    let path = shown;
-    let mut reader = Reader::new(path, actual)?;
+    let file = open_image(bytes, shown)?;
+    load_weights(model, &file, shown)
+}
+
+fn load_weights(model: &mut KerasModel, file: &H5File, path: &Path) -> Result<()> {
+    let mut reader = Reader::new(path, file);
     clear_weights(&mut model.model);
     if file.link_exists("layers") {
         let layers = file
@@ -100,10 +110,14 @@ pub fn load_weights_file_as(model: &mut KerasModel, actual: &Path, shown: &Path)
     Ok(())
 }
 
-/// Reads the Keras 3 layout (`model.weights.h5` inside a `.keras`) onto the model.
-pub fn read_v3_weights(model: &mut KerasModel, h5_path: &Path, shown_path: &Path) -> Result<()> {
+/// Reads the Keras 3 layout (`model.weights.h5` inside a `.keras`, in memory) onto the model.
+pub(crate) fn read_v3_weights(
+    model: &mut KerasModel,
+    bytes: ImageBytes,
+    shown_path: &Path,
+) -> Result<()> {
     let _guard = CrashGuard::new(shown_path);
-    let file = open_as(h5_path, shown_path)?;
+    let file = open_image(bytes, shown_path)?;
     let layers = file
         .group("layers")
         .map_err(|_| {
@@ -112,7 +126,7 @@ pub fn read_v3_weights(model: &mut KerasModel, h5_path: &Path, shown_path: &Path
                 "model.weights.h5 has no 'layers' group, so it holds no weights; re-save the model with model.save('x.keras')",
             )
         })?;
-    let mut reader = Reader::new(shown_path, h5_path)?;
+    let mut reader = Reader::new(shown_path, &file);
     reader.v3_model(&mut model.model, &layers)?;
     model.warnings.extend(reader.into_warnings());
     Ok(())

@@ -25,9 +25,10 @@ pub(super) fn conv<T: Real>(
     let group_channels = g.channels / conv.groups;
     let taps: usize = conv.window.iter().product();
     let rows = batch * g.output.iter().product::<usize>();
+    // A view of the weight as [taps·channels, filters], as it is stored: no copy per call.
+    let kernel = kernel.as_standard_layout();
     let kernel = kernel
-        .as_standard_layout()
-        .into_owned()
+        .view()
         .into_shape_with_order((taps * group_channels, conv.filters))
         .expect("kernel shape checked when built");
     let bias: Option<Vec<T>> = bias.map(|b| b.iter().copied().collect());
@@ -51,7 +52,7 @@ fn grouped<T: Real>(
     conv: &Conv,
     g: &ConvGeometry,
     x: ArrayViewD<T>,
-    kernel: &Array2<T>,
+    kernel: &ArrayView2<T>,
     y: &mut Array2<T>,
 ) {
     let group_channels = g.channels / conv.groups;
@@ -144,7 +145,7 @@ fn depthwise<T: Real>(
     conv: &Conv,
     g: &ConvGeometry,
     x: ArrayViewD<T>,
-    kernel: &Array2<T>,
+    kernel: &ArrayView2<T>,
     y: &mut Array2<T>,
 ) {
     let data = x.as_slice().expect("standard layout");
@@ -236,9 +237,9 @@ pub(super) fn conv_transpose<T: Real>(
         .into_shape_with_order((batch * positions, g.channels))
         .expect("channels last");
     // Keras's kernel [taps, filters, channels] as [channels, taps·filters].
+    let kernel = kernel.as_standard_layout();
     let kernel = kernel
-        .as_standard_layout()
-        .into_owned()
+        .view()
         .into_shape_with_order((taps * filters, g.channels))
         .expect("kernel shape checked when built");
     let mut spread = Array2::zeros((batch * positions, taps * filters));
