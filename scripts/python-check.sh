@@ -23,7 +23,7 @@ work=$repo/target/python
 fail() { echo "python-check: $*" >&2; exit 1; }
 
 [ -x "$cargo_bin" ] || fail "no cargo-built keqv at $cargo_bin to compare the wheel's with (cargo build first)"
-"$keras_python" -c "import keras, jax" 2>/dev/null || fail "$keras_python lacks keras and jax (see .ci/run)"
+"$keras_python" -c "import importlib.util as u; assert u.find_spec('keras') and u.find_spec('jax')" 2>/dev/null || fail "$keras_python lacks keras and jax (see .ci/run)"
 # Every environment comes from the interpreter the Keras environment was made from, so that
 # the "keras" environment can see its packages.
 base_python=$("$keras_python" -c "import sys; print(sys._base_executable)")
@@ -47,9 +47,10 @@ section "the sdist, and the wheel built from it"
 PATH="$tools/bin:$PATH" "$tools/bin/maturin" sdist --out "$work/dist"
 sdist=$(ls "$work/dist"/keqv-*.tar.gz)
 # The wheel is built in the unpacked sdist, so a file missing from the sdist fails here. The
-# release target folder is shared, so that only what changed is compiled again.
+# release target folder is kept, so that the dependencies are compiled once; the sdist stores
+# one fixed time for every file, so they are unpacked as new (-m) for cargo to see changes.
 rm -rf "$work/sdist" && mkdir -p "$work/sdist"
-tar -xzf "$sdist" -C "$work/sdist"
+tar -xzmf "$sdist" -C "$work/sdist"
 (cd "$work"/sdist/keqv-* && PATH="$tools/bin:$PATH" CARGO_TARGET_DIR=$wheel_target \
   "$tools/bin/maturin" build --release --locked --out "$work/dist")
 wheel=$(ls "$work/dist"/keqv-*.whl)
