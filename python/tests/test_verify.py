@@ -125,3 +125,22 @@ def test_import_does_not_import_keras():
     code = "import sys, keqv; print(sorted(m for m in ('keras', 'tensorflow', 'tf_keras') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert json.loads(out.replace("'", '"')) == []
+
+
+def test_damaged_hdf5_files_end_in_one_line(models, tmp_path, monkeypatch):
+    # The wheel's binary has its own HDF5 (compiled in); damaged files must still end in
+    # keqv's one-line error, never a crash or a hang (tests/bad_inputs.rs checks the system's).
+    monkeypatch.setenv("KEQV_HDF5_STALL_SECS", "2")
+    good = (models / "tfk/c_func_skip.h5").read_bytes()
+    truncated = tmp_path / "cut.h5"
+    truncated.write_bytes(good[: len(good) // 2])
+    with pytest.raises(keqv.KeqvError, match=f"truncated: it has {len(good) // 2} of its {len(good)} bytes"):
+        keqv.inspect(truncated)
+    for start, fill in [(128, 0), (640, 0), (704, 255), (1664, 255), (2112, 0), (4416, 0), (4672, 255)]:
+        damaged = tmp_path / f"damaged_{start}.h5"
+        damaged.write_bytes(good[:start] + bytes([fill]) * 64 + good[start + 64 :])
+        with pytest.raises(keqv.KeqvError) as raised:
+            keqv.inspect(damaged)
+        assert raised.value.exit_code == 2
+        assert str(raised.value).startswith(f"{damaged}: ") and "\n" not in str(raised.value)
+        assert len(raised.value.stderr.strip().splitlines()) == 1, raised.value.stderr
