@@ -34,14 +34,19 @@ command -v unshare >/dev/null || fail "unshare (util-linux) is needed to hide li
 rm -rf "$work/dist" "$work/bare" "$work/keras"
 mkdir -p "$work/dist"
 
-# Build tools: maturin, and a CMake recent enough for HDF5's sources (Debian 12 has 3.25).
+# Tools: maturin, a CMake recent enough for HDF5's sources (Debian 12 has 3.25), and ruff.
 tools=$work/tools
-if ! "$tools/bin/python" -c "import maturin" 2>/dev/null; then
+# ruff is pinned: its formatting may change between versions.
+if ! [ -x "$tools/bin/maturin" ] || ! [ -x "$tools/bin/cmake" ] || ! [ -x "$tools/bin/ruff" ]; then
   "$base_python" -m venv "$tools"
-  "$tools/bin/pip" install -q "maturin>=1.16,<2" "cmake>=3.26,<4"
+  "$tools/bin/pip" install -q "maturin>=1.16,<2" "cmake>=3.26,<4" "ruff==0.17.6"
 fi
 
 section() { printf '\n== %s (%ss so far)\n' "$1" "$SECONDS"; }
+
+section "lint and format of the Python package (pyproject.toml's [tool.ruff])"
+"$tools/bin/ruff" check python
+"$tools/bin/ruff" format --check python
 
 section "the sdist, and the wheel built from it"
 PATH="$tools/bin:$PATH" "$tools/bin/maturin" sdist --out "$work/dist"

@@ -28,7 +28,9 @@ class Args:
             return self
         values = [value] if isinstance(value, (str, os.PathLike)) else value
         if not isinstance(values, Sequence):
-            raise TypeError(f"{keyword} must be a path or a list of paths, got {type(value).__name__}")
+            raise TypeError(
+                f"{keyword} must be a path or a list of paths, got {type(value).__name__}"
+            )
         for v in values:
             self.path(option, keyword, v)
         return self
@@ -74,10 +76,14 @@ class Args:
         if value is None:
             return self
         if not isinstance(value, Mapping):
-            raise TypeError(f"{keyword} must be a dict of NAME: BUILTIN, got {type(value).__name__}")
+            raise TypeError(
+                f"{keyword} must be a dict of NAME: BUILTIN, got {type(value).__name__}"
+            )
         for name, builtin in value.items():
             if not isinstance(name, str) or not isinstance(builtin, str):
-                raise TypeError(f"{keyword}: names and built-ins must be str, got {name!r}: {builtin!r}")
+                raise TypeError(
+                    f"{keyword}: names and built-ins must be str, got {name!r}: {builtin!r}"
+                )
             self.words += [option, f"{name}={builtin}"]
         return self
 
@@ -86,7 +92,9 @@ class Args:
         if value is None:
             return self
         if not isinstance(value, Mapping):
-            raise TypeError(f"{keyword} must be a dict of input name: shape, got {type(value).__name__}")
+            raise TypeError(
+                f"{keyword} must be a dict of input name: shape, got {type(value).__name__}"
+            )
         for name, dims in value.items():
             if isinstance(dims, (str, bytes)) or not isinstance(dims, Sequence):
                 raise TypeError(f"{keyword}[{name!r}] must be a sequence of ints, got {dims!r}")
@@ -98,7 +106,9 @@ class Args:
 
 def path_text(keyword: str, value: Any) -> str:
     if not isinstance(value, (str, os.PathLike)):
-        raise TypeError(f"{keyword} must be a path (str or os.PathLike), got {type(value).__name__}")
+        raise TypeError(
+            f"{keyword} must be a path (str or os.PathLike), got {type(value).__name__}"
+        )
     return os.fspath(value)
 
 

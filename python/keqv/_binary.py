@@ -25,8 +25,8 @@ def find_binary() -> Path:
         if not path.is_file():
             raise KeqvError(f"KEQV_BIN={override}: no such file; point it at a keqv binary")
         return path
-    for scheme in _schemes():
-        candidate = Path(sysconfig.get_path("scripts", scheme)) / _EXE
+    for folder in _script_folders():
+        candidate = Path(folder) / _EXE
         if candidate.is_file():
             return candidate
     on_path = shutil.which("keqv")
@@ -38,12 +38,13 @@ def find_binary() -> Path:
     )
 
 
-def _schemes() -> list[str]:
-    schemes = [sysconfig.get_default_scheme()]
+def _script_folders() -> list[str]:
+    """Where pip puts a package's commands: this interpreter's scheme, then the user's."""
+    folders = [sysconfig.get_path("scripts")]
     user = f"{os.name}_user"
     if user in sysconfig.get_scheme_names():
-        schemes.append(user)
-    return schemes
+        folders.append(sysconfig.get_path("scripts", user))
+    return folders
 
 
 class Completed:

@@ -19,7 +19,8 @@ def is_keras_model(value: Any) -> bool:
     if not callable(getattr(value, "save", None)):
         return False
     return any(
-        cls.__module__.split(".")[0] in _KERAS_MODULES and cls.__name__ in ("Model", "Functional", "Sequential")
+        cls.__module__.split(".")[0] in _KERAS_MODULES
+        and cls.__name__ in ("Model", "Functional", "Sequential")
         for cls in type(value).__mro__
     )
 
@@ -71,7 +72,8 @@ class Staging:
             )
         if not hasattr(value, "__array__"):
             raise TypeError(
-                f"inputs must be a path, an array or a dict of input name: array, got {type(value).__name__}"
+                "inputs must be a path, an array or a dict of input name: array, "
+                f"got {type(value).__name__}"
             )
         path = self.folder / "inputs.npy"
         np.save(path, np.asarray(value))

@@ -149,7 +149,9 @@ def convert(
         return ConvertResult(out, written, done.stdout, report)
 
 
-def _verify_written(model: str, out: Path, model_options: Args, device_options: Args, staging: Staging) -> Report:
+def _verify_written(
+    model: str, out: Path, model_options: Args, device_options: Args, staging: Staging
+) -> Report:
     """The verdict `keqv convert` printed, as a Report: the same settings (the model's
     weights loaded on the original, its mappings on both, random inputs)."""
     words = ["verify", model, str(out), "--format", "json"]
@@ -194,8 +196,14 @@ def run(
             return {name: archive[name] for name in archive.files}
 
 
-def inspect(model_or_path: Any, *, custom: Optional[dict[str, str]] = None, custom_file: Any = None,
-            weights: Any = None, input_shape: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+def inspect(
+    model_or_path: Any,
+    *,
+    custom: Optional[dict[str, str]] = None,
+    custom_file: Any = None,
+    weights: Any = None,
+    input_shape: Optional[dict[str, Any]] = None,
+) -> dict[str, Any]:
     """The model's format, inputs, outputs and layers, and whether keqv can run it
     (`keqv inspect --format json`)."""
     with tempfile.TemporaryDirectory(prefix="keqv-") as folder:
@@ -205,7 +213,9 @@ def inspect(model_or_path: Any, *, custom: Optional[dict[str, str]] = None, cust
         return json.loads(_binary.run(args.words).stdout)
 
 
-def _model_options(args: Args, custom: Any, custom_file: Any, weights: Any, input_shape: Any) -> Args:
+def _model_options(
+    args: Args, custom: Any, custom_file: Any, weights: Any, input_shape: Any
+) -> Args:
     """The options every command that reads one model takes."""
     args.path("--weights", "weights", weights)
     args.mapping("--custom", "custom", custom)
@@ -214,7 +224,9 @@ def _model_options(args: Args, custom: Any, custom_file: Any, weights: Any, inpu
     return args
 
 
-def _inputs(args: Args, staging: Staging, inputs: Any, seed: Any, batch: Any, distribution: Any) -> None:
+def _inputs(
+    args: Args, staging: Staging, inputs: Any, seed: Any, batch: Any, distribution: Any
+) -> None:
     # Passed as given: keqv refuses random-input settings beside an inputs file.
     args.path("--inputs", "inputs", staging.inputs(inputs))
     args.integer("--seed", "seed", seed)
@@ -234,10 +246,15 @@ def _sides(value: Any, keyword: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise TypeError(f'{keyword} must be a dict with "original" and/or "converted", got {type(value).__name__}')
+        raise TypeError(
+            f'{keyword} must be a dict with "original" and/or "converted", '
+            f"got {type(value).__name__}"
+        )
     unknown = set(value) - {"original", "converted"}
     if unknown:
-        raise TypeError(f'{keyword}: unknown side(s) {sorted(unknown)}; use "original" and/or "converted"')
+        raise TypeError(
+            f'{keyword}: unknown side(s) {sorted(unknown)}; use "original" and/or "converted"'
+        )
     return value
 
 

@@ -197,7 +197,10 @@ def _tolerance(tolerance: dict[str, Any]) -> str:
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    return ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *rows]]
+    return [
+        "  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
+        for row in [header, *rows]
+    ]
 
 
 def _num(value: Any) -> str:

@@ -1,9 +1,9 @@
 """Assertions for test suites:
 
-    from keqv.testing import assert_equivalent
+from keqv.testing import assert_equivalent
 
-    def test_conversion():
-        assert_equivalent("model.h5", "model.keras", atol=1e-4)
+def test_conversion():
+    assert_equivalent("model.h5", "model.keras", atol=1e-4)
 """
 
 from __future__ import annotations

@@ -2,10 +2,9 @@
 
 import os
 
+import keqv
 import numpy as np
 import pytest
-
-import keqv
 from keqv.testing import assert_equivalent
 
 pytestmark = pytest.mark.keras
@@ -67,15 +66,21 @@ def test_custom_layer_mapped(keras):
     @keras.saving.register_keras_serializable(package="tests")
     class UnitRows(keras.layers.Layer):
         def call(self, x):
-            return x / keras.ops.sqrt(keras.ops.maximum(keras.ops.sum(x * x, axis=-1, keepdims=True), 1e-12))
+            return x / keras.ops.sqrt(
+                keras.ops.maximum(keras.ops.sum(x * x, axis=-1, keepdims=True), 1e-12)
+            )
 
     inputs = keras.Input((8,))
     original = keras.Model(inputs, UnitRows(name="unit")(keras.layers.Dense(8, name="d")(inputs)))
-    converted = keras.Sequential([keras.Input((8,)), keras.layers.Dense(8, name="d"), keras.layers.UnitNormalization()])
+    converted = keras.Sequential(
+        [keras.Input((8,)), keras.layers.Dense(8, name="d"), keras.layers.UnitNormalization()]
+    )
     converted.set_weights(original.get_weights())
     with pytest.raises(keqv.KeqvError, match="UnitRows"):
         keqv.verify(original, converted, device="cpu")
-    report = keqv.verify(original, converted, custom={"UnitRows": "l2_normalize"}, device="cpu", atol=1e-6)
+    report = keqv.verify(
+        original, converted, custom={"UnitRows": "l2_normalize"}, device="cpu", atol=1e-6
+    )
     assert report.equivalent, str(report)
 
 
@@ -88,4 +93,6 @@ def test_convert_in_memory_and_keras_loads_it(keras, tmp_path):
     loaded = keras.saving.load_model(out)
     assert type(loaded).__name__ == "Sequential"
     inputs = np.ones((2, 5), np.float32)
-    np.testing.assert_allclose(loaded.predict(inputs, verbose=0), chain.predict(inputs, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.predict(inputs, verbose=0), chain.predict(inputs, verbose=0), atol=1e-6
+    )

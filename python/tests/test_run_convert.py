@@ -2,10 +2,9 @@
 
 import json
 
+import keqv
 import numpy as np
 import pytest
-
-import keqv
 
 
 def fixtures(models, **wanted):
@@ -20,8 +19,13 @@ def test_run_reproduces_keras_predictions(models, name):
     for entry in entries:
         root = models.parent
         weights = root / entry["weights"] if entry["weights"] else None
-        outputs = keqv.run(root / entry["path"], root / entry["input"], weights=weights,
-                           custom=entry["custom"] or None, device="cpu")
+        outputs = keqv.run(
+            root / entry["path"],
+            root / entry["input"],
+            weights=weights,
+            custom=entry["custom"] or None,
+            device="cpu",
+        )
         expected = np.load(root / entry["expected"])
         [(output_name, got)] = outputs.items()
         assert got.shape == expected.shape, entry["path"]

@@ -4,18 +4,25 @@ import json
 import subprocess
 import sys
 
+import keqv
 import numpy as np
 import pytest
 
-import keqv
-
 
 def test_equivalent_files(models):
-    report = keqv.verify(models / "tfk/c_func_skip.h5", models / "k3/c_func_skip_reimpl.keras", device="cpu")
+    report = keqv.verify(
+        models / "tfk/c_func_skip.h5", models / "k3/c_func_skip_reimpl.keras", device="cpu"
+    )
     assert report.equivalent
     assert report.raise_if_not_equivalent() is report
     [out] = report.outputs
-    assert (out.name, out.converted_name, out.max_abs, out.mismatches, out.passed) == ("out", "logits", 0, 0, True)
+    assert (out.name, out.converted_name, out.max_abs, out.mismatches, out.passed) == (
+        "out",
+        "logits",
+        0,
+        0,
+        True,
+    )
     assert report.output("out").count == 80
     assert report.first_divergence is None
     assert report.to_dict()["equivalent"] is True
@@ -23,8 +30,12 @@ def test_equivalent_files(models):
 
 
 def test_dropped_skip_connection_is_found(models):
-    report = keqv.verify(models / "tfk/c_func_skip.h5", models / "k3/c_seq_skip_dropped.keras",
-                         per_layer=True, device="cpu")
+    report = keqv.verify(
+        models / "tfk/c_func_skip.h5",
+        models / "k3/c_seq_skip_dropped.keras",
+        per_layer=True,
+        device="cpu",
+    )
     assert not report.equivalent
     assert report.output("out").mismatches == 80
     divergence = report.first_divergence
@@ -53,7 +64,12 @@ def test_inputs_as_array_and_as_file_agree(models):
     array = np.load(models / "inputs/a_seq_mlp.npy")
     from_array = keqv.verify(*pair, inputs=array, device="cpu")
     by_name = keqv.verify(*pair, inputs={"input_layer": array}, device="cpu")
-    assert from_file.outputs[0].max_abs == from_array.outputs[0].max_abs == by_name.outputs[0].max_abs > 0
+    assert (
+        from_file.outputs[0].max_abs
+        == from_array.outputs[0].max_abs
+        == by_name.outputs[0].max_abs
+        > 0
+    )
     assert from_array.outputs[0].count == array.shape[0] * 10
 
 
@@ -67,25 +83,45 @@ def test_random_inputs_follow_seed_and_batch(models):
 def test_weights_and_custom_mappings(models):
     fresh = models / "k3/a_seq_mlp_freshinit.keras"
     assert not keqv.verify(models / "k3/a_seq_mlp.keras", fresh, device="cpu").equivalent
-    loaded = keqv.verify(models / "k3/a_seq_mlp.keras", fresh, device="cpu",
-                         weights={"converted": models / "k3/a_seq_mlp.weights.h5"})
+    loaded = keqv.verify(
+        models / "k3/a_seq_mlp.keras",
+        fresh,
+        device="cpu",
+        weights={"converted": models / "k3/a_seq_mlp.weights.h5"},
+    )
     assert loaded.equivalent
-    mapped = keqv.verify(models / "tfk/b_seq_custom.h5", models / "k3/b_seq_custom.keras", device="cpu",
-                         custom={"FeatureNormalization": "l2_normalize"})
+    mapped = keqv.verify(
+        models / "tfk/b_seq_custom.h5",
+        models / "k3/b_seq_custom.keras",
+        device="cpu",
+        custom={"FeatureNormalization": "l2_normalize"},
+    )
     assert mapped.equivalent
-    assert mapped.to_dict()["assumptions"]["original"]["custom_mappings"][0]["builtin"] == "l2_normalize"
+    assert (
+        mapped.to_dict()["assumptions"]["original"]["custom_mappings"][0]["builtin"]
+        == "l2_normalize"
+    )
 
 
 def test_report_files(models, tmp_path):
-    keqv.verify(models / "tfk/c_func_skip.h5", models / "k3/c_seq_skip_dropped.keras", device="cpu",
-                junit=tmp_path / "r.xml", html=tmp_path / "r.html")
+    keqv.verify(
+        models / "tfk/c_func_skip.h5",
+        models / "k3/c_seq_skip_dropped.keras",
+        device="cpu",
+        junit=tmp_path / "r.xml",
+        html=tmp_path / "r.html",
+    )
     assert "<failure" in (tmp_path / "r.xml").read_text()
     assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
 
 
 def test_notebook_rendering(models):
-    report = keqv.verify(models / "tfk/c_func_skip.h5", models / "k3/c_seq_skip_dropped.keras",
-                         per_layer=True, device="cpu")
+    report = keqv.verify(
+        models / "tfk/c_func_skip.h5",
+        models / "k3/c_seq_skip_dropped.keras",
+        per_layer=True,
+        device="cpu",
+    )
     page = report._repr_html_()
     assert "NOT EQUIVALENT" in page and "<table>" in page and "first divergence: dense_2" in page
     assert "not equivalent" in repr(report)
@@ -104,7 +140,9 @@ def test_errors_carry_keqvs_message(models):
     with pytest.raises(keqv.KeqvError, match="--custom"):
         keqv.verify(models / "tfk/b_seq_custom.h5", models / "k3/b_seq_custom.keras", device="cpu")
     with pytest.raises(keqv.KeqvError, match="nope"):
-        keqv.verify(models / "tfk/c_func_skip.h5", models / "k3/c_func_skip.keras", atol={"nope": 1e-3})
+        keqv.verify(
+            models / "tfk/c_func_skip.h5", models / "k3/c_func_skip.keras", atol={"nope": 1e-3}
+        )
 
 
 def test_wrong_keywords_and_types_raise(models):
@@ -122,8 +160,13 @@ def test_wrong_keywords_and_types_raise(models):
 
 
 def test_import_does_not_import_keras():
-    code = "import sys, keqv; print(sorted(m for m in ('keras', 'tensorflow', 'tf_keras') if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    code = (
+        "import sys, keqv; "
+        "print(sorted(m for m in ('keras', 'tensorflow', 'tf_keras') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert json.loads(out.replace("'", '"')) == []
 
 
@@ -134,9 +177,19 @@ def test_damaged_hdf5_files_end_in_one_line(models, tmp_path, monkeypatch):
     good = (models / "tfk/c_func_skip.h5").read_bytes()
     truncated = tmp_path / "cut.h5"
     truncated.write_bytes(good[: len(good) // 2])
-    with pytest.raises(keqv.KeqvError, match=f"truncated: it has {len(good) // 2} of its {len(good)} bytes"):
+    with pytest.raises(
+        keqv.KeqvError, match=f"truncated: it has {len(good) // 2} of its {len(good)} bytes"
+    ):
         keqv.inspect(truncated)
-    for start, fill in [(128, 0), (640, 0), (704, 255), (1664, 255), (2112, 0), (4416, 0), (4672, 255)]:
+    for start, fill in [
+        (128, 0),
+        (640, 0),
+        (704, 255),
+        (1664, 255),
+        (2112, 0),
+        (4416, 0),
+        (4672, 255),
+    ]:
         damaged = tmp_path / f"damaged_{start}.h5"
         damaged.write_bytes(good[:start] + bytes([fill]) * 64 + good[start + 64 :])
         with pytest.raises(keqv.KeqvError) as raised:

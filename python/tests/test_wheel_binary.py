@@ -4,13 +4,11 @@ answers as the binary built by cargo."""
 import json
 import os
 import subprocess
-import sys
 import sysconfig
 from pathlib import Path
 
-import pytest
-
 import keqv
+import pytest
 
 # Fields that measure how long a run took, the only ones two runs may differ in.
 TIMING_FIELDS = {"duration_s"}
@@ -31,7 +29,9 @@ def test_the_package_runs_the_installed_command():
         pytest.skip("KEQV_BIN points the package at another binary")
     assert keqv.find_binary().parent == Path(sysconfig.get_path("scripts"))
     assert Path(keqv.__file__).parent.parent == Path(sysconfig.get_path("purelib"))
-    version = subprocess.run([str(keqv.find_binary()), "--version"], capture_output=True, text=True, check=True)
+    version = subprocess.run(
+        [str(keqv.find_binary()), "--version"], capture_output=True, text=True, check=True
+    )
     assert version.stdout.split() == ["keqv", keqv.__version__]
 
 
@@ -46,7 +46,8 @@ def without_timing(value):
 def suite_json(binary, models, out):
     done = subprocess.run(
         [str(binary), "suite", str(models / "suite.toml"), "--device", "cpu", "--json", str(out)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     return json.loads(out.read_text())
