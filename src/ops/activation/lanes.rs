@@ -22,7 +22,8 @@ const ROUND: f32 = 12_582_912.0;
 #[inline(always)]
 fn exp(x: f32) -> f32 {
     let x = x.clamp(EXP_MIN, EXP_MAX);
-    let n = (x * LOG2E + ROUND) - ROUND;
+    let t = x * LOG2E + ROUND;
+    let n = t - ROUND;
     let r = x - n * LN2_HI - n * LN2_LO;
     let p = 1.0
         + r * (1.0
@@ -30,10 +31,11 @@ fn exp(x: f32) -> f32 {
                 + r * (1.0 / 6.0
                     + r * (1.0 / 24.0
                         + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
-    // A NaN's n casts to 0: the NaN stays in p.
-    let n = n as i32;
-    let power = |k: i32| f32::from_bits(((k + 127) as u32) << 23);
-    p * power(n >> 1) * power(n - (n >> 1))
+    // n as an integer, from t's low mantissa bits: a float-to-int cast does not vectorise (its
+    // NaN and overflow cases go element by element). A NaN's n is garbage; the NaN stays in p.
+    let n = (t.to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32);
+    let power = |k: i32| f32::from_bits((k.wrapping_add(127) as u32) << 23);
+    p * power(n >> 1) * power(n.wrapping_sub(n >> 1))
 }
 
 #[inline(always)]
