@@ -47,8 +47,15 @@ pub(super) fn multiply(
     let mut rows = vec![0.0; m * k];
     a.pack(0..m, 0..k, 1, &mut rows);
     // Each depth block's sums, m × n, one block after the other.
-    let mut sums = vec![0.0f32; k.div_ceil(KC) * m * n];
-    let width = (SUMS / m).next_multiple_of(16).min(n);
+    let blocks = k.div_ceil(KC);
+    let mut sums = vec![0.0f32; blocks * m * n];
+    // Whole rows of b where there are blocks enough for every thread (one stream each, which
+    // the prefetchers follow best), else columns split too: 784 deep, 4 blocks of unequal depth.
+    let chunks = (4 * rayon::current_num_threads()).div_ceil(blocks);
+    let width = (SUMS / m)
+        .min(n.div_ceil(chunks))
+        .next_multiple_of(16)
+        .min(n);
     let ldb = b.strides()[0];
     let b_ptr = SendPtr(b.as_ptr().cast_mut());
     sums.par_chunks_mut(m * n)
