@@ -53,6 +53,8 @@ pub(super) fn open(path: &Path) -> Result<H5File> {
 /// Opens `bytes` in place; `shown` names them in messages (an archive member: `x.keras/member`).
 pub(super) fn open_image(bytes: ImageBytes, shown: &Path) -> Result<H5File> {
     check_hdf5_header(&bytes[..bytes.len().min(64)], bytes.len() as u64, shown)?;
+    // An image takes no lock, but this may be the library's first call: see below.
+    disable_file_locking();
     let name = shown.to_string_lossy();
     let image = ImageFile::open(bytes, &name).map_err(|e| open_error(shown, &e))?;
     Ok(H5File::Image(image))
@@ -60,7 +62,8 @@ pub(super) fn open_image(bytes: ImageBytes, shown: &Path) -> Result<H5File> {
 
 /// keqv only reads model files, and HDF5's advisory lock only makes an open fail while any
 /// other handle (in this process too, e.g. a file just written by `convert`) is still
-/// closing; turn it off unless the user chose otherwise. HDF5 reads the variable at each open.
+/// closing; turn it off unless the user chose otherwise. Recent HDF5 libraries read the variable
+/// once, when they start, so every way into HDF5 calls this before its first call.
 pub(crate) fn disable_file_locking() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
