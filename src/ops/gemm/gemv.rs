@@ -11,7 +11,7 @@
 use ndarray::{ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
 
-use super::packed::{SendPtr, KC};
+use super::packed::{nothing_to_sum, SendPtr, KC};
 use super::{avx512, Lhs};
 
 /// The most rows multiplied here: from about this many, the packed kernel's register tiles win
@@ -35,13 +35,7 @@ pub(super) fn multiply(
 ) {
     let (m, k) = a.dim();
     let n = b.dim().1;
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !accumulate {
-            c.fill(0.0);
-        }
+    if nothing_to_sum(m, k, n, c, accumulate) {
         return;
     }
     let mut rows = vec![0.0; m * k];

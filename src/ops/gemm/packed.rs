@@ -86,13 +86,7 @@ fn multiply(
     let (m, k) = a.dim();
     let n = b.n;
     debug_assert_eq!(k, b.k, "a's depth is b's");
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !accumulate {
-            c.fill(0.0);
-        }
+    if nothing_to_sum(m, k, n, c, accumulate) {
         return;
     }
     let ldc = c.strides()[0];
@@ -165,6 +159,24 @@ fn multiply(
     } else {
         (0..tasks).for_each(task);
     }
+}
+
+/// An `m`×`k` by `k`×`n` product with no terms to sum, done (`c` zeroed when depth 0 replaces
+/// it): true, else false with `c` untouched. Both paths, packed and few-row, start with it.
+pub(super) fn nothing_to_sum(
+    m: usize,
+    k: usize,
+    n: usize,
+    c: &mut ArrayViewMut2<f32>,
+    accumulate: bool,
+) -> bool {
+    if m == 0 || n == 0 {
+        return true;
+    }
+    if k == 0 && !accumulate {
+        c.fill(0.0);
+    }
+    k == 0
 }
 
 /// Where a block's products go: panel `panel` of `c` (`ldc` apart, `n` columns), added to what
